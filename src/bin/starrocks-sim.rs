@@ -14,7 +14,11 @@ use sr_rehearse::sim::{be, fe, Fault};
 use sr_rehearse::version::Version;
 
 #[derive(Parser)]
-#[command(name = "starrocks-sim", version, about = "A StarRocks FE/BE simulator for rehearsal tests")]
+#[command(
+    name = "starrocks-sim",
+    version,
+    about = "A StarRocks FE/BE simulator for rehearsal tests"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,

@@ -45,7 +45,12 @@ pub fn be_main(args: Vec<String>) -> i32 {
             .ok()
             .and_then(|h| Release::load(Path::new(&h)).ok())
         {
-            println!("{}", banner(r.version).trim_start().trim_start_matches("version "));
+            println!(
+                "{}",
+                banner(r.version)
+                    .trim_start()
+                    .trim_start_matches("version ")
+            );
         }
         return 0;
     }
@@ -79,7 +84,8 @@ pub fn be_main(args: Vec<String>) -> i32 {
         return 132;
     }
     let sigset = proc::block_signals();
-    let pid_dir = std::env::var("PID_DIR").unwrap_or_else(|_| home.join("bin").display().to_string());
+    let pid_dir =
+        std::env::var("PID_DIR").unwrap_or_else(|_| home.join("bin").display().to_string());
     if proc::write_pid_file(&Path::new(&pid_dir).join("be.pid")).is_err() {
         eprintln!("fail to create pid file.");
         return 255;
@@ -87,7 +93,7 @@ pub fn be_main(args: Vec<String>) -> i32 {
     let conf_text = match fs::read_to_string(home.join("conf/be.conf")) {
         Ok(t) => t,
         Err(_) => {
-            eprint!("error read config file. \n");
+            eprintln!("error read config file. ");
             return 255;
         }
     };
@@ -102,7 +108,7 @@ pub fn be_main(args: Vec<String>) -> i32 {
                 conf.insert(e.key, val);
             }
             Err(_) => {
-                eprint!("error read config file. \n");
+                eprintln!("error read config file. ");
                 return 255;
             }
         }
@@ -125,8 +131,21 @@ pub fn be_main(args: Vec<String>) -> i32 {
             return;
         }
         if steps {
-            for (i, what) in ["wait exec engine tasks finish", "heartbeat server exit", "http server exit", "brpc server exit", "thrift server exit"].iter().enumerate() {
-                exit_log.log('I', "starrocks_be.cpp:340", &format!("BE exit step {}: {what} successfully", i + 1));
+            for (i, what) in [
+                "wait exec engine tasks finish",
+                "heartbeat server exit",
+                "http server exit",
+                "brpc server exit",
+                "thrift server exit",
+            ]
+            .iter()
+            .enumerate()
+            {
+                exit_log.log(
+                    'I',
+                    "starrocks_be.cpp:340",
+                    &format!("BE exit step {}: {what} successfully", i + 1),
+                );
             }
             exit_log.log('I', "starrocks_be.cpp:372", "BE exited successfully");
         }
@@ -136,7 +155,11 @@ pub fn be_main(args: Vec<String>) -> i32 {
         proc::spawn_lingering_helper(600);
     }
     log.log('I', "daemon.cpp:188", &banner(v));
-    log.log('I', "daemon.cpp:285", "Cpu Info:\n  Model: starrocks-sim virtual cpu\n  Cores: 2");
+    log.log(
+        'I',
+        "daemon.cpp:285",
+        "Cpu Info:\n  Model: starrocks-sim virtual cpu\n  Cores: 2",
+    );
     log.log('I', "backend_options.cpp:80", "priority cidrs in conf: ");
     log.log('I', "backend_options.cpp:95", "localhost 127.0.0.1");
 
@@ -144,7 +167,11 @@ pub fn be_main(args: Vec<String>) -> i32 {
     let mut say_step = |what: &str| {
         if steps {
             step += 1;
-            log.log('I', "starrocks_be.cpp:140", &format!("BE start step {step}: {what} successfully"));
+            log.log(
+                'I',
+                "starrocks_be.cpp:140",
+                &format!("BE start step {step}: {what} successfully"),
+            );
         }
     };
     say_step("daemon threads start");
@@ -161,7 +188,11 @@ pub fn be_main(args: Vec<String>) -> i32 {
     let paths = match parse_storage_paths(&root_value, &log, ignore_broken) {
         Ok(p) => p,
         Err(()) => {
-            log.log('F', "starrocks_main.cpp:211", &format!("parse config storage path failed, path={root_value}"));
+            log.log(
+                'F',
+                "starrocks_main.cpp:211",
+                &format!("parse config storage path failed, path={root_value}"),
+            );
             return 255;
         }
     };
@@ -173,9 +204,17 @@ pub fn be_main(args: Vec<String>) -> i32 {
         if ok {
             usable.push(p);
         } else if ignore_broken {
-            log.log('W', "starrocks_main.cpp:222", &format!("read write test file failed, path={}", p.display()));
+            log.log(
+                'W',
+                "starrocks_main.cpp:222",
+                &format!("read write test file failed, path={}", p.display()),
+            );
         } else {
-            log.log('F', "starrocks_main.cpp:224", &format!("read write test file failed, path={}", p.display()));
+            log.log(
+                'F',
+                "starrocks_main.cpp:224",
+                &format!("read write test file failed, path={}", p.display()),
+            );
             return 255;
         }
     }
@@ -186,24 +225,42 @@ pub fn be_main(args: Vec<String>) -> i32 {
     let cluster_id = Arc::new(Mutex::new(read_cluster_id(&usable, &conf)));
     for p in &usable {
         let ps = p.display();
-        log.log('I', "data_dir.cpp:160", &format!("path: {ps}, hash: {}", fnv(&ps.to_string())));
-        log.log('I', "data_dir.cpp:372", &format!("begin loading tablet from meta {ps}"));
+        log.log(
+            'I',
+            "data_dir.cpp:160",
+            &format!("path: {ps}, hash: {}", fnv(&ps.to_string())),
+        );
+        log.log(
+            'I',
+            "data_dir.cpp:372",
+            &format!("begin loading tablet from meta {ps}"),
+        );
         if release.fault_is(Fault::SlowTabletLoad) || release.fault_is(Fault::SlowStart) {
             std::thread::sleep(Duration::from_secs(release.fault_secs));
         }
         if release.fault_is(Fault::TabletLoadFailure) {
             log.log('W', "data_dir.cpp:405", "load tablet from header failed. status:Corruption: tablet meta is broken, tablet=10005.368169874");
             log.log('W', "data_dir.cpp:420", &format!("load tablets from header failed, loaded tablet: 12, error tablet: 1, path: {ps}"));
-            log.log('F', "data_dir.cpp:425", &format!("load tablets encounter failure. stop BE process. path: {ps}"));
+            log.log(
+                'F',
+                "data_dir.cpp:425",
+                &format!("load tablets encounter failure. stop BE process. path: {ps}"),
+            );
             eprintln!("*** Check failure stack trace: ***");
             eprintln!("    @          0x2a1c3f5  google::LogMessage::Fail()");
             eprintln!("    @          0x4b3d2e1  starrocks::DataDir::load()");
-            eprintln!("    @          0x4b1f0c7  starrocks::TabletManager::load_tablet_from_meta()");
+            eprintln!(
+                "    @          0x4b1f0c7  starrocks::TabletManager::load_tablet_from_meta()"
+            );
             std::process::abort();
         }
         let tablets = fs::read_dir(p.join("data")).map(|d| d.count()).unwrap_or(0);
         log.log('I', "data_dir.cpp:440", &format!("load tablet from meta finished, loaded tablet: {tablets}, error tablet: 0, path: {ps} duration: 1ms"));
-        log.log('I', "data_dir.cpp:455", &format!("begin loading rowset from meta {ps}"));
+        log.log(
+            'I',
+            "data_dir.cpp:455",
+            &format!("begin loading rowset from meta {ps}"),
+        );
     }
     say_step("storage engine init");
     say_step("exec engine init");
@@ -213,7 +270,8 @@ pub fn be_main(args: Vec<String>) -> i32 {
         say_step("block cache init");
     }
 
-    let port = |k: &str, d: i64| -> i64 { conf.get(k).and_then(|s| s.trim().parse().ok()).unwrap_or(d) };
+    let port =
+        |k: &str, d: i64| -> i64 { conf.get(k).and_then(|s| s.trim().parse().ok()).unwrap_or(d) };
     let be_port = port("be_port", 9060) as u16;
     let http_port = if steps {
         // be_http_port, with webserver_port still accepted as its alias; the later line wins.
@@ -230,14 +288,22 @@ pub fn be_main(args: Vec<String>) -> i32 {
     let brpc_port = port("brpc_port", 8060) as u16;
     let bind = |p: u16| TcpListener::bind(("0.0.0.0", p)).ok();
     let sink = |l: TcpListener| {
-        std::thread::spawn(move || for s in l.incoming() { drop(s) });
+        std::thread::spawn(move || {
+            for s in l.incoming() {
+                drop(s)
+            }
+        });
     };
 
     // Thrift BackendService.
     match bind(be_port) {
         Some(l) => {
             sink(l);
-            log.log('I', "thrift_server.cpp:375", &format!("BackendService has started listening port on {be_port}"));
+            log.log(
+                'I',
+                "thrift_server.cpp:375",
+                &format!("BackendService has started listening port on {be_port}"),
+            );
             say_step("start thrift server");
         }
         None => {
@@ -246,7 +312,11 @@ pub fn be_main(args: Vec<String>) -> i32 {
                 log.log('E', "thrift_server.cpp:410", &format!("ThriftServer 'BackendService' (on port: {be_port}) did not start correctly "));
                 log.log('E', "starrocks_be.cpp:190", &format!("Fail to start BackendService thrift server on port {be_port}: Internal error: Could not bind: Address already in use"));
             } else {
-                log.log('E', "starrocks_main.cpp:260", "StarRocks Be server did not start correctly, exiting");
+                log.log(
+                    'E',
+                    "starrocks_main.cpp:260",
+                    "StarRocks Be server did not start correctly, exiting",
+                );
             }
             return 1;
         }
@@ -254,11 +324,19 @@ pub fn be_main(args: Vec<String>) -> i32 {
     match bind(brpc_port) {
         Some(l) => {
             sink(l);
-            log.log('I', "starrocks_be.cpp:205", &format!("BRPC server bind to host: 0.0.0.0, port: {brpc_port}"));
+            log.log(
+                'I',
+                "starrocks_be.cpp:205",
+                &format!("BRPC server bind to host: 0.0.0.0, port: {brpc_port}"),
+            );
             say_step("start brpc server");
         }
         None => {
-            let msg = if steps { "BRPC service did not start correctly, exiting errcoe: -1" } else { "BRPC service did not start correctly, exiting" };
+            let msg = if steps {
+                "BRPC service did not start correctly, exiting errcoe: -1"
+            } else {
+                "BRPC service did not start correctly, exiting"
+            };
             log.log('E', "starrocks_be.cpp:210", msg);
             return 1;
         }
@@ -272,13 +350,24 @@ pub fn be_main(args: Vec<String>) -> i32 {
             if steps {
                 log.log('E', "starrocks_be.cpp:225", &format!("BE http server did not start correctly, exiting: Failed to listen port. port: {http_port}, error: Address already in use"));
             } else {
-                log.log('E', "starrocks_main.cpp:280", &format!("Internal Error:Failed to listen port. port: {http_port}"));
-                log.log('E', "starrocks_main.cpp:281", "StarRocks Be http service did not start correctly, exiting");
+                log.log(
+                    'E',
+                    "starrocks_main.cpp:280",
+                    &format!("Internal Error:Failed to listen port. port: {http_port}"),
+                );
+                log.log(
+                    'E',
+                    "starrocks_main.cpp:281",
+                    "StarRocks Be http service did not start correctly, exiting",
+                );
             }
             return 1;
         }
     }
-    if let Some(p) = conf.get("starlet_port").and_then(|s| s.trim().parse::<u16>().ok()) {
+    if let Some(p) = conf
+        .get("starlet_port")
+        .and_then(|s| s.trim().parse::<u16>().ok())
+    {
         if steps {
             if let Some(l) = bind(p) {
                 sink(l);
@@ -294,7 +383,7 @@ pub fn be_main(args: Vec<String>) -> i32 {
                     say_step("start arrow flight sql server");
                 }
                 None => {
-                    log.log('E', "starrocks_be.cpp:240", &format!("BE Arrow Flight Sql Server did not start correctly, exiting: Address already in use. Its port might be occupied. You can modify `arrow_flight_port` in `be.conf` to an unused port or set it to -1 to disable it."));
+                    log.log('E', "starrocks_be.cpp:240", "BE Arrow Flight Sql Server did not start correctly, exiting: Address already in use. Its port might be occupied. You can modify `arrow_flight_port` in `be.conf` to an unused port or set it to -1 to disable it.");
                     return 1;
                 }
             }
@@ -303,21 +392,36 @@ pub fn be_main(args: Vec<String>) -> i32 {
     let Some(hb) = bind(hb_port) else {
         if steps {
             log.log('E', "thrift_server.cpp:398", &format!("ThriftServer 'heartbeat' (on port: {hb_port}) exited due to TException: Could not bind: Address already in use"));
-            log.log('E', "thrift_server.cpp:410", &format!("ThriftServer 'heartbeat' (on port: {hb_port}) did not start correctly "));
+            log.log(
+                'E',
+                "thrift_server.cpp:410",
+                &format!("ThriftServer 'heartbeat' (on port: {hb_port}) did not start correctly "),
+            );
             log.log('E', "starrocks_be.cpp:255", "BE heartbeat server did not start correctly, exiting: Internal error: Could not bind: Address already in use");
         } else {
-            log.log('E', "starrocks_main.cpp:290", "Heartbeat services did not start correctly, exiting");
+            log.log(
+                'E',
+                "starrocks_main.cpp:290",
+                "Heartbeat services did not start correctly, exiting",
+            );
         }
         return 1;
     };
-    log.log('I', "thrift_server.cpp:375", &format!("heartbeat has started listening port on {hb_port}"));
+    log.log(
+        'I',
+        "thrift_server.cpp:375",
+        &format!("heartbeat has started listening port on {hb_port}"),
+    );
     let got_first = Arc::new(Mutex::new(false));
     {
         let log = log.clone();
         let got_first = got_first.clone();
         let cluster_id = cluster_id.clone();
         let roots = usable.clone();
-        let reply = format!("OK version={} be_port={be_port} http_port={http_port} brpc_port={brpc_port}", v.full());
+        let reply = format!(
+            "OK version={} be_port={be_port} http_port={http_port} brpc_port={brpc_port}",
+            v.full()
+        );
         std::thread::spawn(move || {
             for s in hb.incoming().flatten() {
                 handle_heartbeat(s, &log, &cluster_id, &got_first, &roots, &reply);
@@ -328,15 +432,24 @@ pub fn be_main(args: Vec<String>) -> i32 {
         say_step("start heartbeat server");
         log.log('I', "starrocks_be.cpp:300", "BE started successfully");
     } else {
-        log.log('I', "starrocks_main.cpp:300", "StarRocks BE HeartBeat Service started correctly.");
+        log.log(
+            'I',
+            "starrocks_main.cpp:300",
+            "StarRocks BE HeartBeat Service started correctly.",
+        );
     }
     if release.fault_is(Fault::CrashAfterReady) {
         let secs = release.fault_secs;
         std::thread::spawn(move || {
             std::thread::sleep(Duration::from_secs(secs));
             let t = crate::timefmt::unix_millis() / 1000;
-            eprintln!("*** Aborted at {t} (unix time) try \"date -d @{t}\" if you are using GNU date ***");
-            eprintln!("*** SIGSEGV (@0x0) received by PID {} (TID 0x7f3a2b) from PID 0; stack trace: ***", std::process::id());
+            eprintln!(
+                "*** Aborted at {t} (unix time) try \"date -d @{t}\" if you are using GNU date ***"
+            );
+            eprintln!(
+                "*** SIGSEGV (@0x0) received by PID {} (TID 0x7f3a2b) from PID 0; stack trace: ***",
+                std::process::id()
+            );
             unsafe {
                 let _ = nix::sys::signal::signal(Signal::SIGSEGV, SigHandler::SigDfl);
             }
@@ -345,14 +458,20 @@ pub fn be_main(args: Vec<String>) -> i32 {
     }
     loop {
         if !*got_first.lock().unwrap() {
-            log.log('I', "task_worker_pool.cpp:1387", "Waiting to receive first heartbeat from frontend");
+            log.log(
+                'I',
+                "task_worker_pool.cpp:1387",
+                "Waiting to receive first heartbeat from frontend",
+            );
         }
         std::thread::sleep(Duration::from_secs(10));
     }
 }
 
 fn fnv(s: &str) -> u64 {
-    s.bytes().fold(0xcbf29ce484222325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3))
+    s.bytes().fold(0xcbf29ce484222325u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x100000001b3)
+    })
 }
 
 /// `storage_root_path`: `path[,medium:SSD|HDD][,capacity:N]` entries separated by `;`.
@@ -369,41 +488,69 @@ fn parse_storage_paths(value: &str, log: &Glog, ignore_broken: bool) -> Result<V
                     "medium" => {
                         let m = val.trim().to_ascii_uppercase();
                         if m != "SSD" && m != "HDD" {
-                            log.log('W', "options.cpp:60", &format!("invalid storage medium. medium={}", val.trim()));
+                            log.log(
+                                'W',
+                                "options.cpp:60",
+                                &format!("invalid storage medium. medium={}", val.trim()),
+                            );
                             err = Some("Invalid argument: invalid storage medium".into());
                         }
                     }
                     "capacity" => {}
                     _ => {
-                        log.log('W', "options.cpp:70", &format!("invalid property of store path, {prop}"));
+                        log.log(
+                            'W',
+                            "options.cpp:70",
+                            &format!("invalid property of store path, {prop}"),
+                        );
                         err = Some("Invalid argument: invalid property of store path".into());
                     }
                 }
             } else if prop.parse::<i64>().is_err() {
-                log.log('W', "options.cpp:70", &format!("invalid property of store path, {prop}"));
+                log.log(
+                    'W',
+                    "options.cpp:70",
+                    &format!("invalid property of store path, {prop}"),
+                );
                 err = Some("Invalid argument: invalid property of store path".into());
             }
         }
         if err.is_none() && !path.starts_with('/') {
-            log.log('W', "options.cpp:45", &format!("invalid store path. path={path}"));
+            log.log(
+                'W',
+                "options.cpp:45",
+                &format!("invalid store path. path={path}"),
+            );
             err = Some("Invalid argument: invalid store path".into());
         }
         if err.is_none() {
             match fs::canonicalize(path) {
                 Ok(p) => out.push(p),
                 Err(_) => {
-                    log.log('W', "options.cpp:50", &format!("path can not be canonicalized. may be not exist. path={path}"));
+                    log.log(
+                        'W',
+                        "options.cpp:50",
+                        &format!("path can not be canonicalized. may be not exist. path={path}"),
+                    );
                     err = Some("IO error: canonicalize failed".into());
                 }
             }
         }
         if let Some(res) = err {
-            log.log('W', "options.cpp:90", &format!("failed to parse store path {item}, res={res}"));
+            log.log(
+                'W',
+                "options.cpp:90",
+                &format!("failed to parse store path {item}, res={res}"),
+            );
             failed = true;
         }
     }
     if (failed && !ignore_broken) || (out.is_empty() && !failed) {
-        log.log('W', "options.cpp:100", &format!("fail to parse storage_root_path config. value=[{value}]"));
+        log.log(
+            'W',
+            "options.cpp:100",
+            &format!("fail to parse storage_root_path config. value=[{value}]"),
+        );
         return Err(());
     }
     Ok(out)
@@ -414,7 +561,11 @@ fn read_cluster_id(roots: &[PathBuf], conf: &HashMap<String, String>) -> Option<
         .iter()
         .find_map(|r| fs::read_to_string(r.join("cluster_id")).ok())
         .and_then(|s| s.trim().parse().ok())
-        .or_else(|| conf.get("cluster_id").and_then(|c| c.trim().parse().ok()).filter(|c| *c != -1))
+        .or_else(|| {
+            conf.get("cluster_id")
+                .and_then(|c| c.trim().parse().ok())
+                .filter(|c| *c != -1)
+        })
 }
 
 fn handle_heartbeat(
@@ -440,11 +591,19 @@ fn handle_heartbeat(
         let _ = writeln!(w, "ERR invalid heartbeat");
         return;
     };
-    let fe = format!("{}:{}", field("fe_host").unwrap_or_default(), field("rpc_port").unwrap_or_default());
+    let fe = format!(
+        "{}:{}",
+        field("fe_host").unwrap_or_default(),
+        field("rpc_port").unwrap_or_default()
+    );
     let mut cid = cluster_id.lock().unwrap();
     match *cid {
         None => {
-            log.log('I', "heartbeat_server.cpp:110", "Received first heartbeat. updating cluster id");
+            log.log(
+                'I',
+                "heartbeat_server.cpp:110",
+                "Received first heartbeat. updating cluster id",
+            );
             for r in roots {
                 let _ = fs::write(r.join("cluster_id"), theirs.to_string());
             }

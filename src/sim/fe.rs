@@ -42,16 +42,22 @@ fn jdk_version() -> (u32, String) {
         .map(|v| v.trim_matches('"').to_string())
         .unwrap_or_else(|| "17.0.15".into());
     let major = if let Some(rest) = full.strip_prefix("1.") {
-        rest.split('.').next().and_then(|m| m.parse().ok()).unwrap_or(8)
+        rest.split('.')
+            .next()
+            .and_then(|m| m.parse().ok())
+            .unwrap_or(8)
     } else {
-        full.split('.').next().and_then(|m| m.parse().ok()).unwrap_or(17)
+        full.split('.')
+            .next()
+            .and_then(|m| m.parse().ok())
+            .unwrap_or(17)
     };
     (major, full)
 }
 
 /// The JVM option this JDK refuses, if any, and how it says so.
 fn refused_option(jdk: u32, opt: &str) -> Option<String> {
-    if jdk <= 8 && opt.starts_with("-Xlog") {
+    if jdk <= 8 && opt.starts_with("-Xlog:") {
         return Some(format!("Unrecognized option: {opt}"));
     }
     let name = opt
@@ -177,7 +183,10 @@ impl Fe {
             Some(v) => v.trim().parse().map_err(|_| {
                 Stop::StartFailed(stack(
                     &format!("java.lang.NumberFormatException: For input string: \"{v}\""),
-                    &["java.lang.Integer.parseInt(Integer.java:652)", "com.starrocks.common.ConfigBase.setConfigField(ConfigBase.java:214)"],
+                    &[
+                        "java.lang.Integer.parseInt(Integer.java:652)",
+                        "com.starrocks.common.ConfigBase.setConfigField(ConfigBase.java:214)",
+                    ],
                 ))
             }),
         }
@@ -261,8 +270,18 @@ pub fn run(args: Vec<String>) -> i32 {
             return;
         }
         if let Some(log) = slot.lock().unwrap().as_ref() {
-            log.log(Level::Info, "Thread-0|40", "StarRocksFE.lambda$start$0():98", "start to execute shutdown hook");
-            log.log(Level::Info, "Thread-0|40", "StarRocksFE.lambda$start$0():108", "shutdown hook end");
+            log.log(
+                Level::Info,
+                "Thread-0|40",
+                "StarRocksFE.lambda$start$0():98",
+                "start to execute shutdown hook",
+            );
+            log.log(
+                Level::Info,
+                "Thread-0|40",
+                "StarRocksFE.lambda$start$0():108",
+                "shutdown hook end",
+            );
         }
         proc::exit_deleting_pid(if sig == Signal::SIGUSR1 { 0 } else { 143 });
     });
@@ -323,7 +342,12 @@ fn start(fe: &mut Fe, log_slot: &Arc<Mutex<Option<Arc<FeLog>>>>) -> Result<(), S
     let lookup = |name: &str| std::env::var(name).ok();
     for entry in props::parse(&text) {
         // Uppercase keys are for the shell; the FE ignores keys it does not know.
-        if entry.key.chars().next().is_some_and(|c| c.is_ascii_uppercase()) {
+        if entry
+            .key
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_uppercase())
+        {
             continue;
         }
         let value = props::expand_vars(&entry.value, &lookup).map_err(|name| {
@@ -337,9 +361,8 @@ fn start(fe: &mut Fe, log_slot: &Arc<Mutex<Option<Arc<FeLog>>>>) -> Result<(), S
     let home = fe.home.display().to_string();
     let sys_log_dir = fe.conf_str("sys_log_dir", &format!("{home}/log"));
     print_log4j_config(&sys_log_dir, &fe.conf_str("sys_log_level", "INFO"));
-    let log = FeLog::open(Path::new(&sys_log_dir), v).map_err(|e| {
-        Stop::StartFailed(format!("java.io.IOException: {sys_log_dir}: {e}"))
-    })?;
+    let log = FeLog::open(Path::new(&sys_log_dir), v)
+        .map_err(|e| Stop::StartFailed(format!("java.io.IOException: {sys_log_dir}: {e}")))?;
     let log = Arc::new(log);
     fe.log = Some(log.clone());
     *log_slot.lock().unwrap() = Some(log.clone());
@@ -357,7 +380,10 @@ fn start(fe: &mut Fe, log_slot: &Arc<Mutex<Option<Arc<FeLog>>>>) -> Result<(), S
         log.error("MetaHelper.checkMetaDir():67", &msg);
         return Err(Stop::StartFailed(stack(
             &format!("com.starrocks.common.InvalidMetaDirException: {msg}"),
-            &["com.starrocks.leader.MetaHelper.checkMetaDir(MetaHelper.java:68)", "com.starrocks.StarRocksFE.start(StarRocksFE.java:118)"],
+            &[
+                "com.starrocks.leader.MetaHelper.checkMetaDir(MetaHelper.java:68)",
+                "com.starrocks.StarRocksFE.start(StarRocksFE.java:118)",
+            ],
         )));
     }
     let image_dir = meta.join("image");
@@ -369,7 +395,10 @@ fn start(fe: &mut Fe, log_slot: &Arc<Mutex<Option<Arc<FeLog>>>>) -> Result<(), S
                 .any(|e| e.file_name().to_string_lossy().ends_with(".jdb"))
         })
         .unwrap_or(false);
-    if !images.is_empty() && !has_jdb && fe.conf_str("start_with_incomplete_meta", "false") != "true" {
+    if !images.is_empty()
+        && !has_jdb
+        && fe.conf_str("start_with_incomplete_meta", "false") != "true"
+    {
         let msg = "image exists, but bdb dir is empty, set start_with_incomplete_meta to true if you want to forcefully recover from image data, this may end with stale meta data, so please be careful.";
         log.error("MetaHelper.checkMetaDir():82", msg);
         return Err(Stop::StartFailed(format!(
@@ -383,7 +412,7 @@ fn start(fe: &mut Fe, log_slot: &Arc<Mutex<Option<Arc<FeLog>>>>) -> Result<(), S
             .or_else(|| {
                 nix::sys::statvfs::statvfs(&meta)
                     .ok()
-                    .map(|s| s.blocks_available() as u64 * s.fragment_size() as u64)
+                    .map(|s| s.blocks_available() * s.fragment_size())
             })
             .unwrap_or(u64::MAX);
         if free < 5 * 1024 * 1024 * 1024 {
@@ -400,11 +429,17 @@ fn start(fe: &mut Fe, log_slot: &Arc<Mutex<Option<Arc<FeLog>>>>) -> Result<(), S
     log.info(START, &v.starting_line());
     let self_host = match fe.conf.get("frontend_address").filter(|a| *a != "0.0.0.0") {
         Some(addr) => {
-            log.info("FrontendOptions.init():93", &format!("use configured address. {addr}"));
+            log.info(
+                "FrontendOptions.init():93",
+                &format!("use configured address. {addr}"),
+            );
             addr.clone()
         }
         None => {
-            log.info("FrontendOptions.initAddrUseIp():215", "Use IP init local addr, IP: /127.0.0.1");
+            log.info(
+                "FrontendOptions.initAddrUseIp():215",
+                "Use IP init local addr, IP: /127.0.0.1",
+            );
             "127.0.0.1".into()
         }
     };
@@ -441,7 +476,10 @@ fn start(fe: &mut Fe, log_slot: &Arc<Mutex<Option<Arc<FeLog>>>>) -> Result<(), S
         ));
     }
     if v.has_run_mode() {
-        log.info("RunMode.detectRunMode():60", &format!("Current run_mode is {run_mode_conf}"));
+        log.info(
+            "RunMode.detectRunMode():60",
+            &format!("Current run_mode is {run_mode_conf}"),
+        );
     }
     let date = Civil::now().java_date();
     let (cluster_id, token, run_mode, role, node_name, first_time) =
@@ -557,7 +595,9 @@ fn start(fe: &mut Fe, log_slot: &Arc<Mutex<Option<Arc<FeLog>>>>) -> Result<(), S
         let started = Instant::now();
         if path.parent().is_some_and(|p| p.ends_with("v2")) {
             let ck = path.with_file_name(format!("checksum.{id}"));
-            let expect: Option<u32> = fs::read_to_string(&ck).ok().and_then(|s| s.trim().parse().ok());
+            let expect: Option<u32> = fs::read_to_string(&ck)
+                .ok()
+                .and_then(|s| s.trim().parse().ok());
             let actual = image::crc32_file(path).unwrap_or(0);
             if let Some(expect) = expect.filter(|e| *e != actual) {
                 return Err(Stop::StartFailed(format!(
@@ -574,24 +614,37 @@ fn start(fe: &mut Fe, log_slot: &Arc<Mutex<Option<Arc<FeLog>>>>) -> Result<(), S
                 log.warn("GlobalStateMgr.loadImage():1231", "load image eof.");
                 return Err(Stop::StartFailed(stack(
                     "java.io.EOFException",
-                    &["java.io.DataInputStream.readInt(DataInputStream.java:397)", "com.starrocks.server.GlobalStateMgr.loadHeader(GlobalStateMgr.java:1290)"],
+                    &[
+                        "java.io.DataInputStream.readInt(DataInputStream.java:397)",
+                        "com.starrocks.server.GlobalStateMgr.loadHeader(GlobalStateMgr.java:1290)",
+                    ],
                 )));
             }
         };
         if fe.release.fault_is(Fault::IncompatibleMeta) {
-            header.meta_version = if v >= Version::new(3, 3, 0) { 3 } else { v.meta_version_written() + 1 };
+            header.meta_version = if v >= Version::new(3, 3, 0) {
+                3
+            } else {
+                v.meta_version_written() + 1
+            };
         }
         if let Err(msg) = v.check_meta_version(header.meta_version) {
             return Err(fe.fatal("GlobalStateMgr.loadHeader():1301", &msg));
         }
         log.info(
             "GlobalStateMgr.loadImage():1226",
-            &format!("finished to load image in {} ms", started.elapsed().as_millis()),
+            &format!(
+                "finished to load image in {} ms",
+                started.elapsed().as_millis()
+            ),
         );
     } else {
         log.info(
             "GlobalStateMgr.loadImage():1200",
-            &format!("image does not exist: {}", image_dir.join("image.0").display()),
+            &format!(
+                "image does not exist: {}",
+                image_dir.join("image.0").display()
+            ),
         );
     }
     if first_time {
@@ -660,7 +713,11 @@ fn start(fe: &mut Fe, log_slot: &Arc<Mutex<Option<Arc<FeLog>>>>) -> Result<(), S
     );
 
     // Without the reset, the node can only win an election its recorded group agrees to.
-    let self_recorded = header.frontends.iter().find(|f| f.name == node_name).cloned();
+    let self_recorded = header
+        .frontends
+        .iter()
+        .find(|f| f.name == node_name)
+        .cloned();
     let moved = self_recorded
         .as_ref()
         .is_some_and(|f| f.edit_log_port != edit_log_port || f.host != self_host);
@@ -675,8 +732,14 @@ fn start(fe: &mut Fe, log_slot: &Arc<Mutex<Option<Arc<FeLog>>>>) -> Result<(), S
         election_hang(fe, &log, &peers);
     }
 
-    log.info("BDBEnvironment.setup():236", "state change done, current role LEADER");
-    log.info("BDBEnvironment.setup():238", "end setup bdb environment after 1 times");
+    log.info(
+        "BDBEnvironment.setup():236",
+        "state change done, current role LEADER",
+    );
+    log.info(
+        "BDBEnvironment.setup():238",
+        "end setup bdb environment after 1 times",
+    );
     log.rename_main_thread(format!("UNKNOWN {node_name}(-1)"));
     log.warn(
         "StateChangeExecutor.notifyNewFETypeTransfer():62",
@@ -686,7 +749,12 @@ fn start(fe: &mut Fe, log_slot: &Arc<Mutex<Option<Arc<FeLog>>>>) -> Result<(), S
 
     // transferToLeader on the stateChangeExecutor thread: replay, then ready.
     let sce = "stateChangeExecutor|77";
-    log.log(Level::Info, sce, "GlobalStateMgr.transferToLeader():1015", "begin to transfer FE type from INIT to LEADER");
+    log.log(
+        Level::Info,
+        sce,
+        "GlobalStateMgr.transferToLeader():1015",
+        "begin to transfer FE type from INIT to LEADER",
+    );
     let jdbs = list_jdbs(&bdb_dir);
     let mut last_journal = header.journal_id;
     let mut max_op = 0;
@@ -749,16 +817,36 @@ fn start(fe: &mut Fe, log_slot: &Arc<Mutex<Option<Arc<FeLog>>>>) -> Result<(), S
             .open(path)
             .and_then(|mut f| {
                 use std::io::Write;
-                writeln!(f, "journal id={} op=meta_version writer={v}", last_journal + 1)
+                writeln!(
+                    f,
+                    "journal id={} op=meta_version writer={v}",
+                    last_journal + 1
+                )
             });
     }
     let final_journal = last_journal + 1;
-    let _ = fs::write(&role_path, role_file(&Civil::now().java_date(), &role, &node_name));
+    let _ = fs::write(
+        &role_path,
+        role_file(&Civil::now().java_date(), &role, &node_name),
+    );
 
-    log.log(Level::Info, sce, "GlobalStateMgr.transferToLeader():1101", "leader finished to replay journal, can write now.");
+    log.log(
+        Level::Info,
+        sce,
+        "GlobalStateMgr.transferToLeader():1101",
+        "leader finished to replay journal, can write now.",
+    );
     stdout_with_time("leader finished to replay journal, can write now.");
-    log.log(Level::Info, sce, "GlobalStateMgr.transferToLeader():1120", v.leader_transfer_line());
-    log.info("GlobalStateMgr.waitForReady():1355", "globalStateMgr is ready. FE type: LEADER");
+    log.log(
+        Level::Info,
+        sce,
+        "GlobalStateMgr.transferToLeader():1120",
+        v.leader_transfer_line(),
+    );
+    log.info(
+        "GlobalStateMgr.waitForReady():1355",
+        "globalStateMgr is ready. FE type: LEADER",
+    );
 
     let start_millis = unix_millis();
     let state = Arc::new(State {
@@ -792,18 +880,39 @@ fn start(fe: &mut Fe, log_slot: &Arc<Mutex<Option<Arc<FeLog>>>>) -> Result<(), S
 
     // Servers, in StarRocksFE.start's order.
     let Ok(rpc) = TcpListener::bind(("0.0.0.0", rpc_port)) else {
-        return Err(fe.fatal("FeServer.start():65", &format!("thrift server start failed with port {rpc_port} , will exit")));
+        return Err(fe.fatal(
+            "FeServer.start():65",
+            &format!("thrift server start failed with port {rpc_port} , will exit"),
+        ));
     };
-    std::thread::spawn(move || for s in rpc.incoming() { drop(s) });
-    log.info("FeServer.start():52", &format!("thrift server started with port {rpc_port}."));
+    std::thread::spawn(move || {
+        for s in rpc.incoming() {
+            drop(s)
+        }
+    });
+    log.info(
+        "FeServer.start():52",
+        &format!("thrift server started with port {rpc_port}."),
+    );
     let Ok(http_l) = TcpListener::bind(("0.0.0.0", http_port)) else {
-        return Err(fe.fatal("HttpServer.run():257", &format!("Fail to start FE query http server[port: {http_port}] ")));
+        return Err(fe.fatal(
+            "HttpServer.run():257",
+            &format!("Fail to start FE query http server[port: {http_port}] "),
+        ));
     };
     let st = state.clone();
     http::serve(http_l, Arc::new(move |r: &Request| fe_http(&st, r)));
-    log.log(Level::Info, "FE Http Server|60", "HttpServer.run():250", &format!("HttpServer started with port {http_port}"));
+    log.log(
+        Level::Info,
+        "FE Http Server|60",
+        "HttpServer.run():250",
+        &format!("HttpServer started with port {http_port}"),
+    );
     let Ok(mysql_l) = TcpListener::bind(("0.0.0.0", query_port)) else {
-        log.warn("MysqlServer.start():93", "Open MySQL network service failed.\njava.net.BindException: Address already in use");
+        log.warn(
+            "MysqlServer.start():93",
+            "Open MySQL network service failed.\njava.net.BindException: Address already in use",
+        );
         return Err(fe.fatal("QeService.start():54", "mysql server start failed"));
     };
     let st = state.clone();
@@ -816,7 +925,10 @@ fn start(fe: &mut Fe, log_slot: &Arc<Mutex<Option<Arc<FeLog>>>>) -> Result<(), S
             query: Arc::new(move |q: &str| fe_query(&st, q)),
         }),
     );
-    log.info("MysqlServer.start():100", &format!("Open mysql server success on {query_port}"));
+    log.info(
+        "MysqlServer.start():100",
+        &format!("Open mysql server success on {query_port}"),
+    );
     log.info("QeService.start():58", "QE service start.");
     let mut extra = Vec::new();
     if v.has_arrow_flight() {
@@ -837,7 +949,12 @@ fn start(fe: &mut Fe, log_slot: &Arc<Mutex<Option<Arc<FeLog>>>>) -> Result<(), S
         let p = fe.port("https_port", 8443)?;
         match TcpListener::bind(("0.0.0.0", p)) {
             Ok(l) => extra.push(l),
-            Err(_) => return Err(fe.fatal("HttpServer.run():257", &format!("Fail to start FE query https server[port: {p}] "))),
+            Err(_) => {
+                return Err(fe.fatal(
+                    "HttpServer.run():257",
+                    &format!("Fail to start FE query https server[port: {p}] "),
+                ))
+            }
         }
     }
     if state.run_mode == "shared_data" {
@@ -847,12 +964,20 @@ fn start(fe: &mut Fe, log_slot: &Arc<Mutex<Option<Arc<FeLog>>>>) -> Result<(), S
         }
     }
     for l in extra {
-        std::thread::spawn(move || for s in l.incoming() { drop(s) });
+        std::thread::spawn(move || {
+            for s in l.incoming() {
+                drop(s)
+            }
+        });
     }
     if v.logs_fe_started_successfully() {
         log.info(START, "FE started successfully");
     }
-    std::thread::spawn(move || for s in edit_listener.incoming() { drop(s) });
+    std::thread::spawn(move || {
+        for s in edit_listener.incoming() {
+            drop(s)
+        }
+    });
 
     let hb_state = state.clone();
     let hb_log = log.clone();
@@ -885,7 +1010,10 @@ fn list_images(image_dir: &Path, log: &FeLog) -> Vec<(u64, PathBuf)> {
                     Ok(id) => out.push((id, e.path())),
                     Err(_) => log.warn(
                         "Storage.getCurrentImageFile():200",
-                        &format!("{} is not a validate meta file, ignore it", e.path().display()),
+                        &format!(
+                            "{} is not a validate meta file, ignore it",
+                            e.path().display()
+                        ),
                     ),
                 }
             }
@@ -1040,9 +1168,25 @@ fn heartbeat_loop(state: &State, log: &FeLog, interval: Duration) {
             }
             if bs.alive != was_alive || bs.err != old_err {
                 if bs.alive {
-                    log.log(Level::Info, tl, "HeartbeatMgr.runAfterCatalogReady():160", &format!("backend[{}] {}:{} is alive, version: {}", b.id, b.host, b.heartbeat_port, bs.version));
+                    log.log(
+                        Level::Info,
+                        tl,
+                        "HeartbeatMgr.runAfterCatalogReady():160",
+                        &format!(
+                            "backend[{}] {}:{} is alive, version: {}",
+                            b.id, b.host, b.heartbeat_port, bs.version
+                        ),
+                    );
                 } else {
-                    log.log(Level::Warn, tl, "HeartbeatMgr.runAfterCatalogReady():165", &format!("backend[{}] {}:{} heartbeat failed: {}", b.id, b.host, b.heartbeat_port, bs.err));
+                    log.log(
+                        Level::Warn,
+                        tl,
+                        "HeartbeatMgr.runAfterCatalogReady():165",
+                        &format!(
+                            "backend[{}] {}:{} heartbeat failed: {}",
+                            b.id, b.host, b.heartbeat_port, bs.err
+                        ),
+                    );
                 }
             }
         }
@@ -1080,7 +1224,13 @@ fn bootstrap_body(st: &State, detail: bool, ok: bool, msg: &str) -> String {
     if v.bootstrap_has_cpu_cores() {
         s.push_str(&format!(
             "\"cpuCores\":{},",
-            if detail { std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) } else { 0 }
+            if detail {
+                std::thread::available_parallelism()
+                    .map(|n| n.get())
+                    .unwrap_or(1)
+            } else {
+                0
+            }
         ));
     }
     s.push_str(&rest_tail(v, ok, msg));
@@ -1097,9 +1247,24 @@ fn fe_http(st: &State, r: &Request) -> Response {
             let body = if v.bootstrap_checks_cluster_id() {
                 match (cid, token) {
                     (Some(c), Some(t)) => match c.parse::<i64>() {
-                        Err(_) => bootstrap_body(st, false, false, &format!("invalid cluster id format: {c}")),
-                        Ok(c) if c != st.cluster_id => bootstrap_body(st, false, false, &format!("invalid cluster id: {}", st.cluster_id)),
-                        Ok(_) if t != st.token => bootstrap_body(st, false, false, &format!("invalid token: {}", st.token)),
+                        Err(_) => bootstrap_body(
+                            st,
+                            false,
+                            false,
+                            &format!("invalid cluster id format: {c}"),
+                        ),
+                        Ok(c) if c != st.cluster_id => bootstrap_body(
+                            st,
+                            false,
+                            false,
+                            &format!("invalid cluster id: {}", st.cluster_id),
+                        ),
+                        Ok(_) if t != st.token => bootstrap_body(
+                            st,
+                            false,
+                            false,
+                            &format!("invalid token: {}", st.token),
+                        ),
                         Ok(_) => bootstrap_body(st, true, true, "Success"),
                     },
                     _ => bootstrap_body(st, false, true, "Success"),
@@ -1141,33 +1306,37 @@ fn system_variable(st: &State, name: &str) -> Option<String> {
         .trim_start_matches("session.")
         .trim_start_matches("global.")
         .to_ascii_lowercase();
-    Some(
-        match n.as_str() {
-            "max_allowed_packet" => "33554432".into(),
-            "wait_timeout" => "28800".into(),
-            "interactive_timeout" => "3600".into(),
-            "net_write_timeout" => "60".into(),
-            "version" => st.version.mysql_server_version().into(),
-            "version_comment" => format!("StarRocks version {}", st.version.full()),
-            "time_zone" | "system_time_zone" => "UTC".into(),
-            "auto_increment_increment" => "1".into(),
-            "lower_case_table_names" => "0".into(),
-            "character_set_client" | "character_set_connection" | "character_set_results"
-            | "character_set_server" => "utf8".into(),
-            "collation_server" | "collation_connection" => "utf8_general_ci".into(),
-            "transaction_isolation" | "tx_isolation" => "REPEATABLE-READ".into(),
-            "sql_mode" => "ONLY_FULL_GROUP_BY".into(),
-            "query_timeout" => "300".into(),
-            "autocommit" => "1".into(),
-            "socket" => "".into(),
-            _ => return None,
-        },
-    )
+    Some(match n.as_str() {
+        "max_allowed_packet" => "33554432".into(),
+        "wait_timeout" => "28800".into(),
+        "interactive_timeout" => "3600".into(),
+        "net_write_timeout" => "60".into(),
+        "version" => st.version.mysql_server_version().into(),
+        "version_comment" => format!("StarRocks version {}", st.version.full()),
+        "time_zone" | "system_time_zone" => "UTC".into(),
+        "auto_increment_increment" => "1".into(),
+        "lower_case_table_names" => "0".into(),
+        "character_set_client"
+        | "character_set_connection"
+        | "character_set_results"
+        | "character_set_server" => "utf8".into(),
+        "collation_server" | "collation_connection" => "utf8_general_ci".into(),
+        "transaction_isolation" | "tx_isolation" => "REPEATABLE-READ".into(),
+        "sql_mode" => "ONLY_FULL_GROUP_BY".into(),
+        "query_timeout" => "300".into(),
+        "autocommit" => "1".into(),
+        "socket" => "".into(),
+        _ => return None,
+    })
 }
 
 fn fe_query(st: &State, sql: &str) -> Outcome {
     let q = sql.trim().trim_end_matches(';').trim();
-    let norm = q.split_whitespace().collect::<Vec<_>>().join(" ").to_ascii_uppercase();
+    let norm = q
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_ascii_uppercase();
     match norm.as_str() {
         "SHOW FRONTENDS" => {
             let cols = [

@@ -48,7 +48,10 @@ impl FeLog {
         fs::create_dir_all(dir)?;
         Ok(FeLog {
             version,
-            files: Mutex::new((append(&dir.join("fe.log"))?, append(&dir.join("fe.warn.log"))?)),
+            files: Mutex::new((
+                append(&dir.join("fe.log"))?,
+                append(&dir.join("fe.warn.log"))?,
+            )),
             main_thread: Mutex::new("main".into()),
         })
     }

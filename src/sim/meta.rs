@@ -165,7 +165,10 @@ pub fn make_meta(spec: &MetaSpec) -> Result<MetaSummary, SimError> {
     let date = Civil::now().java_date();
     let millis = unix_millis();
 
-    let run_mode = spec.version.has_run_mode().then_some(spec.run_mode.as_str());
+    let run_mode = spec
+        .version
+        .has_run_mode()
+        .then_some(spec.run_mode.as_str());
     let version_path = image_dir.join("VERSION");
     fs::write(
         &version_path,

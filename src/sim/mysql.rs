@@ -56,11 +56,9 @@ const SERVER_CAPS: u32 = CLIENT_LONG_PASSWORD
 /// Serves `listener` on background threads until the process exits.
 pub fn serve(listener: TcpListener, cfg: Arc<ServerConfig>) {
     std::thread::spawn(move || {
-        let mut conn_id = 0u32;
-        for stream in listener.incoming().flatten() {
-            conn_id += 1;
+        for (n, stream) in listener.incoming().flatten().enumerate() {
             let cfg = cfg.clone();
-            let id = conn_id;
+            let id = n as u32 + 1;
             std::thread::spawn(move || {
                 let _ = Conn { s: stream, seq: 0 }.run(&cfg, id);
             });
@@ -175,15 +173,11 @@ impl Conn {
 
     fn run(mut self, cfg: &ServerConfig, conn_id: u32) -> io::Result<()> {
         self.s.set_read_timeout(Some(Duration::from_secs(300)))?;
-        let salt: Vec<u8> = {
-            let r = super::meta::random_u64().to_le_bytes();
-            let r2 = super::meta::random_u64().to_le_bytes();
-            r.iter()
-                .chain(r2.iter())
-                .take(20)
-                .map(|b| (b % 94) + 33)
-                .collect()
-        };
+        let salt: Vec<u8> = (0..3)
+            .flat_map(|_| super::meta::random_u64().to_le_bytes())
+            .take(20)
+            .map(|b| (b % 94) + 33)
+            .collect();
         let mut hs = vec![10u8];
         hs.extend_from_slice(cfg.server_version.as_bytes());
         hs.push(0);

@@ -75,10 +75,7 @@ pub fn fe_conf(v: Version, fault: Option<Fault>) -> String {
         // An operator carried the 2.5-era CMS options into a release that runs on JDK 17.
         s.push_str(&format!(
             "JAVA_OPTS=\"{}\"\n",
-            CMS_OPTS.replace(
-                "-XX:+UseMembar",
-                "-XX:+UseConcMarkSweepGC -XX:+UseMembar"
-            )
+            CMS_OPTS.replace("-XX:+UseMembar", "-XX:+UseConcMarkSweepGC -XX:+UseMembar")
         ));
     } else if v < Version::new(3, 2, 0) {
         s.push_str(&format!("JAVA_OPTS=\"{CMS_OPTS}\"\n\n# used instead of JAVA_OPTS when the JDK is newer than 8\nJAVA_OPTS_FOR_JDK_9=\"-Dlog4j2.formatMsgNoLookups=true -Xmx8192m -XX:SurvivorRatio=8 -XX:+CMSClassUnloadingEnabled -Xlog:gc*:${{LOG_DIR}}/fe.gc.log.$DATE:time\"\n"));

@@ -21,7 +21,12 @@ static PID_FILE: OnceLock<PathBuf> = OnceLock::new();
 /// that one dedicated thread receives them with `sigwait`.
 pub fn block_signals() -> SigSet {
     let mut set = SigSet::empty();
-    for s in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGUSR1, Signal::SIGHUP] {
+    for s in [
+        Signal::SIGTERM,
+        Signal::SIGINT,
+        Signal::SIGUSR1,
+        Signal::SIGHUP,
+    ] {
         set.add(s);
     }
     let _ = nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&set), None);

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs the system tools the simulated StarRocks scripts use (ps, uptime, getopt, awk), when a
+# machine lacks them. Needs root for apt-get; prints what it would need otherwise.
+set -euo pipefail
+missing=()
+command -v ps >/dev/null 2>&1 || missing+=(procps)
+command -v uptime >/dev/null 2>&1 || missing+=(procps)
+command -v getopt >/dev/null 2>&1 || missing+=(util-linux)
+command -v awk >/dev/null 2>&1 || missing+=(gawk)
+if [ ${#missing[@]} -eq 0 ]; then
+    exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+    echo "install-deps: missing packages: ${missing[*]} (run as root, or install them)" >&2
+    exit 1
+fi
+apt-get update -qq
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"

@@ -1,0 +1,413 @@
+//! Shared helpers: temporary clusters built with `starrocks-sim`, free ports, waiting on a condition
+//! with a deadline, and a guard that kills every process a test started.
+
+use std::fs;
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::time::{Duration, Instant};
+
+use std::os::unix::process::CommandExt;
+
+pub use nix::sys::signal::Signal;
+use nix::unistd::Pid;
+
+pub fn sim_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_starrocks-sim")
+}
+
+/// A port nobody listens on now. Tests run in parallel, so each call starts from a different offset
+/// and the port is checked free on every interface the simulator binds.
+pub fn free_port() -> u16 {
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let base = 20000 + (std::process::id() % 200) as u16 * 100;
+    loop {
+        let p = base + NEXT.fetch_add(1, Ordering::SeqCst) % 20000;
+        if TcpListener::bind(("0.0.0.0", p)).is_ok() && TcpListener::bind(("127.0.0.1", p)).is_ok()
+        {
+            return p;
+        }
+    }
+}
+
+/// Polls `f` until it returns Some or the deadline passes.
+pub fn wait_for<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let end = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        if Instant::now() > end {
+            panic!("timed out after {timeout:?} waiting for {what}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+pub fn run_sim(args: &[&str]) -> Output {
+    let out = Command::new(sim_bin())
+        .args(args)
+        .output()
+        .expect("run starrocks-sim");
+    assert!(
+        out.status.success(),
+        "starrocks-sim {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+pub fn read(p: &Path) -> String {
+    fs::read_to_string(p).unwrap_or_default()
+}
+
+/// Kills the process groups it was given when dropped, so no test leaves a server behind.
+#[derive(Default)]
+pub struct Reaper {
+    pub groups: Vec<i32>,
+}
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        for g in &self.groups {
+            let _ = kill(-g, Signal::SIGKILL);
+        }
+    }
+}
+
+pub fn kill(pid: i32, sig: Signal) -> bool {
+    nix::sys::signal::kill(Pid::from_raw(pid), sig).is_ok()
+}
+
+pub fn alive(pid: i32) -> bool {
+    // Zombies count as gone: read the state from /proc.
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(s) => !s
+            .rsplit(')')
+            .next()
+            .is_some_and(|rest| rest.trim_start().starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
+/// Every live process whose process group is `pgid`.
+pub fn group_members(pgid: i32) -> Vec<i32> {
+    let mut out = Vec::new();
+    for e in fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let rest: Vec<&str> = stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .split_whitespace()
+            .collect();
+        if rest.len() > 3 && rest[0] != "Z" && rest[2].parse::<i32>() == Ok(pgid) {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+/// A simulated FE node: meta dir, package, JDK and the ports it was given.
+pub struct FeNode {
+    pub _dir: tempfile::TempDir,
+    pub home: PathBuf,
+    pub meta: PathBuf,
+    pub jdk: PathBuf,
+    pub http: u16,
+    pub rpc: u16,
+    pub query: u16,
+    pub edit: u16,
+    pub reaper: Reaper,
+}
+
+pub struct FeBuild<'a> {
+    pub meta_version: &'a str,
+    pub pkg_version: &'a str,
+    pub jdk: u32,
+    pub meta_args: Vec<String>,
+    pub pkg_args: Vec<String>,
+    /// Lines appended to fe.conf (a later key wins).
+    pub conf: Vec<String>,
+    pub recovery: bool,
+}
+
+impl<'a> FeBuild<'a> {
+    pub fn new(meta_version: &'a str, pkg_version: &'a str) -> Self {
+        FeBuild {
+            meta_version,
+            pkg_version,
+            jdk: 17,
+            meta_args: vec!["--backends".into(), "0".into()],
+            pkg_args: vec!["--heartbeat-ms".into(), "200".into()],
+            conf: Vec::new(),
+            recovery: true,
+        }
+    }
+
+    pub fn build(self) -> FeNode {
+        let dir = tempfile::tempdir().unwrap();
+        let meta = dir.path().join("meta");
+        let home = dir.path().join("fe");
+        let jdk = dir.path().join("jdk");
+        let mut args: Vec<String> = vec![
+            "make-meta".into(),
+            "--version".into(),
+            self.meta_version.into(),
+            "--out".into(),
+            meta.display().to_string(),
+        ];
+        args.extend(self.meta_args);
+        run_sim(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        let mut args: Vec<String> = vec![
+            "make-package".into(),
+            "--role".into(),
+            "fe".into(),
+            "--version".into(),
+            self.pkg_version.into(),
+            "--out".into(),
+            home.display().to_string(),
+        ];
+        args.extend(self.pkg_args);
+        run_sim(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        run_sim(&[
+            "make-jdk",
+            "--major",
+            &self.jdk.to_string(),
+            "--out",
+            jdk.to_str().unwrap(),
+        ]);
+        let (http, rpc, query, edit) = (free_port(), free_port(), free_port(), free_port());
+        let mut conf = format!(
+            "\n# test overrides\nmeta_dir = {}\nhttp_port = {http}\nrpc_port = {rpc}\nquery_port = {query}\nedit_log_port = {edit}\n",
+            meta.display()
+        );
+        if self.recovery {
+            conf.push_str("metadata_failure_recovery = true\nbdbje_reset_election_group = true\n");
+        }
+        for l in self.conf {
+            conf.push_str(&l);
+            conf.push('\n');
+        }
+        let conf_path = home.join("conf/fe.conf");
+        let mut text = read(&conf_path);
+        text.push_str(&conf);
+        fs::write(&conf_path, text).unwrap();
+        FeNode {
+            _dir: dir,
+            home,
+            meta,
+            jdk,
+            http,
+            rpc,
+            query,
+            edit,
+            reaper: Reaper::default(),
+        }
+    }
+}
+
+impl FeNode {
+    fn script(&self, name: &str, args: &[&str]) -> Command {
+        let mut c = Command::new("bash");
+        c.arg(self.home.join("bin").join(name))
+            .args(args)
+            .env("JAVA_HOME", &self.jdk)
+            .stdin(Stdio::null())
+            .process_group(0);
+        c
+    }
+
+    /// Runs `start_fe.sh --daemon` to completion and remembers the server's process group.
+    pub fn start_daemon(&mut self) -> Output {
+        let child = self
+            .script("start_fe.sh", &["--daemon"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        self.reaper.groups.push(child.id() as i32);
+        child.wait_with_output().unwrap()
+    }
+
+    /// Starts `start_fe.sh` in the foreground (the script becomes the JVM from 3.1).
+    pub fn start_foreground(&mut self) -> Child {
+        let child = self
+            .script("start_fe.sh", &[])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        self.reaper.groups.push(child.id() as i32);
+        child
+    }
+
+    pub fn stop(&self, args: &[&str]) -> Output {
+        self.script("stop_fe.sh", args).output().unwrap()
+    }
+
+    pub fn log(&self) -> String {
+        read(&self.home.join("log/fe.log"))
+    }
+
+    pub fn out(&self) -> String {
+        read(&self.home.join("log/fe.out"))
+    }
+
+    pub fn pid(&self) -> Option<i32> {
+        read(&self.home.join("bin/fe.pid")).trim().parse().ok()
+    }
+
+    pub fn token(&self) -> String {
+        read(&self.meta.join("image/VERSION"))
+            .lines()
+            .find_map(|l| l.strip_prefix("token=").map(String::from))
+            .unwrap()
+    }
+
+    pub fn cluster_id(&self) -> String {
+        read(&self.meta.join("image/VERSION"))
+            .lines()
+            .find_map(|l| l.strip_prefix("clusterId=").map(String::from))
+            .unwrap()
+    }
+
+    pub fn http_get(&self, path: &str) -> Option<sr_rehearse::probe::http::HttpResponse> {
+        let addr: SocketAddr = ([127, 0, 0, 1], self.http).into();
+        sr_rehearse::probe::http::get(addr, path, Duration::from_secs(2)).ok()
+    }
+
+    pub fn wait_log(&self, needle: &str, timeout: Duration) {
+        wait_for(&format!("`{needle}` in fe.log"), timeout, || {
+            self.log().contains(needle).then_some(())
+        });
+    }
+
+    pub fn wait_ready(&self) {
+        wait_for("/api/bootstrap OK", Duration::from_secs(30), || {
+            self.http_get("/api/bootstrap")
+                .filter(|r| r.body.contains("\"status\":\"OK\""))
+                .map(|_| ())
+        });
+    }
+}
+
+/// Waits for a child with a deadline and returns its exit status.
+pub fn wait_exit(child: &mut Child, timeout: Duration) -> std::process::ExitStatus {
+    wait_for("process exit", timeout, || child.try_wait().unwrap())
+}
+
+/// A simulated BE node: package, storage root and ports.
+pub struct BeNode {
+    pub _dir: tempfile::TempDir,
+    pub home: PathBuf,
+    pub storage: PathBuf,
+    pub be_port: u16,
+    pub http: u16,
+    pub heartbeat: u16,
+    pub brpc: u16,
+    pub reaper: Reaper,
+}
+
+impl BeNode {
+    pub fn build(version: &str, pkg_args: &[&str], conf: &[String]) -> BeNode {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().join("be");
+        let storage = dir.path().join("storage");
+        fs::create_dir_all(&storage).unwrap();
+        let mut args = vec![
+            "make-package",
+            "--role",
+            "be",
+            "--version",
+            version,
+            "--out",
+            home.to_str().unwrap(),
+        ];
+        args.extend_from_slice(pkg_args);
+        run_sim(&args);
+        let (be_port, http, heartbeat, brpc) = (free_port(), free_port(), free_port(), free_port());
+        let v: sr_rehearse::version::Version = version.parse().unwrap();
+        let mut text = read(&home.join("conf/be.conf"));
+        text.push_str(&format!(
+            "\nbe_port = {be_port}\n{} = {http}\nheartbeat_service_port = {heartbeat}\nbrpc_port = {brpc}\nstorage_root_path = {}\n",
+            v.be_http_key(),
+            storage.display()
+        ));
+        for l in conf {
+            text.push_str(l);
+            text.push('\n');
+        }
+        fs::write(home.join("conf/be.conf"), text).unwrap();
+        BeNode {
+            _dir: dir,
+            home,
+            storage,
+            be_port,
+            http,
+            heartbeat,
+            brpc,
+            reaper: Reaper::default(),
+        }
+    }
+
+    pub fn start(&mut self, daemon: bool) -> Child {
+        let mut c = Command::new("bash");
+        c.arg(self.home.join("bin/start_be.sh"));
+        if daemon {
+            c.arg("--daemon");
+        }
+        let child = c
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        self.reaper.groups.push(child.id() as i32);
+        child
+    }
+
+    pub fn stop(&self, args: &[&str]) -> Output {
+        Command::new("bash")
+            .arg(self.home.join("bin/stop_be.sh"))
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    pub fn info(&self) -> String {
+        read(&self.home.join("log/be.INFO"))
+    }
+
+    pub fn warning(&self) -> String {
+        read(&self.home.join("log/be.WARNING"))
+    }
+
+    pub fn out(&self) -> String {
+        read(&self.home.join("log/be.out"))
+    }
+
+    pub fn pid(&self) -> Option<i32> {
+        read(&self.home.join("bin/be.pid")).trim().parse().ok()
+    }
+
+    pub fn health(&self) -> Option<sr_rehearse::probe::http::HttpResponse> {
+        let addr: SocketAddr = ([127, 0, 0, 1], self.http).into();
+        sr_rehearse::probe::http::get(addr, "/api/health", Duration::from_secs(2)).ok()
+    }
+
+    pub fn wait_info(&self, needle: &str) {
+        wait_for(
+            &format!("`{needle}` in be.INFO"),
+            Duration::from_secs(30),
+            || self.info().contains(needle).then_some(()),
+        );
+    }
+}
