@@ -2,23 +2,41 @@
 //!
 //! Rehearses a StarRocks upgrade before anyone touches production.
 //!
-//! The **FE rehearsal** copies the Leader FE's meta directory into an isolated workspace, starts the
-//! new release on the copy with every port moved, a new cluster id and the election-group reset
-//! flag, and decides from its logs, `/api/bootstrap`, a SQL query and `/api/health` whether the new
-//! version accepts the metadata. The **BE canary** starts a new BE build in a sandbox, or in place
-//! on one node with a journaled rollback.
+//! The **FE rehearsal** ([`fe`]) copies the Leader FE's meta directory into an isolated workspace,
+//! starts the new release on the copy with every port moved, a new cluster id and the
+//! election-group reset flag, and decides from its logs, `/api/bootstrap`, a SQL query and
+//! `/api/health` whether the new version accepts the metadata.
 //!
 //! ## Where things live
 //!
-//! - [`props`]: Java properties, read and written exactly as the JVM does (VERSION, ROLE, fe.conf).
+//! - [`cli`]: clap definitions, turned into plain config structs; `main.rs` only dispatches.
+//! - [`fe`]: the FE pipeline (preflight and plan, the steps, the decision, teardown).
+//! - [`conf`]: the line-preserving fe.conf editor; [`props`]: Java properties as the JVM reads them.
+//! - [`meta`]: reading VERSION/ROLE/images of a meta dir, read-only; patching VERSION on the copy.
+//! - [`workspace`]: run folders, the hashed copy with its manifest, `run.json`.
+//! - [`supervise`]: process groups and the stop ladder; [`signals`]: SIGINT/SIGTERM to the tool.
+//! - [`watch`]: the signature catalog and log tailing; [`probe`]: HTTP and MySQL probes.
+//! - [`report`]: the human summary, JSON and JUnit; exit codes.
 //! - [`version`]: StarRocks versions and every behaviour that changes with them.
-//! - [`timefmt`]: the timestamp shapes StarRocks writes.
-//! - [`probe`]: readiness probes (HTTP today).
+//! - [`clean`], [`demo`]: the other commands.
 //! - [`sim`]: `starrocks-sim`, the simulator of StarRocks releases the tests and `demo` run against.
-//!   It is kept apart from the tool: nothing outside `sim` depends on it.
+//!   The tool's pipelines never depend on it.
 
+pub mod clean;
+pub mod cli;
+pub mod conf;
+pub mod demo;
+pub mod fe;
+pub mod meta;
+pub mod ports;
 pub mod probe;
 pub mod props;
+pub mod rand;
+pub mod report;
+pub mod signals;
 pub mod sim;
+pub mod supervise;
 pub mod timefmt;
 pub mod version;
+pub mod watch;
+pub mod workspace;

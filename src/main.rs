@@ -1,9 +1,70 @@
 //! `sr-rehearse`: thin entry point. Parses the command line, runs the command, maps the outcome to
-//! the documented exit code.
+//! the documented exit code. Started as `java`, `starrocks_be` or `starrocks-sim` (which is how
+//! simulated packages built by `demo` run it) it plays the simulator instead.
 
 use std::process::ExitCode;
 
+use anyhow::Context;
+use clap::Parser;
+use sr_rehearse::cli::{Cli, Command};
+use sr_rehearse::report::{exit, junit, Report};
+
+fn write_reports(
+    r: &Report,
+    json: Option<&std::path::Path>,
+    junit_path: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
+    if let Some(p) = json {
+        std::fs::write(p, r.to_json())
+            .with_context(|| format!("failed to write the JSON report to {}", p.display()))?;
+    }
+    if let Some(p) = junit_path {
+        std::fs::write(p, junit::render(r))
+            .with_context(|| format!("failed to write the JUnit report to {}", p.display()))?;
+    }
+    Ok(())
+}
+
+fn run(cli: Cli) -> anyhow::Result<i32> {
+    match cli.command {
+        Command::Fe(args) => {
+            let cfg = args.to_config();
+            let report = sr_rehearse::fe::run(&cfg);
+            if cfg.quiet {
+                println!("{}", report.summary);
+            }
+            if !cfg.plan {
+                write_reports(
+                    &report,
+                    args.common.json.as_deref(),
+                    args.common.junit.as_deref(),
+                )?;
+            }
+            Ok(report.exit_code)
+        }
+        Command::Demo { keep } => sr_rehearse::demo::run(keep),
+        Command::Clean { workspace_root } => sr_rehearse::clean::run(&workspace_root),
+    }
+}
+
 fn main() -> ExitCode {
-    eprintln!("sr-rehearse: the rehearsal pipelines are not built yet; only the simulator (starrocks-sim) exists so far");
-    ExitCode::from(3)
+    let argv: Vec<String> = std::env::args().collect();
+    let name = argv
+        .first()
+        .map(|a| a.rsplit('/').next().unwrap_or(a).to_string())
+        .unwrap_or_default();
+    if matches!(name.as_str(), "java" | "starrocks_be" | "starrocks-sim") {
+        return ExitCode::from(sr_rehearse::sim::cli::main(argv).clamp(0, 255) as u8);
+    }
+    let cli = Cli::parse();
+    sr_rehearse::signals::install();
+    sr_rehearse::supervise::become_subreaper();
+    let code = match run(cli) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("sr-rehearse: {e:#}");
+            exit::ENVIRONMENT
+        }
+    };
+    ExitCode::from(code.clamp(0, 255) as u8)
 }

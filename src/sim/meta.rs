@@ -89,15 +89,7 @@ fn parse_host_port(s: &str, what: &str) -> Result<(String, u16), SimError> {
     Ok((h.to_string(), port))
 }
 
-/// Pseudo-random numbers without a dependency; good enough for ids and padding seeds.
-pub fn random_u64() -> u64 {
-    use std::collections::hash_map::RandomState;
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = RandomState::new().build_hasher();
-    h.write_i64(unix_millis());
-    h.write_u32(std::process::id());
-    h.finish()
-}
+pub use crate::rand::random_u64;
 
 /// A UUID-shaped token, as `UUID.randomUUID().toString()` prints one.
 pub fn random_token() -> String {

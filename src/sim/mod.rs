@@ -8,6 +8,7 @@
 //! failures operators meet. It only ever connects to loopback addresses.
 
 pub mod be;
+pub mod cli;
 pub mod fe;
 pub mod http;
 pub mod image;

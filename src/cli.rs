@@ -1,0 +1,127 @@
+//! The command line of `sr-rehearse`: clap definitions only, turned into plain config structs.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::fe::{FeConfig, Isolate, Keep};
+use crate::version::Version;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "sr-rehearse",
+    version,
+    about = "Rehearse a StarRocks upgrade before it touches production",
+    long_about = "Rehearse a StarRocks upgrade before it touches production.\n\nExit codes: 0 passed, 1 failed, 2 bad input or unsafe request, 3 environment error, 4 timed out, 5 in-place BE rollback failed, 130 interrupted."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Start the new FE release on a copy of the Leader's metadata, in a sandbox, and decide.
+    Fe(Box<FeArgs>),
+    /// Run a passing and a failing FE rehearsal on the built-in simulator.
+    Demo {
+        /// Keep the simulated cluster and the workspaces for inspection.
+        #[arg(long)]
+        keep: bool,
+    },
+    /// End the processes of runs whose tool was killed, and remove their workspaces.
+    Clean {
+        #[arg(long, default_value_os_t = std::env::temp_dir())]
+        workspace_root: PathBuf,
+    },
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct Common {
+    /// Where run folders are created.
+    #[arg(long, default_value_os_t = std::env::temp_dir())]
+    pub workspace_root: PathBuf,
+    /// When to keep the workspace.
+    #[arg(long, value_enum, default_value_t = Keep::OnFailure)]
+    pub keep: Keep,
+    /// How long to wait for a verdict (e.g. 90s, 10m).
+    #[arg(long, default_value = "10m", value_parser = humantime::parse_duration)]
+    pub timeout: Duration,
+    /// Write the JSON report here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Write a JUnit XML report here.
+    #[arg(long)]
+    pub junit: Option<PathBuf>,
+    /// Print every step, change, port and process, run the read-only checks, change nothing.
+    #[arg(long)]
+    pub plan: bool,
+    /// Network fence around the sandbox.
+    #[arg(long, value_enum, default_value_t = Isolate::Auto)]
+    pub isolate: Isolate,
+    /// More detail.
+    #[arg(short, long)]
+    pub verbose: bool,
+    /// Only the verdict line.
+    #[arg(short, long, conflicts_with = "verbose")]
+    pub quiet: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct FeArgs {
+    /// The production Leader FE's meta_dir (holding image/ and bdb/). Read, never written.
+    #[arg(long)]
+    pub meta: PathBuf,
+    /// The unpacked new release's fe/ folder. Read, never written.
+    #[arg(long)]
+    pub new_fe: PathBuf,
+    /// The production fe.conf: its ports are avoided and its settings carried into the sandbox.
+    #[arg(long)]
+    pub prod_conf: Option<PathBuf>,
+    /// The sandbox cluster id; must differ from the source's.
+    #[arg(long, default_value_t = 123456)]
+    pub cluster_id: i64,
+    /// The SQL check.
+    #[arg(long, default_value = "SHOW FRONTENDS")]
+    pub query: String,
+    /// Skip the SQL check.
+    #[arg(long)]
+    pub no_query: bool,
+    #[arg(long, default_value = "root")]
+    pub user: String,
+    /// Environment variable holding the password (the copied meta carries production's users).
+    #[arg(long)]
+    pub password_env: Option<String>,
+    /// The version production runs now (for upgrade-path advice).
+    #[arg(long)]
+    pub from_version: Option<Version>,
+    /// The version being rehearsed (checked against what the package reports).
+    #[arg(long)]
+    pub to_version: Option<Version>,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+impl FeArgs {
+    pub fn to_config(&self) -> FeConfig {
+        FeConfig {
+            meta: self.meta.clone(),
+            new_fe: self.new_fe.clone(),
+            prod_conf: self.prod_conf.clone(),
+            workspace_root: self.common.workspace_root.clone(),
+            keep: self.common.keep,
+            timeout: self.common.timeout,
+            plan: self.common.plan,
+            isolate: self.common.isolate,
+            cluster_id: self.cluster_id,
+            query: (!self.no_query).then(|| self.query.clone()),
+            user: self.user.clone(),
+            password_env: self.password_env.clone(),
+            from_version: self.from_version,
+            to_version: self.to_version,
+            quiet: self.common.quiet,
+            stop_grace: Duration::from_secs(10),
+        }
+    }
+}

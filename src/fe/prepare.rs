@@ -1,0 +1,502 @@
+//! Preflight and plan: everything the FE rehearsal decides before it writes anything.
+//!
+//! The checks are read-only and in the order an operator would fix them: the meta dir, the new
+//! package, the production conf and its ports, the cluster id, where the workspace goes and how
+//! much room it has, the JDK, and whether the source is live. The plan that comes out holds the
+//! sandbox ports and the base conf; `--plan` prints it and stops there.
+
+use std::collections::BTreeMap;
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::Path;
+
+use super::{Ending, FeConfig, Isolate, Run};
+use crate::conf::{Change, ConfFile};
+use crate::meta::{self, MetaInventory};
+use crate::version::{Version, KEY_NEW_RECOVERY, KEY_OLD_RECOVERY};
+use crate::workspace;
+
+/// Production ports that matter for an FE, and StarRocks' defaults for them.
+const PORT_KEYS: &[(&str, u16)] = &[
+    ("http_port", 8030),
+    ("rpc_port", 9020),
+    ("query_port", 9030),
+    ("edit_log_port", 9010),
+    ("https_port", 8443),
+    ("cloud_native_meta_port", 6090),
+    ("arrow_flight_port", 9408),
+];
+
+/// What preflight found and the sandbox will use.
+pub struct Plan {
+    pub source: MetaInventory,
+    pub source_bytes: u64,
+    pub source_files: usize,
+    pub base_conf: ConfFile,
+    pub base_conf_path: String,
+    /// Sandbox ports by key, in launch order.
+    pub ports: Vec<(String, u16)>,
+    pub production: BTreeMap<String, u16>,
+    pub password: Option<String>,
+    pub java: Option<(String, u32)>,
+    pub warnings: Vec<String>,
+    /// Filled by `rewrite`.
+    pub conf: ConfFile,
+    pub changes: Vec<Change>,
+}
+
+impl Plan {
+    pub fn sandbox_ports(&self) -> Vec<u16> {
+        self.ports.iter().map(|(_, p)| *p).collect()
+    }
+
+    pub fn port(&self, key: &str) -> u16 {
+        self.ports
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, p)| *p)
+            .unwrap_or(0)
+    }
+
+    pub fn preflight_detail(&self) -> String {
+        let mut s = format!(
+            "meta clusterId {}, {} image(s) up to {}, {} journal file(s), {:.1} MiB",
+            self.source.cluster_id,
+            self.source.image_files,
+            self.source
+                .highest_image_id
+                .map(|i| i.to_string())
+                .unwrap_or_else(|| "none".into()),
+            self.source.journal_files,
+            self.source_bytes as f64 / (1 << 20) as f64
+        );
+        if !self.source.live_reasons.is_empty() {
+            s.push_str("; source is LIVE");
+        }
+        s
+    }
+
+    /// The sandbox fe.conf for an FE home at `fe_home`.
+    pub fn rewrite(&mut self, fe_home: &str, cluster_id: i64) {
+        let mut conf = self.base_conf.clone();
+        let mut changes = Vec::new();
+        let log = format!("{fe_home}/log");
+        changes.push(conf.set("LOG_DIR", &log));
+        changes.push(conf.set("meta_dir", &format!("{fe_home}/meta")));
+        changes.push(conf.set("sys_log_dir", &log));
+        changes.push(conf.set("audit_log_dir", &log));
+        // Any other folder the production conf names would make the sandbox write there.
+        let keys: Vec<String> = self.base_conf.effective().into_keys().collect();
+        let mut extra: Vec<&String> = keys
+            .iter()
+            .filter(|k| {
+                (k.ends_with("_log_dir") && !matches!(k.as_str(), "sys_log_dir" | "audit_log_dir"))
+                    || matches!(k.as_str(), "tmp_dir" | "small_file_dir")
+            })
+            .collect();
+        extra.sort();
+        for k in extra {
+            let dest = if k.ends_with("_log_dir") {
+                log.clone()
+            } else {
+                format!("{fe_home}/{k}")
+            };
+            changes.push(conf.set(k, &dest));
+        }
+        for (k, p) in &self.ports {
+            changes.push(conf.set(k, &p.to_string()));
+        }
+        changes.push(conf.set("arrow_flight_port", "-1"));
+        changes.push(conf.set("cluster_id", &cluster_id.to_string()));
+        changes.push(conf.set(KEY_OLD_RECOVERY, "true"));
+        changes.push(conf.set(KEY_NEW_RECOVERY, "true"));
+        if let Some(rm) = &self.source.run_mode {
+            if conf.get("run_mode").as_deref().unwrap_or("shared_nothing") != rm {
+                changes.push(conf.set("run_mode", rm));
+            }
+        }
+        changes.retain(|c| c.before.as_deref() != Some(c.after.as_str()));
+        self.conf = conf;
+        self.changes = changes;
+    }
+
+    /// The `--plan` text.
+    pub fn render(&mut self, cfg: &FeConfig) -> String {
+        let ws = format!(
+            "{}/sr-rehearse-<UTC timestamp>-<random>",
+            cfg.workspace_root.display()
+        );
+        let fe_home = format!("{ws}/fe");
+        self.rewrite(&fe_home, cfg.cluster_id);
+        let mut s = String::from("plan (nothing below has been done):\n");
+        s.push_str(&format!(
+            "  1. create {ws}/ with fe/bin (copied), fe/lib (linked to {}/lib), fe/conf, fe/log\n",
+            cfg.new_fe.display()
+        ));
+        s.push_str(&format!(
+            "  2. copy {} -> {fe_home}/meta ({} files, {:.1} MiB), hashing into {ws}/manifest.sha256\n",
+            self.source.path.display(),
+            self.source_files,
+            self.source_bytes as f64 / (1 << 20) as f64
+        ));
+        s.push_str(&format!(
+            "  3. rewrite fe.conf (base: {}):\n",
+            self.base_conf_path
+        ));
+        for c in &self.changes {
+            match &c.before {
+                Some(b) => s.push_str(&format!(
+                    "       line {:>3}: {b}  ->  {}\n",
+                    c.line, c.after
+                )),
+                None => s.push_str(&format!(
+                    "       line {:>3}: (added)  {}\n",
+                    c.line, c.after
+                )),
+            }
+        }
+        s.push_str(&format!(
+            "  4. patch {fe_home}/meta/image/VERSION: clusterId={} -> clusterId={}\n",
+            self.source.cluster_id, cfg.cluster_id
+        ));
+        s.push_str(&format!(
+            "  5. run `bash {fe_home}/bin/start_fe.sh` in its own process group (JAVA_HOME={})\n",
+            self.java.as_ref().map(|j| j.0.as_str()).unwrap_or("unset")
+        ));
+        s.push_str("  6. decide from fe.log/fe.warn.log/fe.out, GET /api/bootstrap, ");
+        match &cfg.query {
+            Some(q) => s.push_str(&format!("`{q}` as {} over MySQL, ", cfg.user)),
+            None => s.push_str("(no SQL check), "),
+        }
+        s.push_str(&format!(
+            "GET /api/health; timeout {}\n",
+            humantime::format_duration(cfg.timeout)
+        ));
+        s.push_str(
+            "  7. stop with bin/stop_fe.sh, then SIGTERM, then SIGKILL to the process group\n",
+        );
+        s.push_str(&format!(
+            "  8. report; keep the workspace: {:?}\n",
+            cfg.keep
+        ));
+        s.push_str("ports (sandbox / production):\n");
+        for (k, p) in &self.ports {
+            s.push_str(&format!(
+                "  {k:<24} {p:>5} / {}\n",
+                self.production
+                    .get(k)
+                    .map(|p| p.to_string())
+                    .unwrap_or_else(|| "-".into())
+            ));
+        }
+        s
+    }
+}
+
+fn port_value(conf: &ConfFile, key: &str, file: &str) -> Result<Option<u16>, Ending> {
+    match conf.get(key) {
+        None => Ok(None),
+        Some(v) => match v.trim().parse::<i64>() {
+            Ok(-1) if key == "arrow_flight_port" => Ok(None),
+            Ok(n) if (1..=65535).contains(&n) => Ok(Some(n as u16)),
+            _ => Err(Ending::bad_input(format!(
+                "{file}: {key} = `{}` (line {}) is not a port number; fix the value or pass another --prod-conf",
+                v.trim(),
+                conf.line_of(key).unwrap_or(0)
+            ))),
+        },
+    }
+}
+
+/// The JDK that `JAVA_HOME` names, as (path, major version).
+pub fn java_home() -> Option<(String, u32)> {
+    let home = std::env::var("JAVA_HOME").ok().filter(|h| !h.is_empty())?;
+    let release = fs::read_to_string(Path::new(&home).join("release")).unwrap_or_default();
+    let full = crate::props::parse_map(&release)
+        .get("JAVA_VERSION")
+        .map(|v| v.trim_matches('"').to_string())
+        .unwrap_or_default();
+    let major = match full.strip_prefix("1.") {
+        Some(rest) => rest.split('.').next().and_then(|m| m.parse().ok()),
+        None => full.split('.').next().and_then(|m| m.parse().ok()),
+    }
+    .unwrap_or(0);
+    Some((home, major))
+}
+
+/// Upgrade-path advice when both versions are known.
+pub fn path_warnings(from: Version, to: Version) -> Vec<String> {
+    let mut w = Vec::new();
+    if to < from {
+        w.push(format!("{from} -> {to} is a downgrade: downgrade one minor version at a time, FE first, then BE"));
+        if to.line() == (3, 2) && to.patch <= 2 && from.line() >= (3, 3) {
+            w.push("after 3.3 never downgrade straight to 3.2.0-3.2.2: it loses metadata".into());
+        }
+        return w;
+    }
+    if to.major == 3 && from.major == 2 && from.minor < 5 {
+        w.push(format!(
+            "{from} -> {to}: reaching 3.0 requires upgrading to 2.5 first"
+        ));
+    }
+    let minors = |v: Version| v.major * 100 + v.minor;
+    let gap = if from.major == to.major {
+        to.minor.saturating_sub(from.minor)
+    } else if from.line() == (2, 5) && to.major == 3 {
+        to.minor + 1
+    } else {
+        minors(to) - minors(from)
+    };
+    if gap > 1 {
+        w.push(format!("{from} -> {to} skips minor versions: StarRocks strongly recommends upgrading one minor version at a time"));
+    }
+    if from.meta_version_written() == 3 && to.check_meta_version(3).is_err() {
+        w.push(format!("{to} refuses images last written by {from} (meta version 3): upgrade through 3.1 or 3.2 first and create a new image"));
+    }
+    w
+}
+
+pub fn preflight(run: &mut Run) -> Result<Plan, Ending> {
+    let cfg = run.cfg;
+    if cfg.timeout.is_zero() {
+        return Err(Ending::bad_input(
+            "--timeout 0 leaves no time to decide; give a duration such as 10m",
+        ));
+    }
+    match cfg.isolate {
+        Isolate::Netns => {
+            return Err(Ending::env(
+                "failed to set up the network fence: --isolate netns is not available in this build; use --isolate none (ports, cluster id and the election reset still keep the sandbox apart)",
+            ))
+        }
+        Isolate::Auto | Isolate::None => {
+            run.report.isolation.mode = "none".into();
+            run.report.isolation.reason = if cfg.isolate == Isolate::None {
+                "--isolate none: the sandbox FE can reach the network".into()
+            } else {
+                "no network fence in this build: the sandbox FE can reach the network; moved ports, a new cluster id and the election reset keep it apart from production".into()
+            };
+        }
+    }
+
+    // The source meta dir.
+    let source = meta::inspect(&cfg.meta).map_err(|e| Ending::bad_input(e.to_string()))?;
+    run.report.source.cluster_id = Some(source.cluster_id);
+    run.report.source.run_mode = source.run_mode.clone();
+    run.report.source.highest_image_id = source.highest_image_id;
+    run.report.source.live = !source.live_reasons.is_empty();
+    run.report.source.live_reasons = source.live_reasons.clone();
+    if cfg.cluster_id == source.cluster_id {
+        return Err(Ending::bad_input(format!(
+            "--cluster-id {} is the source's own cluster id; the sandbox needs a different one so production backends reject its heartbeats",
+            cfg.cluster_id
+        )));
+    }
+    if !(1..=i32::MAX as i64).contains(&cfg.cluster_id) {
+        return Err(Ending::bad_input(format!(
+            "--cluster-id {} is out of range; StarRocks cluster ids are positive 32-bit integers",
+            cfg.cluster_id
+        )));
+    }
+
+    // The new package.
+    let start = cfg.new_fe.join("bin/start_fe.sh");
+    if !start.is_file() {
+        return Err(Ending::bad_input(format!(
+            "{} has no bin/start_fe.sh; pass the unpacked new release's fe/ folder as --new-fe",
+            cfg.new_fe.display()
+        )));
+    }
+    if !cfg.new_fe.join("lib").is_dir() {
+        return Err(Ending::bad_input(format!(
+            "{} has no lib/ folder; pass the unpacked new release's fe/ folder as --new-fe",
+            cfg.new_fe.display()
+        )));
+    }
+    if !cfg.new_fe.join("bin/stop_fe.sh").is_file() {
+        run.report
+            .warnings
+            .push("the package has no bin/stop_fe.sh; the FE will be stopped with signals".into());
+    }
+
+    // The conf: production's when given, else the package's.
+    let conf_path = match &cfg.prod_conf {
+        Some(p) => p.clone(),
+        None => cfg.new_fe.join("conf/fe.conf"),
+    };
+    let text = fs::read_to_string(&conf_path).map_err(|e| {
+        Ending::bad_input(format!(
+            "failed to read {}: {e}; pass a readable fe.conf",
+            conf_path.display()
+        ))
+    })?;
+    if text.contains('\0') {
+        return Err(Ending::bad_input(format!(
+            "{} is not a text file; pass the production fe.conf",
+            conf_path.display()
+        )));
+    }
+    let base_conf = ConfFile::parse(&text);
+    let file = conf_path.display().to_string();
+    let mut production = BTreeMap::new();
+    let mut avoid = BTreeSet::new();
+    for (key, default) in PORT_KEYS {
+        let value = port_value(&base_conf, key, &file)?;
+        avoid.insert(*default);
+        avoid.extend(value);
+        let is_arrow = *key == "arrow_flight_port";
+        // Without a production conf, StarRocks' defaults are the ones to avoid.
+        let prod = if cfg.prod_conf.is_some() {
+            value.or((!is_arrow).then_some(*default))
+        } else {
+            (!is_arrow).then_some(*default)
+        };
+        if let Some(v) = prod {
+            production.insert(key.to_string(), v);
+        }
+    }
+    let keys = [
+        "http_port",
+        "rpc_port",
+        "query_port",
+        "edit_log_port",
+        "https_port",
+        "cloud_native_meta_port",
+    ];
+    let picked = crate::ports::pick(keys.len(), &avoid).ok_or_else(|| {
+        Ending::env("failed to find free ports for the sandbox between 20000 and 61000")
+    })?;
+    let ports: Vec<(String, u16)> = keys.iter().map(|k| k.to_string()).zip(picked).collect();
+    run.report.ports.production = production.clone();
+    run.report.ports.sandbox = ports.iter().cloned().collect();
+
+    // Where the workspace goes.
+    let root = &cfg.workspace_root;
+    if !root.is_dir() {
+        return Err(Ending::bad_input(format!(
+            "--workspace-root {} is not a folder; create it or pass another",
+            root.display()
+        )));
+    }
+    for (what, p) in [("meta dir", &cfg.meta), ("new package", &cfg.new_fe)] {
+        if workspace::is_within(root, p) {
+            return Err(Ending::bad_input(format!(
+                "--workspace-root {} is inside the {what} {}; the rehearsal must never write there, choose a folder outside it",
+                root.display(),
+                p.display()
+            )));
+        }
+    }
+    if let Some(pc) = &cfg.prod_conf {
+        if workspace::is_within(pc, root) && workspace::is_within(root, pc) {
+            return Err(Ending::bad_input(
+                "--workspace-root cannot be the production conf file".to_string(),
+            ));
+        }
+    }
+    let (bytes, files) = meta::tree_size(&cfg.meta);
+    let need = bytes + (5u64 << 30);
+    if let Some(free) = workspace::free_bytes(root) {
+        if free < need {
+            return Err(Ending::env(format!(
+                "not enough free space in {}: {:.1} GiB free, the copy needs {:.1} GiB plus the 5 GB StarRocks 3.2+ requires on its meta disk; free space or choose another --workspace-root",
+                root.display(),
+                free as f64 / (1u64 << 30) as f64,
+                bytes as f64 / (1u64 << 30) as f64
+            )));
+        }
+    }
+
+    // The JDK and the password.
+    let java = java_home();
+    let mut warnings = Vec::new();
+    match (&java, cfg.to_version) {
+        (None, _) => warnings.push("JAVA_HOME is not set: start_fe.sh of 2.5/3.0 refuses to start, 3.1+ infers it from javac".into()),
+        (Some((home, 0)), _) => warnings.push(format!("cannot tell the JDK version of JAVA_HOME={home} (no release file)")),
+        (Some((home, major)), Some(to)) => {
+            let min = to.fe_min_jdk();
+            let refused = *major < min || (to.line() >= (3, 2) && to.line() <= (3, 3) && (9..11).contains(major));
+            if refused {
+                return Err(Ending::env(format!(
+                    "JDK {major} at JAVA_HOME={home} cannot run StarRocks {to} (it needs JDK {}); point JAVA_HOME at a supported JDK",
+                    if to.line() >= (3, 2) && min < 11 { "11 or 17".to_string() } else { format!("{min}+") }
+                )));
+            }
+            if to.line() >= (3, 5) && *major >= 17 && base_conf.get("JAVA_OPTS").is_some_and(|o| o.contains("ConcMarkSweep")) {
+                warnings.push("JAVA_OPTS uses CMS options that JDK 17 refuses; StarRocks 3.5 will fail in fe.out".into());
+            }
+        }
+        _ => {}
+    }
+    let password = match &cfg.password_env {
+        Some(var) => Some(std::env::var(var).map_err(|_| {
+            Ending::bad_input(format!(
+                "--password-env {var}: the environment variable {var} is not set"
+            ))
+        })?),
+        None => None,
+    };
+    if let (Some(f), Some(t)) = (cfg.from_version, cfg.to_version) {
+        warnings.extend(path_warnings(f, t));
+    }
+    for r in &source.live_reasons {
+        warnings.push(format!(
+            "the source looks live ({r}); it is copied as it is and checked for changes"
+        ));
+    }
+    if source.run_mode.as_deref() == Some("shared_data") {
+        warnings.push("shared_data metadata: the sandbox leader may contact object storage and compute nodes; rehearse it only on an isolated host".into());
+    }
+    run.report.warnings.extend(warnings.iter().cloned());
+    run.report.source.bytes = bytes;
+    run.report.source.file_count = files;
+    Ok(Plan {
+        source,
+        source_bytes: bytes,
+        source_files: files,
+        base_conf: base_conf.clone(),
+        base_conf_path: file,
+        ports,
+        production,
+        password,
+        java,
+        warnings,
+        conf: base_conf,
+        changes: Vec::new(),
+    })
+}
+
+/// The sandbox FE home: `bin/` and `conf/` copied (so pid files and the conf live in the
+/// workspace), `lib/` and any other folder of the release linked, `log/` empty.
+pub fn lay_out_package(pkg: &Path, home: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    fs::create_dir_all(home.join("log"))?;
+    let pkg = fs::canonicalize(pkg)?;
+    for entry in fs::read_dir(&pkg)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let n = name.to_string_lossy();
+        match n.as_ref() {
+            "bin" | "conf" => {
+                for e in walkdir::WalkDir::new(entry.path()).follow_links(false) {
+                    let e = e?;
+                    let rel = e.path().strip_prefix(&pkg).unwrap_or(e.path());
+                    let dest = home.join(rel);
+                    let ft = e.file_type();
+                    if ft.is_dir() {
+                        fs::create_dir_all(&dest)?;
+                    } else if ft.is_symlink() {
+                        std::os::unix::fs::symlink(fs::read_link(e.path())?, &dest)?;
+                    } else if !e.file_name().to_string_lossy().ends_with(".pid") {
+                        fs::copy(e.path(), &dest)?;
+                        let mode = e.metadata()?.permissions().mode();
+                        fs::set_permissions(&dest, fs::Permissions::from_mode(mode))?;
+                    }
+                }
+            }
+            "log" | "meta" => {}
+            _ => std::os::unix::fs::symlink(entry.path(), home.join(&name))?,
+        }
+    }
+    Ok(())
+}

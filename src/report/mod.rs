@@ -1,0 +1,159 @@
+//! The run report: one structure, rendered as the human summary, JSON (schema 1) and JUnit.
+
+pub mod human;
+pub mod junit;
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::watch::catalog::Severity;
+
+/// Exit codes, stable and documented in the README.
+pub mod exit {
+    pub const PASS: i32 = 0;
+    pub const FAIL: i32 = 1;
+    pub const BAD_INPUT: i32 = 2;
+    pub const ENVIRONMENT: i32 = 3;
+    pub const TIMEOUT: i32 = 4;
+    pub const ROLLBACK_FAILED: i32 = 5;
+    pub const INTERRUPTED: i32 = 130;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Pass,
+    Fail,
+    Error,
+    Timeout,
+    Interrupted,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StepStatus {
+    Ok,
+    Failed,
+    Skipped,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Step {
+    pub name: String,
+    pub status: StepStatus,
+    pub duration_ms: u64,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SignatureHit {
+    pub id: String,
+    pub severity: Severity,
+    pub file: String,
+    pub line: usize,
+    pub text: String,
+    pub hint: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Isolation {
+    pub mode: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Source {
+    pub meta: String,
+    pub cluster_id: Option<i64>,
+    pub run_mode: Option<String>,
+    pub highest_image_id: Option<u64>,
+    pub file_count: usize,
+    pub bytes: u64,
+    pub manifest_digest: Option<String>,
+    pub live: bool,
+    pub live_reasons: Vec<String>,
+    pub changed_during_copy: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Target {
+    pub package: String,
+    pub detected_version: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Ports {
+    pub sandbox: BTreeMap<String, u16>,
+    pub production: BTreeMap<String, u16>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Probe {
+    pub ok: bool,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Probes {
+    pub bootstrap: Option<Probe>,
+    pub health: Option<Probe>,
+    pub query: Option<Probe>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Workspace {
+    pub path: Option<String>,
+    pub kept: bool,
+}
+
+/// Everything a run reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub schema: u32,
+    pub tool_version: String,
+    pub command: String,
+    pub verdict: Verdict,
+    pub exit_code: i32,
+    /// One line: why the run ended as it did.
+    pub summary: String,
+    pub started_at: String,
+    pub duration_ms: u64,
+    pub isolation: Isolation,
+    pub source: Source,
+    pub target: Target,
+    pub ports: Ports,
+    pub steps: Vec<Step>,
+    pub signatures: Vec<SignatureHit>,
+    pub probes: Probes,
+    pub warnings: Vec<String>,
+    pub workspace: Workspace,
+}
+
+impl Report {
+    pub fn new(command: &str) -> Report {
+        Report {
+            schema: 1,
+            tool_version: env!("CARGO_PKG_VERSION").to_string(),
+            command: command.to_string(),
+            verdict: Verdict::Error,
+            exit_code: exit::ENVIRONMENT,
+            summary: String::new(),
+            started_at: crate::timefmt::Civil::now().rfc3339(),
+            duration_ms: 0,
+            isolation: Isolation::default(),
+            source: Source::default(),
+            target: Target::default(),
+            ports: Ports::default(),
+            steps: Vec::new(),
+            signatures: Vec::new(),
+            probes: Probes::default(),
+            warnings: Vec::new(),
+            workspace: Workspace::default(),
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("report serialises")
+    }
+}

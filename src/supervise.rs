@@ -1,0 +1,209 @@
+//! Process groups, and stopping them for sure.
+//!
+//! The sandbox FE runs in a process group of its own, so every process it starts (the JVM, a
+//! helper it forks) can be signalled at once. Stopping climbs a ladder: the release's own stop
+//! script, then SIGTERM to the group, then SIGKILL, each with a deadline, and ends only when no
+//! member of the group is left. The tool is also a child subreaper, so a helper that escapes the
+//! group by calling setsid is reparented to the tool and can still be found and ended.
+
+use std::io;
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+/// A child started in its own process group.
+pub struct Group {
+    pub child: Child,
+    pub pgid: i32,
+    status: Option<ExitStatus>,
+}
+
+/// Makes orphaned descendants reparent to this process instead of init.
+pub fn become_subreaper() {
+    let _ = nix::sys::prctl::set_child_subreaper(true);
+}
+
+/// Starts `cmd` as the leader of a new process group, stdin closed.
+pub fn spawn_group(mut cmd: Command) -> io::Result<Group> {
+    cmd.process_group(0).stdin(Stdio::null());
+    let child = cmd.spawn()?;
+    let pgid = child.id() as i32;
+    Ok(Group {
+        child,
+        pgid,
+        status: None,
+    })
+}
+
+/// Whether any process of group `pgid` is still alive (zombies of our own children excluded once
+/// reaped).
+pub fn group_alive(pgid: i32) -> bool {
+    !matches!(kill(Pid::from_raw(-pgid), None), Err(Errno::ESRCH))
+}
+
+/// Live pids of group `pgid`, read from /proc (zombies left out).
+pub fn group_members(pgid: i32) -> Vec<i32> {
+    let mut out = Vec::new();
+    let Ok(rd) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for e in rd.flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let f: Vec<&str> = stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .split_whitespace()
+            .collect();
+        if f.len() > 3 && f[0] != "Z" && f[2].parse::<i32>() == Ok(pgid) {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+/// Reaps any exited children of this process (orphans reparented to us as subreaper included).
+pub fn reap_orphans() {
+    use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+    while let Ok(st) = waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+        if st == WaitStatus::StillAlive {
+            break;
+        }
+    }
+}
+
+/// Pids whose parent is this process, other than `except`.
+fn our_children(except: &[i32]) -> Vec<i32> {
+    let me = std::process::id() as i32;
+    let mut out = Vec::new();
+    let Ok(rd) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for e in rd.flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        if except.contains(&pid) {
+            continue;
+        }
+        if let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            let f: Vec<&str> = stat
+                .rsplit(')')
+                .next()
+                .unwrap_or("")
+                .split_whitespace()
+                .collect();
+            if f.len() > 2 && f[0] != "Z" && f[1].parse::<i32>() == Ok(me) {
+                out.push(pid);
+            }
+        }
+    }
+    out
+}
+
+/// How a stop went.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StopReport {
+    /// The last rung used: `exited`, `stop-script`, `SIGTERM` or `SIGKILL`.
+    pub method: String,
+    pub duration_ms: u64,
+    /// Pids still alive at the end (empty unless something refused even SIGKILL).
+    pub leftover: Vec<i32>,
+}
+
+impl Group {
+    /// The exit status, if the group leader has exited (reaping it).
+    pub fn try_exit(&mut self) -> Option<ExitStatus> {
+        if self.status.is_none() {
+            self.status = self.child.try_wait().ok().flatten();
+        }
+        self.status
+    }
+
+    fn wait_gone(&mut self, until: Instant) -> bool {
+        loop {
+            self.try_exit();
+            reap_orphans();
+            if self.status.is_some() && !group_alive(self.pgid) {
+                return true;
+            }
+            if Instant::now() >= until {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Stops the group: `stop_script` first (given the time `grace`), then SIGTERM to the group
+    /// (`grace` again), then SIGKILL. Returns when the group is empty or SIGKILL had its chance.
+    pub fn stop(&mut self, stop_script: Option<Command>, grace: Duration) -> StopReport {
+        let started = Instant::now();
+        let mut method = "exited".to_string();
+        let mut script: Option<Child> = None;
+        if self.try_exit().is_none() || group_alive(self.pgid) {
+            if let Some(mut cmd) = stop_script {
+                cmd.process_group(0).stdin(Stdio::null());
+                script = cmd.spawn().ok();
+                method = "stop-script".into();
+            }
+            let mut gone = false;
+            if let Some(sc) = script.as_mut() {
+                let until = Instant::now() + grace;
+                let mut script_exited: Option<Instant> = None;
+                loop {
+                    if self.wait_gone(Instant::now() + Duration::from_millis(50)) {
+                        gone = true;
+                        break;
+                    }
+                    if script_exited.is_none() && sc.try_wait().ok().flatten().is_some() {
+                        script_exited = Some(Instant::now());
+                    }
+                    // A script that finished while the server lives on will not help any more.
+                    let gave_up =
+                        script_exited.is_some_and(|t| t.elapsed() > Duration::from_millis(500));
+                    if Instant::now() >= until || gave_up {
+                        break;
+                    }
+                }
+            }
+            if !gone {
+                method = "SIGTERM".into();
+                let _ = kill(Pid::from_raw(-self.pgid), Signal::SIGTERM);
+                gone = self.wait_gone(Instant::now() + grace);
+            }
+            if !gone {
+                method = "SIGKILL".into();
+                let _ = kill(Pid::from_raw(-self.pgid), Signal::SIGKILL);
+                self.wait_gone(Instant::now() + Duration::from_secs(5));
+            }
+        }
+        if let Some(mut s) = script {
+            let _ = kill(Pid::from_raw(-(s.id() as i32)), Signal::SIGKILL);
+            let _ = s.wait();
+        }
+        // Helpers that left the group but were reparented to us.
+        for pid in our_children(&[]) {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+        reap_orphans();
+        StopReport {
+            method,
+            duration_ms: started.elapsed().as_millis() as u64,
+            leftover: group_members(self.pgid),
+        }
+    }
+}
+
+/// Sends `sig` to group `pgid`, ignoring a group that is already gone.
+pub fn signal_group(pgid: i32, sig: Signal) {
+    let _ = kill(Pid::from_raw(-pgid), sig);
+}

@@ -1,0 +1,216 @@
+//! The signature catalog: every StarRocks log line the tool knows, as data.
+//!
+//! One table serves the live watch of `fe` and `be` and (later) `scan`. Each entry has a stable id,
+//! the role whose logs it appears in, a severity (`fatal` ends the wait at once, `warning` is
+//! reported, `progress` marks readiness), the pattern, what it means and what to do. The patterns
+//! are compiled once into a `RegexSet`, so a line is classified in one pass whatever the table size.
+//! Patterns accept both FE timestamp eras and both glog prefixes because they match the message
+//! part only.
+
+use std::sync::OnceLock;
+
+use regex::{Regex, RegexSet};
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Fe,
+    Be,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Progress,
+    Warning,
+    Fatal,
+}
+
+/// One known log signature.
+#[derive(Debug)]
+pub struct Signature {
+    pub id: &'static str,
+    pub role: Role,
+    pub severity: Severity,
+    pub pattern: &'static str,
+    pub explanation: &'static str,
+    pub remedy: &'static str,
+}
+
+const META_RECOVERY_DOC: &str = "https://docs.starrocks.io/docs/administration/Meta_recovery/";
+const UPGRADE_DOC: &str = "https://docs.starrocks.io/docs/deployment/upgrade/";
+
+macro_rules! sig {
+    ($id:expr, $role:ident, $sev:ident, $pat:expr, $why:expr, $fix:expr) => {
+        Signature {
+            id: $id,
+            role: Role::$role,
+            severity: Severity::$sev,
+            pattern: $pat,
+            explanation: $why,
+            remedy: $fix,
+        }
+    };
+}
+
+/// The catalog. Order matters only for display.
+pub static CATALOG: &[Signature] = &[
+    // ---- FE: readiness
+    sig!("fe.ready.replayed", Fe, Progress, r"leader finished to replay journal, can write now\.", "the new FE replayed the copied journal and became leader", ""),
+    sig!("fe.ready.qe-service", Fe, Progress, r"QE service start\.", "the MySQL service is up (last start line before 3.1)", ""),
+    sig!("fe.ready.started", Fe, Progress, r"FE started successfully", "the FE finished its startup sequence (3.1+)", ""),
+    // ---- FE: metadata compatibility
+    sig!("fe.meta.incompatible-version", Fe, Fatal, r"Not compatible with meta version \d+, current version is \d+", "the image was written by a release this version cannot load (3.3+ refuses images last written by 2.5/3.0)", "upgrade through the intermediate minor versions (2.5 -> 3.0 -> 3.1 -> 3.2 -> 3.3) and run ALTER SYSTEM CREATE IMAGE between steps; see https://docs.starrocks.io/docs/deployment/upgrade/"),
+    sig!("fe.meta.version-too-new", Fe, Fatal, r"invalid meta data version found, cat not bigger than FeConstants\.(meta_version|starrocks_meta_version)", "the image is newer than this release understands (a downgrade)", "downgrade one minor version at a time; see https://docs.starrocks.io/docs/deployment/downgrade/"),
+    sig!("fe.meta.unknown-operation-type", Fe, Fatal, r"UNKNOWN Operation Type \d+", "the journal holds an operation written by a newer release (downgrade or mixed versions)", "set ignore_unknown_log_id = true (metadata_ignore_unknown_operation_type on 3.4+) until the first checkpoint, or upgrade instead; see https://docs.starrocks.io/docs/deployment/downgrade/"),
+    sig!("fe.meta.replay-failed", Fe, Fatal, r"catch exception when replaying|failed to load journal type \d+|JournalInconsistentException", "a journal entry failed to replay on the new version", "look at the entry's op code in the log; metadata_journal_skip_bad_journal_ids can skip a known-bad id; report the op code to StarRocks"),
+    sig!("fe.meta.journal-init-failed", Fe, Fatal, r"failed to init journal after transfer to leader! will exit", "the new leader could not replay the journal", "see the replay error logged just before this line"),
+    sig!("fe.meta.read-journal-failed", Fe, Fatal, r"fail to read journal entity key=\d+, will exit", "a journal entry could not be read", "the copied bdb/ may be incomplete; copy the meta from a stopped leader or after ALTER SYSTEM CREATE IMAGE"),
+    sig!("fe.meta.image-eof", Fe, Fatal, r"load image eof", "the image file ended early (truncated, or written by another version)", "copy the meta again; if it persists, create a new image on the leader with ALTER SYSTEM CREATE IMAGE"),
+    sig!("fe.meta.image-checksum", Fe, Fatal, r"checksum mismatch! expect \d+ actual \d+", "the v2 image does not match its checksum file", "copy the meta again from a leader that is not writing an image"),
+    sig!("fe.meta.bdb-version-mismatch", Fe, Fatal, r"VersionMismatchException|VERSION_MISMATCH", "the BDB JE log was written by a newer JE than this release ships (3.0 -> 2.5 rollback)", "copy starrocks-bdb-je-18.3.13.jar from 3.0 into the 2.5 lib and delete je-7.*.jar, as the downgrade guide says"),
+    sig!("fe.meta.incomplete", Fe, Fatal, r"image exists, but bdb dir is empty", "the copied meta has an image but no journal", "copy the whole meta dir including bdb/"),
+    sig!("fe.meta.dir-missing", Fe, Fatal, r"meta dir \S+ (dose|does) not exist", "meta_dir points at a folder that does not exist", "check meta_dir in fe.conf"),
+    sig!("fe.meta.empty-cluster", Fe, Fatal, r"very first time to start this node", "the FE found no metadata and created a NEW EMPTY cluster: the rehearsal did not test your metadata", "check that --meta is the Leader's meta_dir (holding image/ and bdb/)"),
+    sig!("fe.meta.role-version-mismatch", Fe, Fatal, r"role file and version file must both exist or both not exist", "image/ROLE and image/VERSION must come together", "copy both files from the leader"),
+    sig!("fe.meta.both-meta-dirs", Fe, Fatal, r"are both present\. Please make sure .* has the latest data", "both meta and doris-meta exist", "remove the stale one"),
+    // ---- FE: cluster identity and election
+    sig!("fe.conf.cluster-id-mismatch", Fe, Fatal, r"cluster id is not equal with config item cluster_id\. will exit", "fe.conf cluster_id differs from image/VERSION clusterId (checked up to 3.2)", "set clusterId in image/VERSION to the same value as cluster_id in fe.conf"),
+    sig!("fe.conf.run-mode-mismatch", Fe, Fatal, r"Unmatched run mode between config file and version file", "fe.conf run_mode differs from VERSION runMode", "shared-nothing and shared-data clusters cannot be converted; use the production run_mode"),
+    sig!("fe.conf.run-mode-upgrade", Fe, Fatal, r"Upgrading from a cluster with version less than 3\.0 to a cluster with run mode", "a pre-3.0 cluster cannot start as shared_data", "keep run_mode = shared_nothing"),
+    sig!("fe.conf.run-mode-invalid", Fe, Fatal, r#"Invalid run_mode ".*"\. The candidates are"#, "run_mode has an unknown value", "use shared_nothing or shared_data"),
+    sig!("fe.election.helper-mismatch", Fe, Fatal, r"(token|cluster id) is not equal with helper node .*will exit|Unmatched run mode with helper node", "the helper node belongs to another cluster", "do not pass --helper to a rehearsal"),
+    sig!("fe.election.not-in-group", Fe, Fatal, r"current node is not added to the cluster, will exit|current node role is \S+ not match with frontend recorded role", "without the election reset, the node is not in the recorded frontend list", "set bdbje_reset_election_group = true (metadata_failure_recovery on <= 3.2.4)"),
+    sig!("fe.election.observer", Fe, Fatal, r"Current node is not in the electable_nodes list\. will exit", "the copied meta is from an OBSERVER; the reset only works on an electable node", "copy the meta of the Leader FE, not an observer"),
+    sig!("fe.election.wait", Fe, Warning, r"wait globalStateMgr to be ready\. FE type: (INIT|UNKNOWN)", "the FE is waiting for an election it cannot win", "check that the election-group reset key this version honours is set (bdbje_reset_election_group from 3.1.10/3.2.5/3.3)"),
+    sig!("fe.election.too-much-time", Fe, Warning, r"It took too much time for FE to transfer to a stable state", "the election has been stuck for a minute or more", "check the reset flag and that no other FE of the recorded group is reachable"),
+    sig!("fe.election.unknown-master", Fe, Warning, r"UnknownMasterException.*Could not determine master from helpers", "the FE tried to reach the recorded frontends to elect a master", "the election-group reset flag was not honoured; check its name for this version"),
+    sig!("fe.election.bdb-setup-failed", Fe, Fatal, r"failed to setup environment after retried \d+ times", "BDB JE could not open the journal environment", "another process may hold bdb/je.lck, or the bdb files are damaged; see the exception above it"),
+    sig!("fe.election.demoted", Fe, Fatal, r"transfer FE type from LEADER to \w+\. exit", "the leader lost its role and exited", "look for network or disk stalls just before this line"),
+    sig!("fe.election.reset-stale", Fe, Fatal, r"DatabaseNotFoundException.*_jeRepGroupDB", "the reset flag was left on after a previous recovery", "remove the recovery flag and restart, as the meta recovery guide says"),
+    // ---- FE: ports and process
+    sig!("fe.port.edit-log-in-use", Fe, Fatal, r"edit_log_port \d+ is already in use\. will exit", "edit_log_port is taken by another process", "pick another edit_log_port"),
+    sig!("fe.port.rpc-in-use", Fe, Fatal, r"thrift server start failed with port \d+", "rpc_port is taken", "pick another rpc_port"),
+    sig!("fe.port.http-in-use", Fe, Fatal, r"Fail to start FE query http(\(s\))? server\[port: \d+\]", "http_port is taken", "pick another http_port"),
+    sig!("fe.port.query-in-use", Fe, Fatal, r"mysql server start failed", "query_port is taken", "pick another query_port"),
+    sig!("fe.port.arrow-in-use", Fe, Fatal, r"\[ARROW\] Failed to start Arrow Flight SQL server", "arrow_flight_port is taken", "set arrow_flight_port = -1"),
+    sig!("fe.process.pid-locked", Fe, Fatal, r"pid file is already locked|get pid file lock failed", "another FE runs from the same folder", "stop it, or use another folder"),
+    sig!("fe.disk.meta-free-space", Fe, Fatal, r"Free capacity left for meta dir: .* is less than", "StarRocks 3.2+ refuses to start with less than 5 GB free on the meta disk", "free space on the meta disk or pick another --workspace-root"),
+    sig!("fe.start.failed", Fe, Fatal, r"StarRocksFE start failed", "the FE threw an exception during startup (on 2.5/3.0 the JVM stays alive)", "read the exception logged with it"),
+    sig!("fe.start.will-exit", Fe, Fatal, r"(?i)will exit[.!]?\s*$|exit now\s*$", "the FE decided to exit", "read the message on this line"),
+    // ---- FE: JVM and scripts (fe.out)
+    sig!("fe.jvm.unrecognized-option", Fe, Fatal, r"Unrecognized (VM )?option", "the JDK refuses an option in JAVA_OPTS (CMS options were removed in JDK 14+)", "remove CMS/GC-logging options from JAVA_OPTS; StarRocks 3.5 needs JDK 17 with G1 options"),
+    sig!("fe.jvm.create-failed", Fe, Fatal, r"Could not create the Java Virtual Machine", "the JVM did not start", "see the JVM message just before this line in fe.out"),
+    sig!("fe.jvm.unsupported-jdk", Fe, Fatal, r"JDK \S+ is not supported, please use JDK", "this release does not run on that JDK", "point JAVA_HOME at a supported JDK (3.5+: 17; 3.4: 11+; 3.2/3.3: 11 or 17)"),
+    sig!("fe.jvm.class-version", Fe, Fatal, r"UnsupportedClassVersionError", "the release was compiled for a newer JDK", "use the JDK the release requires"),
+    sig!("fe.jvm.java-home", Fe, Fatal, r"JAVA_HOME is not set|JAVA_OPTS_FOR_JDK_9 is not set in fe\.conf", "start_fe.sh could not find a usable JDK setting", "set JAVA_HOME (and JAVA_OPTS_FOR_JDK_9 for 2.5 on JDK 9+)"),
+    sig!("fe.jvm.main-class", Fe, Fatal, r"Could not find or load main class com\.starrocks", "the lib/ folder does not hold the FE jars", "point --new-fe at an unpacked fe/ folder"),
+    sig!("fe.process.already-running", Fe, Fatal, r"Frontend running as process \d+\. Stop it first\.", "a pid file in the package's bin/ names a live FE", "stop it first"),
+    // ---- BE: readiness
+    sig!("be.ready.started", Be, Progress, r"BE started successfully|CN started successfully", "the BE finished its startup (3.0+)", ""),
+    sig!("be.ready.heartbeat-listening", Be, Progress, r"heartbeat has started listening port on \d+", "the heartbeat service is listening (every version)", ""),
+    sig!("be.ready.heartbeat-service", Be, Progress, r"StarRocks BE HeartBeat Service started correctly\.", "the last start line of 2.x", ""),
+    sig!("be.progress.tablet-load", Be, Progress, r"begin loading tablet from meta", "tablet meta is loading; with many tablets this takes minutes and HTTP is not up yet", "allow a longer --timeout"),
+    // ---- BE: host and build
+    sig!("be.cpu.avx2", Be, Fatal, r"CPU flags check failed!|Illegal instruction|terminated by SIGILL", "the CPU lacks AVX2, which StarRocks BE builds require", "run on a host with AVX2 (grep avx2 /proc/cpuinfo)"),
+    sig!("be.lib.glibc", Be, Fatal, r"version `GLIBC_[\d.]+' not found", "the host's glibc is too old for this build", "StarRocks needs glibc 2.17+; use the build for this OS"),
+    sig!("be.lib.shared-library", Be, Fatal, r"error while loading shared libraries", "a shared library the BE needs is missing (wrong OS build, or libjvm without JAVA_HOME)", "use the build for this OS and set JAVA_HOME"),
+    sig!("be.lib.symbol", Be, Fatal, r"symbol lookup error", "the binary does not match the host's libraries", "use the build for this OS"),
+    sig!("be.lib.bin-not-replaced", Be, Fatal, r"TCMALLOC_HEAP_LIMIT_MB is not set, maybe you forgot to replace bin directory", "a new lib/ runs under an old bin/", "replace bin/ together with lib/"),
+    sig!("be.env.home", Be, Fatal, r"you need set STARROCKS_HOME environment variable", "the BE binary was started without the script", "start it with bin/start_be.sh"),
+    sig!("be.conf.unreadable", Be, Fatal, r"error read config file", "be.conf could not be read", "check conf/be.conf"),
+    // ---- BE: ports
+    sig!("be.port.http", Be, Fatal, r"BE http server did not start correctly|Be http service did not start correctly", "be_http_port (webserver_port before 3.0) is taken", "pick another be_http_port; a YARN NodeManager often holds 8040"),
+    sig!("be.port.thrift", Be, Fatal, r"ThriftServer '\w+' \(on port: \d+\) (did not start|exited)|Fail to start BackendService thrift server|Be server did not start correctly", "a thrift port (be_port or heartbeat_service_port) is taken", "pick another port, or stop the BE already running"),
+    sig!("be.port.brpc", Be, Fatal, r"BRPC service did not start correctly", "brpc_port is taken", "pick another brpc_port"),
+    sig!("be.port.heartbeat", Be, Fatal, r"heartbeat server di(d|nt) not start correctly|Heartbeat services did not start correctly|HeartBeat Service did not start correctly", "heartbeat_service_port is taken", "pick another heartbeat_service_port"),
+    sig!("be.port.arrow", Be, Fatal, r"BE Arrow Flight Sql Server did not start correctly", "arrow_flight_port is taken", "set arrow_flight_port = -1"),
+    sig!("be.process.already-running", Be, Fatal, r"Backend running as process \d+\. Stop it first\.", "another BE runs from this folder", "stop it first"),
+    // ---- BE: storage
+    sig!("be.storage.bad-path", Be, Fatal, r"parse config storage path failed|fail to parse storage_root_path config|path can not be canonicalized|invalid store path|invalid storage medium|invalid property of store path", "storage_root_path names a path that does not exist or is malformed", "each entry must be an absolute existing folder, optionally ,medium:SSD|HDD"),
+    sig!("be.storage.disk", Be, Fatal, r"read write test file failed|All disks are broken|No space left on device|open engine failed|fail to open StorageEngine|Fail to init meta store", "a storage disk is unusable or full", "check the disks in storage_root_path"),
+    sig!("be.storage.tablet-load", Be, Fatal, r"load tablets encounter failure|load tablet from header failed|there is failure when scan rockdb tablet metas|TabletManager::load_tablet_from_meta", "a tablet's meta failed to load", "a later patch release may fix it; meta_tool can drop the bad tablet"),
+    sig!("be.crash.signal", Be, Fatal, r"\*\*\* (SIGSEGV|SIGABRT|SIGBUS|Aborted at)", "the BE crashed", "see the stack trace in be.out"),
+    sig!("be.cluster.unmatched-id", Be, Warning, r"Unmatched cluster id|invalid cluster id\. ignore", "a heartbeat came from an FE of another cluster (expected for a rehearsal FE's heartbeats)", "if this is production, a rehearsal FE reached this BE: check its isolation"),
+    sig!("be.cluster.node-type", Be, Fatal, r"Unmatched node type!|was not compiled with SHARED_DATA support", "a BE/CN or shared-data/shared-nothing mismatch", "use the right binary for the cluster's run mode"),
+];
+
+/// The doc links used by several entries, kept for `scan --list` to print.
+pub const DOCS: &[&str] = &[META_RECOVERY_DOC, UPGRADE_DOC];
+
+struct Compiled {
+    set: RegexSet,
+    each: Vec<Regex>,
+}
+
+fn compiled() -> &'static Compiled {
+    static C: OnceLock<Compiled> = OnceLock::new();
+    C.get_or_init(|| Compiled {
+        set: RegexSet::new(CATALOG.iter().map(|s| s.pattern)).expect("catalog patterns compile"),
+        each: CATALOG
+            .iter()
+            .map(|s| Regex::new(s.pattern).expect("catalog pattern compiles"))
+            .collect(),
+    })
+}
+
+/// The signatures of `role` that match `line`, most severe first.
+pub fn classify(line: &str, role: Role) -> Vec<&'static Signature> {
+    let mut hits: Vec<&Signature> = compiled()
+        .set
+        .matches(line)
+        .into_iter()
+        .map(|i| &CATALOG[i])
+        .filter(|s| s.role == role)
+        .collect();
+    hits.sort_by_key(|s| std::cmp::Reverse(s.severity));
+    // The generic "will exit" entry only counts when nothing more specific matched.
+    if hits.len() > 1 {
+        hits.retain(|s| s.id != "fe.start.will-exit");
+    }
+    hits
+}
+
+/// Whether a pattern matches, for tests and for `scan` excerpts.
+pub fn pattern_of(id: &str) -> Option<&'static Regex> {
+    CATALOG
+        .iter()
+        .position(|s| s.id == id)
+        .map(|i| &compiled().each[i])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_unique_and_patterns_compile() {
+        let mut ids: Vec<&str> = CATALOG.iter().map(|s| s.id).collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), CATALOG.len());
+        assert!(pattern_of("fe.ready.started").is_some());
+    }
+
+    #[test]
+    fn classifies_both_fe_eras() {
+        let old = "2023-12-30 20:55:41,352 ERROR (stateChangeExecutor|77) [GlobalStateMgr.transferToLeader():1035] failed to init journal after transfer to leader! will exit";
+        let new = "2025-08-09 08:22:35.431-06:00 ERROR (main|1) [GlobalStateMgr.loadHeader():1301] Not compatible with meta version 3, current version is 4";
+        assert_eq!(classify(old, Role::Fe)[0].id, "fe.meta.journal-init-failed");
+        assert_eq!(
+            classify(new, Role::Fe)[0].id,
+            "fe.meta.incompatible-version"
+        );
+        let generic = "2024-01-01 00:00:00,000 ERROR (main|1) [X.y():1] something odd. will exit";
+        assert_eq!(classify(generic, Role::Fe)[0].id, "fe.start.will-exit");
+    }
+
+    #[test]
+    fn classifies_both_glog_prefixes() {
+        let a = "I0901 11:27:08.965626 23134 thrift_server.cpp:375] heartbeat has started listening port on 9050";
+        let b = "I20241111 19:11:26.881520 281472970518592 starrocks_be.cpp:300] BE started successfully";
+        assert_eq!(classify(a, Role::Be)[0].id, "be.ready.heartbeat-listening");
+        assert_eq!(classify(b, Role::Be)[0].id, "be.ready.started");
+    }
+}

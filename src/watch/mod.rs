@@ -1,0 +1,4 @@
+//! Watching StarRocks logs: the signature catalog and incremental tailing.
+
+pub mod catalog;
+pub mod tail;

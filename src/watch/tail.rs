@@ -1,0 +1,113 @@
+//! Following log files as they grow.
+//!
+//! The decision loop reads only what was appended since the last poll, from files that may not
+//! exist yet (fe.log appears only after the JVM starts), keeps a partial last line until its newline
+//! arrives, and numbers lines so a report can point at `fe.log:412`.
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::PathBuf;
+
+/// A line read from a followed file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    pub file: String,
+    pub number: usize,
+    pub text: String,
+}
+
+struct Followed {
+    path: PathBuf,
+    name: String,
+    offset: u64,
+    lines: usize,
+    partial: Vec<u8>,
+}
+
+/// Follows several files at once.
+pub struct Tailer {
+    files: Vec<Followed>,
+}
+
+impl Tailer {
+    pub fn new(paths: &[PathBuf]) -> Tailer {
+        Tailer {
+            files: paths
+                .iter()
+                .map(|p| Followed {
+                    name: p
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default(),
+                    path: p.clone(),
+                    offset: 0,
+                    lines: 0,
+                    partial: Vec::new(),
+                })
+                .collect(),
+        }
+    }
+
+    /// Complete lines appended since the last call, file by file.
+    pub fn poll(&mut self) -> Vec<Line> {
+        let mut out = Vec::new();
+        for f in &mut self.files {
+            let Ok(mut file) = File::open(&f.path) else {
+                continue;
+            };
+            let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+            if len < f.offset {
+                // Truncated or replaced: start over.
+                f.offset = 0;
+                f.partial.clear();
+            }
+            if len == f.offset || file.seek(SeekFrom::Start(f.offset)).is_err() {
+                continue;
+            }
+            let mut buf = Vec::with_capacity((len - f.offset) as usize);
+            if file.take(len - f.offset).read_to_end(&mut buf).is_err() {
+                continue;
+            }
+            f.offset += buf.len() as u64;
+            f.partial.extend_from_slice(&buf);
+            while let Some(pos) = f.partial.iter().position(|&b| b == b'\n') {
+                let raw: Vec<u8> = f.partial.drain(..=pos).collect();
+                f.lines += 1;
+                out.push(Line {
+                    file: f.name.clone(),
+                    number: f.lines,
+                    text: String::from_utf8_lossy(&raw[..raw.len() - 1])
+                        .trim_end_matches('\r')
+                        .to_string(),
+                });
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    #[test]
+    fn follows_growth_and_partial_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("fe.log");
+        let mut t = Tailer::new(std::slice::from_ref(&p));
+        assert!(t.poll().is_empty(), "missing file is fine");
+        let mut f = File::create(&p).unwrap();
+        write!(f, "one\ntw").unwrap();
+        let l = t.poll();
+        assert_eq!(l.len(), 1);
+        assert_eq!((l[0].number, l[0].text.as_str()), (1, "one"));
+        write!(f, "o\nthree\n").unwrap();
+        let l = t.poll();
+        assert_eq!(
+            l.iter().map(|x| x.text.as_str()).collect::<Vec<_>>(),
+            ["two", "three"]
+        );
+        assert_eq!(l[1].number, 3);
+    }
+}

@@ -1,0 +1,315 @@
+//! Run folders, the verified meta copy, and `run.json`.
+//!
+//! Each run owns `<root>/sr-rehearse-<UTC timestamp>-<random>/`. The meta is copied there in one
+//! streaming pass that hashes what it reads (so the manifest is the hash of the source bytes, not a
+//! second read of the copy), keeps symlinks as symlinks, keeps modes and mtimes, and then checks
+//! that the source did not change underneath it. `run.json` records the pids and ports of the run so
+//! `sr-rehearse clean` can finish a run whose tool was killed.
+
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Component, Path, PathBuf};
+use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::timefmt::Civil;
+
+pub const PREFIX: &str = "sr-rehearse-";
+pub const RUN_FILE: &str = "run.json";
+
+#[derive(Debug, thiserror::Error)]
+pub enum CopyError {
+    #[error("failed to read {0}: {1}")]
+    Read(PathBuf, #[source] io::Error),
+    #[error("failed to write {0}: {1}")]
+    Write(PathBuf, #[source] io::Error),
+    #[error("interrupted")]
+    Interrupted,
+}
+
+impl CopyError {
+    pub fn is_no_space(&self) -> bool {
+        matches!(self, CopyError::Write(_, e) if e.raw_os_error() == Some(nix::libc::ENOSPC))
+    }
+}
+
+/// What the copy did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CopySummary {
+    pub files: usize,
+    pub bytes: u64,
+    pub symlinks: usize,
+    /// Symlinks whose target is outside the tree (copied as links, never followed).
+    pub outside_links: Vec<String>,
+    /// Files skipped on purpose (`image.ckpt`, `*.part`).
+    pub skipped: Vec<String>,
+    /// Files whose size or mtime changed while they were copied.
+    pub changed: Vec<String>,
+    /// sha256 of the manifest text.
+    pub manifest_digest: String,
+}
+
+/// Creates a fresh run folder under `root`.
+pub fn create_run_dir(root: &Path) -> io::Result<PathBuf> {
+    let stamp = Civil::now().compact();
+    for _ in 0..16 {
+        let rand = crate::rand::random_u64() & 0xffffff;
+        let dir = root.join(format!("{PREFIX}{stamp}-{rand:06x}"));
+        match fs::create_dir(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(io::Error::new(
+        io::ErrorKind::AlreadyExists,
+        "no free run folder name",
+    ))
+}
+
+/// Whether a file of a meta dir is a transient one the FE ignores.
+pub fn is_transient(name: &str) -> bool {
+    name == "image.ckpt" || name.ends_with(".part")
+}
+
+fn link_escapes(rel_parent: &Path, target: &Path) -> bool {
+    if target.is_absolute() {
+        return true;
+    }
+    let mut depth: i64 = rel_parent.components().count() as i64;
+    for c in target.components() {
+        match c {
+            Component::ParentDir => depth -= 1,
+            Component::Normal(_) => depth += 1,
+            _ => {}
+        }
+        if depth < 0 {
+            return true;
+        }
+    }
+    false
+}
+
+/// Copies `src` into `dst` (which must not exist), writing `manifest` in `sha256sum -c` form.
+/// `interrupted` is polled between chunks; `progress` gets the bytes copied so far.
+pub fn copy_tree(
+    src: &Path,
+    dst: &Path,
+    manifest: &Path,
+    interrupted: &dyn Fn() -> bool,
+    progress: &mut dyn FnMut(u64),
+) -> Result<CopySummary, CopyError> {
+    let mut summary = CopySummary::default();
+    let mut lines = String::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let werr = |p: &Path, e| CopyError::Write(p.to_path_buf(), e);
+    let mut dirs: Vec<(PathBuf, fs::Metadata)> = Vec::new();
+    for entry in walkdir::WalkDir::new(src)
+        .follow_links(false)
+        .sort_by_file_name()
+    {
+        if interrupted() {
+            return Err(CopyError::Interrupted);
+        }
+        let entry = entry.map_err(|e| {
+            let p = e.path().unwrap_or(src).to_path_buf();
+            CopyError::Read(
+                p,
+                e.into_io_error()
+                    .unwrap_or_else(|| io::Error::other("walk failed")),
+            )
+        })?;
+        let rel = entry
+            .path()
+            .strip_prefix(src)
+            .unwrap_or(entry.path())
+            .to_path_buf();
+        let target = dst.join(&rel);
+        let meta = entry
+            .path()
+            .symlink_metadata()
+            .map_err(|e| CopyError::Read(entry.path().to_path_buf(), e))?;
+        let ft = meta.file_type();
+        if ft.is_dir() {
+            fs::create_dir_all(&target).map_err(|e| werr(&target, e))?;
+            dirs.push((target, meta));
+        } else if ft.is_symlink() {
+            let to = fs::read_link(entry.path())
+                .map_err(|e| CopyError::Read(entry.path().to_path_buf(), e))?;
+            std::os::unix::fs::symlink(&to, &target).map_err(|e| werr(&target, e))?;
+            summary.symlinks += 1;
+            if link_escapes(rel.parent().unwrap_or(Path::new("")), &to) {
+                summary
+                    .outside_links
+                    .push(format!("{} -> {}", rel.display(), to.display()));
+            }
+        } else if ft.is_file() {
+            let name = entry.file_name().to_string_lossy();
+            if is_transient(&name) {
+                summary.skipped.push(rel.display().to_string());
+                continue;
+            }
+            let mut input = File::open(entry.path())
+                .map_err(|e| CopyError::Read(entry.path().to_path_buf(), e))?;
+            let mut out = File::create(&target).map_err(|e| werr(&target, e))?;
+            let mut hasher = Sha256::new();
+            let mut n_total = 0u64;
+            loop {
+                let n = input
+                    .read(&mut buf)
+                    .map_err(|e| CopyError::Read(entry.path().to_path_buf(), e))?;
+                if n == 0 {
+                    break;
+                }
+                hasher.update(&buf[..n]);
+                out.write_all(&buf[..n]).map_err(|e| werr(&target, e))?;
+                n_total += n as u64;
+                summary.bytes += n as u64;
+                progress(summary.bytes);
+                if interrupted() {
+                    return Err(CopyError::Interrupted);
+                }
+            }
+            out.set_permissions(fs::Permissions::from_mode(meta.mode() & 0o7777))
+                .map_err(|e| werr(&target, e))?;
+            if let Ok(m) = meta.modified() {
+                let _ = out.set_modified(m);
+            }
+            let after = input
+                .metadata()
+                .map_err(|e| CopyError::Read(entry.path().to_path_buf(), e))?;
+            if after.len() != meta.len()
+                || after.modified().ok() != meta.modified().ok()
+                || n_total != meta.len()
+            {
+                summary.changed.push(rel.display().to_string());
+            }
+            let digest: String = hasher
+                .finalize()
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            lines.push_str(&format!("{digest}  {}\n", rel.display()));
+            summary.files += 1;
+        }
+    }
+    // Directory modes and mtimes last, since writing files into them changes their mtime.
+    for (d, meta) in dirs.iter().rev() {
+        let _ = fs::set_permissions(d, fs::Permissions::from_mode(meta.mode() & 0o7777));
+        if let Ok(m) = meta.modified() {
+            if let Ok(f) = File::open(d) {
+                let _ = f.set_modified(m);
+            }
+        }
+    }
+    fs::write(manifest, &lines).map_err(|e| werr(manifest, e))?;
+    summary.manifest_digest = Sha256::digest(lines.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    Ok(summary)
+}
+
+/// The state file of a run, read by `clean`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct RunState {
+    pub tool_pid: u32,
+    /// The tool's start time in clock ticks since boot, to tell a reused pid apart.
+    pub tool_start_ticks: u64,
+    pub phase: String,
+    pub pgid: Option<i32>,
+    pub pids: Vec<i32>,
+    pub ports: Vec<u16>,
+    pub started_at: String,
+}
+
+/// The start time of `pid` in clock ticks since boot (field 22 of /proc/<pid>/stat).
+pub fn process_start_ticks(pid: u32) -> Option<u64> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit(')')
+        .next()?
+        .split_whitespace()
+        .nth(19)?
+        .parse()
+        .ok()
+}
+
+pub fn write_run_state(dir: &Path, st: &RunState) -> io::Result<()> {
+    let tmp = dir.join(".run.json.tmp");
+    fs::write(
+        &tmp,
+        serde_json::to_vec_pretty(st).map_err(io::Error::other)?,
+    )?;
+    fs::rename(tmp, dir.join(RUN_FILE))
+}
+
+pub fn read_run_state(dir: &Path) -> Option<RunState> {
+    serde_json::from_slice(&fs::read(dir.join(RUN_FILE)).ok()?).ok()
+}
+
+/// Whether `path` is `base` or inside it, comparing canonical paths where they exist.
+pub fn is_within(path: &Path, base: &Path) -> bool {
+    let canon = |p: &Path| fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    canon(path).starts_with(canon(base))
+}
+
+/// Free bytes on the filesystem holding `path`.
+pub fn free_bytes(path: &Path) -> Option<u64> {
+    nix::sys::statvfs::statvfs(path)
+        .ok()
+        .map(|s| s.blocks_available() * s.fragment_size())
+}
+
+/// Seconds since `t`, for reports.
+pub fn age(t: SystemTime) -> u64 {
+    t.elapsed().map(|d| d.as_secs()).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copies_hashes_keeps_links_and_skips_transients() {
+        let d = tempfile::tempdir().unwrap();
+        let src = d.path().join("src");
+        fs::create_dir_all(src.join("image")).unwrap();
+        fs::write(src.join("image/VERSION"), "clusterId=1\n").unwrap();
+        fs::write(src.join("image/image.ckpt"), "partial").unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", src.join("outside")).unwrap();
+        std::os::unix::fs::symlink("image/VERSION", src.join("inside")).unwrap();
+        fs::set_permissions(src.join("image/VERSION"), fs::Permissions::from_mode(0o600)).unwrap();
+        let dst = d.path().join("dst");
+        let man = d.path().join("manifest.sha256");
+        let s = copy_tree(&src, &dst, &man, &|| false, &mut |_| {}).unwrap();
+        assert_eq!(s.files, 1);
+        assert_eq!(s.symlinks, 2);
+        assert_eq!(s.outside_links, vec!["outside -> /etc/passwd".to_string()]);
+        assert_eq!(s.skipped, vec!["image/image.ckpt".to_string()]);
+        assert!(fs::symlink_metadata(dst.join("outside"))
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert_eq!(
+            fs::metadata(dst.join("image/VERSION")).unwrap().mode() & 0o777,
+            0o600
+        );
+        let m = fs::read_to_string(&man).unwrap();
+        let want: String = Sha256::digest(b"clusterId=1\n")
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(m, format!("{want}  image/VERSION\n"));
+    }
+
+    #[test]
+    fn escaping_links() {
+        assert!(link_escapes(Path::new(""), Path::new("../x")));
+        assert!(!link_escapes(Path::new("a"), Path::new("../x")));
+        assert!(link_escapes(Path::new("a"), Path::new("../../x")));
+        assert!(link_escapes(Path::new("a"), Path::new("/abs")));
+    }
+}
