@@ -12,6 +12,7 @@ use crate::version::Version;
 #[command(
     name = "sr-rehearse",
     version,
+    args_override_self = true,
     about = "Rehearse a StarRocks upgrade before it touches production",
     long_about = "Rehearse a StarRocks upgrade before it touches production.\n\nExit codes: 0 passed, 1 failed, 2 bad input or unsafe request, 3 environment error, 4 timed out, 5 in-place BE rollback failed, 130 interrupted."
 )]
@@ -60,6 +61,9 @@ pub struct Common {
     /// Network fence around the sandbox.
     #[arg(long, value_enum, default_value_t = Isolate::Auto)]
     pub isolate: Isolate,
+    /// How long each rung of the stop ladder (stop script, SIGTERM) may take before the next.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    pub stop_grace: Duration,
     /// More detail.
     #[arg(short, long)]
     pub verbose: bool,
@@ -121,7 +125,8 @@ impl FeArgs {
             from_version: self.from_version,
             to_version: self.to_version,
             quiet: self.common.quiet,
-            stop_grace: Duration::from_secs(10),
+            verbose: self.common.verbose,
+            stop_grace: self.common.stop_grace,
         }
     }
 }

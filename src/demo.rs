@@ -53,6 +53,7 @@ fn scenario(
         from_version: meta_v.parse().ok(),
         to_version: pkg_v.parse().ok(),
         quiet: false,
+        verbose: false,
         stop_grace: Duration::from_secs(10),
     })
 }

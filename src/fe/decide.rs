@@ -46,6 +46,8 @@ pub(super) fn decide(
     let mut last_line = String::new();
     let boot: serde_json::Value = loop {
         run.interrupted()?;
+        // Read the logs after checking for exit, so the lines a dying FE wrote last are classified.
+        let exited = run.group.as_mut().and_then(|g| g.try_exit());
         for line in tail.poll() {
             if !line.text.trim().is_empty() {
                 last_line = line.text.clone();
@@ -72,7 +74,7 @@ pub(super) fn decide(
                 }
             }
         }
-        if let Some(st) = run.group.as_mut().and_then(|g| g.try_exit()) {
+        if let Some(st) = exited {
             return Err(Ending::fail(format!(
                 "the FE exited ({st}) before it was ready; last output: {}",
                 if last_line.is_empty() {
@@ -114,11 +116,19 @@ pub(super) fn decide(
             }
         }
         if Instant::now() >= deadline {
+            let waiting = run
+                .report
+                .signatures
+                .iter()
+                .rev()
+                .find(|h| h.severity == Severity::Warning)
+                .map(|h| format!(" Last warning: {} ({}:{}).", h.id, h.file, h.line))
+                .unwrap_or_default();
             return Err(Ending::new(
                 Verdict::Timeout,
                 exit::TIMEOUT,
                 format!(
-                    "no verdict within {}; the FE was stopped. Last log line: {}",
+                    "no verdict within {}; the FE was stopped.{waiting} Last log line: {}",
                     humantime::format_duration(run.cfg.timeout),
                     if last_line.is_empty() {
                         "none"

@@ -55,6 +55,8 @@ pub struct FeConfig {
     pub from_version: Option<Version>,
     pub to_version: Option<Version>,
     pub quiet: bool,
+    /// Also print every fe.conf change and every signature, readiness lines included.
+    pub verbose: bool,
     /// Grace period of each rung of the stop ladder.
     pub stop_grace: Duration,
 }
@@ -185,7 +187,9 @@ fn pipeline(run: &mut Run) -> Result<(), Ending> {
 
     // Workspace.
     let t = Instant::now();
-    let dir = workspace::create_run_dir(&run.cfg.workspace_root).map_err(|e| {
+    let root = fs::canonicalize(&run.cfg.workspace_root)
+        .unwrap_or_else(|_| run.cfg.workspace_root.clone());
+    let dir = workspace::create_run_dir(&root).map_err(|e| {
         Ending::env(format!(
             "failed to create a run folder in {}: {e}",
             run.cfg.workspace_root.display()
@@ -455,6 +459,16 @@ fn teardown(run: &mut Run, outcome: Result<(), Ending>, started: Instant) -> Rep
         }
     }
     run.report.duration_ms = started.elapsed().as_millis() as u64;
+    if run.cfg.verbose {
+        for h in run
+            .report
+            .signatures
+            .iter()
+            .filter(|h| h.severity == crate::watch::catalog::Severity::Progress)
+        {
+            run.print(&format!("  seen {} at {}:{}\n", h.id, h.file, h.line));
+        }
+    }
     if run.printed_header {
         run.print(&human::footer(&run.report));
     } else {

@@ -1,5 +1,6 @@
 //! Integration tests: both binaries, driven through the real scripts of simulated releases.
 
+mod fe;
 mod sim_be;
 mod sim_fe;
 mod sim_meta;

@@ -411,3 +411,201 @@ impl BeNode {
         );
     }
 }
+
+pub fn tool_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_sr-rehearse")
+}
+
+/// sha256 of every file, link target and mode under `dir`, to prove a tree was not touched.
+pub fn tree_digest(dir: &Path) -> String {
+    use sha2::{Digest, Sha256};
+    use std::os::unix::fs::MetadataExt;
+    let mut h = Sha256::new();
+    let mut entries: Vec<PathBuf> = walk(dir);
+    entries.sort();
+    for p in entries {
+        let m = fs::symlink_metadata(&p).unwrap();
+        h.update(p.strip_prefix(dir).unwrap().to_string_lossy().as_bytes());
+        h.update(m.mode().to_le_bytes());
+        h.update(m.mtime().to_le_bytes());
+        if m.file_type().is_symlink() {
+            h.update(fs::read_link(&p).unwrap().to_string_lossy().as_bytes());
+        } else if m.is_file() {
+            h.update(fs::read(&p).unwrap());
+        }
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = vec![dir.to_path_buf()];
+    if let Ok(rd) = fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if e.file_type().unwrap().is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+/// Live processes whose command line or working folder mentions `path`.
+pub fn procs_mentioning(path: &Path) -> Vec<(i32, String)> {
+    let needle = path.to_string_lossy().to_string();
+    let mut out = Vec::new();
+    for e in fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        if pid == std::process::id() as i32 || !alive(pid) {
+            continue;
+        }
+        let cmd = fs::read(format!("/proc/{pid}/cmdline"))
+            .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
+            .unwrap_or_default();
+        let cwd = fs::read_link(format!("/proc/{pid}/cwd"))
+            .map(|p| p.to_string_lossy().to_string())
+            .unwrap_or_default();
+        if cmd.contains(&needle) || cwd.contains(&needle) {
+            out.push((pid, format!("{cmd} (cwd {cwd})")));
+        }
+    }
+    out
+}
+
+/// A rehearsal setup: a source meta, a new package, a JDK and a workspace root.
+pub struct Rehearsal {
+    pub dir: tempfile::TempDir,
+    pub meta: PathBuf,
+    pub pkg: PathBuf,
+    pub jdk: PathBuf,
+    pub root: PathBuf,
+}
+
+pub struct Outcome {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+    pub json: serde_json::Value,
+}
+
+impl Rehearsal {
+    pub fn new(meta_v: &str, pkg_v: &str, meta_args: &[&str], pkg_args: &[&str]) -> Rehearsal {
+        let dir = tempfile::tempdir().unwrap();
+        let meta = dir.path().join("prod/meta");
+        let pkg = dir.path().join("release/fe");
+        let jdk = dir.path().join("jdk");
+        let root = dir.path().join("ws");
+        fs::create_dir_all(&root).unwrap();
+        let mut a = vec![
+            "make-meta",
+            "--version",
+            meta_v,
+            "--out",
+            meta.to_str().unwrap(),
+            "--backends",
+            "0",
+        ];
+        a.extend_from_slice(meta_args);
+        run_sim(&a);
+        let mut a = vec![
+            "make-package",
+            "--role",
+            "fe",
+            "--version",
+            pkg_v,
+            "--out",
+            pkg.to_str().unwrap(),
+            "--heartbeat-ms",
+            "200",
+        ];
+        a.extend_from_slice(pkg_args);
+        run_sim(&a);
+        run_sim(&["make-jdk", "--major", "17", "--out", jdk.to_str().unwrap()]);
+        Rehearsal {
+            dir,
+            meta,
+            pkg,
+            jdk,
+            root,
+        }
+    }
+
+    pub fn command(&self, extra: &[&str]) -> Command {
+        let mut c = Command::new(tool_bin());
+        c.arg("fe")
+            .arg("--meta")
+            .arg(&self.meta)
+            .arg("--new-fe")
+            .arg(&self.pkg)
+            .arg("--workspace-root")
+            .arg(&self.root)
+            .arg("--json")
+            .arg(self.dir.path().join("report.json"))
+            .arg("--timeout")
+            .arg("60s")
+            .args(extra)
+            .env("JAVA_HOME", &self.jdk)
+            .stdin(Stdio::null());
+        c
+    }
+
+    pub fn run(&self, extra: &[&str]) -> Outcome {
+        let out = self.command(extra).output().unwrap();
+        self.outcome(out)
+    }
+
+    pub fn outcome(&self, out: Output) -> Outcome {
+        let json = fs::read_to_string(self.dir.path().join("report.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or(serde_json::Value::Null);
+        Outcome {
+            code: out.status.code(),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            json,
+        }
+    }
+
+    pub fn workspaces(&self) -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = fs::read_dir(&self.root)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Every process started by any run under this setup is gone.
+    pub fn assert_no_process_left(&self) {
+        let left = wait_for_or_none(Duration::from_secs(5), || {
+            let l = procs_mentioning(self.dir.path());
+            l.is_empty().then_some(())
+        });
+        if left.is_none() {
+            panic!(
+                "processes left behind: {:?}",
+                procs_mentioning(self.dir.path())
+            );
+        }
+    }
+}
+
+/// Like `wait_for`, but returns None at the deadline instead of panicking.
+pub fn wait_for_or_none<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    let end = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return Some(v);
+        }
+        if Instant::now() > end {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
