@@ -104,7 +104,7 @@ pub fn copy_tree(
 ) -> Result<CopySummary, CopyError> {
     let mut summary = CopySummary::default();
     let mut lines = String::new();
-    let mut buf = vec![0u8; 1 << 20];
+    let hasher = PipelinedHasher::start();
     let werr = |p: &Path, e| CopyError::Write(p.to_path_buf(), e);
     let mut dirs: Vec<(PathBuf, fs::Metadata)> = Vec::new();
     for entry in walkdir::WalkDir::new(src)
@@ -154,18 +154,25 @@ pub fn copy_tree(
             }
             let mut input = File::open(entry.path())
                 .map_err(|e| CopyError::Read(entry.path().to_path_buf(), e))?;
+            let _ = nix::fcntl::posix_fadvise(
+                std::os::fd::AsRawFd::as_raw_fd(&input),
+                0,
+                0,
+                nix::fcntl::PosixFadviseAdvice::POSIX_FADV_SEQUENTIAL,
+            );
             let mut out = File::create(&target).map_err(|e| werr(&target, e))?;
-            let mut hasher = Sha256::new();
             let mut n_total = 0u64;
             loop {
-                let n = input
-                    .read(&mut buf)
+                let mut buf = hasher.free_buffer();
+                let n = read_full(&mut input, &mut buf)
                     .map_err(|e| CopyError::Read(entry.path().to_path_buf(), e))?;
                 if n == 0 {
+                    hasher.recycle(buf);
                     break;
                 }
-                hasher.update(&buf[..n]);
-                out.write_all(&buf[..n]).map_err(|e| werr(&target, e))?;
+                buf.truncate(n);
+                out.write_all(&buf).map_err(|e| werr(&target, e))?;
+                hasher.hash(buf);
                 n_total += n as u64;
                 summary.bytes += n as u64;
                 progress(summary.bytes);
@@ -173,6 +180,7 @@ pub fn copy_tree(
                     return Err(CopyError::Interrupted);
                 }
             }
+            let digest = hasher.finish_file();
             out.set_permissions(fs::Permissions::from_mode(meta.mode() & 0o7777))
                 .map_err(|e| werr(&target, e))?;
             if let Ok(m) = meta.modified() {
@@ -187,11 +195,6 @@ pub fn copy_tree(
             {
                 summary.changed.push(rel.display().to_string());
             }
-            let digest: String = hasher
-                .finalize()
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect();
             lines.push_str(&format!("{digest}  {}\n", rel.display()));
             summary.files += 1;
         }
@@ -211,6 +214,108 @@ pub fn copy_tree(
         .map(|b| format!("{b:02x}"))
         .collect();
     Ok(summary)
+}
+
+const CHUNK: usize = 4 << 20;
+const BUFFERS: usize = 4;
+
+/// Reads until `buf` (resized to CHUNK) is full or the file ends; returns the bytes read.
+fn read_full(f: &mut File, buf: &mut Vec<u8>) -> io::Result<usize> {
+    buf.resize(CHUNK, 0);
+    let mut filled = 0;
+    while filled < CHUNK {
+        match f.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+enum ToHasher {
+    Chunk(Vec<u8>),
+    EndFile,
+}
+
+/// SHA-256 on a second thread, so hashing a chunk overlaps reading and writing the next one.
+/// A fixed pool of buffers travels between the copier and the hasher, which bounds memory to
+/// `BUFFERS * CHUNK` whatever the meta size.
+struct PipelinedHasher {
+    to: Option<std::sync::mpsc::SyncSender<ToHasher>>,
+    free: std::sync::mpsc::Receiver<Vec<u8>>,
+    digests: std::sync::mpsc::Receiver<String>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl PipelinedHasher {
+    fn start() -> PipelinedHasher {
+        use std::sync::mpsc;
+        let (to, rx) = mpsc::sync_channel::<ToHasher>(BUFFERS);
+        let (free_tx, free) = mpsc::channel();
+        let (dig_tx, digests) = mpsc::channel();
+        for _ in 0..BUFFERS {
+            let _ = free_tx.send(Vec::with_capacity(CHUNK));
+        }
+        let thread = std::thread::spawn(move || {
+            let mut h = Sha256::new();
+            for msg in rx {
+                match msg {
+                    ToHasher::Chunk(buf) => {
+                        h.update(&buf);
+                        let _ = free_tx.send(buf);
+                    }
+                    ToHasher::EndFile => {
+                        let d = std::mem::replace(&mut h, Sha256::new()).finalize();
+                        let _ = dig_tx.send(d.iter().map(|b| format!("{b:02x}")).collect());
+                    }
+                }
+            }
+        });
+        PipelinedHasher {
+            to: Some(to),
+            free,
+            digests,
+            thread: Some(thread),
+        }
+    }
+
+    fn free_buffer(&self) -> Vec<u8> {
+        self.free
+            .recv()
+            .unwrap_or_else(|_| Vec::with_capacity(CHUNK))
+    }
+
+    fn recycle(&self, buf: Vec<u8>) {
+        if let Some(to) = &self.to {
+            let mut b = buf;
+            b.clear();
+            let _ = to.send(ToHasher::Chunk(b));
+        }
+    }
+
+    fn hash(&self, buf: Vec<u8>) {
+        if let Some(to) = &self.to {
+            let _ = to.send(ToHasher::Chunk(buf));
+        }
+    }
+
+    fn finish_file(&self) -> String {
+        if let Some(to) = &self.to {
+            let _ = to.send(ToHasher::EndFile);
+        }
+        self.digests.recv().unwrap_or_default()
+    }
+}
+
+impl Drop for PipelinedHasher {
+    fn drop(&mut self) {
+        self.to.take();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 /// The state file of a run, read by `clean`.
