@@ -27,6 +27,7 @@ pub mod cli;
 pub mod conf;
 pub mod demo;
 pub mod fe;
+pub mod fence;
 pub mod meta;
 pub mod ports;
 pub mod probe;

@@ -46,8 +46,10 @@ pub struct CopySummary {
     pub outside_links: Vec<String>,
     /// Files skipped on purpose (`image.ckpt`, `*.part`).
     pub skipped: Vec<String>,
-    /// Files whose size or mtime changed while they were copied.
+    /// Files whose size or mtime changed while the copy ran (copied again).
     pub changed: Vec<String>,
+    /// Files still changing after the last re-copy round.
+    pub still_changing: Vec<String>,
     /// sha256 of the manifest text.
     pub manifest_digest: String,
 }
@@ -93,8 +95,30 @@ fn link_escapes(rel_parent: &Path, target: &Path) -> bool {
     false
 }
 
+/// The order files are copied in, for a source that may be live: the image first, then anything
+/// else, then the journal files in ascending order so the newest (the one being appended to) is
+/// copied last, closest to the end of the copy.
+fn copy_rank(rel: &Path) -> (u8, PathBuf) {
+    let first = rel
+        .components()
+        .next()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned());
+    let is_jdb = rel.extension().is_some_and(|e| e == "jdb");
+    let rank = match (first.as_deref(), is_jdb) {
+        (Some("image"), _) => 0,
+        (_, false) => 1,
+        (_, true) => 2,
+    };
+    (rank, rel.to_path_buf())
+}
+
+/// How many times files that changed during the copy are copied again.
+const RECOPY_ROUNDS: usize = 3;
+
 /// Copies `src` into `dst` (which must not exist), writing `manifest` in `sha256sum -c` form.
-/// `interrupted` is polled between chunks; `progress` gets the bytes copied so far.
+/// Files are copied in [`copy_rank`] order; files whose size or mtime moved while the copy ran are
+/// copied again, up to [`RECOPY_ROUNDS`] times. `interrupted` is polled between chunks;
+/// `progress` gets the bytes copied so far.
 pub fn copy_tree(
     src: &Path,
     dst: &Path,
@@ -103,10 +127,10 @@ pub fn copy_tree(
     progress: &mut dyn FnMut(u64),
 ) -> Result<CopySummary, CopyError> {
     let mut summary = CopySummary::default();
-    let mut lines = String::new();
     let hasher = PipelinedHasher::start();
     let werr = |p: &Path, e| CopyError::Write(p.to_path_buf(), e);
     let mut dirs: Vec<(PathBuf, fs::Metadata)> = Vec::new();
+    let mut files: Vec<(PathBuf, fs::Metadata)> = Vec::new();
     for entry in walkdir::WalkDir::new(src)
         .follow_links(false)
         .sort_by_file_name()
@@ -147,58 +171,57 @@ pub fn copy_tree(
                     .push(format!("{} -> {}", rel.display(), to.display()));
             }
         } else if ft.is_file() {
-            let name = entry.file_name().to_string_lossy();
-            if is_transient(&name) {
+            if is_transient(&entry.file_name().to_string_lossy()) {
                 summary.skipped.push(rel.display().to_string());
-                continue;
+            } else {
+                files.push((rel, meta));
             }
-            let mut input = File::open(entry.path())
-                .map_err(|e| CopyError::Read(entry.path().to_path_buf(), e))?;
-            let _ = nix::fcntl::posix_fadvise(
-                std::os::fd::AsRawFd::as_raw_fd(&input),
-                0,
-                0,
-                nix::fcntl::PosixFadviseAdvice::POSIX_FADV_SEQUENTIAL,
-            );
-            let mut out = File::create(&target).map_err(|e| werr(&target, e))?;
-            let mut n_total = 0u64;
-            loop {
-                let mut buf = hasher.free_buffer();
-                let n = read_full(&mut input, &mut buf)
-                    .map_err(|e| CopyError::Read(entry.path().to_path_buf(), e))?;
-                if n == 0 {
-                    hasher.recycle(buf);
-                    break;
-                }
-                buf.truncate(n);
-                out.write_all(&buf).map_err(|e| werr(&target, e))?;
-                hasher.hash(buf);
-                n_total += n as u64;
-                summary.bytes += n as u64;
-                progress(summary.bytes);
-                if interrupted() {
-                    return Err(CopyError::Interrupted);
-                }
-            }
-            let digest = hasher.finish_file();
-            out.set_permissions(fs::Permissions::from_mode(meta.mode() & 0o7777))
-                .map_err(|e| werr(&target, e))?;
-            if let Ok(m) = meta.modified() {
-                let _ = out.set_modified(m);
-            }
-            let after = input
-                .metadata()
-                .map_err(|e| CopyError::Read(entry.path().to_path_buf(), e))?;
-            if after.len() != meta.len()
-                || after.modified().ok() != meta.modified().ok()
-                || n_total != meta.len()
-            {
-                summary.changed.push(rel.display().to_string());
-            }
-            lines.push_str(&format!("{digest}  {}\n", rel.display()));
-            summary.files += 1;
         }
     }
+    files.sort_by_key(|(rel, _)| copy_rank(rel));
+
+    let mut digests: std::collections::BTreeMap<PathBuf, String> = Default::default();
+    let mut changed: std::collections::BTreeSet<String> = Default::default();
+    let mut pending: Vec<PathBuf> = files.iter().map(|(r, _)| r.clone()).collect();
+    let mut seen: std::collections::HashMap<PathBuf, (u64, Option<SystemTime>)> =
+        Default::default();
+    for round in 0..=RECOPY_ROUNDS {
+        for rel in &pending {
+            let (digest, before, moved) = copy_file(
+                &src.join(rel),
+                &dst.join(rel),
+                &hasher,
+                interrupted,
+                &mut |n| {
+                    summary.bytes += n;
+                    progress(summary.bytes);
+                },
+            )?;
+            if moved {
+                changed.insert(rel.display().to_string());
+            }
+            seen.insert(rel.clone(), before);
+            digests.insert(rel.clone(), digest);
+        }
+        if round == 0 {
+            summary.files = files.len();
+        }
+        // Anything that moved since it was copied goes round again.
+        pending = seen
+            .iter()
+            .filter(|(rel, st)| stat_of(&src.join(rel)).is_some_and(|now| now != **st))
+            .map(|(rel, _)| rel.clone())
+            .collect();
+        pending.sort_by_key(|rel| copy_rank(rel));
+        for rel in &pending {
+            changed.insert(rel.display().to_string());
+        }
+        if pending.is_empty() {
+            break;
+        }
+    }
+    summary.changed = changed.into_iter().collect();
+    summary.still_changing = pending.iter().map(|r| r.display().to_string()).collect();
     // Directory modes and mtimes last, since writing files into them changes their mtime.
     for (d, meta) in dirs.iter().rev() {
         let _ = fs::set_permissions(d, fs::Permissions::from_mode(meta.mode() & 0o7777));
@@ -208,6 +231,10 @@ pub fn copy_tree(
             }
         }
     }
+    let lines: String = digests
+        .iter()
+        .map(|(rel, d)| format!("{d}  {}\n", rel.display()))
+        .collect();
     fs::write(manifest, &lines).map_err(|e| werr(manifest, e))?;
     summary.manifest_digest = Sha256::digest(lines.as_bytes())
         .iter()
@@ -216,14 +243,84 @@ pub fn copy_tree(
     Ok(summary)
 }
 
+/// Size and mtime: what tells a file moved.
+type Stat = (u64, Option<SystemTime>);
+
+fn stat_of(p: &Path) -> Option<Stat> {
+    let m = fs::symlink_metadata(p).ok()?;
+    Some((m.len(), m.modified().ok()))
+}
+
+/// Copies one file, hashing the bytes as they are read. Returns the digest, the source's
+/// (size, mtime) when the copy began, and whether it moved while being copied.
+fn copy_file(
+    from: &Path,
+    to: &Path,
+    hasher: &PipelinedHasher,
+    interrupted: &dyn Fn() -> bool,
+    progress: &mut dyn FnMut(u64),
+) -> Result<(String, Stat, bool), CopyError> {
+    let rerr = |e| CopyError::Read(from.to_path_buf(), e);
+    let mut input = File::open(from).map_err(rerr)?;
+    let meta = input
+        .metadata()
+        .map_err(|e| CopyError::Read(from.to_path_buf(), e))?;
+    let before = (meta.len(), meta.modified().ok());
+    let _ = nix::fcntl::posix_fadvise(
+        std::os::fd::AsRawFd::as_raw_fd(&input),
+        0,
+        0,
+        nix::fcntl::PosixFadviseAdvice::POSIX_FADV_SEQUENTIAL,
+    );
+    let mut out = File::create(to).map_err(|e| CopyError::Write(to.to_path_buf(), e))?;
+    // Copy the file as it was when opened: a file that keeps growing is caught by the re-check
+    // and copied again, instead of being chased to an end that never comes.
+    let mut total = 0u64;
+    loop {
+        let mut buf = hasher.free_buffer();
+        let n = read_full(&mut input, &mut buf, before.0 - total)
+            .map_err(|e| CopyError::Read(from.to_path_buf(), e))?;
+        if n == 0 {
+            hasher.recycle(buf);
+            break;
+        }
+        buf.truncate(n);
+        out.write_all(&buf)
+            .map_err(|e| CopyError::Write(to.to_path_buf(), e))?;
+        hasher.hash(buf);
+        total += n as u64;
+        progress(n as u64);
+        if interrupted() {
+            let _ = hasher.finish_file();
+            return Err(CopyError::Interrupted);
+        }
+    }
+    let digest = hasher.finish_file();
+    out.set_permissions(fs::Permissions::from_mode(meta.mode() & 0o7777))
+        .map_err(|e| CopyError::Write(to.to_path_buf(), e))?;
+    if let Some(m) = before.1 {
+        let _ = out.set_modified(m);
+    }
+    let after = input
+        .metadata()
+        .map_err(|e| CopyError::Read(from.to_path_buf(), e))?;
+    let moved = (after.len(), after.modified().ok()) != before || total != before.0;
+    if total < before.0 {
+        // The file shrank while it was read: a torn copy is worse than a retry.
+        return Ok((digest, (u64::MAX, None), true));
+    }
+    Ok((digest, before, moved))
+}
+
 const CHUNK: usize = 4 << 20;
 const BUFFERS: usize = 4;
 
-/// Reads until `buf` (resized to CHUNK) is full or the file ends; returns the bytes read.
-fn read_full(f: &mut File, buf: &mut Vec<u8>) -> io::Result<usize> {
-    buf.resize(CHUNK, 0);
+/// Reads until `buf` holds `want` bytes (at most CHUNK) or the file ends; returns the bytes read.
+fn read_full(f: &mut File, buf: &mut Vec<u8>, want: u64) -> io::Result<usize> {
+    let want = (want.min(CHUNK as u64)) as usize;
+    buf.resize(want, 0);
     let mut filled = 0;
-    while filled < CHUNK {
+    while filled < want {
         match f.read(&mut buf[filled..]) {
             Ok(0) => break,
             Ok(n) => filled += n,

@@ -92,7 +92,11 @@ pub(super) fn decide(
         };
         if last_probe.is_none_or(|t| t.elapsed() >= interval) {
             last_probe = Some(Instant::now());
-            if let Ok(resp) = http::get(http_addr, &boot_path, Duration::from_secs(2)) {
+            let path = boot_path.clone();
+            let probe = run
+                .probes
+                .run(move || http::get(http_addr, &path, Duration::from_secs(2)));
+            if let Ok(resp) = probe {
                 if let Ok(v) = serde_json::from_str::<serde_json::Value>(&resp.body) {
                     let ok = v["status"] == "OK" && v["feVersion"].is_string();
                     let version: Option<Version> =
@@ -177,13 +181,21 @@ pub(super) fn decide(
     }
 
     if let Some(sql) = &run.cfg.query {
-        let res = crate::probe::mysql::query(
+        let (port, user, password, query) = (
             plan.port("query_port"),
-            &run.cfg.user,
-            plan.password.as_deref(),
-            sql,
-            Duration::from_secs(10),
+            run.cfg.user.clone(),
+            plan.password.clone(),
+            sql.clone(),
         );
+        let res = run.probes.run(move || {
+            crate::probe::mysql::query(
+                port,
+                &user,
+                password.as_deref(),
+                &query,
+                Duration::from_secs(10),
+            )
+        });
         match res {
             Ok(rows) => {
                 let is_frontends = sql
@@ -225,7 +237,10 @@ pub(super) fn decide(
         }
     }
 
-    match http::get(http_addr, "/api/health", Duration::from_secs(5)) {
+    match run
+        .probes
+        .run(move || http::get(http_addr, "/api/health", Duration::from_secs(5)))
+    {
         Ok(r) if r.status == 200 && r.body.contains("\"status\":\"OK\"") => {
             run.report.probes.health = Some(Probe {
                 ok: true,
@@ -258,4 +273,48 @@ pub(super) fn decide(
             .map(|i| format!(" (source image {i})"))
             .unwrap_or_default()
     ))
+}
+
+/// What the sandbox tried to reach outside itself, from the lines it logs about it: backend
+/// heartbeats and election attempts toward the recorded frontends.
+pub(super) fn reach_attempts(fe_log: &Path, fenced: bool) -> Vec<crate::report::ReachAttempt> {
+    use std::collections::BTreeMap;
+    static PATTERNS: std::sync::OnceLock<[(regex::Regex, &str); 3]> = std::sync::OnceLock::new();
+    let pats = PATTERNS.get_or_init(|| {
+        [
+            (
+                regex::Regex::new(r"backend\[\d+\] (\S+:\d+) heartbeat failed: (.*)$").unwrap(),
+                "backend heartbeat",
+            ),
+            (
+                regex::Regex::new(r"backend\[\d+\] (\S+:\d+) is alive()").unwrap(),
+                "backend heartbeat",
+            ),
+            (
+                regex::Regex::new(r"cannot reach helper (\S+:\d+): (.*)$").unwrap(),
+                "frontend election",
+            ),
+        ]
+    });
+    let text = std::fs::read_to_string(fe_log).unwrap_or_default();
+    let mut seen: BTreeMap<(String, String), String> = BTreeMap::new();
+    for line in text.lines() {
+        for (re, kind) in pats.iter() {
+            if let Some(c) = re.captures(line) {
+                let result = match c.get(2).map(|m| m.as_str()) {
+                    Some("") | None => "reached".to_string(),
+                    Some(err) => err.to_string(),
+                };
+                seen.insert((c[1].to_string(), kind.to_string()), result);
+            }
+        }
+    }
+    seen.into_iter()
+        .map(|((target, kind), result)| crate::report::ReachAttempt {
+            target,
+            kind,
+            result,
+            blocked_by_fence: fenced,
+        })
+        .collect()
 }

@@ -95,6 +95,10 @@ pub(crate) struct Run<'a> {
     pub run_dir: Option<PathBuf>,
     pub group: Option<Group>,
     pub state: RunState,
+    /// Whether the sandbox runs in its own network namespace.
+    pub fenced: bool,
+    /// Where probes run: inside the sandbox's namespace when fenced.
+    pub probes: crate::fence::ProbeRunner,
     printed_header: bool,
 }
 
@@ -163,6 +167,8 @@ pub fn run(cfg: &FeConfig) -> Report {
             started_at: crate::timefmt::Civil::now().rfc3339(),
             ..Default::default()
         },
+        fenced: false,
+        probes: crate::fence::ProbeRunner::host(),
         printed_header: false,
     };
     let outcome = pipeline(&mut run);
@@ -267,6 +273,12 @@ fn pipeline(run: &mut Run) -> Result<(), Ending> {
             copied.changed.len()
         ));
     }
+    if !copied.still_changing.is_empty() {
+        run.report.warnings.push(format!(
+            "still changing after the re-copies, copied as a mid-write snapshot: {}",
+            copied.still_changing.join(", ")
+        ));
+    }
     for l in &copied.outside_links {
         run.report.warnings.push(format!(
             "symlink pointing out of the meta dir copied as a link, not followed: {l}"
@@ -351,6 +363,9 @@ fn pipeline(run: &mut Run) -> Result<(), Ending> {
         .current_dir(&fe_home)
         .stdout(Stdio::from(out))
         .stderr(Stdio::from(err));
+    if run.fenced {
+        crate::fence::enter_new_netns(&mut cmd);
+    }
     let group = supervise::spawn_group(cmd).map_err(|e| {
         Ending::env(format!(
             "failed to start bash {}/bin/start_fe.sh: {e}",
@@ -359,7 +374,21 @@ fn pipeline(run: &mut Run) -> Result<(), Ending> {
     })?;
     run.state.pgid = Some(group.pgid);
     run.state.pids = vec![group.pgid];
+    let leader = group.pgid as u32;
     run.group = Some(group);
+    if run.fenced {
+        match crate::fence::ProbeRunner::inside(leader) {
+            Ok(p) => run.probes = p,
+            Err(e) => {
+                // A leader that already died left no namespace; the decision reports its exit.
+                if run.group.as_mut().and_then(|g| g.try_exit()).is_none() {
+                    return Err(Ending::env(format!(
+                        "failed to join the sandbox's network namespace: {e}"
+                    )));
+                }
+            }
+        }
+    }
     run.save_state("running");
     run.step(
         "launch",
@@ -405,13 +434,17 @@ fn teardown(run: &mut Run, outcome: Result<(), Ending>, started: Instant) -> Rep
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         let rep = g.stop(Some(stop), run.cfg.stop_grace);
-        let busy: Vec<String> = run
-            .state
-            .ports
-            .iter()
-            .filter(|p| !crate::ports::is_free(**p))
-            .map(|p| p.to_string())
-            .collect();
+        // Fenced ports lived in the sandbox's own namespace, which is gone with its processes.
+        let busy: Vec<String> = if run.fenced {
+            Vec::new()
+        } else {
+            run.state
+                .ports
+                .iter()
+                .filter(|p| !crate::ports::is_free(**p))
+                .map(|p| p.to_string())
+                .collect()
+        };
         let ok = rep.leftover.is_empty() && busy.is_empty();
         let mut detail = format!("{} (no process left)", rep.method);
         if !rep.leftover.is_empty() {
@@ -431,6 +464,8 @@ fn teardown(run: &mut Run, outcome: Result<(), Ending>, started: Instant) -> Rep
             detail,
         );
         run.save_state("stopped");
+        run.report.isolation.reach_attempts =
+            decide::reach_attempts(&fe_home.join("log/fe.log"), run.fenced);
     }
     let (verdict, code) = match &outcome {
         Ok(()) => (Verdict::Pass, exit::PASS),

@@ -263,21 +263,18 @@ pub fn preflight(run: &mut Run) -> Result<Plan, Ending> {
             "--timeout 0 leaves no time to decide; give a duration such as 10m",
         ));
     }
-    match cfg.isolate {
-        Isolate::Netns => {
-            return Err(Ending::env(
-                "failed to set up the network fence: --isolate netns is not available in this build; use --isolate none (ports, cluster id and the election reset still keep the sandbox apart)",
-            ))
+    let fence = crate::fence::available();
+    let (fenced, reason) = match (cfg.isolate, fence) {
+        (Isolate::None, _) => (false, "--isolate none: the sandbox FE can reach the network; moved ports, a new cluster id and the election reset keep it apart from production".to_string()),
+        (Isolate::Netns | Isolate::Auto, Ok(())) => (true, "a fresh network namespace with only lo up; the probes run inside it".to_string()),
+        (Isolate::Netns, Err(why)) => {
+            return Err(Ending::env(format!("failed to set up the network fence (--isolate netns): {why}")))
         }
-        Isolate::Auto | Isolate::None => {
-            run.report.isolation.mode = "none".into();
-            run.report.isolation.reason = if cfg.isolate == Isolate::None {
-                "--isolate none: the sandbox FE can reach the network".into()
-            } else {
-                "no network fence in this build: the sandbox FE can reach the network; moved ports, a new cluster id and the election reset keep it apart from production".into()
-            };
-        }
-    }
+        (Isolate::Auto, Err(why)) => (false, format!("NO network fence: {why}; the sandbox FE can reach the network, and only moved ports, a new cluster id and the election reset keep it apart from production")),
+    };
+    run.fenced = fenced;
+    run.report.isolation.mode = if fenced { "netns" } else { "none" }.into();
+    run.report.isolation.reason = reason;
 
     // The source meta dir.
     let source = meta::inspect(&cfg.meta).map_err(|e| Ending::bad_input(e.to_string()))?;

@@ -57,6 +57,17 @@ pub fn footer(r: &Report) -> String {
             }
         }
     }
+    for a in r.isolation.reach_attempts.iter().take(6) {
+        let how = if a.blocked_by_fence {
+            "blocked by the network fence"
+        } else {
+            "NOT fenced"
+        };
+        s.push_str(&format!(
+            "reach: the sandbox tried {} ({}): {}; {how}\n",
+            a.target, a.kind, a.result
+        ));
+    }
     for w in r.warnings.iter().take(6) {
         s.push_str(&format!("warning: {w}\n"));
     }

@@ -60,6 +60,17 @@ pub struct SignatureHit {
 pub struct Isolation {
     pub mode: String,
     pub reason: String,
+    /// Addresses outside the sandbox it tried to reach, read from its own log lines.
+    pub reach_attempts: Vec<ReachAttempt>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ReachAttempt {
+    pub target: String,
+    pub kind: String,
+    /// What the sandbox saw: `reached`, or the error it logged.
+    pub result: String,
+    pub blocked_by_fence: bool,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]

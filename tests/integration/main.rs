@@ -1,6 +1,7 @@
 //! Integration tests: both binaries, driven through the real scripts of simulated releases.
 
 mod fe;
+mod fence;
 mod sim_be;
 mod sim_fe;
 mod sim_meta;
