@@ -4,6 +4,8 @@
   scripts/bench.py copy [--size-gib 2]   copy+hash+verify of a simulated meta vs `cp -a` and
                                          `cp -a` + `sha256sum` of every file; peak memory of the tool
   scripts/bench.py decide [--runs 9]     bootstrap-OK -> verdict, and verdict -> all processes gone
+  scripts/bench.py scan [--size-gib 1]   `sr-rehearse scan` of a large fe.log vs `grep -E -f` with the
+                                         catalog's patterns; peak memory of the scan
 
 Builds the release binaries first. Every number comes from this machine, in this run.
 """
@@ -146,6 +148,72 @@ def bench_decide(args):
     print(f"  verdict -> all processes gone: median {statistics.median(stops):.0f} ms, max {max(stops)} ms  (target < 2000 ms)")
 
 
+def ere(pattern):
+    """The catalog's Rust regex syntax in POSIX ERE, as GNU grep -E reads it."""
+    out = pattern.replace("(?i)", "")
+    for a, b in ((r"\d", "[0-9]"), (r"\S", "[^[:space:]]"), (r"\s", "[[:space:]]"), (r"\w", "[[:alnum:]_]")):
+        out = out.replace(a, b)
+    return out
+
+
+def make_fe_log(path, size):
+    """A large fe.log of realistic lines: startup sequences, replay progress, heartbeats, warnings."""
+    lines = []
+    for i in range(2000):
+        ts = f"2024-03-{1 + i % 28:02d} {i % 24:02d}:{i % 60:02d}:{(i * 7) % 60:02d},{i % 1000:03d}"
+        lines += [
+            f"{ts} INFO (main|1) [StarRocksFE.start():129] StarRocks FE starting, version: 3.2.{i % 12}-79ee91d\n",
+            f"{ts} INFO (replayer|81) [GlobalStateMgr.replayJournal():1780] start to replay journal from {i * 1000} to {i * 1000 + 999}\n",
+            f"{ts} INFO (tablet scheduler|40) [TabletScheduler.schedule():612] tablet {10000 + i} is healthy, skip scheduling it\n",
+            f"{ts} WARN (heartbeat mgr|37) [HeartbeatMgr.runAfterCatalogReady():165] backend[{10001 + i % 5}] 10.0.0.{i % 250}:9050 heartbeat failed: connect timed out\n",
+            f"{ts} INFO (thrift-server-pool-{i % 64}|{200 + i % 64}) [FrontendServiceImpl.loadTxnBegin():1022] receive txn begin request, db: db_{i % 9}, tbl: t_{i % 31}, label: insert_{i:08x}\n",
+            f"{ts} INFO (stateChangeExecutor|77) [GlobalStateMgr.transferToLeader():1101] leader finished to replay journal, can write now.\n",
+        ]
+        if i % 97 == 0:
+            lines.append(f"{ts} INFO (main|1) [StarRocksFE.start():140] wait globalStateMgr to be ready. FE type: INIT. is ready: false\n")
+    block = "".join(lines).encode()
+    with open(path, "wb") as f:
+        written = 0
+        while written < size:
+            f.write(block)
+            written += len(block)
+    return written
+
+
+def bench_scan(args):
+    size = int(args.size_gib * (1 << 30))
+    catalog = json.loads(subprocess.run([TOOL, "scan", "--list", "--format", "json"], check=True,
+                                        capture_output=True, text=True).stdout)
+    with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
+        log = os.path.join(tmp, "fe.log")
+        total = make_fe_log(log, size)
+        pats = os.path.join(tmp, "patterns.ere")
+        with open(pats, "w") as f:
+            for sig in catalog:
+                if sig["role"] == "fe":
+                    f.write(ere(sig["pattern"]) + "\n")
+        probe = ("import resource,subprocess,sys;"
+                 "p=subprocess.run(sys.argv[1:],stdout=subprocess.DEVNULL);"
+                 "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+        rows = {"grep -E -f": [], "sr-rehearse scan": []}
+        peak = 0
+        for _ in range(args.runs):
+            # GNU grep stops at the first match when its output is /dev/null, so give it a pipe.
+            rows["grep -E -f"].append(timed(lambda: subprocess.run(["grep", "-E", "-c", "-f", pats, log], stdout=subprocess.PIPE)))
+            t = time.perf_counter()
+            out = subprocess.run([sys.executable, "-c", probe, TOOL, "scan", "--format", "json", log],
+                                 capture_output=True, text=True, check=True).stdout
+            rows["sr-rehearse scan"].append(time.perf_counter() - t)
+            peak = max(peak, int(out.split()[-1]))
+        med = {k: statistics.median(v) for k, v in rows.items()}
+        print(f"fe.log: {total / (1 << 30):.2f} GiB, {sum(1 for s in catalog if s['role'] == 'fe')} FE patterns, "
+              f"{args.runs} run(s), warm page cache; median seconds:")
+        for k, v in med.items():
+            print(f"  {k:<18} {v:7.2f} s  ({total / v / (1 << 20):6.0f} MiB/s)")
+        print(f"ratio sr-rehearse / grep: {med['sr-rehearse scan'] / med['grep -E -f']:.2f}  (target <= 1.0)")
+        print(f"peak RSS of the scan:     {peak / 1024:.1f} MiB  (target < 32 MiB)")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -156,9 +224,13 @@ def main():
     d = sub.add_parser("decide")
     d.add_argument("--runs", type=int, default=9)
     d.add_argument("--dir", default=None)
+    sc = sub.add_parser("scan")
+    sc.add_argument("--size-gib", type=float, default=1.0)
+    sc.add_argument("--runs", type=int, default=3)
+    sc.add_argument("--dir", default=None)
     args = ap.parse_args()
     sh("cargo", "build", "--release", "--quiet", cwd=ROOT)
-    {"copy": bench_copy, "decide": bench_decide}[args.cmd](args)
+    {"copy": bench_copy, "decide": bench_decide, "scan": bench_scan}[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,20 @@ pub struct Cli {
 pub enum Command {
     /// Start the new FE release on a copy of the Leader's metadata, in a sandbox, and decide.
     Fe(Box<FeArgs>),
+    /// Classify StarRocks logs (plain or .gz) with the signature catalog and say what happened.
+    Scan {
+        /// fe.log, fe.warn.log, fe.out, be.INFO, be.WARNING, be.out (rotated names too).
+        #[arg(required_unless_present = "list")]
+        files: Vec<PathBuf>,
+        /// Whose logs these are, when the file names do not say.
+        #[arg(long, value_enum)]
+        role: Option<ScanRole>,
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+        /// Print the signature catalog instead.
+        #[arg(long)]
+        list: bool,
+    },
     /// Run a passing and a failing FE rehearsal on the built-in simulator.
     Demo {
         /// Keep the simulated cluster and the workspaces for inspection.
@@ -129,4 +143,16 @@ impl FeArgs {
             stop_grace: self.common.stop_grace,
         }
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ScanRole {
+    Fe,
+    Be,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Human,
+    Json,
 }

@@ -34,6 +34,7 @@ pub mod probe;
 pub mod props;
 pub mod rand;
 pub mod report;
+pub mod scan;
 pub mod signals;
 pub mod sim;
 pub mod supervise;

@@ -28,7 +28,7 @@ pub enum Severity {
 }
 
 /// One known log signature.
-#[derive(Debug)]
+#[derive(Debug, Serialize)]
 pub struct Signature {
     pub id: &'static str,
     pub role: Role,
@@ -36,13 +36,15 @@ pub struct Signature {
     pub pattern: &'static str,
     pub explanation: &'static str,
     pub remedy: &'static str,
+    /// A real line (message part) this entry matches; the corpus and tests are built from it.
+    pub example: &'static str,
 }
 
 const META_RECOVERY_DOC: &str = "https://docs.starrocks.io/docs/administration/Meta_recovery/";
 const UPGRADE_DOC: &str = "https://docs.starrocks.io/docs/deployment/upgrade/";
 
 macro_rules! sig {
-    ($id:expr, $role:ident, $sev:ident, $pat:expr, $why:expr, $fix:expr) => {
+    ($id:expr, $role:ident, $sev:ident, $pat:expr, $why:expr, $fix:expr, $ex:expr) => {
         Signature {
             id: $id,
             role: Role::$role,
@@ -50,6 +52,7 @@ macro_rules! sig {
             pattern: $pat,
             explanation: $why,
             remedy: $fix,
+            example: $ex,
         }
     };
 }
@@ -57,83 +60,83 @@ macro_rules! sig {
 /// The catalog. Order matters only for display.
 pub static CATALOG: &[Signature] = &[
     // ---- FE: readiness
-    sig!("fe.ready.replayed", Fe, Progress, r"leader finished to replay journal, can write now\.", "the new FE replayed the copied journal and became leader", ""),
-    sig!("fe.ready.qe-service", Fe, Progress, r"QE service start\.", "the MySQL service is up (last start line before 3.1)", ""),
-    sig!("fe.ready.started", Fe, Progress, r"FE started successfully", "the FE finished its startup sequence (3.1+)", ""),
+    sig!("fe.ready.replayed", Fe, Progress, r"leader finished to replay journal, can write now\.", "the new FE replayed the copied journal and became leader", "", "leader finished to replay journal, can write now."),
+    sig!("fe.ready.qe-service", Fe, Progress, r"QE service start\.", "the MySQL service is up (last start line before 3.1)", "", "QE service start."),
+    sig!("fe.ready.started", Fe, Progress, r"FE started successfully", "the FE finished its startup sequence (3.1+)", "", "FE started successfully"),
     // ---- FE: metadata compatibility
-    sig!("fe.meta.incompatible-version", Fe, Fatal, r"Not compatible with meta version \d+, current version is \d+", "the image was written by a release this version cannot load (3.3+ refuses images last written by 2.5/3.0)", "upgrade through the intermediate minor versions (2.5 -> 3.0 -> 3.1 -> 3.2 -> 3.3) and run ALTER SYSTEM CREATE IMAGE between steps; see https://docs.starrocks.io/docs/deployment/upgrade/"),
-    sig!("fe.meta.version-too-new", Fe, Fatal, r"invalid meta data version found, cat not bigger than FeConstants\.(meta_version|starrocks_meta_version)", "the image is newer than this release understands (a downgrade)", "downgrade one minor version at a time; see https://docs.starrocks.io/docs/deployment/downgrade/"),
-    sig!("fe.meta.unknown-operation-type", Fe, Fatal, r"UNKNOWN Operation Type \d+", "the journal holds an operation written by a newer release (downgrade or mixed versions)", "set ignore_unknown_log_id = true (metadata_ignore_unknown_operation_type on 3.4+) until the first checkpoint, or upgrade instead; see https://docs.starrocks.io/docs/deployment/downgrade/"),
-    sig!("fe.meta.replay-failed", Fe, Fatal, r"catch exception when replaying|failed to load journal type \d+|JournalInconsistentException", "a journal entry failed to replay on the new version", "look at the entry's op code in the log; metadata_journal_skip_bad_journal_ids can skip a known-bad id; report the op code to StarRocks"),
-    sig!("fe.meta.journal-init-failed", Fe, Fatal, r"failed to init journal after transfer to leader! will exit", "the new leader could not replay the journal", "see the replay error logged just before this line"),
-    sig!("fe.meta.read-journal-failed", Fe, Fatal, r"fail to read journal entity key=\d+, will exit", "a journal entry could not be read", "the copied bdb/ may be incomplete; copy the meta from a stopped leader or after ALTER SYSTEM CREATE IMAGE"),
-    sig!("fe.meta.image-eof", Fe, Fatal, r"load image eof", "the image file ended early (truncated, or written by another version)", "copy the meta again; if it persists, create a new image on the leader with ALTER SYSTEM CREATE IMAGE"),
-    sig!("fe.meta.image-checksum", Fe, Fatal, r"checksum mismatch! expect \d+ actual \d+", "the v2 image does not match its checksum file", "copy the meta again from a leader that is not writing an image"),
-    sig!("fe.meta.bdb-version-mismatch", Fe, Fatal, r"VersionMismatchException|VERSION_MISMATCH", "the BDB JE log was written by a newer JE than this release ships (3.0 -> 2.5 rollback)", "copy starrocks-bdb-je-18.3.13.jar from 3.0 into the 2.5 lib and delete je-7.*.jar, as the downgrade guide says"),
-    sig!("fe.meta.incomplete", Fe, Fatal, r"image exists, but bdb dir is empty", "the copied meta has an image but no journal", "copy the whole meta dir including bdb/"),
-    sig!("fe.meta.dir-missing", Fe, Fatal, r"meta dir \S+ (dose|does) not exist", "meta_dir points at a folder that does not exist", "check meta_dir in fe.conf"),
-    sig!("fe.meta.empty-cluster", Fe, Fatal, r"very first time to start this node", "the FE found no metadata and created a NEW EMPTY cluster: the rehearsal did not test your metadata", "check that --meta is the Leader's meta_dir (holding image/ and bdb/)"),
-    sig!("fe.meta.role-version-mismatch", Fe, Fatal, r"role file and version file must both exist or both not exist", "image/ROLE and image/VERSION must come together", "copy both files from the leader"),
-    sig!("fe.meta.both-meta-dirs", Fe, Fatal, r"are both present\. Please make sure .* has the latest data", "both meta and doris-meta exist", "remove the stale one"),
+    sig!("fe.meta.incompatible-version", Fe, Fatal, r"Not compatible with meta version \d+, current version is \d+", "the image was written by a release this version cannot load (3.3+ refuses images last written by 2.5/3.0)", "upgrade through the intermediate minor versions (2.5 -> 3.0 -> 3.1 -> 3.2 -> 3.3) and run ALTER SYSTEM CREATE IMAGE between steps; see https://docs.starrocks.io/docs/deployment/upgrade/", "Not compatible with meta version 3, current version is 4"),
+    sig!("fe.meta.version-too-new", Fe, Fatal, r"invalid meta data version found, cat not bigger than FeConstants\.(meta_version|starrocks_meta_version)", "the image is newer than this release understands (a downgrade)", "downgrade one minor version at a time; see https://docs.starrocks.io/docs/deployment/downgrade/", "invalid meta data version found, cat not bigger than FeConstants.meta_version.please update FeConstants.meta_version bigger or equal to 4 and restart."),
+    sig!("fe.meta.unknown-operation-type", Fe, Fatal, r"UNKNOWN Operation Type \d+", "the journal holds an operation written by a newer release (downgrade or mixed versions)", "set ignore_unknown_log_id = true (metadata_ignore_unknown_operation_type on 3.4+) until the first checkpoint, or upgrade instead; see https://docs.starrocks.io/docs/deployment/downgrade/", "java.io.IOException: UNKNOWN Operation Type 10005"),
+    sig!("fe.meta.replay-failed", Fe, Fatal, r"catch exception when replaying|failed to load journal type \d+|JournalInconsistentException", "a journal entry failed to replay on the new version", "look at the entry's op code in the log; metadata_journal_skip_bad_journal_ids can skip a known-bad id; report the op code to StarRocks", "com.starrocks.journal.JournalInconsistentException: failed to load journal type 10267"),
+    sig!("fe.meta.journal-init-failed", Fe, Fatal, r"failed to init journal after transfer to leader! will exit", "the new leader could not replay the journal", "see the replay error logged just before this line", "failed to init journal after transfer to leader! will exit"),
+    sig!("fe.meta.read-journal-failed", Fe, Fatal, r"fail to read journal entity key=\d+, will exit", "a journal entry could not be read", "the copied bdb/ may be incomplete; copy the meta from a stopped leader or after ALTER SYSTEM CREATE IMAGE", "fail to read journal entity key=4314, will exit"),
+    sig!("fe.meta.image-eof", Fe, Fatal, r"load image eof", "the image file ended early (truncated, or written by another version)", "copy the meta again; if it persists, create a new image on the leader with ALTER SYSTEM CREATE IMAGE", "load image eof."),
+    sig!("fe.meta.image-checksum", Fe, Fatal, r"checksum mismatch! expect \d+ actual \d+", "the v2 image does not match its checksum file", "copy the meta again from a leader that is not writing an image", "checksum mismatch! expect 123 actual 456"),
+    sig!("fe.meta.bdb-version-mismatch", Fe, Fatal, r"VersionMismatchException|VERSION_MISMATCH", "the BDB JE log was written by a newer JE than this release ships (3.0 -> 2.5 rollback)", "copy starrocks-bdb-je-18.3.13.jar from 3.0 into the 2.5 lib and delete je-7.*.jar, as the downgrade guide says", "com.sleepycat.je.VersionMismatchException: (JE 7.3.7) Expected log version 14 or earlier but found 17 VERSION_MISMATCH: The existing log was written with a version of JE that is later than the running version of JE"),
+    sig!("fe.meta.incomplete", Fe, Fatal, r"image exists, but bdb dir is empty", "the copied meta has an image but no journal", "copy the whole meta dir including bdb/", "image exists, but bdb dir is empty, set start_with_incomplete_meta to true if you want to forcefully recover from image data, this may end with stale meta data, so please be careful."),
+    sig!("fe.meta.dir-missing", Fe, Fatal, r"meta dir \S+ (dose|does) not exist", "meta_dir points at a folder that does not exist", "check meta_dir in fe.conf", "meta dir /data/starrocks/meta dose not exist"),
+    sig!("fe.meta.empty-cluster", Fe, Fatal, r"very first time to start this node", "the FE found no metadata and created a NEW EMPTY cluster: the rehearsal did not test your metadata", "check that --meta is the Leader's meta_dir (holding image/ and bdb/)", "very first time to start this node. role: FOLLOWER, node name: 10.0.0.1_9010_1705568349984"),
+    sig!("fe.meta.role-version-mismatch", Fe, Fatal, r"role file and version file must both exist or both not exist", "image/ROLE and image/VERSION must come together", "copy both files from the leader", "role file and version file must both exist or both not exist. please specific one helper node to recover. will exit."),
+    sig!("fe.meta.both-meta-dirs", Fe, Fatal, r"are both present\. Please make sure .* has the latest data", "both meta and doris-meta exist", "remove the stale one", "New default meta dir: /sr/meta and Old default meta dir: /sr/doris-meta are both present. Please make sure /sr/meta has the latest data, and remove the another one."),
     // ---- FE: cluster identity and election
-    sig!("fe.conf.cluster-id-mismatch", Fe, Fatal, r"cluster id is not equal with config item cluster_id\. will exit", "fe.conf cluster_id differs from image/VERSION clusterId (checked up to 3.2)", "set clusterId in image/VERSION to the same value as cluster_id in fe.conf"),
-    sig!("fe.conf.run-mode-mismatch", Fe, Fatal, r"Unmatched run mode between config file and version file", "fe.conf run_mode differs from VERSION runMode", "shared-nothing and shared-data clusters cannot be converted; use the production run_mode"),
-    sig!("fe.conf.run-mode-upgrade", Fe, Fatal, r"Upgrading from a cluster with version less than 3\.0 to a cluster with run mode", "a pre-3.0 cluster cannot start as shared_data", "keep run_mode = shared_nothing"),
-    sig!("fe.conf.run-mode-invalid", Fe, Fatal, r#"Invalid run_mode ".*"\. The candidates are"#, "run_mode has an unknown value", "use shared_nothing or shared_data"),
-    sig!("fe.election.helper-mismatch", Fe, Fatal, r"(token|cluster id) is not equal with helper node .*will exit|Unmatched run mode with helper node", "the helper node belongs to another cluster", "do not pass --helper to a rehearsal"),
-    sig!("fe.election.not-in-group", Fe, Fatal, r"current node is not added to the cluster, will exit|current node role is \S+ not match with frontend recorded role", "without the election reset, the node is not in the recorded frontend list", "set bdbje_reset_election_group = true (metadata_failure_recovery on <= 3.2.4)"),
-    sig!("fe.election.observer", Fe, Fatal, r"Current node is not in the electable_nodes list\. will exit", "the copied meta is from an OBSERVER; the reset only works on an electable node", "copy the meta of the Leader FE, not an observer"),
-    sig!("fe.election.wait", Fe, Warning, r"wait globalStateMgr to be ready\. FE type: (INIT|UNKNOWN)", "the FE is waiting for an election it cannot win", "check that the election-group reset key this version honours is set (bdbje_reset_election_group from 3.1.10/3.2.5/3.3)"),
-    sig!("fe.election.too-much-time", Fe, Warning, r"It took too much time for FE to transfer to a stable state", "the election has been stuck for a minute or more", "check the reset flag and that no other FE of the recorded group is reachable"),
-    sig!("fe.election.unknown-master", Fe, Warning, r"UnknownMasterException.*Could not determine master from helpers", "the FE tried to reach the recorded frontends to elect a master", "the election-group reset flag was not honoured; check its name for this version"),
-    sig!("fe.election.bdb-setup-failed", Fe, Fatal, r"failed to setup environment after retried \d+ times", "BDB JE could not open the journal environment", "another process may hold bdb/je.lck, or the bdb files are damaged; see the exception above it"),
-    sig!("fe.election.demoted", Fe, Fatal, r"transfer FE type from LEADER to \w+\. exit", "the leader lost its role and exited", "look for network or disk stalls just before this line"),
-    sig!("fe.election.reset-stale", Fe, Fatal, r"DatabaseNotFoundException.*_jeRepGroupDB", "the reset flag was left on after a previous recovery", "remove the recovery flag and restart, as the meta recovery guide says"),
+    sig!("fe.conf.cluster-id-mismatch", Fe, Fatal, r"cluster id is not equal with config item cluster_id\. will exit", "fe.conf cluster_id differs from image/VERSION clusterId (checked up to 3.2)", "set clusterId in image/VERSION to the same value as cluster_id in fe.conf", "cluster id is not equal with config item cluster_id. will exit."),
+    sig!("fe.conf.run-mode-mismatch", Fe, Fatal, r"Unmatched run mode between config file and version file", "fe.conf run_mode differs from VERSION runMode", "shared-nothing and shared-data clusters cannot be converted; use the production run_mode", "Unmatched run mode between config file and version file: shared_data vs shared_nothing. will exit! "),
+    sig!("fe.conf.run-mode-upgrade", Fe, Fatal, r"Upgrading from a cluster with version less than 3\.0 to a cluster with run mode", "a pre-3.0 cluster cannot start as shared_data", "keep run_mode = shared_nothing", "Upgrading from a cluster with version less than 3.0 to a cluster with run mode shared_data of version 3.0 or above is disallowed. will exit"),
+    sig!("fe.conf.run-mode-invalid", Fe, Fatal, r#"Invalid run_mode ".*"\. The candidates are"#, "run_mode has an unknown value", "use shared_nothing or shared_data", "Invalid run_mode \"cloud\". The candidates are \"shared_nothing\" and \"shared_data\""),
+    sig!("fe.election.helper-mismatch", Fe, Fatal, r"(token|cluster id) is not equal with helper node .*will exit|Unmatched run mode with helper node", "the helper node belongs to another cluster", "do not pass --helper to a rehearsal", "token is not equal with helper node 10.0.0.2. will exit."),
+    sig!("fe.election.not-in-group", Fe, Fatal, r"current node is not added to the cluster, will exit|current node role is \S+ not match with frontend recorded role", "without the election reset, the node is not in the recorded frontend list", "set bdbje_reset_election_group = true (metadata_failure_recovery on <= 3.2.4)", "current node is not added to the cluster, will exit"),
+    sig!("fe.election.observer", Fe, Fatal, r"Current node is not in the electable_nodes list\. will exit", "the copied meta is from an OBSERVER; the reset only works on an electable node", "copy the meta of the Leader FE, not an observer", "Current node is not in the electable_nodes list. will exit"),
+    sig!("fe.election.wait", Fe, Warning, r"wait globalStateMgr to be ready\. FE type: (INIT|UNKNOWN)", "the FE is waiting for an election it cannot win", "check that the election-group reset key this version honours is set (bdbje_reset_election_group from 3.1.10/3.2.5/3.3)", "wait globalStateMgr to be ready. FE type: UNKNOWN. is ready: false"),
+    sig!("fe.election.too-much-time", Fe, Warning, r"It took too much time for FE to transfer to a stable state", "the election has been stuck for a minute or more", "check the reset flag and that no other FE of the recorded group is reachable", "It took too much time for FE to transfer to a stable state(LEADER/FOLLOWER), it maybe caused by one of the following reasons:"),
+    sig!("fe.election.unknown-master", Fe, Warning, r"UnknownMasterException.*Could not determine master from helpers", "the FE tried to reach the recorded frontends to elect a master", "the election-group reset flag was not honoured; check its name for this version", "com.sleepycat.je.rep.UnknownMasterException: (JE 18.3.16) Could not determine master from helpers at:[/10.0.0.2:9010, /10.0.0.3:9010]"),
+    sig!("fe.election.bdb-setup-failed", Fe, Fatal, r"failed to setup environment after retried \d+ times", "BDB JE could not open the journal environment", "another process may hold bdb/je.lck, or the bdb files are damaged; see the exception above it", "com.starrocks.journal.JournalException: failed to setup environment after retried 3 times"),
+    sig!("fe.election.demoted", Fe, Fatal, r"transfer FE type from LEADER to \w+\. exit", "the leader lost its role and exited", "look for network or disk stalls just before this line", "transfer FE type from LEADER to UNKNOWN. exit"),
+    sig!("fe.election.reset-stale", Fe, Fatal, r"DatabaseNotFoundException.*_jeRepGroupDB", "the reset flag was left on after a previous recovery", "remove the recovery flag and restart, as the meta recovery guide says", "com.sleepycat.je.DatabaseNotFoundException: (JE 18.3.16) _jeRepGroupDB"),
     // ---- FE: ports and process
-    sig!("fe.port.edit-log-in-use", Fe, Fatal, r"edit_log_port \d+ is already in use\. will exit", "edit_log_port is taken by another process", "pick another edit_log_port"),
-    sig!("fe.port.rpc-in-use", Fe, Fatal, r"thrift server start failed with port \d+", "rpc_port is taken", "pick another rpc_port"),
-    sig!("fe.port.http-in-use", Fe, Fatal, r"Fail to start FE query http(\(s\))? server\[port: \d+\]", "http_port is taken", "pick another http_port"),
-    sig!("fe.port.query-in-use", Fe, Fatal, r"mysql server start failed", "query_port is taken", "pick another query_port"),
-    sig!("fe.port.arrow-in-use", Fe, Fatal, r"\[ARROW\] Failed to start Arrow Flight SQL server", "arrow_flight_port is taken", "set arrow_flight_port = -1"),
-    sig!("fe.process.pid-locked", Fe, Fatal, r"pid file is already locked|get pid file lock failed", "another FE runs from the same folder", "stop it, or use another folder"),
-    sig!("fe.disk.meta-free-space", Fe, Fatal, r"Free capacity left for meta dir: .* is less than", "StarRocks 3.2+ refuses to start with less than 5 GB free on the meta disk", "free space on the meta disk or pick another --workspace-root"),
-    sig!("fe.start.failed", Fe, Fatal, r"StarRocksFE start failed", "the FE threw an exception during startup (on 2.5/3.0 the JVM stays alive)", "read the exception logged with it"),
-    sig!("fe.start.will-exit", Fe, Fatal, r"(?i)will exit[.!]?\s*$|exit now\s*$", "the FE decided to exit", "read the message on this line"),
+    sig!("fe.port.edit-log-in-use", Fe, Fatal, r"edit_log_port \d+ is already in use\. will exit", "edit_log_port is taken by another process", "pick another edit_log_port", "edit_log_port 9010 is already in use. will exit."),
+    sig!("fe.port.rpc-in-use", Fe, Fatal, r"thrift server start failed with port \d+", "rpc_port is taken", "pick another rpc_port", "thrift server start failed with port 9020 , will exit"),
+    sig!("fe.port.http-in-use", Fe, Fatal, r"Fail to start FE query http(\(s\))? server\[port: \d+\]", "http_port is taken", "pick another http_port", "Fail to start FE query http server[port: 8030] "),
+    sig!("fe.port.query-in-use", Fe, Fatal, r"mysql server start failed", "query_port is taken", "pick another query_port", "mysql server start failed"),
+    sig!("fe.port.arrow-in-use", Fe, Fatal, r"\[ARROW\] Failed to start Arrow Flight SQL server", "arrow_flight_port is taken", "set arrow_flight_port = -1", "[ARROW] Failed to start Arrow Flight SQL server on 0.0.0.0:9408. Its port might be occupied."),
+    sig!("fe.process.pid-locked", Fe, Fatal, r"pid file is already locked|get pid file lock failed", "another FE runs from the same folder", "stop it, or use another folder", "java.io.IOException: pid file is already locked."),
+    sig!("fe.disk.meta-free-space", Fe, Fatal, r"Free capacity left for meta dir: .* is less than", "StarRocks 3.2+ refuses to start with less than 5 GB free on the meta disk", "free space on the meta disk or pick another --workspace-root", "Free capacity left for meta dir: /data/starrocks/meta is less than 5GB"),
+    sig!("fe.start.failed", Fe, Fatal, r"StarRocksFE start failed", "the FE threw an exception during startup (on 2.5/3.0 the JVM stays alive)", "read the exception logged with it", "StarRocksFE start failed"),
+    sig!("fe.start.will-exit", Fe, Fatal, r"(?i)will exit[.!]?\s*$|exit now\s*$", "the FE decided to exit", "read the message on this line", "unexpected state in catalog. will exit."),
     // ---- FE: JVM and scripts (fe.out)
-    sig!("fe.jvm.unrecognized-option", Fe, Fatal, r"Unrecognized (VM )?option", "the JDK refuses an option in JAVA_OPTS (CMS options were removed in JDK 14+)", "remove CMS/GC-logging options from JAVA_OPTS; StarRocks 3.5 needs JDK 17 with G1 options"),
-    sig!("fe.jvm.create-failed", Fe, Fatal, r"Could not create the Java Virtual Machine", "the JVM did not start", "see the JVM message just before this line in fe.out"),
-    sig!("fe.jvm.unsupported-jdk", Fe, Fatal, r"JDK \S+ is not supported, please use JDK", "this release does not run on that JDK", "point JAVA_HOME at a supported JDK (3.5+: 17; 3.4: 11+; 3.2/3.3: 11 or 17)"),
-    sig!("fe.jvm.class-version", Fe, Fatal, r"UnsupportedClassVersionError", "the release was compiled for a newer JDK", "use the JDK the release requires"),
-    sig!("fe.jvm.java-home", Fe, Fatal, r"JAVA_HOME is not set|JAVA_OPTS_FOR_JDK_9 is not set in fe\.conf", "start_fe.sh could not find a usable JDK setting", "set JAVA_HOME (and JAVA_OPTS_FOR_JDK_9 for 2.5 on JDK 9+)"),
-    sig!("fe.jvm.main-class", Fe, Fatal, r"Could not find or load main class com\.starrocks", "the lib/ folder does not hold the FE jars", "point --new-fe at an unpacked fe/ folder"),
-    sig!("fe.process.already-running", Fe, Fatal, r"Frontend running as process \d+\. Stop it first\.", "a pid file in the package's bin/ names a live FE", "stop it first"),
+    sig!("fe.jvm.unrecognized-option", Fe, Fatal, r"Unrecognized (VM )?option", "the JDK refuses an option in JAVA_OPTS (CMS options were removed in JDK 14+)", "remove CMS/GC-logging options from JAVA_OPTS; StarRocks 3.5 needs JDK 17 with G1 options", "Unrecognized VM option 'UseConcMarkSweepGC'"),
+    sig!("fe.jvm.create-failed", Fe, Fatal, r"Could not create the Java Virtual Machine", "the JVM did not start", "see the JVM message just before this line in fe.out", "Error: Could not create the Java Virtual Machine."),
+    sig!("fe.jvm.unsupported-jdk", Fe, Fatal, r"JDK \S+ is not supported, please use JDK", "this release does not run on that JDK", "point JAVA_HOME at a supported JDK (3.5+: 17; 3.4: 11+; 3.2/3.3: 11 or 17)", "Error: JDK 11 is not supported, please use JDK version 17 or higher"),
+    sig!("fe.jvm.class-version", Fe, Fatal, r"UnsupportedClassVersionError", "the release was compiled for a newer JDK", "use the JDK the release requires", "java.lang.UnsupportedClassVersionError: com/starrocks/StarRocksFE has been compiled by a more recent version of the Java Runtime (class file version 61.0)"),
+    sig!("fe.jvm.java-home", Fe, Fatal, r"JAVA_HOME is not set|JAVA_OPTS_FOR_JDK_9 is not set in fe\.conf", "start_fe.sh could not find a usable JDK setting", "set JAVA_HOME (and JAVA_OPTS_FOR_JDK_9 for 2.5 on JDK 9+)", "Error: JAVA_HOME is not set."),
+    sig!("fe.jvm.main-class", Fe, Fatal, r"Could not find or load main class com\.starrocks", "the lib/ folder does not hold the FE jars", "point --new-fe at an unpacked fe/ folder", "Error: Could not find or load main class com.starrocks.StarRocksFE"),
+    sig!("fe.process.already-running", Fe, Fatal, r"Frontend running as process \d+\. Stop it first\.", "a pid file in the package's bin/ names a live FE", "stop it first", "Frontend running as process 12345. Stop it first."),
     // ---- BE: readiness
-    sig!("be.ready.started", Be, Progress, r"BE started successfully|CN started successfully", "the BE finished its startup (3.0+)", ""),
-    sig!("be.ready.heartbeat-listening", Be, Progress, r"heartbeat has started listening port on \d+", "the heartbeat service is listening (every version)", ""),
-    sig!("be.ready.heartbeat-service", Be, Progress, r"StarRocks BE HeartBeat Service started correctly\.", "the last start line of 2.x", ""),
-    sig!("be.progress.tablet-load", Be, Progress, r"begin loading tablet from meta", "tablet meta is loading; with many tablets this takes minutes and HTTP is not up yet", "allow a longer --timeout"),
+    sig!("be.ready.started", Be, Progress, r"BE started successfully|CN started successfully", "the BE finished its startup (3.0+)", "", "BE started successfully"),
+    sig!("be.ready.heartbeat-listening", Be, Progress, r"heartbeat has started listening port on \d+", "the heartbeat service is listening (every version)", "", "heartbeat has started listening port on 9050"),
+    sig!("be.ready.heartbeat-service", Be, Progress, r"StarRocks BE HeartBeat Service started correctly\.", "the last start line of 2.x", "", "StarRocks BE HeartBeat Service started correctly."),
+    sig!("be.progress.tablet-load", Be, Progress, r"begin loading tablet from meta", "tablet meta is loading; with many tablets this takes minutes and HTTP is not up yet", "allow a longer --timeout", "begin loading tablet from meta /data1/starrocks/storage"),
     // ---- BE: host and build
-    sig!("be.cpu.avx2", Be, Fatal, r"CPU flags check failed!|Illegal instruction|terminated by SIGILL", "the CPU lacks AVX2, which StarRocks BE builds require", "run on a host with AVX2 (grep avx2 /proc/cpuinfo)"),
-    sig!("be.lib.glibc", Be, Fatal, r"version `GLIBC_[\d.]+' not found", "the host's glibc is too old for this build", "StarRocks needs glibc 2.17+; use the build for this OS"),
-    sig!("be.lib.shared-library", Be, Fatal, r"error while loading shared libraries", "a shared library the BE needs is missing (wrong OS build, or libjvm without JAVA_HOME)", "use the build for this OS and set JAVA_HOME"),
-    sig!("be.lib.symbol", Be, Fatal, r"symbol lookup error", "the binary does not match the host's libraries", "use the build for this OS"),
-    sig!("be.lib.bin-not-replaced", Be, Fatal, r"TCMALLOC_HEAP_LIMIT_MB is not set, maybe you forgot to replace bin directory", "a new lib/ runs under an old bin/", "replace bin/ together with lib/"),
-    sig!("be.env.home", Be, Fatal, r"you need set STARROCKS_HOME environment variable", "the BE binary was started without the script", "start it with bin/start_be.sh"),
-    sig!("be.conf.unreadable", Be, Fatal, r"error read config file", "be.conf could not be read", "check conf/be.conf"),
+    sig!("be.cpu.avx2", Be, Fatal, r"CPU flags check failed!|Illegal instruction|terminated by SIGILL", "the CPU lacks AVX2, which StarRocks BE builds require", "run on a host with AVX2 (grep avx2 /proc/cpuinfo)", "CPU flags check failed! The following instruction sets are enabled during compiling but not supported in current running env: avx2!"),
+    sig!("be.lib.glibc", Be, Fatal, r"version `GLIBC_[\d.]+' not found", "the host's glibc is too old for this build", "StarRocks needs glibc 2.17+; use the build for this OS", "/lib64/libc.so.6: version `GLIBC_2.14' not found (required by /opt/starrocks/be/lib/starrocks_be)"),
+    sig!("be.lib.shared-library", Be, Fatal, r"error while loading shared libraries", "a shared library the BE needs is missing (wrong OS build, or libjvm without JAVA_HOME)", "use the build for this OS and set JAVA_HOME", "/opt/starrocks/be/lib/starrocks_be: error while loading shared libraries: libbfd-2.38-system.so: cannot open shared object file: No such file or directory"),
+    sig!("be.lib.symbol", Be, Fatal, r"symbol lookup error", "the binary does not match the host's libraries", "use the build for this OS", "/opt/starrocks/be/lib/starrocks_be: symbol lookup error: /opt/starrocks/be/lib/starrocks_be: undefined symbol: _dl_sym, version GLIBC_PRIVATE"),
+    sig!("be.lib.bin-not-replaced", Be, Fatal, r"TCMALLOC_HEAP_LIMIT_MB is not set, maybe you forgot to replace bin directory", "a new lib/ runs under an old bin/", "replace bin/ together with lib/", "Environment variable TCMALLOC_HEAP_LIMIT_MB is not set, maybe you forgot to replace bin directory"),
+    sig!("be.env.home", Be, Fatal, r"you need set STARROCKS_HOME environment variable", "the BE binary was started without the script", "start it with bin/start_be.sh", "you need set STARROCKS_HOME environment variable."),
+    sig!("be.conf.unreadable", Be, Fatal, r"error read config file", "be.conf could not be read", "check conf/be.conf", "error read config file. "),
     // ---- BE: ports
-    sig!("be.port.http", Be, Fatal, r"BE http server did not start correctly|Be http service did not start correctly", "be_http_port (webserver_port before 3.0) is taken", "pick another be_http_port; a YARN NodeManager often holds 8040"),
-    sig!("be.port.thrift", Be, Fatal, r"ThriftServer '\w+' \(on port: \d+\) (did not start|exited)|Fail to start BackendService thrift server|Be server did not start correctly", "a thrift port (be_port or heartbeat_service_port) is taken", "pick another port, or stop the BE already running"),
-    sig!("be.port.brpc", Be, Fatal, r"BRPC service did not start correctly", "brpc_port is taken", "pick another brpc_port"),
-    sig!("be.port.heartbeat", Be, Fatal, r"heartbeat server di(d|nt) not start correctly|Heartbeat services did not start correctly|HeartBeat Service did not start correctly", "heartbeat_service_port is taken", "pick another heartbeat_service_port"),
-    sig!("be.port.arrow", Be, Fatal, r"BE Arrow Flight Sql Server did not start correctly", "arrow_flight_port is taken", "set arrow_flight_port = -1"),
-    sig!("be.process.already-running", Be, Fatal, r"Backend running as process \d+\. Stop it first\.", "another BE runs from this folder", "stop it first"),
+    sig!("be.port.http", Be, Fatal, r"BE http server did not start correctly|Be http service did not start correctly", "be_http_port (webserver_port before 3.0) is taken", "pick another be_http_port; a YARN NodeManager often holds 8040", "BE http server did not start correctly, exiting: Failed to listen port. port: 8040, error: Address already in use"),
+    sig!("be.port.thrift", Be, Fatal, r"ThriftServer '\w+' \(on port: \d+\) (did not start|exited)|Fail to start BackendService thrift server|Be server did not start correctly", "a thrift port (be_port or heartbeat_service_port) is taken", "pick another port, or stop the BE already running", "ThriftServer 'BackendService' (on port: 9060) did not start correctly "),
+    sig!("be.port.brpc", Be, Fatal, r"BRPC service did not start correctly", "brpc_port is taken", "pick another brpc_port", "BRPC service did not start correctly, exiting errcoe: -1"),
+    sig!("be.port.heartbeat", Be, Fatal, r"heartbeat server di(d|nt) not start correctly|Heartbeat services did not start correctly|HeartBeat Service did not start correctly", "heartbeat_service_port is taken", "pick another heartbeat_service_port", "BE heartbeat server did not start correctly, exiting: Internal error: Could not bind: Address already in use"),
+    sig!("be.port.arrow", Be, Fatal, r"BE Arrow Flight Sql Server did not start correctly", "arrow_flight_port is taken", "set arrow_flight_port = -1", "BE Arrow Flight Sql Server did not start correctly, exiting: Address already in use. Its port might be occupied."),
+    sig!("be.process.already-running", Be, Fatal, r"Backend running as process \d+\. Stop it first\.", "another BE runs from this folder", "stop it first", "Backend running as process 23456. Stop it first."),
     // ---- BE: storage
-    sig!("be.storage.bad-path", Be, Fatal, r"parse config storage path failed|fail to parse storage_root_path config|path can not be canonicalized|invalid store path|invalid storage medium|invalid property of store path", "storage_root_path names a path that does not exist or is malformed", "each entry must be an absolute existing folder, optionally ,medium:SSD|HDD"),
-    sig!("be.storage.disk", Be, Fatal, r"read write test file failed|All disks are broken|No space left on device|open engine failed|fail to open StorageEngine|Fail to init meta store", "a storage disk is unusable or full", "check the disks in storage_root_path"),
-    sig!("be.storage.tablet-load", Be, Fatal, r"load tablets encounter failure|load tablet from header failed|there is failure when scan rockdb tablet metas|TabletManager::load_tablet_from_meta", "a tablet's meta failed to load", "a later patch release may fix it; meta_tool can drop the bad tablet"),
-    sig!("be.crash.signal", Be, Fatal, r"\*\*\* (SIGSEGV|SIGABRT|SIGBUS|Aborted at)", "the BE crashed", "see the stack trace in be.out"),
-    sig!("be.cluster.unmatched-id", Be, Warning, r"Unmatched cluster id|invalid cluster id\. ignore", "a heartbeat came from an FE of another cluster (expected for a rehearsal FE's heartbeats)", "if this is production, a rehearsal FE reached this BE: check its isolation"),
-    sig!("be.cluster.node-type", Be, Fatal, r"Unmatched node type!|was not compiled with SHARED_DATA support", "a BE/CN or shared-data/shared-nothing mismatch", "use the right binary for the cluster's run mode"),
+    sig!("be.storage.bad-path", Be, Fatal, r"parse config storage path failed|fail to parse storage_root_path config|path can not be canonicalized|invalid store path|invalid storage medium|invalid property of store path", "storage_root_path names a path that does not exist or is malformed", "each entry must be an absolute existing folder, optionally ,medium:SSD|HDD", "parse config storage path failed, path=/data9/starrocks,medium:SSD"),
+    sig!("be.storage.disk", Be, Fatal, r"read write test file failed|All disks are broken|No space left on device|open engine failed|fail to open StorageEngine|Fail to init meta store", "a storage disk is unusable or full", "check the disks in storage_root_path", "open engine failed, error: Internal error: init path failed, error=IO error: /data1/starrocks/storage: No space left on device"),
+    sig!("be.storage.tablet-load", Be, Fatal, r"load tablets encounter failure|load tablet from header failed|there is failure when scan rockdb tablet metas|TabletManager::load_tablet_from_meta", "a tablet's meta failed to load", "a later patch release may fix it; meta_tool can drop the bad tablet", "load tablets encounter failure. stop BE process. path: /data1/starrocks/storage"),
+    sig!("be.crash.signal", Be, Fatal, r"\*\*\* (SIGSEGV|SIGABRT|SIGBUS|Aborted at)", "the BE crashed", "see the stack trace in be.out", "*** SIGSEGV (@0x0) received by PID 4321 (TID 0x7f3a2b) from PID 0; stack trace: ***"),
+    sig!("be.cluster.unmatched-id", Be, Warning, r"Unmatched cluster id|invalid cluster id\. ignore", "a heartbeat came from an FE of another cluster (expected for a rehearsal FE's heartbeats)", "if this is production, a rehearsal FE reached this BE: check its isolation", "Fail to handle heartbeat: Internal error: Unmatched cluster id cached master info: TMasterInfo(cluster_id=417525268) received master info: TMasterInfo(cluster_id=958778724)"),
+    sig!("be.cluster.node-type", Be, Fatal, r"Unmatched node type!|was not compiled with SHARED_DATA support", "a BE/CN or shared-data/shared-nothing mismatch", "use the right binary for the cluster's run mode", "expect to be BE but actually CN,Unmatched node type!"),
 ];
 
 /// The doc links used by several entries, kept for `scan --list` to print.
@@ -157,7 +160,12 @@ fn compiled() -> &'static Compiled {
 
 /// The signatures of `role` that match `line`, most severe first.
 pub fn classify(line: &str, role: Role) -> Vec<&'static Signature> {
-    let mut hits: Vec<&Signature> = compiled()
+    let c = compiled();
+    // Most log lines match nothing; the yes/no question is much cheaper than which ones.
+    if !c.set.is_match(line) {
+        return Vec::new();
+    }
+    let mut hits: Vec<&Signature> = c
         .set
         .matches(line)
         .into_iter()
@@ -191,6 +199,20 @@ mod tests {
         ids.dedup();
         assert_eq!(ids.len(), CATALOG.len());
         assert!(pattern_of("fe.ready.started").is_some());
+    }
+
+    #[test]
+    fn every_example_classifies_as_its_entry() {
+        for sig in CATALOG {
+            let hits = classify(sig.example, sig.role);
+            assert!(
+                hits.iter().any(|h| h.id == sig.id),
+                "{}: example `{}` classified as {:?}",
+                sig.id,
+                sig.example,
+                hits.iter().map(|h| h.id).collect::<Vec<_>>()
+            );
+        }
     }
 
     #[test]

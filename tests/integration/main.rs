@@ -2,6 +2,7 @@
 
 mod fe;
 mod fence;
+mod scan;
 mod sim_be;
 mod sim_fe;
 mod sim_meta;
