@@ -34,6 +34,7 @@ pub mod probe;
 pub mod props;
 pub mod rand;
 pub mod report;
+pub(crate) mod runner;
 pub mod scan;
 pub mod signals;
 pub mod sim;

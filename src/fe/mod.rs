@@ -10,24 +10,19 @@ mod decide;
 mod prepare;
 
 use std::fs;
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::report::{exit, human, Report, Step, StepStatus, Verdict};
-use crate::supervise::{self, Group};
+use crate::report::{Report, StepStatus};
+use crate::supervise;
 use crate::version::Version;
-use crate::workspace::{self, RunState};
+use crate::workspace;
 
 pub use prepare::Plan;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Keep {
-    Never,
-    OnFailure,
-    Always,
-}
+pub use crate::runner::Keep;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Isolate {
@@ -61,92 +56,24 @@ pub struct FeConfig {
     pub stop_grace: Duration,
 }
 
-/// How a run ended, when it did not pass.
-#[derive(Debug)]
-pub(crate) struct Ending {
-    pub verdict: Verdict,
-    pub code: i32,
-    pub summary: String,
-}
+pub(crate) use crate::runner::{Ending, Runner};
 
-impl Ending {
-    pub fn new(verdict: Verdict, code: i32, summary: impl Into<String>) -> Ending {
-        Ending {
-            verdict,
-            code,
-            summary: summary.into(),
-        }
-    }
-    pub fn bad_input(s: impl Into<String>) -> Ending {
-        Ending::new(Verdict::Error, exit::BAD_INPUT, s)
-    }
-    pub fn env(s: impl Into<String>) -> Ending {
-        Ending::new(Verdict::Error, exit::ENVIRONMENT, s)
-    }
-    pub fn fail(s: impl Into<String>) -> Ending {
-        Ending::new(Verdict::Fail, exit::FAIL, s)
-    }
-}
-
-/// State shared by the steps, and what teardown must undo.
+/// The FE rehearsal's state: the shared run context plus its config.
 pub(crate) struct Run<'a> {
     pub cfg: &'a FeConfig,
-    pub report: Report,
-    pub run_dir: Option<PathBuf>,
-    pub group: Option<Group>,
-    pub state: RunState,
-    /// Whether the sandbox runs in its own network namespace.
-    pub fenced: bool,
-    /// Where probes run: inside the sandbox's namespace when fenced.
-    pub probes: crate::fence::ProbeRunner,
-    printed_header: bool,
+    pub ctx: Runner,
 }
 
-impl Run<'_> {
-    fn print(&self, s: &str) {
-        if !self.cfg.quiet {
-            print!("{s}");
-            let _ = std::io::stdout().flush();
-        }
+impl std::ops::Deref for Run<'_> {
+    type Target = Runner;
+    fn deref(&self) -> &Runner {
+        &self.ctx
     }
+}
 
-    pub fn step(
-        &mut self,
-        name: &str,
-        started: Instant,
-        status: StepStatus,
-        detail: impl Into<String>,
-    ) {
-        if !self.printed_header {
-            self.printed_header = true;
-            self.print(&human::header(&self.report));
-        }
-        let st = Step {
-            name: name.into(),
-            status,
-            duration_ms: started.elapsed().as_millis() as u64,
-            detail: detail.into(),
-        };
-        self.print(&human::step_line(&st));
-        self.report.steps.push(st);
-    }
-
-    pub fn save_state(&mut self, phase: &str) {
-        self.state.phase = phase.into();
-        if let Some(d) = &self.run_dir {
-            let _ = workspace::write_run_state(d, &self.state);
-        }
-    }
-
-    pub fn interrupted(&self) -> Result<(), Ending> {
-        match crate::signals::interrupted() {
-            Some(sig) => Err(Ending::new(
-                Verdict::Interrupted,
-                exit::INTERRUPTED,
-                format!("interrupted by signal {sig}; the sandbox was stopped"),
-            )),
-            None => Ok(()),
-        }
+impl std::ops::DerefMut for Run<'_> {
+    fn deref_mut(&mut self) -> &mut Runner {
+        &mut self.ctx
     }
 }
 
@@ -158,18 +85,7 @@ pub fn run(cfg: &FeConfig) -> Report {
     report.target.package = cfg.new_fe.display().to_string();
     let mut run = Run {
         cfg,
-        report,
-        run_dir: None,
-        group: None,
-        state: RunState {
-            tool_pid: std::process::id(),
-            tool_start_ticks: workspace::process_start_ticks(std::process::id()).unwrap_or(0),
-            started_at: crate::timefmt::Civil::now().rfc3339(),
-            ..Default::default()
-        },
-        fenced: false,
-        probes: crate::fence::ProbeRunner::host(),
-        printed_header: false,
+        ctx: Runner::new(report, cfg.quiet),
     };
     let outcome = pipeline(&mut run);
     teardown(&mut run, outcome, started)
@@ -323,15 +239,11 @@ fn pipeline(run: &mut Run) -> Result<(), Ending> {
         crate::meta::patch_version(&text, run.cfg.cluster_id),
     )
     .map_err(|e| Ending::env(format!("failed to write {}: {e}", version_path.display())))?;
-    run.step(
-        "patch VERSION",
-        t,
-        StepStatus::Ok,
-        format!(
-            "clusterId {} -> {}",
-            plan.source.cluster_id, run.cfg.cluster_id
-        ),
+    let detail = format!(
+        "clusterId {} -> {}",
+        plan.source.cluster_id, run.cfg.cluster_id
     );
+    run.step("patch VERSION", t, StepStatus::Ok, detail);
     run.interrupted()?;
 
     // Launch.
@@ -390,15 +302,11 @@ fn pipeline(run: &mut Run) -> Result<(), Ending> {
         }
     }
     run.save_state("running");
-    run.step(
-        "launch",
-        t,
-        StepStatus::Ok,
-        format!(
-            "bash bin/start_fe.sh (process group {})",
-            run.state.pgid.unwrap_or(0)
-        ),
+    let detail = format!(
+        "bash bin/start_fe.sh (process group {})",
+        run.state.pgid.unwrap_or(0)
     );
+    run.step("launch", t, StepStatus::Ok, detail);
 
     // Decide.
     let t = Instant::now();
@@ -420,9 +328,7 @@ fn pipeline(run: &mut Run) -> Result<(), Ending> {
 
 fn teardown(run: &mut Run, outcome: Result<(), Ending>, started: Instant) -> Report {
     let launched = run.group.is_some();
-    if let Some(mut g) = run.group.take() {
-        let t = Instant::now();
-        run.save_state("stopping");
+    if launched {
         let fe_home = run
             .run_dir
             .as_ref()
@@ -433,83 +339,16 @@ fn teardown(run: &mut Run, outcome: Result<(), Ending>, started: Instant) -> Rep
             .current_dir(&fe_home)
             .stdout(Stdio::null())
             .stderr(Stdio::null());
-        let rep = g.stop(Some(stop), run.cfg.stop_grace);
-        // Fenced ports lived in the sandbox's own namespace, which is gone with its processes.
-        let busy: Vec<String> = if run.fenced {
-            Vec::new()
-        } else {
-            run.state
-                .ports
-                .iter()
-                .filter(|p| !crate::ports::is_free(**p))
-                .map(|p| p.to_string())
-                .collect()
-        };
-        let ok = rep.leftover.is_empty() && busy.is_empty();
-        let mut detail = format!("{} (no process left)", rep.method);
-        if !rep.leftover.is_empty() {
-            detail = format!("{}; processes still alive: {:?}", rep.method, rep.leftover);
-        }
-        if !busy.is_empty() {
-            detail.push_str(&format!("; ports still in use: {}", busy.join(", ")));
-        }
-        run.step(
-            "stop",
-            t,
-            if ok {
-                StepStatus::Ok
-            } else {
-                StepStatus::Failed
-            },
-            detail,
-        );
-        run.save_state("stopped");
+        let grace = run.cfg.stop_grace;
+        run.stop_sandbox(stop, grace);
         run.report.isolation.reach_attempts =
             decide::reach_attempts(&fe_home.join("log/fe.log"), run.fenced);
     }
-    let (verdict, code) = match &outcome {
-        Ok(()) => (Verdict::Pass, exit::PASS),
-        Err(e) => (e.verdict, e.code),
-    };
-    run.report.verdict = verdict;
-    run.report.exit_code = code;
-    if let Err(e) = &outcome {
-        run.report.summary = e.summary.clone();
-    } else if run.cfg.plan {
+    if outcome.is_ok() && run.cfg.plan {
         run.report.summary = "plan only: nothing was written and nothing was started".into();
     }
-    // Keep the workspace only where it helps: a rehearsal that ran and did not pass.
-    let keep = launched
-        && match run.cfg.keep {
-            Keep::Always => true,
-            Keep::Never => false,
-            Keep::OnFailure => verdict != Verdict::Pass,
-        };
-    if let Some(d) = &run.run_dir {
-        if keep {
-            run.report.workspace.kept = true;
-            let _ = fs::remove_file(d.join(workspace::RUN_FILE));
-        } else {
-            remove_dir_all_writable(d);
-        }
-    }
-    run.report.duration_ms = started.elapsed().as_millis() as u64;
-    if run.cfg.verbose {
-        for h in run
-            .report
-            .signatures
-            .iter()
-            .filter(|h| h.severity == crate::watch::catalog::Severity::Progress)
-        {
-            run.print(&format!("  seen {} at {}:{}\n", h.id, h.file, h.line));
-        }
-    }
-    if run.printed_header {
-        run.print(&human::footer(&run.report));
-    } else {
-        run.print(&human::render(&run.report));
-    }
-    std::mem::replace(&mut run.report, Report::new("fe"))
+    let (keep, verbose) = (run.cfg.keep, run.cfg.verbose);
+    run.finish(outcome, keep, launched, verbose, started)
 }
 
 /// Removes a run folder even where the copy kept read-only modes on folders.

@@ -1,0 +1,220 @@
+//! What every run shares: the steps it prints and reports, how it ends, and what teardown undoes.
+//!
+//! The FE rehearsal and the BE canary are different pipelines over the same machinery: a report
+//! filled step by step (printed as each step ends), a run folder with `run.json`, a process group
+//! to stop, a probe runner that may live in a network namespace, and a signal check between steps.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::report::{exit, human, Report, Step, StepStatus, Verdict};
+use crate::supervise::Group;
+use crate::workspace::{self, RunState};
+
+/// How a run ended, when it did not pass.
+#[derive(Debug)]
+pub(crate) struct Ending {
+    pub verdict: Verdict,
+    pub code: i32,
+    pub summary: String,
+}
+
+impl Ending {
+    pub fn new(verdict: Verdict, code: i32, summary: impl Into<String>) -> Ending {
+        Ending {
+            verdict,
+            code,
+            summary: summary.into(),
+        }
+    }
+    pub fn bad_input(s: impl Into<String>) -> Ending {
+        Ending::new(Verdict::Error, exit::BAD_INPUT, s)
+    }
+    pub fn env(s: impl Into<String>) -> Ending {
+        Ending::new(Verdict::Error, exit::ENVIRONMENT, s)
+    }
+    pub fn fail(s: impl Into<String>) -> Ending {
+        Ending::new(Verdict::Fail, exit::FAIL, s)
+    }
+}
+
+/// State shared by the steps of a run, and what teardown must undo.
+pub(crate) struct Runner {
+    pub quiet: bool,
+    pub report: Report,
+    pub run_dir: Option<PathBuf>,
+    pub group: Option<Group>,
+    pub state: RunState,
+    /// Whether the sandbox runs in its own network namespace.
+    pub fenced: bool,
+    /// Where probes run: inside the sandbox's namespace when fenced.
+    pub probes: crate::fence::ProbeRunner,
+    pub printed_header: bool,
+}
+
+impl Runner {
+    pub fn new(report: Report, quiet: bool) -> Runner {
+        Runner {
+            quiet,
+            report,
+            run_dir: None,
+            group: None,
+            state: RunState {
+                tool_pid: std::process::id(),
+                tool_start_ticks: workspace::process_start_ticks(std::process::id()).unwrap_or(0),
+                started_at: crate::timefmt::Civil::now().rfc3339(),
+                ..Default::default()
+            },
+            fenced: false,
+            probes: crate::fence::ProbeRunner::host(),
+            printed_header: false,
+        }
+    }
+
+    pub fn print(&self, s: &str) {
+        if !self.quiet {
+            print!("{s}");
+            let _ = std::io::stdout().flush();
+        }
+    }
+
+    pub fn step(
+        &mut self,
+        name: &str,
+        started: Instant,
+        status: StepStatus,
+        detail: impl Into<String>,
+    ) {
+        if !self.printed_header {
+            self.printed_header = true;
+            self.print(&human::header(&self.report));
+        }
+        let st = Step {
+            name: name.into(),
+            status,
+            duration_ms: started.elapsed().as_millis() as u64,
+            detail: detail.into(),
+        };
+        self.print(&human::step_line(&st));
+        self.report.steps.push(st);
+    }
+
+    pub fn save_state(&mut self, phase: &str) {
+        self.state.phase = phase.into();
+        if let Some(d) = &self.run_dir {
+            let _ = workspace::write_run_state(d, &self.state);
+        }
+    }
+
+    pub fn interrupted(&self) -> Result<(), Ending> {
+        match crate::signals::interrupted() {
+            Some(sig) => Err(Ending::new(
+                Verdict::Interrupted,
+                exit::INTERRUPTED,
+                format!("interrupted by signal {sig}; the sandbox was stopped"),
+            )),
+            None => Ok(()),
+        }
+    }
+}
+
+/// When to keep a run's workspace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Keep {
+    Never,
+    OnFailure,
+    Always,
+}
+
+impl Runner {
+    /// Stops the sandbox's process group (its stop script first) and records the `stop` step.
+    pub fn stop_sandbox(&mut self, stop_script: Command, grace: Duration) {
+        let Some(mut g) = self.group.take() else {
+            return;
+        };
+        let t = Instant::now();
+        self.save_state("stopping");
+        let rep = g.stop(Some(stop_script), grace);
+        // Fenced ports lived in the sandbox's own namespace, which is gone with its processes.
+        let busy: Vec<String> = if self.fenced {
+            Vec::new()
+        } else {
+            self.state
+                .ports
+                .iter()
+                .filter(|p| !crate::ports::is_free(**p))
+                .map(|p| p.to_string())
+                .collect()
+        };
+        let ok = rep.leftover.is_empty() && busy.is_empty();
+        let mut detail = format!("{} (no process left)", rep.method);
+        if !rep.leftover.is_empty() {
+            detail = format!("{}; processes still alive: {:?}", rep.method, rep.leftover);
+        }
+        if !busy.is_empty() {
+            detail.push_str(&format!("; ports still in use: {}", busy.join(", ")));
+        }
+        let status = if ok {
+            StepStatus::Ok
+        } else {
+            StepStatus::Failed
+        };
+        self.step("stop", t, status, detail);
+        self.save_state("stopped");
+    }
+
+    /// Sets the verdict, keeps or removes the workspace, prints the footer, returns the report.
+    pub fn finish(
+        &mut self,
+        outcome: Result<(), Ending>,
+        keep: Keep,
+        launched: bool,
+        verbose: bool,
+        started: Instant,
+    ) -> Report {
+        let (verdict, code) = match &outcome {
+            Ok(()) => (Verdict::Pass, exit::PASS),
+            Err(e) => (e.verdict, e.code),
+        };
+        self.report.verdict = verdict;
+        self.report.exit_code = code;
+        if let Err(e) = &outcome {
+            self.report.summary = e.summary.clone();
+        }
+        // Keep the workspace only where it helps: a run that started something and did not pass.
+        let keep = launched
+            && match keep {
+                Keep::Always => true,
+                Keep::Never => false,
+                Keep::OnFailure => verdict != Verdict::Pass,
+            };
+        if let Some(d) = self.run_dir.clone() {
+            if keep {
+                self.report.workspace.kept = true;
+                let _ = std::fs::remove_file(d.join(workspace::RUN_FILE));
+            } else {
+                crate::fe::remove_dir_all_writable(&d);
+            }
+        }
+        self.report.duration_ms = started.elapsed().as_millis() as u64;
+        if verbose {
+            for h in self
+                .report
+                .signatures
+                .iter()
+                .filter(|h| h.severity == crate::watch::catalog::Severity::Progress)
+            {
+                self.print(&format!("  seen {} at {}:{}\n", h.id, h.file, h.line));
+            }
+        }
+        if self.printed_header {
+            self.print(&human::footer(&self.report));
+        } else {
+            self.print(&human::render(&self.report));
+        }
+        let command = self.report.command.clone();
+        std::mem::replace(&mut self.report, Report::new(&command))
+    }
+}
