@@ -25,6 +25,8 @@ pub struct Cli {
 pub enum Command {
     /// Start the new FE release on a copy of the Leader's metadata, in a sandbox, and decide.
     Fe(Box<FeArgs>),
+    /// Check that a new BE build runs on this node: in a sandbox, or in place with a rollback.
+    Be(Box<BeArgs>),
     /// Classify StarRocks logs (plain or .gz) with the signature catalog and say what happened.
     Scan {
         /// fe.log, fe.warn.log, fe.out, be.INFO, be.WARNING, be.out (rotated names too).
@@ -155,4 +157,60 @@ pub enum ScanRole {
 pub enum Format {
     Human,
     Json,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct BeArgs {
+    /// The node's BE home (bin/, lib/, conf/be.conf). Only --in-place and --rollback write there.
+    #[arg(long)]
+    pub be_home: PathBuf,
+    /// The unpacked new release's be/ folder. Read, never written.
+    #[arg(long, required_unless_present = "rollback")]
+    pub new_be: Option<PathBuf>,
+    /// Swap the build on the real node, with a journal and an automatic rollback.
+    #[arg(long, conflicts_with = "rollback")]
+    pub in_place: bool,
+    /// Finish an interrupted in-place canary backwards, from its journal.
+    #[arg(long)]
+    pub rollback: bool,
+    /// Sandbox: copy this storage root instead of starting with an empty one.
+    #[arg(long)]
+    pub storage_copy: Option<PathBuf>,
+    /// In place: an FE's HOST:QUERY_PORT, to require Alive and the new Version in SHOW BACKENDS.
+    #[arg(long)]
+    pub fe: Option<String>,
+    #[arg(long, default_value = "root")]
+    pub user: String,
+    /// Environment variable holding the FE password.
+    #[arg(long)]
+    pub password_env: Option<String>,
+    /// In place: how long the new build must stay healthy.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    pub soak: Duration,
+    #[command(flatten)]
+    pub common: Common,
+}
+
+impl BeArgs {
+    pub fn to_config(&self) -> crate::be::BeConfig {
+        crate::be::BeConfig {
+            be_home: self.be_home.clone(),
+            new_be: self.new_be.clone(),
+            in_place: self.in_place,
+            rollback: self.rollback,
+            storage_copy: self.storage_copy.clone(),
+            fe: self.fe.clone(),
+            user: self.user.clone(),
+            password_env: self.password_env.clone(),
+            soak: self.soak,
+            workspace_root: self.common.workspace_root.clone(),
+            keep: self.common.keep,
+            timeout: self.common.timeout,
+            plan: self.common.plan,
+            isolate: self.common.isolate,
+            quiet: self.common.quiet,
+            verbose: self.common.verbose,
+            stop_grace: self.common.stop_grace,
+        }
+    }
 }

@@ -22,6 +22,7 @@
 //! - [`sim`]: `starrocks-sim`, the simulator of StarRocks releases the tests and `demo` run against.
 //!   The tool's pipelines never depend on it.
 
+pub mod be;
 pub mod clean;
 pub mod cli;
 pub mod conf;

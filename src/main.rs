@@ -42,6 +42,21 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             }
             Ok(report.exit_code)
         }
+        Command::Be(args) => {
+            let cfg = args.to_config();
+            let report = sr_rehearse::be::run(&cfg);
+            if cfg.quiet {
+                println!("{}", report.summary);
+            }
+            if !cfg.plan {
+                write_reports(
+                    &report,
+                    args.common.json.as_deref(),
+                    args.common.junit.as_deref(),
+                )?;
+            }
+            Ok(report.exit_code)
+        }
         Command::Scan {
             files,
             role,

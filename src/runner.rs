@@ -218,3 +218,58 @@ impl Runner {
         std::mem::replace(&mut self.report, Report::new(&command))
     }
 }
+
+/// Whether to fence the sandbox in its own network namespace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Isolate {
+    Auto,
+    Netns,
+    None,
+}
+
+impl Runner {
+    /// Decides the fence for the sandbox `what` (FE or BE) and records it in the report.
+    pub fn set_isolation(&mut self, isolate: Isolate, what: &str) -> Result<(), Ending> {
+        let (fenced, reason) = match (isolate, crate::fence::available()) {
+            (Isolate::None, _) => (false, format!("--isolate none: the sandbox {what} can reach the network; moved ports and a new cluster id keep it apart from production")),
+            (Isolate::Netns | Isolate::Auto, Ok(())) => (true, "a fresh network namespace with only lo up; the probes run inside it".to_string()),
+            (Isolate::Netns, Err(why)) => {
+                return Err(Ending::env(format!("failed to set up the network fence (--isolate netns): {why}")))
+            }
+            (Isolate::Auto, Err(why)) => (false, format!("NO network fence: {why}; the sandbox {what} can reach the network, and only moved ports, a new cluster id and the election reset keep it apart from production")),
+        };
+        self.fenced = fenced;
+        self.report.isolation.mode = if fenced { "netns" } else { "none" }.into();
+        self.report.isolation.reason = reason;
+        Ok(())
+    }
+
+    /// Starts `cmd` as the sandbox's process group (fenced when the run is), and joins its
+    /// namespace for the probes.
+    pub fn launch(&mut self, mut cmd: Command) -> Result<(), Ending> {
+        if self.fenced {
+            crate::fence::enter_new_netns(&mut cmd);
+        }
+        let group = crate::supervise::spawn_group(cmd)
+            .map_err(|e| Ending::env(format!("failed to start the sandbox: {e}")))?;
+        self.state.pgid = Some(group.pgid);
+        self.state.pids = vec![group.pgid];
+        let leader = group.pgid as u32;
+        self.group = Some(group);
+        if self.fenced {
+            match crate::fence::ProbeRunner::inside(leader) {
+                Ok(p) => self.probes = p,
+                Err(e) => {
+                    // A leader that already died left no namespace; the decision reports its exit.
+                    if self.group.as_mut().and_then(|g| g.try_exit()).is_none() {
+                        return Err(Ending::env(format!(
+                            "failed to join the sandbox's network namespace: {e}"
+                        )));
+                    }
+                }
+            }
+        }
+        self.save_state("running");
+        Ok(())
+    }
+}

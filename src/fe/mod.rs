@@ -16,7 +16,6 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::report::{Report, StepStatus};
-use crate::supervise;
 use crate::version::Version;
 use crate::workspace;
 
@@ -24,12 +23,7 @@ pub use prepare::Plan;
 
 pub use crate::runner::Keep;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Isolate {
-    Auto,
-    Netns,
-    None,
-}
+pub use crate::runner::Isolate;
 
 /// Everything `sr-rehearse fe` was asked to do, checked for shape by the CLI.
 #[derive(Debug, Clone)]
@@ -275,33 +269,7 @@ fn pipeline(run: &mut Run) -> Result<(), Ending> {
         .current_dir(&fe_home)
         .stdout(Stdio::from(out))
         .stderr(Stdio::from(err));
-    if run.fenced {
-        crate::fence::enter_new_netns(&mut cmd);
-    }
-    let group = supervise::spawn_group(cmd).map_err(|e| {
-        Ending::env(format!(
-            "failed to start bash {}/bin/start_fe.sh: {e}",
-            fe_home.display()
-        ))
-    })?;
-    run.state.pgid = Some(group.pgid);
-    run.state.pids = vec![group.pgid];
-    let leader = group.pgid as u32;
-    run.group = Some(group);
-    if run.fenced {
-        match crate::fence::ProbeRunner::inside(leader) {
-            Ok(p) => run.probes = p,
-            Err(e) => {
-                // A leader that already died left no namespace; the decision reports its exit.
-                if run.group.as_mut().and_then(|g| g.try_exit()).is_none() {
-                    return Err(Ending::env(format!(
-                        "failed to join the sandbox's network namespace: {e}"
-                    )));
-                }
-            }
-        }
-    }
-    run.save_state("running");
+    run.launch(cmd)?;
     let detail = format!(
         "bash bin/start_fe.sh (process group {})",
         run.state.pgid.unwrap_or(0)

@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::path::Path;
 
-use super::{Ending, FeConfig, Isolate, Run};
+use super::{Ending, FeConfig, Run};
 use crate::conf::{Change, ConfFile};
 use crate::meta::{self, MetaInventory};
 use crate::version::{Version, KEY_NEW_RECOVERY, KEY_OLD_RECOVERY};
@@ -263,18 +263,7 @@ pub fn preflight(run: &mut Run) -> Result<Plan, Ending> {
             "--timeout 0 leaves no time to decide; give a duration such as 10m",
         ));
     }
-    let fence = crate::fence::available();
-    let (fenced, reason) = match (cfg.isolate, fence) {
-        (Isolate::None, _) => (false, "--isolate none: the sandbox FE can reach the network; moved ports, a new cluster id and the election reset keep it apart from production".to_string()),
-        (Isolate::Netns | Isolate::Auto, Ok(())) => (true, "a fresh network namespace with only lo up; the probes run inside it".to_string()),
-        (Isolate::Netns, Err(why)) => {
-            return Err(Ending::env(format!("failed to set up the network fence (--isolate netns): {why}")))
-        }
-        (Isolate::Auto, Err(why)) => (false, format!("NO network fence: {why}; the sandbox FE can reach the network, and only moved ports, a new cluster id and the election reset keep it apart from production")),
-    };
-    run.fenced = fenced;
-    run.report.isolation.mode = if fenced { "netns" } else { "none" }.into();
-    run.report.isolation.reason = reason;
+    run.set_isolation(cfg.isolate, "FE")?;
 
     // The source meta dir.
     let source = meta::inspect(&cfg.meta).map_err(|e| Ending::bad_input(e.to_string()))?;

@@ -13,8 +13,20 @@ pub fn query(
     sql: &str,
     timeout: Duration,
 ) -> Result<Vec<BTreeMap<String, String>>, String> {
+    query_host("127.0.0.1", port, user, password, sql, timeout)
+}
+
+/// Runs `sql` on `host:port`.
+pub fn query_host(
+    host: &str,
+    port: u16,
+    user: &str,
+    password: Option<&str>,
+    sql: &str,
+    timeout: Duration,
+) -> Result<Vec<BTreeMap<String, String>>, String> {
     let opts = mysql::OptsBuilder::new()
-        .ip_or_hostname(Some("127.0.0.1"))
+        .ip_or_hostname(Some(host))
         .tcp_port(port)
         .user(Some(user))
         .pass(password)

@@ -71,6 +71,11 @@ pub fn be_main(args: Vec<String>) -> i32 {
         eprintln!("Environment variable TCMALLOC_HEAP_LIMIT_MB is not set, maybe you forgot to replace bin directory");
         return 255;
     }
+    if release.fault_is(Fault::MissingLibrary) {
+        // What ld.so prints before main() when a build for a newer OS meets an older one.
+        eprintln!("{}/lib/starrocks_be: error while loading shared libraries: libbfd-2.38-system.so: cannot open shared object file: No such file or directory", home.display());
+        return 127;
+    }
     if release.fault_is(Fault::NoAvx2) {
         if v.be_start_steps() {
             eprintln!("CPU flags check failed! The following instruction sets are enabled during compiling but not supported in current running env: avx2!");
@@ -341,7 +346,12 @@ pub fn be_main(args: Vec<String>) -> i32 {
             return 1;
         }
     }
-    match bind(http_port) {
+    let http_bound = if release.fault_is(Fault::PortInUse) {
+        None
+    } else {
+        bind(http_port)
+    };
+    match http_bound {
         Some(l) => {
             http::serve(l, Arc::new(|r: &Request| be_http(r)));
             say_step("start http server");

@@ -51,7 +51,7 @@ pub enum Fault {
     SlowStart,
     /// FE/BE: the process dies abruptly `--fault-secs` after it became ready.
     CrashAfterReady,
-    /// FE: behaves as if `edit_log_port` were taken by another process.
+    /// FE: behaves as if `edit_log_port` were taken; BE: as if its HTTP port were taken.
     PortInUse,
     /// FE: `JAVA_OPTS` carries CMS options a JDK 14+ refuses; the failure shows only in fe.out.
     JvmOption,
@@ -63,6 +63,8 @@ pub enum Fault {
     NoAvx2,
     /// BE: a new `lib/` under an old `bin/`: `TCMALLOC_HEAP_LIMIT_MB` is not set.
     LibWithoutBin,
+    /// BE: a build for another OS: the dynamic linker misses a shared library.
+    MissingLibrary,
     /// BE: a tablet header fails to load and the BE stops.
     TabletLoadFailure,
     /// BE: tablet meta takes `--fault-secs` to load (a slow start, not a failure).

@@ -19,6 +19,8 @@ pub struct Line {
 struct Followed {
     path: PathBuf,
     name: String,
+    /// (device, inode) of the file last read: a log re-pointed to a new file starts over.
+    id: Option<(u64, u64)>,
     offset: u64,
     lines: usize,
     partial: Vec<u8>,
@@ -40,11 +42,23 @@ impl Tailer {
                         .map(|n| n.to_string_lossy().into_owned())
                         .unwrap_or_default(),
                     path: p.clone(),
+                    id: None,
                     offset: 0,
                     lines: 0,
                     partial: Vec::new(),
                 })
                 .collect(),
+        }
+    }
+
+    /// Starts every file at its current end: only what is written from now on is read.
+    pub fn skip_existing(&mut self) {
+        use std::os::unix::fs::MetadataExt;
+        for f in &mut self.files {
+            if let Ok(m) = std::fs::metadata(&f.path) {
+                f.offset = m.len();
+                f.id = Some((m.dev(), m.ino()));
+            }
         }
     }
 
@@ -55,7 +69,19 @@ impl Tailer {
             let Ok(mut file) = File::open(&f.path) else {
                 continue;
             };
-            let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+            let Ok(meta) = file.metadata() else {
+                continue;
+            };
+            let len = meta.len();
+            let id = {
+                use std::os::unix::fs::MetadataExt;
+                Some((meta.dev(), meta.ino()))
+            };
+            if f.id.is_some() && f.id != id {
+                f.offset = 0;
+                f.partial.clear();
+            }
+            f.id = id;
             if len < f.offset {
                 // Truncated or replaced: start over.
                 f.offset = 0;

@@ -1,5 +1,6 @@
 //! Integration tests: both binaries, driven through the real scripts of simulated releases.
 
+mod be;
 mod fe;
 mod fence;
 mod scan;

@@ -609,3 +609,38 @@ pub fn wait_for_or_none<T>(timeout: Duration, mut f: impl FnMut() -> Option<T>) 
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// Digest of the files, links and modes under `dir` (not mtimes), leaving out `skip` names: what
+/// "byte for byte the same bin/ and lib/" means once a BE has run from them.
+pub fn content_digest(dir: &Path, skip: &[&str]) -> String {
+    use sha2::{Digest, Sha256};
+    use std::os::unix::fs::MetadataExt;
+    let mut h = Sha256::new();
+    let mut entries: Vec<PathBuf> = walk(dir);
+    entries.sort();
+    for p in entries {
+        let rel = p.strip_prefix(dir).unwrap().to_string_lossy().to_string();
+        if skip
+            .iter()
+            .any(|s| rel == *s || rel.starts_with(&format!("{s}/")))
+        {
+            continue;
+        }
+        let m = fs::symlink_metadata(&p).unwrap();
+        h.update(rel.as_bytes());
+        if m.file_type().is_symlink() {
+            h.update(fs::read_link(&p).unwrap().to_string_lossy().as_bytes());
+        } else if m.is_file() {
+            h.update(m.mode().to_le_bytes());
+            h.update(fs::read(&p).unwrap());
+        }
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Kills every process mentioning `dir` (daemons started in their own sessions by a test).
+pub fn kill_all_mentioning(dir: &Path) {
+    for (pid, _) in procs_mentioning(dir) {
+        let _ = kill(pid, Signal::SIGKILL);
+    }
+}

@@ -1,0 +1,52 @@
+//! The BE canary: `sr-rehearse be`.
+//!
+//! Sandbox mode (the default) starts the new BE build next to the node with every port moved and an
+//! empty (or copied) storage root, and decides from be.INFO/be.WARNING/be.out and `/api/health`
+//! whether the build runs on this host: CPU flags, libraries, a new lib/ under an old bin/, config
+//! the new version rejects. It touches nothing of the node. In-place mode (`inplace`) swaps the
+//! build on the real node with a journaled, automatic rollback.
+
+mod conf;
+pub mod inplace;
+mod sandbox;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::fe::Isolate;
+use crate::report::Report;
+pub use crate::runner::Keep;
+
+/// Everything `sr-rehearse be` was asked to do.
+#[derive(Debug, Clone)]
+pub struct BeConfig {
+    pub be_home: PathBuf,
+    pub new_be: Option<PathBuf>,
+    pub in_place: bool,
+    pub rollback: bool,
+    pub storage_copy: Option<PathBuf>,
+    /// `host:query_port` of an FE, for the SHOW BACKENDS checks of the in-place canary.
+    pub fe: Option<String>,
+    pub user: String,
+    pub password_env: Option<String>,
+    pub soak: Duration,
+    pub workspace_root: PathBuf,
+    pub keep: Keep,
+    pub timeout: Duration,
+    pub plan: bool,
+    pub isolate: Isolate,
+    pub quiet: bool,
+    pub verbose: bool,
+    pub stop_grace: Duration,
+}
+
+/// Runs the canary the config asks for and returns its report.
+pub fn run(cfg: &BeConfig) -> Report {
+    if cfg.rollback {
+        inplace::rollback(cfg)
+    } else if cfg.in_place {
+        inplace::run(cfg)
+    } else {
+        sandbox::run(cfg)
+    }
+}

@@ -1,0 +1,583 @@
+//! The sandbox canary: the new BE build started beside the node, touching nothing of it.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use regex::Regex;
+
+use super::conf::{self, NodeConf};
+use super::BeConfig;
+use crate::probe::http;
+use crate::report::{exit, Probe, Report, SignatureHit, StepStatus, Verdict};
+use crate::runner::{Ending, Runner};
+use crate::version::Version;
+use crate::watch::catalog::{classify, Role, Severity};
+use crate::watch::tail::Tailer;
+use crate::workspace;
+
+/// Keys naming folders the BE writes to; each present one is moved into the workspace.
+const WRITE_DIRS: &[&str] = &[
+    "spill_local_storage_dir",
+    "block_cache_disk_path",
+    "datacache_disk_path",
+    "small_file_dir",
+    "local_library_dir",
+];
+
+pub fn run(cfg: &BeConfig) -> Report {
+    let started = Instant::now();
+    let mut report = Report::new("be");
+    report.source.meta = cfg.be_home.display().to_string();
+    report.target.package = cfg
+        .new_be
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    let mut r = Runner::new(report, cfg.quiet);
+    let outcome = pipeline(cfg, &mut r);
+    let launched = r.group.is_some();
+    if launched {
+        let home = r.run_dir.as_ref().map(|d| d.join("be")).unwrap_or_default();
+        let mut stop = Command::new("bash");
+        stop.arg(home.join("bin/stop_be.sh"))
+            .current_dir(&home)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        r.stop_sandbox(stop, cfg.stop_grace);
+    }
+    r.finish(outcome, cfg.keep, launched, cfg.verbose, started)
+}
+
+struct Plan {
+    node: NodeConf,
+    new_be: std::path::PathBuf,
+    ports: Vec<(String, u16)>,
+}
+
+fn preflight(cfg: &BeConfig, r: &mut Runner) -> Result<Plan, Ending> {
+    if cfg.timeout.is_zero() {
+        return Err(Ending::bad_input(
+            "--timeout 0 leaves no time to decide; give a duration such as 10m",
+        ));
+    }
+    let new_be = cfg
+        .new_be
+        .clone()
+        .ok_or_else(|| Ending::bad_input("--new-be is required unless --rollback is given"))?;
+    r.set_isolation(cfg.isolate, "BE")?;
+    let node = conf::read(&cfg.be_home)?;
+    conf::check_package(&new_be)?;
+    let root = &cfg.workspace_root;
+    if !root.is_dir() {
+        return Err(Ending::bad_input(format!(
+            "--workspace-root {} is not a folder; create it or pass another",
+            root.display()
+        )));
+    }
+    for (what, p) in [("BE home", &cfg.be_home), ("new package", &new_be)] {
+        if workspace::is_within(root, p) {
+            return Err(Ending::bad_input(format!(
+                "--workspace-root {} is inside the {what} {}; the canary must never write there, choose a folder outside it",
+                root.display(),
+                p.display()
+            )));
+        }
+    }
+    if let Some(sc) = &cfg.storage_copy {
+        if !sc.is_dir() {
+            return Err(Ending::bad_input(format!(
+                "--storage-copy {} is not a folder; pass one storage root of the node",
+                sc.display()
+            )));
+        }
+        let (bytes, _) = crate::meta::tree_size(sc);
+        if workspace::free_bytes(root).is_some_and(|f| f < bytes + (1 << 30)) {
+            return Err(Ending::env(format!(
+                "not enough free space in {} for a {:.1} GiB copy of {}; free space or choose another --workspace-root",
+                root.display(),
+                bytes as f64 / (1u64 << 30) as f64,
+                sc.display()
+            )));
+        }
+    }
+    let mut avoid: BTreeSet<u16> = node.ports.values().copied().collect();
+    avoid.extend(conf::PORT_KEYS.iter().map(|(_, d)| *d));
+    let keys = [
+        "be_port",
+        "be_http_port",
+        "heartbeat_service_port",
+        "brpc_port",
+        "starlet_port",
+    ];
+    let picked = crate::ports::pick(keys.len(), &avoid).ok_or_else(|| {
+        Ending::env("failed to find free ports for the sandbox between 20000 and 61000")
+    })?;
+    let ports: Vec<(String, u16)> = keys.iter().map(|k| k.to_string()).zip(picked).collect();
+    r.report.ports.production = node.ports.clone();
+    r.report.ports.sandbox = ports.iter().cloned().collect();
+    Ok(Plan {
+        node,
+        new_be,
+        ports,
+    })
+}
+
+/// The sandbox be.conf for a BE home at `home`.
+fn rewrite(
+    plan: &Plan,
+    home: &str,
+    storage: &str,
+) -> (crate::conf::ConfFile, Vec<crate::conf::Change>) {
+    let mut c = plan.node.conf.clone();
+    let mut changes = Vec::new();
+    for (k, p) in &plan.ports {
+        changes.push(c.set(k, &p.to_string()));
+    }
+    // 2.x reads only webserver_port, 3.x reads both: set both so neither lands on production's.
+    let http = plan
+        .ports
+        .iter()
+        .find(|(k, _)| k == "be_http_port")
+        .map(|(_, p)| *p)
+        .unwrap_or(0);
+    changes.push(c.set("webserver_port", &http.to_string()));
+    changes.push(c.set("arrow_flight_port", "-1"));
+    changes.push(c.set("storage_root_path", storage));
+    changes.push(c.set("sys_log_dir", &format!("{home}/log")));
+    for key in ["LOG_DIR", "PID_DIR", "UDF_RUNTIME_DIR"] {
+        if c.get(key).is_some() {
+            let dest = match key {
+                "LOG_DIR" => format!("{home}/log"),
+                "PID_DIR" => format!("{home}/bin"),
+                _ => format!("{home}/lib/udf-runtime"),
+            };
+            changes.push(c.set(key, &dest));
+        }
+    }
+    for key in WRITE_DIRS {
+        if c.get(key).is_some() {
+            changes.push(c.set(key, &format!("{home}/{key}")));
+        }
+    }
+    changes.retain(|ch| ch.before.as_deref() != Some(ch.after.as_str()));
+    (c, changes)
+}
+
+/// The sandbox BE home: `bin/` and `conf/` copied; `lib/` a real folder whose entries link to the
+/// package, except `starrocks_be` (the start script chmods it) and `udf-runtime` (it empties it).
+fn lay_out(pkg: &Path, home: &Path) -> std::io::Result<()> {
+    let pkg = fs::canonicalize(pkg)?;
+    for d in ["log", "storage", "lib/udf-runtime"] {
+        fs::create_dir_all(home.join(d))?;
+    }
+    for entry in fs::read_dir(&pkg)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        match name.to_string_lossy().as_ref() {
+            "bin" | "conf" => {
+                for e in walkdir::WalkDir::new(entry.path()).follow_links(false) {
+                    let e = e?;
+                    let dest = home.join(e.path().strip_prefix(&pkg).unwrap_or(e.path()));
+                    if e.file_type().is_dir() {
+                        fs::create_dir_all(&dest)?;
+                    } else if e.file_type().is_symlink() {
+                        std::os::unix::fs::symlink(fs::read_link(e.path())?, &dest)?;
+                    } else if !e.file_name().to_string_lossy().ends_with(".pid") {
+                        fs::copy(e.path(), &dest)?;
+                    }
+                }
+            }
+            "lib" => {
+                for e in fs::read_dir(entry.path())? {
+                    let e = e?;
+                    let n = e.file_name();
+                    match n.to_string_lossy().as_ref() {
+                        "udf-runtime" => {}
+                        "starrocks_be" => {
+                            fs::copy(e.path(), home.join("lib").join(&n))?;
+                        }
+                        _ => std::os::unix::fs::symlink(e.path(), home.join("lib").join(&n))?,
+                    }
+                }
+            }
+            "log" | "storage" => {}
+            _ => std::os::unix::fs::symlink(entry.path(), home.join(&name))?,
+        }
+    }
+    Ok(())
+}
+
+fn plan_text(plan: &Plan, cfg: &BeConfig) -> String {
+    let ws = format!(
+        "{}/sr-rehearse-<UTC timestamp>-<random>",
+        cfg.workspace_root.display()
+    );
+    let home = format!("{ws}/be");
+    let (_, changes) = rewrite(plan, &home, &format!("{home}/storage"));
+    let mut s = String::from("plan (nothing below has been done):\n");
+    s.push_str(&format!(
+        "  1. create {ws}/ with be/bin and be/conf (copied), be/lib (linked to {}/lib, starrocks_be copied), be/log, be/storage\n",
+        plan.new_be.display()
+    ));
+    match &cfg.storage_copy {
+        Some(p) => s.push_str(&format!(
+            "  2. copy the storage root {} into {home}/storage\n",
+            p.display()
+        )),
+        None => s.push_str(&format!(
+            "  2. start with an empty storage root {home}/storage\n"
+        )),
+    }
+    s.push_str(&format!(
+        "  3. rewrite be.conf (base: {}):\n",
+        plan.node.path
+    ));
+    for c in &changes {
+        match &c.before {
+            Some(b) => s.push_str(&format!(
+                "       line {:>3}: {b}  ->  {}\n",
+                c.line, c.after
+            )),
+            None => s.push_str(&format!(
+                "       line {:>3}: (added)  {}\n",
+                c.line, c.after
+            )),
+        }
+    }
+    s.push_str(&format!(
+        "  4. run `bash {home}/bin/start_be.sh` in its own process group\n"
+    ));
+    s.push_str(&format!(
+        "  5. decide from be.INFO/be.WARNING/be.out and GET /api/health; timeout {}\n",
+        humantime::format_duration(cfg.timeout)
+    ));
+    s.push_str("  6. stop with bin/stop_be.sh, then SIGTERM, then SIGKILL to the process group\n");
+    s.push_str("ports (sandbox / production):\n");
+    for (k, p) in &plan.ports {
+        s.push_str(&format!(
+            "  {k:<24} {p:>5} / {}\n",
+            plan.node
+                .ports
+                .get(k)
+                .map(|p| p.to_string())
+                .unwrap_or_else(|| "-".into())
+        ));
+    }
+    s
+}
+
+fn pipeline(cfg: &BeConfig, r: &mut Runner) -> Result<(), Ending> {
+    let t = Instant::now();
+    let plan = match preflight(cfg, r) {
+        Ok(p) => p,
+        Err(e) => {
+            r.step("preflight", t, StepStatus::Failed, e.summary.clone());
+            return Err(e);
+        }
+    };
+    let detail = format!(
+        "storage roots {}; production ports {:?}",
+        plan.node.storage_roots.join(";"),
+        plan.node.ports
+    );
+    r.step("preflight", t, StepStatus::Ok, detail);
+    if cfg.plan {
+        r.print(&plan_text(&plan, cfg));
+        r.report.summary = "plan only: nothing was written and nothing was started".into();
+        return Ok(());
+    }
+    r.interrupted()?;
+
+    let t = Instant::now();
+    let root = fs::canonicalize(&cfg.workspace_root).unwrap_or_else(|_| cfg.workspace_root.clone());
+    let dir = workspace::create_run_dir(&root).map_err(|e| {
+        Ending::env(format!(
+            "failed to create a run folder in {}: {e}",
+            root.display()
+        ))
+    })?;
+    r.run_dir = Some(dir.clone());
+    r.report.workspace.path = Some(dir.display().to_string());
+    r.state.ports = plan.ports.iter().map(|(_, p)| *p).collect();
+    r.save_state("workspace");
+    let home = dir.join("be");
+    lay_out(&plan.new_be, &home).map_err(|e| {
+        Ending::env(format!(
+            "failed to lay out the sandbox package in {}: {e}",
+            home.display()
+        ))
+    })?;
+    r.step("workspace", t, StepStatus::Ok, dir.display().to_string());
+
+    let t = Instant::now();
+    let storage = home.join("storage");
+    if let Some(src) = &cfg.storage_copy {
+        let _ = fs::remove_dir(&storage);
+        let copied = workspace::copy_tree(
+            src,
+            &storage,
+            &dir.join("storage-manifest.sha256"),
+            &|| crate::signals::interrupted().is_some(),
+            &mut |_| {},
+        );
+        match copied {
+            Ok(c) => {
+                let detail = format!(
+                    "copied {} ({} files, {:.1} MiB)",
+                    src.display(),
+                    c.files,
+                    c.bytes as f64 / (1 << 20) as f64
+                );
+                r.step("storage", t, StepStatus::Ok, detail);
+            }
+            Err(workspace::CopyError::Interrupted) => {
+                r.interrupted()?;
+            }
+            Err(e) => return Err(Ending::env(e.to_string())),
+        }
+    } else {
+        r.step("storage", t, StepStatus::Ok, "empty storage root");
+    }
+    r.interrupted()?;
+
+    let t = Instant::now();
+    let (conf, changes) = rewrite(
+        &plan,
+        &home.display().to_string(),
+        &storage.display().to_string(),
+    );
+    let conf_path = home.join("conf/be.conf");
+    fs::write(&conf_path, conf.render())
+        .map_err(|e| Ending::env(format!("failed to write {}: {e}", conf_path.display())))?;
+    r.step(
+        "rewrite be.conf",
+        t,
+        StepStatus::Ok,
+        format!("{} keys changed", changes.len()),
+    );
+    if cfg.verbose {
+        for c in &changes {
+            let before = c.before.as_deref().unwrap_or("(added)");
+            r.print(&format!(
+                "           line {:>3}: {before}  ->  {}\n",
+                c.line, c.after
+            ));
+        }
+    }
+
+    let t = Instant::now();
+    for (name, port) in &plan.ports {
+        if !crate::ports::is_free(*port) {
+            return Err(Ending::env(format!(
+                "failed to launch: sandbox {name} {port} was taken by another process after it was chosen; run again"
+            )));
+        }
+    }
+    let out_path = home.join("log/be.out");
+    let out = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&out_path)
+        .map_err(|e| Ending::env(format!("failed to open {}: {e}", out_path.display())))?;
+    let err = out
+        .try_clone()
+        .map_err(|e| Ending::env(format!("failed to open {}: {e}", out_path.display())))?;
+    let mut cmd = Command::new("bash");
+    cmd.arg(home.join("bin/start_be.sh"))
+        .current_dir(&home)
+        .stdout(Stdio::from(out))
+        .stderr(Stdio::from(err));
+    r.launch(cmd)?;
+    let detail = format!(
+        "bash bin/start_be.sh (process group {})",
+        r.state.pgid.unwrap_or(0)
+    );
+    r.step("launch", t, StepStatus::Ok, detail);
+
+    let t = Instant::now();
+    let http_port = plan
+        .ports
+        .iter()
+        .find(|(k, _)| k == "be_http_port")
+        .map(|(_, p)| *p)
+        .unwrap_or(0);
+    let mut exited = |r: &mut Runner| {
+        use std::os::unix::process::ExitStatusExt;
+        r.group
+            .as_mut()
+            .and_then(|g| g.try_exit())
+            .map(|st| ExitInfo {
+                what: st.to_string(),
+                sigill: st.signal() == Some(nix::libc::SIGILL),
+            })
+    };
+    let mut tail = Tailer::new(&log_files(&home));
+    let decided = decide(cfg.timeout, r, &mut tail, http_port, &mut exited);
+    let (status, detail) = match &decided {
+        Ok(s) => (StepStatus::Ok, s.clone()),
+        Err(e) => (StepStatus::Failed, e.summary.clone()),
+    };
+    r.step("decide", t, status, detail);
+    decided.map(|s| r.report.summary = s)
+}
+
+fn banner_version() -> &'static Regex {
+    static R: OnceLock<Regex> = OnceLock::new();
+    R.get_or_init(|| Regex::new(r"\] +version (\d+\.\d+\.\d+)[^\s]*").expect("banner regex"))
+}
+
+/// How a watched BE ended.
+pub(super) struct ExitInfo {
+    pub what: String,
+    pub sigill: bool,
+}
+
+pub(super) fn log_files(home: &Path) -> Vec<std::path::PathBuf> {
+    let log = home.join("log");
+    vec![
+        log.join("be.INFO"),
+        log.join("be.WARNING"),
+        log.join("be.out"),
+    ]
+}
+
+/// Watches a starting BE until it is healthy, fails, exits, or `timeout` runs out. `exited`
+/// says whether (and how) the BE process is gone.
+pub(super) fn decide(
+    timeout: Duration,
+    r: &mut Runner,
+    tail: &mut Tailer,
+    http_port: u16,
+    exited: &mut dyn FnMut(&mut Runner) -> Option<ExitInfo>,
+) -> Result<String, Ending> {
+    let started = Instant::now();
+    let deadline = started + timeout;
+    let addr: SocketAddr = ([127, 0, 0, 1], http_port).into();
+    let mut seen = BTreeSet::new();
+    let (mut started_line, mut heartbeat_line) = (false, false);
+    let mut version: Option<(Version, String)> = None;
+    let mut last_probe: Option<Instant> = None;
+    let mut last_line = String::new();
+    loop {
+        r.interrupted()?;
+        let gone = exited(r);
+        for line in tail.poll() {
+            if !line.text.trim().is_empty() {
+                last_line = line.text.clone();
+            }
+            if version.is_none() {
+                if let Some(c) = banner_version().captures(&line.text) {
+                    let full = line.text[c.get(0).map(|m| m.start()).unwrap_or(0)..]
+                        .trim_start_matches(']')
+                        .trim()
+                        .trim_start_matches("version ")
+                        .to_string();
+                    version = c[1].parse().ok().map(|v| (v, full));
+                }
+            }
+            for sig in classify(&line.text, Role::Be) {
+                match sig.id {
+                    "be.ready.started" => started_line = true,
+                    "be.ready.heartbeat-listening" | "be.ready.heartbeat-service" => {
+                        heartbeat_line = true
+                    }
+                    _ => {}
+                }
+                if !seen.insert(sig.id) {
+                    continue;
+                }
+                r.report.signatures.push(SignatureHit {
+                    id: sig.id.into(),
+                    severity: sig.severity,
+                    file: line.file.clone(),
+                    line: line.number,
+                    text: line.text.chars().take(400).collect(),
+                    hint: sig.remedy.into(),
+                });
+                if sig.severity == Severity::Fatal {
+                    return Err(Ending::fail(format!("{}: {}", sig.id, sig.explanation)));
+                }
+            }
+        }
+        if let Some(st) = gone {
+            if st.sigill {
+                r.report.signatures.push(SignatureHit {
+                    id: "be.cpu.avx2".into(),
+                    severity: Severity::Fatal,
+                    file: "(exit status)".into(),
+                    line: 0,
+                    text: "terminated by SIGILL (illegal instruction)".into(),
+                    hint: "run on a host with AVX2 (grep avx2 /proc/cpuinfo)".into(),
+                });
+                return Err(Ending::fail("be.cpu.avx2: the BE died of SIGILL: the CPU lacks an instruction set the build needs (AVX2)"));
+            }
+            return Err(Ending::fail(format!(
+                "the BE exited ({}) before it was healthy; last output: {}",
+                st.what,
+                if last_line.is_empty() {
+                    "none"
+                } else {
+                    &last_line
+                }
+            )));
+        }
+        let ready_line = match &version {
+            Some((v, _)) if v.be_start_steps() => started_line,
+            _ => started_line || heartbeat_line,
+        };
+        if ready_line && last_probe.is_none_or(|t| t.elapsed() >= Duration::from_millis(50)) {
+            last_probe = Some(Instant::now());
+            let resp = r
+                .probes
+                .run(move || http::get(addr, "/api/health", Duration::from_secs(2)));
+            if let Ok(resp) = resp {
+                let ok = resp.status == 200
+                    && serde_json::from_str::<serde_json::Value>(&resp.body)
+                        .is_ok_and(|v| v["status"] == "OK");
+                r.report.probes.health = Some(Probe {
+                    ok,
+                    detail: resp.body.clone(),
+                });
+                if ok {
+                    break;
+                }
+            }
+        }
+        if Instant::now() >= deadline {
+            let loading =
+                seen.contains("be.progress.tablet-load") && !started_line && !heartbeat_line;
+            let why = if loading {
+                " The BE was still loading tablet meta: allow a longer --timeout on nodes with many tablets."
+            } else {
+                ""
+            };
+            return Err(Ending::new(
+                Verdict::Timeout,
+                exit::TIMEOUT,
+                format!(
+                    "no verdict within {}; the BE was stopped.{why} Last line: {}",
+                    humantime::format_duration(timeout),
+                    if last_line.is_empty() {
+                        "none"
+                    } else {
+                        &last_line
+                    }
+                ),
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let v = version
+        .map(|(_, full)| full)
+        .unwrap_or_else(|| "unknown version".into());
+    r.report.target.detected_version = Some(v.clone());
+    Ok(format!(
+        "StarRocks BE {v} started and is healthy on this host after {:.1} s",
+        started.elapsed().as_secs_f64()
+    ))
+}

@@ -1,0 +1,446 @@
+//! `sr-rehearse be`: the sandbox canary and the in-place canary with its journal and rollback,
+//! against simulated nodes started with their own scripts.
+
+use std::fs;
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use crate::util::*;
+
+const T: Duration = Duration::from_secs(60);
+
+/// A node: a BE home of one version with its storage, and an unpacked new release.
+struct Node {
+    dir: tempfile::TempDir,
+    home: PathBuf,
+    new_be: PathBuf,
+    root: PathBuf,
+    http: u16,
+    heartbeat: u16,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        kill_all_mentioning(self.dir.path());
+    }
+}
+
+impl Node {
+    fn new(old: &str, new: &str, new_args: &[&str]) -> Node {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().join("node/be");
+        let new_be = dir.path().join("release/be");
+        let root = dir.path().join("ws");
+        let storage = dir.path().join("node/storage");
+        fs::create_dir_all(&root).unwrap();
+        fs::create_dir_all(&storage).unwrap();
+        run_sim(&[
+            "make-package",
+            "--role",
+            "be",
+            "--version",
+            old,
+            "--out",
+            home.to_str().unwrap(),
+        ]);
+        let mut a = vec![
+            "make-package",
+            "--role",
+            "be",
+            "--version",
+            new,
+            "--out",
+            new_be.to_str().unwrap(),
+        ];
+        a.extend_from_slice(new_args);
+        run_sim(&a);
+        fs::write(home.join("lib/udf/my_udf.jar"), b"operator's own UDF").unwrap();
+        let (be, http, hb, brpc) = (free_port(), free_port(), free_port(), free_port());
+        let key = if old.starts_with("2.") {
+            "webserver_port"
+        } else {
+            "be_http_port"
+        };
+        let mut conf = read(&home.join("conf/be.conf"));
+        conf.push_str(&format!(
+            "\nbe_port = {be}\n{key} = {http}\nheartbeat_service_port = {hb}\nbrpc_port = {brpc}\nstorage_root_path = {}\n",
+            storage.display()
+        ));
+        fs::write(home.join("conf/be.conf"), conf).unwrap();
+        Node {
+            dir,
+            home,
+            new_be,
+            root,
+            http,
+            heartbeat: hb,
+        }
+    }
+
+    /// Starts the node's BE as an operator would, in its own session.
+    fn start(&self) {
+        let mut c = Command::new("bash");
+        c.arg(self.home.join("bin/start_be.sh"))
+            .arg("--daemon")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        unsafe {
+            c.pre_exec(|| {
+                nix::unistd::setsid()
+                    .map(|_| ())
+                    .map_err(std::io::Error::from)
+            });
+        }
+        assert!(c.status().unwrap().success());
+        self.wait_healthy();
+    }
+
+    fn healthy(&self) -> bool {
+        let addr: std::net::SocketAddr = ([127, 0, 0, 1], self.http).into();
+        sr_rehearse::probe::http::get(addr, "/api/health", Duration::from_secs(1))
+            .is_ok_and(|r| r.body.contains("\"OK\""))
+    }
+
+    fn wait_healthy(&self) {
+        wait_for("the node's BE healthy", T, || self.healthy().then_some(()));
+    }
+
+    fn pid(&self) -> Option<i32> {
+        read(&self.home.join("bin/be.pid"))
+            .trim()
+            .parse()
+            .ok()
+            .filter(|p| alive(*p))
+    }
+
+    fn binlib(&self) -> (String, String) {
+        (
+            content_digest(&self.home.join("bin"), &["be.pid"]),
+            content_digest(&self.home.join("lib"), &["udf-runtime"]),
+        )
+    }
+
+    fn cmd(&self, extra: &[&str]) -> Command {
+        let mut c = Command::new(tool_bin());
+        c.arg("be")
+            .arg("--be-home")
+            .arg(&self.home)
+            .arg("--workspace-root")
+            .arg(&self.root)
+            .arg("--json")
+            .arg(self.dir.path().join("report.json"))
+            .arg("--timeout")
+            .arg("30s")
+            .args(extra)
+            .stdin(Stdio::null());
+        c
+    }
+
+    fn run(&self, extra: &[&str]) -> (Option<i32>, String, serde_json::Value) {
+        let _ = fs::remove_file(self.dir.path().join("report.json"));
+        let out = self.cmd(extra).output().unwrap();
+        let json = fs::read_to_string(self.dir.path().join("report.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or(serde_json::Value::Null);
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            json,
+        )
+    }
+
+    fn sandbox(&self, extra: &[&str]) -> (Option<i32>, String, serde_json::Value) {
+        let mut a = vec!["--new-be", self.new_be.to_str().unwrap()];
+        a.extend_from_slice(extra);
+        self.run(&a)
+    }
+
+    fn in_place(&self, extra: &[&str]) -> (Option<i32>, String, serde_json::Value) {
+        let mut a = vec![
+            "--new-be",
+            self.new_be.to_str().unwrap(),
+            "--in-place",
+            "--soak",
+            "1s",
+        ];
+        a.extend_from_slice(extra);
+        self.run(&a)
+    }
+
+    fn workspaces(&self) -> Vec<PathBuf> {
+        fs::read_dir(&self.root)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .collect()
+    }
+}
+
+fn sig_ids(j: &serde_json::Value) -> String {
+    j["signatures"].to_string()
+}
+
+#[test]
+fn sandbox_passes_and_touches_nothing() {
+    let n = Node::new("3.2.11", "3.3.5", &[]);
+    let before = (tree_digest(&n.home), tree_digest(&n.new_be));
+    let (code, out, j) = n.sandbox(&[]);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(
+        (tree_digest(&n.home), tree_digest(&n.new_be)),
+        before,
+        "node and package untouched"
+    );
+    assert!(j["target"]["detected_version"]
+        .as_str()
+        .unwrap()
+        .starts_with("3.3.5"));
+    let prod: Vec<u64> = j["ports"]["production"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .collect();
+    for (k, p) in j["ports"]["sandbox"].as_object().unwrap() {
+        assert!(
+            !prod.contains(&p.as_u64().unwrap()),
+            "{k} collides with production"
+        );
+    }
+    assert!(n.workspaces().is_empty());
+    assert!(procs_mentioning(n.dir.path()).is_empty(), "no process left");
+}
+
+#[test]
+fn sandbox_catches_what_breaks_a_build_on_this_host() {
+    for (version, fault, id) in [
+        ("3.3.5", "no-avx2", "be.cpu.avx2"),
+        ("2.5.22", "no-avx2", "be.cpu.avx2"),
+        ("3.3.5", "missing-library", "be.lib.shared-library"),
+        ("3.0.2", "lib-without-bin", "be.lib.bin-not-replaced"),
+        ("3.3.5", "port-in-use", "be.port.http"),
+        ("3.2.11", "tablet-load-failure", "be.storage.tablet-load"),
+    ] {
+        let n = Node::new("3.2.11", version, &["--fault", fault]);
+        let (code, out, j) = n.sandbox(&["--keep", "never"]);
+        assert_eq!(code, Some(1), "{version} {fault}: {out}");
+        assert!(
+            sig_ids(&j).contains(id),
+            "{version} {fault}: {}",
+            sig_ids(&j)
+        );
+        assert!(
+            procs_mentioning(n.dir.path()).is_empty(),
+            "{fault}: no process left"
+        );
+    }
+}
+
+#[test]
+fn sandbox_slow_tablet_load_times_out_with_advice() {
+    let n = Node::new(
+        "3.2.11",
+        "3.3.5",
+        &["--fault", "slow-tablet-load", "--fault-secs", "30"],
+    );
+    let (code, out, j) = n.sandbox(&["--timeout", "2s"]);
+    assert_eq!(code, Some(4), "{out}");
+    assert!(j["summary"]
+        .as_str()
+        .unwrap()
+        .contains("still loading tablet meta"));
+    assert!(procs_mentioning(n.dir.path()).is_empty());
+}
+
+#[test]
+fn sandbox_bad_input() {
+    let n = Node::new("3.2.11", "3.3.5", &[]);
+    fs::rename(n.home.join("conf/be.conf"), n.home.join("conf/be.conf.bak")).unwrap();
+    let (code, out, _) = n.sandbox(&[]);
+    assert_eq!(code, Some(2));
+    assert!(
+        out.contains("conf/be.conf") && out.contains("--be-home"),
+        "{out}"
+    );
+    fs::rename(n.home.join("conf/be.conf.bak"), n.home.join("conf/be.conf")).unwrap();
+
+    let mut conf = read(&n.home.join("conf/be.conf"));
+    conf.push_str("storage_root_path = relative/dir,medium:SSD\n");
+    fs::write(n.home.join("conf/be.conf"), &conf).unwrap();
+    let (code, out, _) = n.sandbox(&[]);
+    assert_eq!(code, Some(2));
+    assert!(
+        out.contains("storage_root_path (line") && out.contains("must be absolute"),
+        "{out}"
+    );
+
+    let n = Node::new("3.2.11", "3.3.5", &[]);
+    fs::remove_file(n.new_be.join("lib/starrocks_be")).unwrap();
+    let (code, out, _) = n.sandbox(&[]);
+    assert_eq!(code, Some(2));
+    assert!(out.contains("has no lib/starrocks_be"), "{out}");
+    assert!(n.workspaces().is_empty());
+}
+
+/// An FE whose meta records the node as its backend, so SHOW BACKENDS can vouch for it.
+fn fe_for(n: &Node) -> FeNode {
+    let mut b = FeBuild::new("3.3.0", "3.3.0");
+    b.meta_args = vec!["--backend".into(), format!("127.0.0.1:{}", n.heartbeat)];
+    let mut fe = b.build();
+    fe.start_daemon();
+    fe.wait_ready();
+    fe
+}
+
+#[test]
+fn in_place_pass_keeps_the_new_build() {
+    let n = Node::new("3.2.11", "3.3.5", &[]);
+    n.start();
+    let fe = fe_for(&n);
+    let fe_addr = format!("127.0.0.1:{}", fe.query);
+    let (code, out, j) = n.in_place(&["--fe", &fe_addr, "--soak", "2s"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(j["summary"]
+        .as_str()
+        .unwrap()
+        .contains("now runs the new build"));
+    let pid = n.pid().expect("the new BE keeps running");
+    assert!(read(&n.home.join("log/be.INFO")).contains("version 3.3.5"));
+    assert_eq!(
+        read(&n.home.join("lib/udf/my_udf.jar")),
+        "operator's own UDF",
+        "lib/udf carried over"
+    );
+    let journal = sr_rehearse::be::inplace::read_journal(&n.home);
+    assert_eq!(journal.last().unwrap().step, "kept");
+    assert!(n.healthy());
+    let _ = kill(pid, Signal::SIGKILL);
+}
+
+#[test]
+fn in_place_failure_rolls_back_to_the_old_build() {
+    let n = Node::new("3.2.11", "3.3.5", &["--fault", "tablet-load-failure"]);
+    n.start();
+    let before = n.binlib();
+    let (code, out, j) = n.in_place(&[]);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(sig_ids(&j).contains("be.storage.tablet-load"));
+    assert!(out.contains("[ ok ] rollback"), "{out}");
+    assert_eq!(
+        n.binlib(),
+        before,
+        "bin/ and lib/ are the old build again, byte for byte"
+    );
+    assert!(
+        n.pid().is_some() && n.healthy(),
+        "the old BE is back and healthy"
+    );
+    assert_eq!(
+        sr_rehearse::be::inplace::read_journal(&n.home)
+            .last()
+            .unwrap()
+            .step,
+        "rolled-back"
+    );
+}
+
+#[test]
+fn in_place_failure_with_a_failed_rollback_is_exit_5() {
+    let n = Node::new("3.2.11", "3.3.5", &[]);
+    n.start();
+    let old_pid = n.pid().unwrap();
+    let http = n.http;
+    // As soon as the old BE is stopped, something else takes the node's HTTP port: the new build
+    // cannot start, and neither can the old one on the way back.
+    let squatter = std::thread::spawn(move || {
+        wait_for("old BE stopped", T, || (!alive(old_pid)).then_some(()));
+        wait_for("port free", T, || {
+            std::net::TcpListener::bind(("0.0.0.0", http)).ok()
+        })
+    });
+    let (code, out, j) = n.in_place(&["--timeout", "5s"]);
+    let _held = squatter.join().unwrap();
+    assert_eq!(code, Some(5), "{out}");
+    assert_eq!(j["exit_code"], 5);
+    let summary = j["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("AND THE ROLLBACK FAILED")
+            && summary.contains("old build is back in bin/ and lib/"),
+        "{summary}"
+    );
+}
+
+#[test]
+fn a_second_canary_is_refused_while_one_is_open() {
+    let n = Node::new("3.2.11", "3.3.5", &[]);
+    n.start();
+    let st = n
+        .cmd(&["--new-be", n.new_be.to_str().unwrap(), "--in-place"])
+        .env("SR_REHEARSE_TEST_KILL_AT", "install")
+        .status()
+        .unwrap();
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(st.signal(), Some(9));
+    let (code, out, _) = n.in_place(&[]);
+    assert_eq!(code, Some(2));
+    assert!(
+        out.contains("another canary's journal is open") && out.contains("--rollback"),
+        "{out}"
+    );
+    let (code, out, _) = n.run(&["--rollback"]);
+    assert_eq!(code, Some(0), "{out}");
+}
+
+#[test]
+fn kill_9_at_every_step_then_rollback_restores_the_node() {
+    for step in [
+        "begin",
+        "backup-bin",
+        "backup-lib",
+        "install",
+        "stop-old",
+        "start-new",
+        "verify",
+    ] {
+        let n = Node::new("3.2.11", "3.3.5", &[]);
+        n.start();
+        let before = n.binlib();
+        let st = n
+            .cmd(&[
+                "--new-be",
+                n.new_be.to_str().unwrap(),
+                "--in-place",
+                "--soak",
+                "1s",
+            ])
+            .env("SR_REHEARSE_TEST_KILL_AT", step)
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(st.signal(), Some(9), "{step}: the tool was killed there");
+        let (code, out, _) = n.run(&["--rollback"]);
+        assert_eq!(code, Some(0), "{step}: {out}");
+        assert_eq!(n.binlib(), before, "{step}: bin/ and lib/ byte for byte");
+        assert!(
+            n.pid().is_some() && n.healthy(),
+            "{step}: the old BE runs and is healthy"
+        );
+        assert!(
+            read(&n.home.join("log/be.INFO"))
+                .lines()
+                .rev()
+                .find(|l| l.contains(" version "))
+                .unwrap()
+                .contains("3.2.11"),
+            "{step}: the running BE is the old build"
+        );
+        let (code, out, _) = n.run(&["--rollback"]);
+        assert_eq!(code, Some(0));
+        assert!(out.contains("nothing to roll back"), "{step}: {out}");
+    }
+}
