@@ -163,6 +163,8 @@ pub fn scan(files: &[PathBuf], role: Option<Role>) -> Result<ScanReport, ScanErr
         let mut last_state: Option<(bool, &'static str)> = None;
         let finish =
             |rec: Record, report: &mut ScanReport, last: &mut Option<(bool, &'static str)>| {
+                // The most specific signature of a record decides it: the first the catalog lists.
+                let mut decided = false;
                 for sig in classify(&rec.text, role) {
                     *report.counts.entry(sig.id).or_default() += 1;
                     if report.matches.len() < 1000 {
@@ -183,12 +185,10 @@ pub fn scan(files: &[PathBuf], role: Option<Role>) -> Result<ScanReport, ScanErr
                             hint: sig.remedy,
                         });
                     }
-                    match sig.severity {
-                        Severity::Fatal => *last = Some((false, sig.id)),
-                        Severity::Progress if sig.id.contains(".ready.") => {
-                            *last = Some((true, sig.id))
-                        }
-                        _ => {}
+                    let ready = sig.id.contains(".ready.");
+                    if !decided && (sig.severity == Severity::Fatal || ready) {
+                        *last = Some((ready, sig.id));
+                        decided = true;
                     }
                 }
             };
