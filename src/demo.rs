@@ -3,7 +3,7 @@
 //! It needs nothing but this binary: the simulated cluster and releases are built with the
 //! simulator library, and the simulated packages run this same binary as their server. It shows a
 //! rehearsal that passes (3.2 metadata on 3.3) and one that fails with its diagnosis (metadata last
-//! written by 3.0, which 3.3 refuses), and leaves their JSON reports behind.
+//! written by 3.0, which 3.3 refuses), a BE canary in a sandbox, and leaves the JSON reports behind.
 
 use std::path::Path;
 use std::time::Duration;
@@ -58,6 +58,52 @@ fn scenario(
     })
 }
 
+/// A 3.2.11 BE node (its home and storage) and an unpacked 3.3.5 BE release.
+fn be_scenario(root: &Path, keep: bool) -> anyhow::Result<crate::be::BeConfig> {
+    let dir = root.join("be-canary");
+    let home = dir.join("node/be");
+    let storage = dir.join("node/storage");
+    std::fs::create_dir_all(&storage)?;
+    for (version, out) in [
+        ("3.2.11", home.clone()),
+        ("3.3.5", dir.join("StarRocks-3.3.5/be")),
+    ] {
+        make_package(&PackageSpec {
+            role: Role::Be,
+            version: version.parse()?,
+            out,
+            fault: None,
+            fault_secs: 5,
+            heartbeat_ms: 5000,
+            too_much_time_secs: 60,
+        })
+        .with_context(|| format!("failed to build the simulated {version} BE"))?;
+    }
+    let conf = home.join("conf/be.conf");
+    let mut text = std::fs::read_to_string(&conf)?;
+    text.push_str(&format!("storage_root_path = {}\n", storage.display()));
+    std::fs::write(&conf, text)?;
+    Ok(crate::be::BeConfig {
+        be_home: home,
+        new_be: Some(dir.join("StarRocks-3.3.5/be")),
+        in_place: false,
+        rollback: false,
+        storage_copy: None,
+        fe: None,
+        user: "root".into(),
+        password_env: None,
+        soak: Duration::from_secs(30),
+        workspace_root: root.to_path_buf(),
+        keep: if keep { Keep::Always } else { Keep::Never },
+        timeout: Duration::from_secs(120),
+        plan: false,
+        isolate: Isolate::Auto,
+        quiet: false,
+        verbose: false,
+        stop_grace: Duration::from_secs(10),
+    })
+}
+
 pub fn run(keep: bool) -> anyhow::Result<i32> {
     let base = std::env::temp_dir().join(format!(
         "sr-rehearse-demo-{}",
@@ -72,20 +118,23 @@ pub fn run(keep: bool) -> anyhow::Result<i32> {
     // SAFETY: single-threaded at this point; the simulated packages read JAVA_HOME like real ones.
     std::env::set_var("JAVA_HOME", &jdk);
 
-    println!("== demo 1/2: StarRocks 3.2.5 metadata on a new 3.3.2 release (expected: pass)\n");
+    println!("== demo 1/3: StarRocks 3.2.5 metadata on a new 3.3.2 release (expected: pass)\n");
     let pass_cfg = scenario(&base, "upgrade-3.2-to-3.3", "3.2.5", "3.3.2", keep)?;
     let pass = crate::fe::run(&pass_cfg);
     std::fs::write(reports.join("pass.json"), pass.to_json())?;
 
-    println!("\n== demo 2/2: metadata last written by 3.0.9, straight to 3.3.2 (expected: fail)\n");
+    println!("\n== demo 2/3: metadata last written by 3.0.9, straight to 3.3.2 (expected: fail)\n");
     let fail_cfg = scenario(&base, "skip-3.0-to-3.3", "3.0.9", "3.3.2", keep)?;
     let fail = crate::fe::run(&fail_cfg);
     std::fs::write(reports.join("fail.json"), fail.to_json())?;
 
-    println!("\nThe BE canary is not part of this build yet; `sr-rehearse be` comes next.");
+    println!("\n== demo 3/3: BE canary of a new 3.3.5 build beside a 3.2.11 node, in a sandbox (expected: pass)\n");
+    let be = be_scenario(&base, keep)?;
+    let canary = crate::be::run(&be);
+    std::fs::write(reports.join("be-canary.json"), canary.to_json())?;
+
     println!(
-        "reports: {}/pass.json and {}/fail.json",
-        reports.display(),
+        "\nreports: {0}/pass.json, {0}/fail.json and {0}/be-canary.json",
         reports.display()
     );
     if keep {
@@ -101,9 +150,11 @@ pub fn run(keep: bool) -> anyhow::Result<i32> {
             }
         }
     }
-    let as_expected = pass.verdict == Verdict::Pass && fail.verdict == Verdict::Fail;
+    let as_expected = pass.verdict == Verdict::Pass
+        && fail.verdict == Verdict::Fail
+        && canary.verdict == Verdict::Pass;
     if as_expected {
-        println!("demo: both rehearsals ended as expected");
+        println!("demo: all three runs ended as expected");
         Ok(exit::PASS)
     } else {
         println!(

@@ -499,3 +499,40 @@ fn not_enough_space_is_an_environment_error() {
     assert_eq!(o.code, Some(3), "{}", o.stdout);
     assert!(o.stdout.contains("not enough free space"));
 }
+
+#[test]
+fn demo_runs_on_nothing_but_the_binary() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(tool_bin())
+        .arg("demo")
+        .env("TMPDIR", tmp.path())
+        .env_remove("JAVA_HOME")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("verdict: PASS (exit 0): StarRocks 3.3.2"));
+    assert!(text.contains("verdict: FAIL (exit 1): fe.meta.incompatible-version"));
+    assert!(text.contains("verdict: PASS (exit 0): StarRocks BE 3.3.5"));
+    assert!(text
+        .trim_end()
+        .ends_with("demo: all three runs ended as expected"));
+    let demo_dir = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .path();
+    let kept: Vec<String> = std::fs::read_dir(&demo_dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(kept, ["reports"], "only the reports stay without --keep");
+    for r in ["pass.json", "fail.json", "be-canary.json"] {
+        let j: serde_json::Value =
+            serde_json::from_str(&read(&demo_dir.join("reports").join(r))).unwrap();
+        assert_eq!(j["schema"], 1);
+    }
+    assert!(procs_mentioning(tmp.path()).is_empty(), "no process left");
+}
