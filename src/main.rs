@@ -25,37 +25,26 @@ fn write_reports(
     Ok(())
 }
 
+/// Prints what `-q` asks for, writes the report files, and gives the run's exit code.
+fn emit(report: Report, common: &sr_rehearse::cli::Common) -> anyhow::Result<i32> {
+    if common.quiet {
+        println!("{}", report.summary);
+    }
+    if !common.plan {
+        write_reports(&report, common.json.as_deref(), common.junit.as_deref())?;
+    }
+    Ok(report.exit_code)
+}
+
 fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Fe(args) => {
             let cfg = args.to_config();
-            let report = sr_rehearse::fe::run(&cfg);
-            if cfg.quiet {
-                println!("{}", report.summary);
-            }
-            if !cfg.plan {
-                write_reports(
-                    &report,
-                    args.common.json.as_deref(),
-                    args.common.junit.as_deref(),
-                )?;
-            }
-            Ok(report.exit_code)
+            emit(sr_rehearse::fe::run(&cfg), &args.common)
         }
         Command::Be(args) => {
             let cfg = args.to_config();
-            let report = sr_rehearse::be::run(&cfg);
-            if cfg.quiet {
-                println!("{}", report.summary);
-            }
-            if !cfg.plan {
-                write_reports(
-                    &report,
-                    args.common.json.as_deref(),
-                    args.common.junit.as_deref(),
-                )?;
-            }
-            Ok(report.exit_code)
+            emit(sr_rehearse::be::run(&cfg), &args.common)
         }
         Command::Scan {
             files,

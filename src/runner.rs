@@ -120,6 +120,29 @@ impl Runner {
     }
 }
 
+/// Refuses a workspace root that does not exist or lies inside a folder the run must not write to.
+pub fn check_workspace_root(
+    root: &std::path::Path,
+    guarded: &[(&str, &std::path::Path)],
+) -> Result<(), Ending> {
+    if !root.is_dir() {
+        return Err(Ending::bad_input(format!(
+            "--workspace-root {} is not a folder; create it or pass another",
+            root.display()
+        )));
+    }
+    for (what, p) in guarded {
+        if workspace::is_within(root, p) {
+            return Err(Ending::bad_input(format!(
+                "--workspace-root {} is inside the {what} {}; the run must never write there, choose a folder outside it",
+                root.display(),
+                p.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// When to keep a run's workspace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Keep {
@@ -241,6 +264,52 @@ impl Runner {
         self.fenced = fenced;
         self.report.isolation.mode = if fenced { "netns" } else { "none" }.into();
         self.report.isolation.reason = reason;
+        Ok(())
+    }
+
+    /// Runs `bash <home>/bin/<script>` as the sandbox, output appended to `<home>/log/<out>`, after
+    /// checking its ports are still free; records the `launch` step.
+    pub fn launch_script(
+        &mut self,
+        home: &std::path::Path,
+        script: &str,
+        out: &str,
+        ports: &[(String, u16)],
+    ) -> Result<(), Ending> {
+        let t = Instant::now();
+        for (name, port) in ports {
+            if !crate::ports::is_free(*port) {
+                self.step(
+                    "launch",
+                    t,
+                    StepStatus::Failed,
+                    format!("{name} {port} is in use"),
+                );
+                return Err(Ending::env(format!(
+                    "failed to launch: sandbox {name} {port} was taken by another process after it was chosen; run again"
+                )));
+            }
+        }
+        let out_path = home.join("log").join(out);
+        let open_err =
+            |e: std::io::Error| Ending::env(format!("failed to open {}: {e}", out_path.display()));
+        let out = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&out_path)
+            .map_err(open_err)?;
+        let err = out.try_clone().map_err(open_err)?;
+        let mut cmd = Command::new("bash");
+        cmd.arg(home.join("bin").join(script))
+            .current_dir(home)
+            .stdout(std::process::Stdio::from(out))
+            .stderr(std::process::Stdio::from(err));
+        self.launch(cmd)?;
+        let detail = format!(
+            "bash bin/{script} (process group {})",
+            self.state.pgid.unwrap_or(0)
+        );
+        self.step("launch", t, StepStatus::Ok, detail);
         Ok(())
     }
 

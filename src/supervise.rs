@@ -45,8 +45,8 @@ pub fn group_alive(pgid: i32) -> bool {
     !matches!(kill(Pid::from_raw(-pgid), None), Err(Errno::ESRCH))
 }
 
-/// Live pids of group `pgid`, read from /proc (zombies left out).
-pub fn group_members(pgid: i32) -> Vec<i32> {
+/// Every live (not zombie) process as (pid, parent pid, process group), read from /proc.
+fn processes() -> Vec<(i32, i32, i32)> {
     let mut out = Vec::new();
     let Ok(rd) = std::fs::read_dir("/proc") else {
         return out;
@@ -58,17 +58,29 @@ pub fn group_members(pgid: i32) -> Vec<i32> {
         let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
             continue;
         };
+        // Fields after the command name: state, ppid, pgrp, …
         let f: Vec<&str> = stat
             .rsplit(')')
             .next()
             .unwrap_or("")
             .split_whitespace()
             .collect();
-        if f.len() > 3 && f[0] != "Z" && f[2].parse::<i32>() == Ok(pgid) {
-            out.push(pid);
+        if f.len() > 2 && f[0] != "Z" {
+            if let (Ok(ppid), Ok(pgrp)) = (f[1].parse(), f[2].parse()) {
+                out.push((pid, ppid, pgrp));
+            }
         }
     }
     out
+}
+
+/// Live pids of group `pgid`.
+pub fn group_members(pgid: i32) -> Vec<i32> {
+    processes()
+        .into_iter()
+        .filter(|p| p.2 == pgid)
+        .map(|p| p.0)
+        .collect()
 }
 
 /// Reaps any exited children of this process (orphans reparented to us as subreaper included).
@@ -81,33 +93,14 @@ pub fn reap_orphans() {
     }
 }
 
-/// Pids whose parent is this process, other than `except`.
-fn our_children(except: &[i32]) -> Vec<i32> {
+/// Pids whose parent is this process.
+fn our_children() -> Vec<i32> {
     let me = std::process::id() as i32;
-    let mut out = Vec::new();
-    let Ok(rd) = std::fs::read_dir("/proc") else {
-        return out;
-    };
-    for e in rd.flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        if except.contains(&pid) {
-            continue;
-        }
-        if let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-            let f: Vec<&str> = stat
-                .rsplit(')')
-                .next()
-                .unwrap_or("")
-                .split_whitespace()
-                .collect();
-            if f.len() > 2 && f[0] != "Z" && f[1].parse::<i32>() == Ok(me) {
-                out.push(pid);
-            }
-        }
-    }
-    out
+    processes()
+        .into_iter()
+        .filter(|p| p.1 == me)
+        .map(|p| p.0)
+        .collect()
 }
 
 /// How a stop went.
@@ -191,7 +184,7 @@ impl Group {
             let _ = s.wait();
         }
         // Helpers that left the group but were reparented to us.
-        for pid in our_children(&[]) {
+        for pid in our_children() {
             let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
         }
         reap_orphans();

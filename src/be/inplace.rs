@@ -454,6 +454,7 @@ fn upgrade(
     let t = Instant::now();
     let mut tail = Tailer::new(&log_files(home));
     tail.skip_existing();
+    let mut watch = crate::watch::Watcher::new(tail, crate::watch::catalog::Role::Be);
     j.record("start-new", None)?;
     script(home, "start_be.sh", &["--daemon"])
         .map_err(|e| Ending::fail(format!("failed to start the new BE: {e}")))?;
@@ -473,7 +474,7 @@ fn upgrade(
             None => None,
         }
     };
-    let decided = decide(cfg.timeout, r, &mut tail, node.http_port, &mut exited);
+    let decided = decide(cfg.timeout, r, &mut watch, node.http_port, &mut exited);
     let (st, detail) = match &decided {
         Ok(s) => (StepStatus::Ok, s.clone()),
         Err(e) => (StepStatus::Failed, e.summary.clone()),

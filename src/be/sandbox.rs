@@ -16,8 +16,9 @@ use crate::probe::http;
 use crate::report::{exit, Probe, Report, SignatureHit, StepStatus, Verdict};
 use crate::runner::{Ending, Runner};
 use crate::version::Version;
-use crate::watch::catalog::{classify, Role, Severity};
+use crate::watch::catalog::{Role, Severity};
 use crate::watch::tail::Tailer;
+use crate::watch::Watcher;
 use crate::workspace;
 
 /// Keys naming folders the BE writes to; each present one is moved into the workspace.
@@ -73,21 +74,10 @@ fn preflight(cfg: &BeConfig, r: &mut Runner) -> Result<Plan, Ending> {
     let node = conf::read(&cfg.be_home)?;
     conf::check_package(&new_be)?;
     let root = &cfg.workspace_root;
-    if !root.is_dir() {
-        return Err(Ending::bad_input(format!(
-            "--workspace-root {} is not a folder; create it or pass another",
-            root.display()
-        )));
-    }
-    for (what, p) in [("BE home", &cfg.be_home), ("new package", &new_be)] {
-        if workspace::is_within(root, p) {
-            return Err(Ending::bad_input(format!(
-                "--workspace-root {} is inside the {what} {}; the canary must never write there, choose a folder outside it",
-                root.display(),
-                p.display()
-            )));
-        }
-    }
+    crate::runner::check_workspace_root(
+        root,
+        &[("BE home", &cfg.be_home), ("new package", &new_be)],
+    )?;
     if let Some(sc) = &cfg.storage_copy {
         if !sc.is_dir() {
             return Err(Ending::bad_input(format!(
@@ -370,34 +360,7 @@ fn pipeline(cfg: &BeConfig, r: &mut Runner) -> Result<(), Ending> {
         }
     }
 
-    let t = Instant::now();
-    for (name, port) in &plan.ports {
-        if !crate::ports::is_free(*port) {
-            return Err(Ending::env(format!(
-                "failed to launch: sandbox {name} {port} was taken by another process after it was chosen; run again"
-            )));
-        }
-    }
-    let out_path = home.join("log/be.out");
-    let out = fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&out_path)
-        .map_err(|e| Ending::env(format!("failed to open {}: {e}", out_path.display())))?;
-    let err = out
-        .try_clone()
-        .map_err(|e| Ending::env(format!("failed to open {}: {e}", out_path.display())))?;
-    let mut cmd = Command::new("bash");
-    cmd.arg(home.join("bin/start_be.sh"))
-        .current_dir(&home)
-        .stdout(Stdio::from(out))
-        .stderr(Stdio::from(err));
-    r.launch(cmd)?;
-    let detail = format!(
-        "bash bin/start_be.sh (process group {})",
-        r.state.pgid.unwrap_or(0)
-    );
-    r.step("launch", t, StepStatus::Ok, detail);
+    r.launch_script(&home, "start_be.sh", "be.out", &plan.ports)?;
 
     let t = Instant::now();
     let http_port = plan
@@ -416,8 +379,8 @@ fn pipeline(cfg: &BeConfig, r: &mut Runner) -> Result<(), Ending> {
                 sigill: st.signal() == Some(nix::libc::SIGILL),
             })
     };
-    let mut tail = Tailer::new(&log_files(&home));
-    let decided = decide(cfg.timeout, r, &mut tail, http_port, &mut exited);
+    let mut watch = Watcher::new(Tailer::new(&log_files(&home)), Role::Be);
+    let decided = decide(cfg.timeout, r, &mut watch, http_port, &mut exited);
     let (status, detail) = match &decided {
         Ok(s) => (StepStatus::Ok, s.clone()),
         Err(e) => (StepStatus::Failed, e.summary.clone()),
@@ -451,28 +414,23 @@ pub(super) fn log_files(home: &Path) -> Vec<std::path::PathBuf> {
 pub(super) fn decide(
     timeout: Duration,
     r: &mut Runner,
-    tail: &mut Tailer,
+    watch: &mut Watcher,
     http_port: u16,
     exited: &mut dyn FnMut(&mut Runner) -> Option<ExitInfo>,
 ) -> Result<String, Ending> {
     let started = Instant::now();
     let deadline = started + timeout;
     let addr: SocketAddr = ([127, 0, 0, 1], http_port).into();
-    let mut seen = BTreeSet::new();
     let (mut started_line, mut heartbeat_line) = (false, false);
     let mut version: Option<(Version, String)> = None;
     let mut last_probe: Option<Instant> = None;
-    let mut last_line = String::new();
     loop {
         r.interrupted()?;
         let gone = exited(r);
-        for line in tail.poll() {
-            if !line.text.trim().is_empty() {
-                last_line = line.text.clone();
-            }
+        let mut on_line = |text: &str| {
             if version.is_none() {
-                if let Some(c) = banner_version().captures(&line.text) {
-                    let full = line.text[c.get(0).map(|m| m.start()).unwrap_or(0)..]
+                if let Some(c) = banner_version().captures(text) {
+                    let full = text[c.get(0).map(|m| m.start()).unwrap_or(0)..]
                         .trim_start_matches(']')
                         .trim()
                         .trim_start_matches("version ")
@@ -480,28 +438,14 @@ pub(super) fn decide(
                     version = c[1].parse().ok().map(|v| (v, full));
                 }
             }
-            for sig in classify(&line.text, Role::Be) {
-                match sig.id {
-                    "be.ready.started" => started_line = true,
-                    "be.ready.heartbeat-listening" | "be.ready.heartbeat-service" => {
-                        heartbeat_line = true
-                    }
-                    _ => {}
+        };
+        for id in watch.poll(&mut r.report.signatures, &mut on_line)? {
+            match id {
+                "be.ready.started" => started_line = true,
+                "be.ready.heartbeat-listening" | "be.ready.heartbeat-service" => {
+                    heartbeat_line = true
                 }
-                if !seen.insert(sig.id) {
-                    continue;
-                }
-                r.report.signatures.push(SignatureHit {
-                    id: sig.id.into(),
-                    severity: sig.severity,
-                    file: line.file.clone(),
-                    line: line.number,
-                    text: line.text.chars().take(400).collect(),
-                    hint: sig.remedy.into(),
-                });
-                if sig.severity == Severity::Fatal {
-                    return Err(Ending::fail(format!("{}: {}", sig.id, sig.explanation)));
-                }
+                _ => {}
             }
         }
         if let Some(st) = gone {
@@ -519,11 +463,7 @@ pub(super) fn decide(
             return Err(Ending::fail(format!(
                 "the BE exited ({}) before it was healthy; last output: {}",
                 st.what,
-                if last_line.is_empty() {
-                    "none"
-                } else {
-                    &last_line
-                }
+                watch.last()
             )));
         }
         let ready_line = match &version {
@@ -550,7 +490,7 @@ pub(super) fn decide(
         }
         if Instant::now() >= deadline {
             let loading =
-                seen.contains("be.progress.tablet-load") && !started_line && !heartbeat_line;
+                watch.has_seen("be.progress.tablet-load") && !started_line && !heartbeat_line;
             let why = if loading {
                 " The BE was still loading tablet meta: allow a longer --timeout on nodes with many tablets."
             } else {
@@ -562,11 +502,7 @@ pub(super) fn decide(
                 format!(
                     "no verdict within {}; the BE was stopped.{why} Last line: {}",
                     humantime::format_duration(timeout),
-                    if last_line.is_empty() {
-                        "none"
-                    } else {
-                        &last_line
-                    }
+                    watch.last()
                 ),
             ));
         }

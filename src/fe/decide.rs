@@ -7,17 +7,17 @@
 //! metadata on *our* sandbox: the cluster id it runs with, the journal it replayed, a SQL query,
 //! and `/api/health`.
 
-use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use super::{Ending, Plan, Run};
 use crate::probe::http;
-use crate::report::{exit, Probe, SignatureHit, Verdict};
+use crate::report::{exit, Probe, Verdict};
 use crate::version::Version;
-use crate::watch::catalog::{classify, Role, Severity};
+use crate::watch::catalog::{Role, Severity};
 use crate::watch::tail::Tailer;
+use crate::watch::Watcher;
 
 const POLL: Duration = Duration::from_millis(20);
 
@@ -30,58 +30,36 @@ pub(super) fn decide(
     let started = Instant::now();
     let deadline = started + run.cfg.timeout;
     let log = fe_home.join("log");
-    let mut tail = Tailer::new(&[
-        log.join("fe.log"),
-        log.join("fe.out"),
-        log.join("fe.warn.log"),
-    ]);
+    let mut watch = Watcher::new(
+        Tailer::new(&[
+            log.join("fe.log"),
+            log.join("fe.out"),
+            log.join("fe.warn.log"),
+        ]),
+        Role::Fe,
+    );
     let http_addr: SocketAddr = ([127, 0, 0, 1], plan.port("http_port")).into();
     let boot_path = format!(
         "/api/bootstrap?cluster_id={}&token={}",
         run.cfg.cluster_id, plan.source.token
     );
-    let mut seen: HashSet<&'static str> = HashSet::new();
     let (mut qe_started, mut fe_started) = (false, false);
     let mut last_probe: Option<Instant> = None;
-    let mut last_line = String::new();
     let boot: serde_json::Value = loop {
         run.interrupted()?;
         // Read the logs after checking for exit, so the lines a dying FE wrote last are classified.
         let exited = run.group.as_mut().and_then(|g| g.try_exit());
-        for line in tail.poll() {
-            if !line.text.trim().is_empty() {
-                last_line = line.text.clone();
-            }
-            for sig in classify(&line.text, Role::Fe) {
-                match sig.id {
-                    "fe.ready.qe-service" => qe_started = true,
-                    "fe.ready.started" => fe_started = true,
-                    _ => {}
-                }
-                if !seen.insert(sig.id) {
-                    continue;
-                }
-                run.report.signatures.push(SignatureHit {
-                    id: sig.id.into(),
-                    severity: sig.severity,
-                    file: line.file.clone(),
-                    line: line.number,
-                    text: line.text.chars().take(400).collect(),
-                    hint: sig.remedy.into(),
-                });
-                if sig.severity == Severity::Fatal {
-                    return Err(Ending::fail(format!("{}: {}", sig.id, sig.explanation)));
-                }
+        for id in watch.poll(&mut run.report.signatures, &mut |_| {})? {
+            match id {
+                "fe.ready.qe-service" => qe_started = true,
+                "fe.ready.started" => fe_started = true,
+                _ => {}
             }
         }
         if let Some(st) = exited {
             return Err(Ending::fail(format!(
                 "the FE exited ({st}) before it was ready; last output: {}",
-                if last_line.is_empty() {
-                    "none"
-                } else {
-                    &last_line
-                }
+                watch.last()
             )));
         }
         // HTTP binds only once the FE is ready; probe eagerly after a start line, rarely before.
@@ -134,11 +112,7 @@ pub(super) fn decide(
                 format!(
                     "no verdict within {}; the FE was stopped.{waiting} Last log line: {}",
                     humantime::format_duration(run.cfg.timeout),
-                    if last_line.is_empty() {
-                        "none"
-                    } else {
-                        &last_line
-                    }
+                    watch.last()
                 ),
             ));
         }

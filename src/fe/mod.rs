@@ -241,40 +241,7 @@ fn pipeline(run: &mut Run) -> Result<(), Ending> {
     run.interrupted()?;
 
     // Launch.
-    let t = Instant::now();
-    for (name, port) in &plan.ports {
-        if !crate::ports::is_free(*port) {
-            run.step(
-                "launch",
-                t,
-                StepStatus::Failed,
-                format!("{name} {port} is in use"),
-            );
-            return Err(Ending::env(format!(
-                "failed to launch: sandbox {name} {port} was taken by another process after it was chosen; run again"
-            )));
-        }
-    }
-    let out_path = fe_home.join("log/fe.out");
-    let out = fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&out_path)
-        .map_err(|e| Ending::env(format!("failed to open {}: {e}", out_path.display())))?;
-    let err = out
-        .try_clone()
-        .map_err(|e| Ending::env(format!("failed to open {}: {e}", out_path.display())))?;
-    let mut cmd = Command::new("bash");
-    cmd.arg(fe_home.join("bin/start_fe.sh"))
-        .current_dir(&fe_home)
-        .stdout(Stdio::from(out))
-        .stderr(Stdio::from(err));
-    run.launch(cmd)?;
-    let detail = format!(
-        "bash bin/start_fe.sh (process group {})",
-        run.state.pgid.unwrap_or(0)
-    );
-    run.step("launch", t, StepStatus::Ok, detail);
+    run.launch_script(&fe_home, "start_fe.sh", "fe.out", &plan.ports)?;
 
     // Decide.
     let t = Instant::now();

@@ -358,28 +358,10 @@ pub fn preflight(run: &mut Run) -> Result<Plan, Ending> {
 
     // Where the workspace goes.
     let root = &cfg.workspace_root;
-    if !root.is_dir() {
-        return Err(Ending::bad_input(format!(
-            "--workspace-root {} is not a folder; create it or pass another",
-            root.display()
-        )));
-    }
-    for (what, p) in [("meta dir", &cfg.meta), ("new package", &cfg.new_fe)] {
-        if workspace::is_within(root, p) {
-            return Err(Ending::bad_input(format!(
-                "--workspace-root {} is inside the {what} {}; the rehearsal must never write there, choose a folder outside it",
-                root.display(),
-                p.display()
-            )));
-        }
-    }
-    if let Some(pc) = &cfg.prod_conf {
-        if workspace::is_within(pc, root) && workspace::is_within(root, pc) {
-            return Err(Ending::bad_input(
-                "--workspace-root cannot be the production conf file".to_string(),
-            ));
-        }
-    }
+    crate::runner::check_workspace_root(
+        root,
+        &[("meta dir", &cfg.meta), ("new package", &cfg.new_fe)],
+    )?;
     let (bytes, files) = meta::tree_size(&cfg.meta);
     let need = bytes + (5u64 << 30);
     if let Some(free) = workspace::free_bytes(root) {
