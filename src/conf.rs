@@ -19,6 +19,16 @@ pub struct Change {
     pub after: String,
 }
 
+impl Change {
+    /// `line 12: http_port = 8030  ->  http_port = 28030`, for plans and verbose output.
+    pub fn describe(&self) -> String {
+        match &self.before {
+            Some(b) => format!("line {:>3}: {b}  ->  {}", self.line, self.after),
+            None => format!("line {:>3}: (added)  {}", self.line, self.after),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Logical {
     key: String,

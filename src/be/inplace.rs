@@ -375,26 +375,30 @@ fn pipeline(cfg: &BeConfig, r: &mut Runner) -> Result<(), Ending> {
         return Ok(());
     };
     // Any failure, interruption included, brings the old build back.
-    let t = Instant::now();
-    match restore(&node, &j, cfg.stop_grace, cfg.timeout) {
-        Ok(()) => {
-            r.step(
-                "rollback",
-                t,
-                StepStatus::Ok,
-                "old build restored, started and healthy",
-            );
-            Err(failure)
-        }
-        Err(state) => {
-            r.step("rollback", t, StepStatus::Failed, state.clone());
-            Err(Ending::new(
-                Verdict::Error,
-                exit::ROLLBACK_FAILED,
-                format!("{}; AND THE ROLLBACK FAILED: {state}", failure.summary),
-            ))
-        }
+    match rollback_step(r, &node, &j, cfg) {
+        Ok(()) => Err(failure),
+        Err(state) => Err(Ending::new(
+            Verdict::Error,
+            exit::ROLLBACK_FAILED,
+            format!("{}; AND THE ROLLBACK FAILED: {state}", failure.summary),
+        )),
     }
+}
+
+/// Restores the old build and records the `rollback` step; the error says the node's state.
+fn rollback_step(r: &mut Runner, node: &Node, j: &Journal, cfg: &BeConfig) -> Result<(), String> {
+    let t = Instant::now();
+    let restored = restore(node, j, cfg.stop_grace, cfg.timeout);
+    match &restored {
+        Ok(()) => r.step(
+            "rollback",
+            t,
+            StepStatus::Ok,
+            "old build restored, started and healthy",
+        ),
+        Err(state) => r.step("rollback", t, StepStatus::Failed, state.clone()),
+    }
+    restored
 }
 
 fn upgrade(
@@ -638,29 +642,19 @@ pub fn rollback(cfg: &BeConfig) -> Report {
             path: home.join(JOURNAL),
             backup,
         };
-        let t = Instant::now();
-        match restore(&n, &j, cfg.stop_grace, cfg.timeout) {
+        match rollback_step(&mut r, &n, &j, cfg) {
             Ok(()) => {
-                r.step(
-                    "rollback",
-                    t,
-                    StepStatus::Ok,
-                    "old build restored, started and healthy",
-                );
                 r.report.summary = format!(
                     "rolled back: {} runs its previous build again",
                     home.display()
                 );
                 Ok(())
             }
-            Err(state) => {
-                r.step("rollback", t, StepStatus::Failed, state.clone());
-                Err(Ending::new(
-                    Verdict::Error,
-                    exit::ROLLBACK_FAILED,
-                    format!("THE ROLLBACK FAILED: {state}"),
-                ))
-            }
+            Err(state) => Err(Ending::new(
+                Verdict::Error,
+                exit::ROLLBACK_FAILED,
+                format!("THE ROLLBACK FAILED: {state}"),
+            )),
         }
     })();
     r.finish(

@@ -228,16 +228,7 @@ fn plan_text(plan: &Plan, cfg: &BeConfig) -> String {
         plan.node.path
     ));
     for c in &changes {
-        match &c.before {
-            Some(b) => s.push_str(&format!(
-                "       line {:>3}: {b}  ->  {}\n",
-                c.line, c.after
-            )),
-            None => s.push_str(&format!(
-                "       line {:>3}: (added)  {}\n",
-                c.line, c.after
-            )),
-        }
+        s.push_str(&format!("       {}\n", c.describe()));
     }
     s.push_str(&format!(
         "  4. run `bash {home}/bin/start_be.sh` in its own process group\n"
@@ -352,11 +343,7 @@ fn pipeline(cfg: &BeConfig, r: &mut Runner) -> Result<(), Ending> {
     );
     if cfg.verbose {
         for c in &changes {
-            let before = c.before.as_deref().unwrap_or("(added)");
-            r.print(&format!(
-                "           line {:>3}: {before}  ->  {}\n",
-                c.line, c.after
-            ));
+            r.print(&format!("           {}\n", c.describe()));
         }
     }
 

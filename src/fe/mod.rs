@@ -224,6 +224,11 @@ fn pipeline(run: &mut Run) -> Result<(), Ending> {
         StepStatus::Ok,
         format!("{} keys changed", plan.changes.len()),
     );
+    if run.cfg.verbose {
+        for c in &plan.changes {
+            run.print(&format!("           {}\n", c.describe()));
+        }
+    }
     let t = Instant::now();
     let version_path = meta_copy.join("image/VERSION");
     let text = fs::read_to_string(&version_path)

@@ -144,16 +144,7 @@ impl Plan {
             self.base_conf_path
         ));
         for c in &self.changes {
-            match &c.before {
-                Some(b) => s.push_str(&format!(
-                    "       line {:>3}: {b}  ->  {}\n",
-                    c.line, c.after
-                )),
-                None => s.push_str(&format!(
-                    "       line {:>3}: (added)  {}\n",
-                    c.line, c.after
-                )),
-            }
+            s.push_str(&format!("       {}\n", c.describe()));
         }
         s.push_str(&format!(
             "  4. patch {fe_home}/meta/image/VERSION: clusterId={} -> clusterId={}\n",

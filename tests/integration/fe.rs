@@ -119,6 +119,24 @@ fn passing_rehearsal_touches_nothing_and_leaves_nothing() {
 }
 
 #[test]
+fn verbose_shows_each_conf_change_and_quiet_only_the_verdict() {
+    let r = Rehearsal::new("3.2.5", "3.3.2", &[], &[]);
+    let o = r.run(&["-v"]);
+    assert_eq!(o.code, Some(0));
+    assert!(
+        o.stdout.contains(": http_port = 8030  ->  http_port = "),
+        "{}",
+        o.stdout
+    );
+    assert!(o.stdout.contains("(added)  cluster_id = 123456"));
+    assert!(o.stdout.contains("seen fe.ready.started at fe.log:"));
+    let o = r.run(&["-q"]);
+    assert_eq!(o.code, Some(0));
+    assert_eq!(o.stdout.lines().count(), 1, "{}", o.stdout);
+    assert!(o.stdout.starts_with("StarRocks 3.3.2-"));
+}
+
+#[test]
 fn rejected_metadata_fails_with_its_signature() {
     let r = Rehearsal::new("3.0.9", "3.3.2", &[], &[]);
     let o = r.run(&["--from-version", "3.0.9", "--to-version", "3.3.2"]);
