@@ -238,6 +238,41 @@ fn backend_row(
         })
 }
 
+/// Tables with fewer than three replicas, as `db.table (N)`, from the FE's partitions_meta.
+fn low_replica_tables(cfg: &BeConfig) -> Result<Vec<String>, String> {
+    let fe = cfg.fe.as_deref().unwrap_or_default();
+    let (host, port) = fe
+        .rsplit_once(':')
+        .ok_or_else(|| format!("--fe {fe} is not HOST:QUERY_PORT"))?;
+    let port: u16 = port.parse().map_err(|_| format!("--fe {fe}: bad port"))?;
+    let password = cfg
+        .password_env
+        .as_ref()
+        .and_then(|v| std::env::var(v).ok());
+    let rows = crate::probe::mysql::query_host(
+        host,
+        port,
+        &cfg.user,
+        password.as_deref(),
+        "SELECT DB_NAME, TABLE_NAME, PARTITION_NAME, REPLICATION_NUM FROM information_schema.partitions_meta WHERE REPLICATION_NUM < 3",
+        Duration::from_secs(10),
+    )?;
+    let mut out: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            format!(
+                "{}.{} ({})",
+                r.get("DB_NAME").cloned().unwrap_or_default(),
+                r.get("TABLE_NAME").cloned().unwrap_or_default(),
+                r.get("REPLICATION_NUM").cloned().unwrap_or_default()
+            )
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
 struct Node {
     home: PathBuf,
     http_port: u16,
@@ -310,6 +345,15 @@ fn preflight(cfg: &BeConfig, r: &mut Runner) -> Result<(Node, PathBuf), Ending> 
     }
     if cfg.fe.is_some() {
         let row = backend_row(cfg, hb_port).map_err(Ending::bad_input)?;
+        let low = low_replica_tables(cfg);
+        match low {
+            Ok(t) if !t.is_empty() => r.report.warnings.push(format!(
+                "tables with fewer than 3 replicas (a failed canary on this node can make them unavailable): {}",
+                t.join(", ")
+            )),
+            Ok(_) => {}
+            Err(e) => r.report.warnings.push(format!("could not check replica counts on the FE: {e}")),
+        }
         if row.get("Alive").map(String::as_str) != Some("true") {
             return Err(Ending::bad_input(format!(
                 "SHOW BACKENDS says this node is not Alive ({}); the in-place canary starts from a healthy node",

@@ -60,6 +60,9 @@ enum Cmd {
         meta_version: Option<u32>,
         #[arg(long, default_value = "")]
         root_password: String,
+        /// Record a table as DB.TABLE:REPLICATION_NUM (repeatable).
+        #[arg(long = "table")]
+        table: Vec<String>,
         #[arg(long, default_value_t = 120_000)]
         journal_id: u64,
     },
@@ -135,6 +138,7 @@ pub fn main(argv: Vec<String>) -> i32 {
             size,
             meta_version,
             root_password,
+            table,
             journal_id,
         } => {
             let mut spec = MetaSpec::new(version, out).with_counts(fes, backends);
@@ -151,6 +155,7 @@ pub fn main(argv: Vec<String>) -> i32 {
             spec.size = size;
             spec.meta_version = meta_version;
             spec.root_password = root_password;
+            spec.tables = table;
             spec.journal_id = journal_id;
             make_meta(&spec).map(|s| {
                 println!(

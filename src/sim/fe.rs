@@ -138,6 +138,7 @@ struct State {
     start_time: String,
     frontends: Vec<Frontend>,
     backends: Mutex<Vec<BackendState>>,
+    tables: Vec<image::Table>,
 }
 
 /// A failure of the startup sequence, ending the way the real FE ends it.
@@ -863,6 +864,7 @@ fn start(fe: &mut Fe, log_slot: &Arc<Mutex<Option<Arc<FeLog>>>>) -> Result<(), S
         start_millis,
         start_time: Civil::now().log4j_comma(),
         frontends,
+        tables: header.tables.clone(),
         backends: Mutex::new(
             header
                 .backends
@@ -1406,6 +1408,20 @@ fn fe_query(st: &State, sql: &str) -> Outcome {
         "SELECT 1" => rows(&["1"], vec![vec!["1".into()]]),
         "SELECT CURRENT_VERSION()" => rows(&["current_version()"], vec![vec![st.version.full()]]),
         "SELECT VERSION()" => rows(&["version()"], vec![vec![st.version.mysql_server_version().into()]]),
+        _ if norm.contains("FROM INFORMATION_SCHEMA.PARTITIONS_META") => {
+            // One partition per table; `WHERE REPLICATION_NUM < N` is honoured.
+            let below = norm
+                .split("REPLICATION_NUM <")
+                .nth(1)
+                .and_then(|r| r.trim().split_whitespace().next()?.parse::<u32>().ok());
+            let out = st
+                .tables
+                .iter()
+                .filter(|t| below.is_none_or(|n| t.replication_num < n))
+                .map(|t| vec![t.db.clone(), t.name.clone(), t.name.clone(), t.replication_num.to_string()])
+                .collect();
+            rows(&["DB_NAME", "TABLE_NAME", "PARTITION_NAME", "REPLICATION_NUM"], out)
+        }
         _ if norm.starts_with("SET ") => Outcome::Ok,
         _ if norm.starts_with("SELECT @@") => {
             let names: Vec<&str> = q[6..].split(',').map(|s| s.trim()).collect();

@@ -31,6 +31,14 @@ pub struct Backend {
     pub heartbeat_port: u16,
 }
 
+/// A table recorded in the metadata, with its replication number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Table {
+    pub db: String,
+    pub name: String,
+    pub replication_num: u32,
+}
+
 /// The part of an image the simulator reads back.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ImageHeader {
@@ -40,6 +48,7 @@ pub struct ImageHeader {
     pub root_password: String,
     pub frontends: Vec<Frontend>,
     pub backends: Vec<Backend>,
+    pub tables: Vec<Table>,
 }
 
 impl ImageHeader {
@@ -58,6 +67,12 @@ impl ImageHeader {
             s.push_str(&format!(
                 "backend={} {} {}\n",
                 b.id, b.host, b.heartbeat_port
+            ));
+        }
+        for t in &self.tables {
+            s.push_str(&format!(
+                "table={} {} {}\n",
+                t.db, t.name, t.replication_num
             ));
         }
         s.push_str(HEADER_END);
@@ -99,6 +114,17 @@ impl ImageHeader {
                         id: p[0].parse().map_err(|_| bad())?,
                         host: p[1].into(),
                         heartbeat_port: p[2].parse().map_err(|_| bad())?,
+                    });
+                }
+                "table" => {
+                    let p: Vec<&str> = v.split(' ').collect();
+                    if p.len() != 3 {
+                        return Err(bad());
+                    }
+                    h.tables.push(Table {
+                        db: p[0].into(),
+                        name: p[1].into(),
+                        replication_num: p[2].parse().map_err(|_| bad())?,
                     });
                 }
                 _ => {}

@@ -34,6 +34,8 @@ pub struct MetaSpec {
     /// Meta version in the image header; defaults to what `version` writes.
     pub meta_version: Option<u32>,
     pub root_password: String,
+    /// Tables as `db.table:replication_num`.
+    pub tables: Vec<String>,
     /// Highest journal id; the image is a few thousand entries behind it.
     pub journal_id: u64,
 }
@@ -52,6 +54,7 @@ impl MetaSpec {
             size: 0,
             meta_version: None,
             root_password: String::new(),
+            tables: Vec::new(),
             journal_id: 120_000,
         }
     }
@@ -207,6 +210,22 @@ pub fn make_meta(spec: &MetaSpec) -> Result<MetaSummary, SimError> {
                 heartbeat_port: *p,
             })
             .collect(),
+        tables: spec
+            .tables
+            .iter()
+            .map(|t| {
+                let bad = || {
+                    SimError::BadArgument(format!("table `{t}` is not DB.TABLE:REPLICATION_NUM"))
+                };
+                let (name, n) = t.rsplit_once(':').ok_or_else(bad)?;
+                let (db, tbl) = name.split_once('.').ok_or_else(bad)?;
+                Ok(image::Table {
+                    db: db.into(),
+                    name: tbl.into(),
+                    replication_num: n.parse().map_err(|_| bad())?,
+                })
+            })
+            .collect::<Result<_, SimError>>()?,
     };
 
     // A quarter of the size goes to the image, the rest to journal files of at most 64 MiB.

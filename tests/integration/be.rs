@@ -289,7 +289,14 @@ fn sandbox_bad_input() {
 /// An FE whose meta records the node as its backend, so SHOW BACKENDS can vouch for it.
 fn fe_for(n: &Node) -> FeNode {
     let mut b = FeBuild::new("3.3.0", "3.3.0");
-    b.meta_args = vec!["--backend".into(), format!("127.0.0.1:{}", n.heartbeat)];
+    b.meta_args = vec![
+        "--backend".into(),
+        format!("127.0.0.1:{}", n.heartbeat),
+        "--table".into(),
+        "shop.orders:3".into(),
+        "--table".into(),
+        "shop.scratch:1".into(),
+    ];
     let mut fe = b.build();
     fe.start_daemon();
     fe.wait_ready();
