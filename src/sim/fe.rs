@@ -1413,7 +1413,7 @@ fn fe_query(st: &State, sql: &str) -> Outcome {
             let below = norm
                 .split("REPLICATION_NUM <")
                 .nth(1)
-                .and_then(|r| r.trim().split_whitespace().next()?.parse::<u32>().ok());
+                .and_then(|r| r.split_whitespace().next()?.parse::<u32>().ok());
             let out = st
                 .tables
                 .iter()

@@ -266,6 +266,11 @@ mod tests {
                 host: "127.0.0.10".into(),
                 heartbeat_port: 9050,
             }],
+            tables: vec![Table {
+                db: "shop".into(),
+                name: "orders".into(),
+                replication_num: 1,
+            }],
         };
         let text = h.render();
         let lines: Vec<String> = text.lines().map(String::from).collect();
