@@ -257,6 +257,36 @@ fn sandbox_slow_tablet_load_times_out_with_advice() {
 }
 
 #[test]
+fn sandbox_interrupted_stops_everything() {
+    let n = Node::new(
+        "3.2.11",
+        "3.3.5",
+        &["--fault", "slow-tablet-load", "--fault-secs", "60"],
+    );
+    let mut child = n
+        .cmd(&["--new-be", n.new_be.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for("the sandbox BE loading tablets", T, || {
+        n.workspaces().first().and_then(|w| {
+            read(&w.join("be/log/be.INFO"))
+                .contains("begin loading tablet from meta")
+                .then_some(())
+        })
+    });
+    kill(child.id() as i32, Signal::SIGTERM);
+    let st = wait_exit(&mut child, T);
+    assert_eq!(st.code(), Some(130));
+    let j: serde_json::Value =
+        serde_json::from_str(&read(&n.dir.path().join("report.json"))).unwrap();
+    assert_eq!(j["verdict"], "interrupted");
+    wait_for("no process left", Duration::from_secs(5), || {
+        procs_mentioning(n.dir.path()).is_empty().then_some(())
+    });
+}
+
+#[test]
 fn sandbox_bad_input() {
     let n = Node::new("3.2.11", "3.3.5", &[]);
     fs::rename(n.home.join("conf/be.conf"), n.home.join("conf/be.conf.bak")).unwrap();
@@ -309,8 +339,14 @@ fn in_place_pass_keeps_the_new_build() {
     n.start();
     let fe = fe_for(&n);
     let fe_addr = format!("127.0.0.1:{}", fe.query);
+    let package = tree_digest(&n.new_be);
     let (code, out, j) = n.in_place(&["--fe", &fe_addr, "--soak", "2s"]);
     assert_eq!(code, Some(0), "{out}");
+    assert_eq!(
+        tree_digest(&n.new_be),
+        package,
+        "the new package is only read"
+    );
     assert!(j["summary"]
         .as_str()
         .unwrap()
