@@ -102,7 +102,6 @@ fn main() -> ExitCode {
     }
     let cli = Cli::parse();
     sr_rehearse::signals::install();
-    sr_rehearse::supervise::become_subreaper();
     let code = match run(cli) {
         Ok(c) => c,
         Err(e) => {

@@ -316,6 +316,8 @@ impl Runner {
     /// Starts `cmd` as the sandbox's process group (fenced when the run is), and joins its
     /// namespace for the probes.
     pub fn launch(&mut self, mut cmd: Command) -> Result<(), Ending> {
+        // Only sandbox runs adopt orphans: an in-place canary's BE belongs to the node, not to us.
+        crate::supervise::become_subreaper();
         if self.fenced {
             crate::fence::enter_new_netns(&mut cmd);
         }

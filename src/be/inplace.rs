@@ -133,9 +133,9 @@ fn healthy(http_port: u16) -> bool {
         })
 }
 
-/// Runs a BE script of `home` to completion (start with `--daemon`, or stop), in its own session
-/// so the BE it starts belongs to the node, not to this tool.
-fn script(home: &Path, name: &str, args: &[&str]) -> Result<(), String> {
+/// Runs a BE script of `home` (start with `--daemon`, or stop) in its own session, so the BE it
+/// starts belongs to the node, not to this tool; a script still running after `limit` is killed.
+fn script(home: &Path, name: &str, args: &[&str], limit: Duration) -> Result<(), String> {
     let path = home.join("bin").join(name);
     let mut cmd = Command::new("bash");
     cmd.arg(&path)
@@ -152,13 +152,26 @@ fn script(home: &Path, name: &str, args: &[&str]) -> Result<(), String> {
                 .map_err(std::io::Error::from)
         });
     }
-    let st = cmd
-        .status()
+    let mut child = cmd
+        .spawn()
         .map_err(|e| format!("failed to run {}: {e}", path.display()))?;
-    if st.success() {
-        Ok(())
-    } else {
-        Err(format!("{} exited with {st}", path.display()))
+    let until = Instant::now() + limit;
+    loop {
+        match child.try_wait() {
+            Ok(Some(st)) if st.success() => return Ok(()),
+            Ok(Some(st)) => return Err(format!("{} exited with {st}", path.display())),
+            Ok(None) if Instant::now() < until => std::thread::sleep(Duration::from_millis(20)),
+            _ => {
+                // The script leads its own session and group: end all of it.
+                let _ = kill(Pid::from_raw(-(child.id() as i32)), Signal::SIGKILL);
+                let _ = child.wait();
+                return Err(format!(
+                    "{} did not finish within {}",
+                    path.display(),
+                    humantime::format_duration(limit)
+                ));
+            }
+        }
     }
 }
 
@@ -168,7 +181,7 @@ fn stop_be(home: &Path, grace: Duration) -> Result<(), String> {
         return Ok(());
     };
     if home.join("bin/stop_be.sh").is_file() {
-        let _ = script(home, "stop_be.sh", &[]);
+        let _ = script(home, "stop_be.sh", &[], grace);
     }
     let until = Instant::now() + grace;
     while running_pid(home) == Some(pid) && Instant::now() < until {
@@ -504,7 +517,7 @@ fn upgrade(
     tail.skip_existing();
     let mut watch = crate::watch::Watcher::new(tail, crate::watch::catalog::Role::Be);
     j.record("start-new", None)?;
-    script(home, "start_be.sh", &["--daemon"])
+    script(home, "start_be.sh", &["--daemon"], Duration::from_secs(60))
         .map_err(|e| Ending::fail(format!("failed to start the new BE: {e}")))?;
     let start_deadline = Instant::now() + Duration::from_secs(30);
     let home_c = home.clone();
@@ -621,7 +634,7 @@ fn restore(node: &Node, j: &Journal, grace: Duration, timeout: Duration) -> Resu
     }
     let _ = j.record("rollback-start-old", None);
     if running_pid(home).is_none() {
-        script(home, "start_be.sh", &["--daemon"]).map_err(|e| {
+        script(home, "start_be.sh", &["--daemon"], Duration::from_secs(60)).map_err(|e| {
             format!("the old BE did not start: {e}; bin/ and lib/ are the old build again")
         })?;
     }

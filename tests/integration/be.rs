@@ -257,6 +257,26 @@ fn sandbox_slow_tablet_load_times_out_with_advice() {
 }
 
 #[test]
+fn sandbox_plan_changes_nothing() {
+    let n = Node::new("2.5.22", "3.3.5", &[]);
+    let before = (tree_digest(&n.home), tree_digest(&n.new_be));
+    let (code, out, _) = n.sandbox(&["--plan"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("plan (nothing below has been done)"));
+    assert!(
+        out.contains(&format!(
+            "webserver_port = {}  ->  webserver_port = ",
+            n.http
+        )),
+        "the 2.x key is moved: {out}"
+    );
+    assert!(out.contains("(added)  arrow_flight_port = -1"));
+    assert_eq!((tree_digest(&n.home), tree_digest(&n.new_be)), before);
+    assert!(n.workspaces().is_empty());
+    assert!(!n.dir.path().join("report.json").exists());
+}
+
+#[test]
 fn sandbox_interrupted_stops_everything() {
     let n = Node::new(
         "3.2.11",
@@ -486,4 +506,63 @@ fn kill_9_at_every_step_then_rollback_restores_the_node() {
         assert_eq!(code, Some(0));
         assert!(out.contains("nothing to roll back"), "{step}: {out}");
     }
+}
+
+#[test]
+fn sandbox_storage_copy_is_copied_not_used() {
+    let n = Node::new("3.2.11", "3.3.5", &[]);
+    let root = n.dir.path().join("node/storage");
+    fs::create_dir_all(root.join("data/10005")).unwrap();
+    fs::write(root.join("data/10005/0.dat"), b"tablet bytes").unwrap();
+    let before = tree_digest(&root);
+    let (code, out, j) = n.sandbox(&["--storage-copy", root.to_str().unwrap(), "--keep", "always"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(
+        tree_digest(&root),
+        before,
+        "the node's storage root is only read"
+    );
+    let ws = &n.workspaces()[0];
+    assert_eq!(
+        read(&ws.join("be/storage/data/10005/0.dat")),
+        "tablet bytes"
+    );
+    assert!(
+        read(&ws.join("be/log/be.INFO")).contains("loaded tablet: 1,"),
+        "the sandbox BE loaded the copy"
+    );
+    assert!(j["steps"].to_string().contains("copied"));
+}
+
+#[test]
+fn interrupted_in_place_canary_rolls_back() {
+    let n = Node::new(
+        "3.2.11",
+        "3.3.5",
+        &["--fault", "slow-tablet-load", "--fault-secs", "60"],
+    );
+    n.start();
+    let before = n.binlib();
+    let mut child = n
+        .cmd(&["--new-be", n.new_be.to_str().unwrap(), "--in-place"])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for("the new BE loading tablets", T, || {
+        read(&n.home.join("log/be.INFO"))
+            .contains("version 3.3.5")
+            .then_some(())
+    });
+    kill(child.id() as i32, Signal::SIGINT);
+    let st = wait_exit(&mut child, T);
+    assert_eq!(st.code(), Some(130));
+    assert_eq!(n.binlib(), before);
+    assert!(n.pid().is_some() && n.healthy(), "the old BE is back");
+    assert_eq!(
+        sr_rehearse::be::inplace::read_journal(&n.home)
+            .last()
+            .unwrap()
+            .step,
+        "rolled-back"
+    );
 }
