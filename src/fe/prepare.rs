@@ -107,6 +107,9 @@ impl Plan {
             changes.push(conf.set(k, &p.to_string()));
         }
         changes.push(conf.set("arrow_flight_port", "-1"));
+        // The sandbox must never claim a production address (a copied frontend_address, or the
+        // FQDN a ROLE file asks for), and inside the fence only loopback exists.
+        changes.push(conf.set("frontend_address", "127.0.0.1"));
         changes.push(conf.set("cluster_id", &cluster_id.to_string()));
         changes.push(conf.set(KEY_OLD_RECOVERY, "true"));
         changes.push(conf.set(KEY_NEW_RECOVERY, "true"));

@@ -95,6 +95,8 @@ fn passing_rehearsal_touches_nothing_and_leaves_nothing() {
             && conf.contains("bdbje_reset_election_group = true")
     );
     assert!(conf.contains("arrow_flight_port = -1"));
+    assert!(conf.contains("frontend_address = 127.0.0.1"));
+    assert!(read(&ws.join("fe/log/fe.log")).contains("use configured address. 127.0.0.1"));
     assert!(
         !ws.join(sr_rehearse::workspace::RUN_FILE).exists(),
         "a finished run leaves no run.json"
