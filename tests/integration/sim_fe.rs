@@ -414,9 +414,7 @@ fn ignoring_sigterm_needs_the_3_5_timeout() {
     n.start_daemon();
     n.wait_ready();
     let pid = n.pid().unwrap();
-    kill(pid, Signal::SIGTERM);
-    std::thread::sleep(Duration::from_millis(300));
-    assert!(alive(pid), "SIGTERM is ignored");
+    // stop_fe.sh sends SIGTERM and waits; only its --timeout ends a server that ignores it.
     let out = n.stop(&["--timeout", "1"]);
     assert!(String::from_utf8_lossy(&out.stdout)
         .contains("graceful exit timeout, forced termination of the process"));
