@@ -294,13 +294,7 @@ struct Node {
 
 pub fn run(cfg: &BeConfig) -> Report {
     let started = Instant::now();
-    let mut report = Report::new("be --in-place");
-    report.source.meta = cfg.be_home.display().to_string();
-    report.target.package = cfg
-        .new_be
-        .as_ref()
-        .map(|p| p.display().to_string())
-        .unwrap_or_default();
+    let mut report = super::new_report("be --in-place", cfg);
     report.isolation.mode = "none".into();
     report.isolation.reason = "in place: the new build runs as the node's own BE".into();
     let mut r = Runner::new(report, cfg.quiet);
@@ -661,8 +655,7 @@ fn restore(node: &Node, j: &Journal, grace: Duration, timeout: Duration) -> Resu
 /// `sr-rehearse be --be-home DIR --rollback`: reverses an interrupted canary from its journal.
 pub fn rollback(cfg: &BeConfig) -> Report {
     let started = Instant::now();
-    let mut report = Report::new("be --rollback");
-    report.source.meta = cfg.be_home.display().to_string();
+    let mut report = super::new_report("be --rollback", cfg);
     report.isolation.mode = "none".into();
     report.isolation.reason = "rollback of an in-place canary on the node itself".into();
     let mut r = Runner::new(report, cfg.quiet);

@@ -40,6 +40,18 @@ pub struct BeConfig {
     pub stop_grace: Duration,
 }
 
+/// A fresh report for a BE command: the node is the source, the new release the target.
+fn new_report(command: &str, cfg: &BeConfig) -> Report {
+    let mut report = Report::new(command);
+    report.source.meta = cfg.be_home.display().to_string();
+    report.target.package = cfg
+        .new_be
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    report
+}
+
 /// Runs the canary the config asks for and returns its report.
 pub fn run(cfg: &BeConfig) -> Report {
     if cfg.rollback {

@@ -32,14 +32,7 @@ const WRITE_DIRS: &[&str] = &[
 
 pub fn run(cfg: &BeConfig) -> Report {
     let started = Instant::now();
-    let mut report = Report::new("be");
-    report.source.meta = cfg.be_home.display().to_string();
-    report.target.package = cfg
-        .new_be
-        .as_ref()
-        .map(|p| p.display().to_string())
-        .unwrap_or_default();
-    let mut r = Runner::new(report, cfg.quiet);
+    let mut r = Runner::new(super::new_report("be", cfg), cfg.quiet);
     let outcome = pipeline(cfg, &mut r);
     let launched = r.group.is_some();
     if launched {

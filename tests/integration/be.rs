@@ -444,6 +444,7 @@ fn a_second_canary_is_refused_while_one_is_open() {
     let st = n
         .cmd(&["--new-be", n.new_be.to_str().unwrap(), "--in-place"])
         .env("SR_REHEARSE_TEST_KILL_AT", "install")
+        .stdout(Stdio::null())
         .status()
         .unwrap();
     use std::os::unix::process::ExitStatusExt;
