@@ -110,7 +110,8 @@ def bench_copy(args):
         print(f"meta: {total / (1 << 30):.2f} GiB in {sum(len(fs) for _, _, fs in os.walk(meta))} files; "
               f"{args.runs} run(s), {'cold' if cold else 'warm'} page cache; median seconds:")
         for k, v in med.items():
-            print(f"  {k:<20} {v:7.2f} s  ({total / v / (1 << 20):6.0f} MiB/s)")
+            runs = ", ".join(f"{x:.2f}" for x in rows[k])
+            print(f"  {k:<20} {v:7.2f} s  ({total / v / (1 << 20):6.0f} MiB/s)  runs: {runs}")
         print(f"ratio sr-rehearse / cp -a:             {med['sr-rehearse copy'] / med['cp -a']:.2f}  (target <= 1.2)")
         print(f"ratio sr-rehearse / (cp -a + sha256sum): {med['sr-rehearse copy'] / med['cp -a + sha256sum']:.2f}  (target <= 0.7)")
         print(f"peak RSS of the tool's process tree:   {peak / 1024:.1f} MiB  (target < 64 MiB)")

@@ -38,6 +38,9 @@ impl Ending {
     pub fn fail(s: impl Into<String>) -> Ending {
         Ending::new(Verdict::Fail, exit::FAIL, s)
     }
+    pub fn interrupted(s: impl Into<String>) -> Ending {
+        Ending::new(Verdict::Interrupted, exit::INTERRUPTED, s)
+    }
 }
 
 /// State shared by the steps of a run, and what teardown must undo.
@@ -110,11 +113,9 @@ impl Runner {
 
     pub fn interrupted(&self) -> Result<(), Ending> {
         match crate::signals::interrupted() {
-            Some(sig) => Err(Ending::new(
-                Verdict::Interrupted,
-                exit::INTERRUPTED,
-                format!("interrupted by signal {sig}; the sandbox was stopped"),
-            )),
+            Some(sig) => Err(Ending::interrupted(format!(
+                "interrupted by signal {sig}; the sandbox was stopped"
+            ))),
             None => Ok(()),
         }
     }

@@ -127,7 +127,7 @@ pub fn copy_tree(
     progress: &mut dyn FnMut(u64),
 ) -> Result<CopySummary, CopyError> {
     let mut summary = CopySummary::default();
-    let hasher = PipelinedHasher::start();
+    let pipe = Pipeline::start();
     let werr = |p: &Path, e| CopyError::Write(p.to_path_buf(), e);
     let mut dirs: Vec<(PathBuf, fs::Metadata)> = Vec::new();
     let mut files: Vec<(PathBuf, fs::Metadata)> = Vec::new();
@@ -190,7 +190,7 @@ pub fn copy_tree(
             let (digest, before, moved) = copy_file(
                 &src.join(rel),
                 &dst.join(rel),
-                &hasher,
+                &pipe,
                 interrupted,
                 &mut |n| {
                     summary.bytes += n;
@@ -256,7 +256,7 @@ fn stat_of(p: &Path) -> Option<Stat> {
 fn copy_file(
     from: &Path,
     to: &Path,
-    hasher: &PipelinedHasher,
+    pipe: &Pipeline,
     interrupted: &dyn Fn() -> bool,
     progress: &mut dyn FnMut(u64),
 ) -> Result<(String, Stat, bool), CopyError> {
@@ -272,30 +272,39 @@ fn copy_file(
         0,
         nix::fcntl::PosixFadviseAdvice::POSIX_FADV_SEQUENTIAL,
     );
-    let mut out = File::create(to).map_err(|e| CopyError::Write(to.to_path_buf(), e))?;
+    let out = File::create(to).map_err(|e| CopyError::Write(to.to_path_buf(), e))?;
+    pipe.begin(out);
     // Copy the file as it was when opened: a file that keeps growing is caught by the re-check
     // and copied again, instead of being chased to an end that never comes.
     let mut total = 0u64;
+    let mut read_error = None;
     loop {
-        let mut buf = hasher.free_buffer();
-        let n = read_full(&mut input, &mut buf, before.0 - total)
-            .map_err(|e| CopyError::Read(from.to_path_buf(), e))?;
+        let mut buf = pipe.free_buffer();
+        let n = match read_full(&mut input, &mut buf, before.0 - total) {
+            Ok(n) => n,
+            Err(e) => {
+                read_error = Some(e);
+                0
+            }
+        };
         if n == 0 {
-            hasher.recycle(buf);
+            pipe.recycle(buf);
             break;
         }
         buf.truncate(n);
-        out.write_all(&buf)
-            .map_err(|e| CopyError::Write(to.to_path_buf(), e))?;
-        hasher.hash(buf);
+        pipe.chunk(buf);
         total += n as u64;
         progress(n as u64);
         if interrupted() {
-            let _ = hasher.finish_file();
+            let _ = pipe.end();
             return Err(CopyError::Interrupted);
         }
     }
-    let digest = hasher.finish_file();
+    let (digest, out) = pipe.end();
+    if let Some(e) = read_error {
+        return Err(CopyError::Read(from.to_path_buf(), e));
+    }
+    let out = out.map_err(|e| CopyError::Write(to.to_path_buf(), e))?;
     out.set_permissions(fs::Permissions::from_mode(meta.mode() & 0o7777))
         .map_err(|e| CopyError::Write(to.to_path_buf(), e))?;
     if let Some(m) = before.1 {
@@ -331,51 +340,99 @@ fn read_full(f: &mut File, buf: &mut Vec<u8>, want: u64) -> io::Result<usize> {
     Ok(filled)
 }
 
-enum ToHasher {
+enum Msg {
+    Begin(File),
     Chunk(Vec<u8>),
-    EndFile,
+    End,
 }
 
-/// SHA-256 on a second thread, so hashing a chunk overlaps reading and writing the next one.
-/// A fixed pool of buffers travels between the copier and the hasher, which bounds memory to
-/// `BUFFERS * CHUNK` whatever the meta size.
-struct PipelinedHasher {
-    to: Option<std::sync::mpsc::SyncSender<ToHasher>>,
+/// The copy as three stages on three threads: the caller reads, one thread hashes what was read,
+/// another writes it, so reading the next chunk overlaps hashing and writing the last ones. A fixed
+/// pool of buffers travels round the stages, which bounds memory to `BUFFERS * CHUNK` whatever the
+/// meta size, and the hash is always of the bytes read from the source.
+struct Pipeline {
+    to_hasher: Option<std::sync::mpsc::SyncSender<Msg>>,
     free: std::sync::mpsc::Receiver<Vec<u8>>,
     digests: std::sync::mpsc::Receiver<String>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    written: std::sync::mpsc::Receiver<io::Result<File>>,
+    threads: Vec<std::thread::JoinHandle<()>>,
 }
 
-impl PipelinedHasher {
-    fn start() -> PipelinedHasher {
+impl Pipeline {
+    fn start() -> Pipeline {
         use std::sync::mpsc;
-        let (to, rx) = mpsc::sync_channel::<ToHasher>(BUFFERS);
+        let (to_hasher, hasher_rx) = mpsc::sync_channel::<Msg>(BUFFERS + 2);
+        let (to_writer, writer_rx) = mpsc::sync_channel::<Msg>(BUFFERS + 2);
         let (free_tx, free) = mpsc::channel();
         let (dig_tx, digests) = mpsc::channel();
+        let (done_tx, written) = mpsc::channel();
         for _ in 0..BUFFERS {
             let _ = free_tx.send(Vec::with_capacity(CHUNK));
         }
-        let thread = std::thread::spawn(move || {
+        let hasher = std::thread::spawn(move || {
             let mut h = Sha256::new();
-            for msg in rx {
+            for msg in hasher_rx {
                 match msg {
-                    ToHasher::Chunk(buf) => {
+                    Msg::Chunk(buf) => {
                         h.update(&buf);
-                        let _ = free_tx.send(buf);
+                        let _ = to_writer.send(Msg::Chunk(buf));
                     }
-                    ToHasher::EndFile => {
+                    Msg::End => {
                         let d = std::mem::replace(&mut h, Sha256::new()).finalize();
                         let _ = dig_tx.send(d.iter().map(|b| format!("{b:02x}")).collect());
+                        let _ = to_writer.send(Msg::End);
+                    }
+                    begin => {
+                        let _ = to_writer.send(begin);
                     }
                 }
             }
         });
-        PipelinedHasher {
-            to: Some(to),
+        let writer = std::thread::spawn(move || {
+            let mut file: Option<File> = None;
+            let mut error: Option<io::Error> = None;
+            for msg in writer_rx {
+                match msg {
+                    Msg::Begin(f) => {
+                        file = Some(f);
+                        error = None;
+                    }
+                    Msg::Chunk(buf) => {
+                        if let (Some(f), None) = (file.as_mut(), error.as_ref()) {
+                            if let Err(e) = f.write_all(&buf) {
+                                error = Some(e);
+                            }
+                        }
+                        let _ = free_tx.send(buf);
+                    }
+                    Msg::End => {
+                        let result = match (file.take(), error.take()) {
+                            (_, Some(e)) => Err(e),
+                            (Some(f), None) => Ok(f),
+                            (None, None) => Err(io::Error::other("no file was open")),
+                        };
+                        let _ = done_tx.send(result);
+                    }
+                }
+            }
+        });
+        Pipeline {
+            to_hasher: Some(to_hasher),
             free,
             digests,
-            thread: Some(thread),
+            written,
+            threads: vec![hasher, writer],
         }
+    }
+
+    fn send(&self, msg: Msg) {
+        if let Some(to) = &self.to_hasher {
+            let _ = to.send(msg);
+        }
+    }
+
+    fn begin(&self, out: File) {
+        self.send(Msg::Begin(out));
     }
 
     fn free_buffer(&self) -> Vec<u8> {
@@ -384,32 +441,32 @@ impl PipelinedHasher {
             .unwrap_or_else(|_| Vec::with_capacity(CHUNK))
     }
 
-    fn recycle(&self, buf: Vec<u8>) {
-        if let Some(to) = &self.to {
-            let mut b = buf;
-            b.clear();
-            let _ = to.send(ToHasher::Chunk(b));
-        }
+    /// Returns an unused buffer to the pool (through the stages, as an empty chunk).
+    fn recycle(&self, mut buf: Vec<u8>) {
+        buf.clear();
+        self.send(Msg::Chunk(buf));
     }
 
-    fn hash(&self, buf: Vec<u8>) {
-        if let Some(to) = &self.to {
-            let _ = to.send(ToHasher::Chunk(buf));
-        }
+    fn chunk(&self, buf: Vec<u8>) {
+        self.send(Msg::Chunk(buf));
     }
 
-    fn finish_file(&self) -> String {
-        if let Some(to) = &self.to {
-            let _ = to.send(ToHasher::EndFile);
-        }
-        self.digests.recv().unwrap_or_default()
+    /// Ends the current file: its digest, and the written file (or the write error).
+    fn end(&self) -> (String, io::Result<File>) {
+        self.send(Msg::End);
+        let digest = self.digests.recv().unwrap_or_default();
+        let file = self
+            .written
+            .recv()
+            .unwrap_or_else(|_| Err(io::Error::other("the writer thread stopped")));
+        (digest, file)
     }
 }
 
-impl Drop for PipelinedHasher {
+impl Drop for Pipeline {
     fn drop(&mut self) {
-        self.to.take();
-        if let Some(t) = self.thread.take() {
+        self.to_hasher.take();
+        for t in self.threads.drain(..) {
             let _ = t.join();
         }
     }

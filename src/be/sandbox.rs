@@ -311,6 +311,7 @@ fn pipeline(cfg: &BeConfig, r: &mut Runner) -> Result<(), Ending> {
             }
             Err(workspace::CopyError::Interrupted) => {
                 r.interrupted()?;
+                return Err(Ending::interrupted("interrupted during the storage copy"));
             }
             Err(e) => return Err(Ending::env(e.to_string())),
         }

@@ -156,7 +156,7 @@ fn pipeline(run: &mut Run) -> Result<(), Ending> {
         Ok(c) => c,
         Err(workspace::CopyError::Interrupted) => {
             run.interrupted()?;
-            unreachable!("copy reports interruption only after a signal");
+            return Err(Ending::interrupted("interrupted during the copy"));
         }
         Err(e) => {
             let hint = if e.is_no_space() {
