@@ -152,7 +152,8 @@ fn rewrite(
 }
 
 /// The sandbox BE home: `bin/` and `conf/` copied; `lib/` a real folder whose entries link to the
-/// package, except `starrocks_be` (the start script chmods it) and `udf-runtime` (it empties it).
+/// package, except `starrocks_be` (the start script chmods it) and the folders the BE writes into
+/// (`udf-runtime`, which the start script empties, and `jdbc_drivers`), which start empty.
 fn lay_out(pkg: &Path, home: &Path) -> std::io::Result<()> {
     let pkg = fs::canonicalize(pkg)?;
     for d in ["log", "storage", "lib/udf-runtime"] {
@@ -180,7 +181,10 @@ fn lay_out(pkg: &Path, home: &Path) -> std::io::Result<()> {
                     let e = e?;
                     let n = e.file_name();
                     match n.to_string_lossy().as_ref() {
-                        "udf-runtime" => {}
+                        // Folders the BE writes into at run time stay in the workspace.
+                        "udf-runtime" | "jdbc_drivers" => {
+                            fs::create_dir_all(home.join("lib").join(&n))?;
+                        }
                         "starrocks_be" => {
                             fs::copy(e.path(), home.join("lib").join(&n))?;
                         }

@@ -567,3 +567,44 @@ fn interrupted_in_place_canary_rolls_back() {
         "rolled-back"
     );
 }
+
+#[test]
+fn clean_ends_a_killed_sandbox_canary() {
+    let n = Node::new(
+        "3.2.11",
+        "3.3.5",
+        &["--fault", "slow-tablet-load", "--fault-secs", "60"],
+    );
+    fs::create_dir_all(n.new_be.join("lib/jdbc_drivers")).unwrap();
+    let package = tree_digest(&n.new_be);
+    let mut child = n
+        .cmd(&["--new-be", n.new_be.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (ws, pgid) = wait_for("run.json with a process group", T, || {
+        let w = n.workspaces().into_iter().next()?;
+        let st = sr_rehearse::workspace::read_run_state(&w)?;
+        st.pgid.map(|g| (w, g))
+    });
+    kill(child.id() as i32, Signal::SIGKILL);
+    wait_exit(&mut child, T);
+    assert!(
+        !group_members(pgid).is_empty(),
+        "the sandbox BE outlives a SIGKILLed tool"
+    );
+    let out = Command::new(tool_bin())
+        .args(["clean", "--workspace-root"])
+        .arg(&n.root)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ended processes"));
+    assert!(group_members(pgid).is_empty());
+    assert!(!ws.exists());
+    assert_eq!(
+        tree_digest(&n.new_be),
+        package,
+        "the sandbox never wrote into the package's lib/"
+    );
+}
