@@ -429,7 +429,8 @@ pub fn preflight(run: &mut Run) -> Result<Plan, Ending> {
 }
 
 /// The sandbox FE home: `bin/` and `conf/` copied (so pid files and the conf live in the
-/// workspace), `lib/` and any other folder of the release linked, `log/` empty.
+/// workspace), `lib/` and the other read-only folders of the release linked, `log/` and the folders
+/// an FE writes into (`plugins`, `temp_dir`, `small_files`) empty.
 pub fn lay_out_package(pkg: &Path, home: &Path) -> std::io::Result<()> {
     use std::os::unix::fs::PermissionsExt;
     fs::create_dir_all(home.join("log"))?;
@@ -457,6 +458,8 @@ pub fn lay_out_package(pkg: &Path, home: &Path) -> std::io::Result<()> {
                 }
             }
             "log" | "meta" => {}
+            // Folders the FE writes into at run time start empty in the workspace.
+            "plugins" | "temp_dir" | "small_files" => fs::create_dir_all(home.join(&name))?,
             _ => std::os::unix::fs::symlink(entry.path(), home.join(&name))?,
         }
     }
