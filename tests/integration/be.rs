@@ -608,3 +608,37 @@ fn clean_ends_a_killed_sandbox_canary() {
         "the sandbox never wrote into the package's lib/"
     );
 }
+
+#[test]
+fn in_place_plan_and_junit() {
+    let n = Node::new("3.2.11", "3.3.5", &[]);
+    n.start();
+    let before = n.binlib();
+    let (code, out, _) = n.in_place(&["--plan"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("plan (nothing below has been done)")
+            && out.contains("sr-rehearse-canary.journal")
+    );
+    assert_eq!(n.binlib(), before, "--plan moves nothing");
+    assert!(sr_rehearse::be::inplace::read_journal(&n.home).is_empty());
+
+    let junit = n.dir.path().join("junit.xml");
+    let (code, out, _) = n.in_place(&["--junit", junit.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{out}");
+    let x = read(&junit);
+    for step in [
+        "preflight",
+        "backup",
+        "install",
+        "stop old",
+        "start new",
+        "verify",
+    ] {
+        assert!(x.contains(&format!("name=\"{step}\"")), "{step} in {x}");
+    }
+    assert!(!x.contains("<failure"));
+    if let Some(pid) = n.pid() {
+        let _ = kill(pid, Signal::SIGKILL);
+    }
+}
