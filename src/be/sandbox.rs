@@ -258,10 +258,16 @@ fn pipeline(cfg: &BeConfig, r: &mut Runner) -> Result<(), Ending> {
             return Err(e);
         }
     };
+    let ports: Vec<String> = plan
+        .node
+        .ports
+        .iter()
+        .map(|(k, p)| format!("{k} {p}"))
+        .collect();
     let detail = format!(
-        "storage roots {}; production ports {:?}",
+        "storage roots {}; production ports {}",
         plan.node.storage_roots.join(";"),
-        plan.node.ports
+        ports.join(", ")
     );
     r.step("preflight", t, StepStatus::Ok, detail);
     if cfg.plan {
