@@ -121,6 +121,16 @@ impl Runner {
     }
 }
 
+/// Refuses a zero `--timeout`, which would leave no time to decide.
+pub fn check_timeout(timeout: std::time::Duration) -> Result<(), Ending> {
+    if timeout.is_zero() {
+        return Err(Ending::bad_input(
+            "--timeout 0 leaves no time to decide; give a duration such as 10m",
+        ));
+    }
+    Ok(())
+}
+
 /// Refuses a workspace root that does not exist or lies inside a folder the run must not write to.
 pub fn check_workspace_root(
     root: &std::path::Path,

@@ -309,17 +309,8 @@ pub fn run(cfg: &BeConfig) -> Report {
 }
 
 fn preflight(cfg: &BeConfig, r: &mut Runner) -> Result<(Node, PathBuf), Ending> {
-    if cfg.timeout.is_zero() {
-        return Err(Ending::bad_input(
-            "--timeout 0 leaves no time to decide; give a duration such as 10m",
-        ));
-    }
-    let new_be = cfg
-        .new_be
-        .clone()
-        .ok_or_else(|| Ending::bad_input("--new-be is required unless --rollback is given"))?;
+    let new_be = super::checked_new_be(cfg)?;
     let node = conf::read(&cfg.be_home)?;
-    conf::check_package(&new_be)?;
     let home = fs::canonicalize(&cfg.be_home).unwrap_or_else(|_| cfg.be_home.clone());
     if crate::workspace::is_within(&new_be, &home) {
         return Err(Ending::bad_input(

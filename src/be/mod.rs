@@ -52,6 +52,16 @@ fn new_report(command: &str, cfg: &BeConfig) -> Report {
     report
 }
 
+/// The checks every canary starts with: a usable timeout and an unpacked new BE release.
+fn checked_new_be(cfg: &BeConfig) -> Result<PathBuf, crate::runner::Ending> {
+    crate::runner::check_timeout(cfg.timeout)?;
+    let new_be = cfg.new_be.clone().ok_or_else(|| {
+        crate::runner::Ending::bad_input("--new-be is required unless --rollback is given")
+    })?;
+    conf::check_package(&new_be)?;
+    Ok(new_be)
+}
+
 /// Runs the canary the config asks for and returns its report.
 pub fn run(cfg: &BeConfig) -> Report {
     if cfg.rollback {

@@ -54,18 +54,9 @@ struct Plan {
 }
 
 fn preflight(cfg: &BeConfig, r: &mut Runner) -> Result<Plan, Ending> {
-    if cfg.timeout.is_zero() {
-        return Err(Ending::bad_input(
-            "--timeout 0 leaves no time to decide; give a duration such as 10m",
-        ));
-    }
-    let new_be = cfg
-        .new_be
-        .clone()
-        .ok_or_else(|| Ending::bad_input("--new-be is required unless --rollback is given"))?;
+    let new_be = super::checked_new_be(cfg)?;
     r.set_isolation(cfg.isolate, "BE")?;
     let node = conf::read(&cfg.be_home)?;
-    conf::check_package(&new_be)?;
     let root = &cfg.workspace_root;
     crate::runner::check_workspace_root(
         root,

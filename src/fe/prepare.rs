@@ -252,11 +252,7 @@ pub fn path_warnings(from: Version, to: Version) -> Vec<String> {
 
 pub fn preflight(run: &mut Run) -> Result<Plan, Ending> {
     let cfg = run.cfg;
-    if cfg.timeout.is_zero() {
-        return Err(Ending::bad_input(
-            "--timeout 0 leaves no time to decide; give a duration such as 10m",
-        ));
-    }
+    crate::runner::check_timeout(cfg.timeout)?;
     run.set_isolation(cfg.isolate, "FE")?;
 
     // The source meta dir.

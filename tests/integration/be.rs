@@ -171,6 +171,14 @@ impl Node {
         self.run(&a)
     }
 
+    /// The last step the in-place canary journaled on this node.
+    fn last_step(&self) -> String {
+        sr_rehearse::be::inplace::read_journal(&self.home)
+            .last()
+            .map(|e| e.step.clone())
+            .unwrap_or_default()
+    }
+
     fn workspaces(&self) -> Vec<PathBuf> {
         fs::read_dir(&self.root)
             .unwrap()
@@ -378,8 +386,7 @@ fn in_place_pass_keeps_the_new_build() {
         "operator's own UDF",
         "lib/udf carried over"
     );
-    let journal = sr_rehearse::be::inplace::read_journal(&n.home);
-    assert_eq!(journal.last().unwrap().step, "kept");
+    assert_eq!(n.last_step(), "kept");
     assert!(n.healthy());
     let _ = kill(pid, Signal::SIGKILL);
 }
@@ -402,13 +409,7 @@ fn in_place_failure_rolls_back_to_the_old_build() {
         n.pid().is_some() && n.healthy(),
         "the old BE is back and healthy"
     );
-    assert_eq!(
-        sr_rehearse::be::inplace::read_journal(&n.home)
-            .last()
-            .unwrap()
-            .step,
-        "rolled-back"
-    );
+    assert_eq!(n.last_step(), "rolled-back");
 }
 
 #[test]
@@ -559,13 +560,7 @@ fn interrupted_in_place_canary_rolls_back() {
     assert_eq!(st.code(), Some(130));
     assert_eq!(n.binlib(), before);
     assert!(n.pid().is_some() && n.healthy(), "the old BE is back");
-    assert_eq!(
-        sr_rehearse::be::inplace::read_journal(&n.home)
-            .last()
-            .unwrap()
-            .step,
-        "rolled-back"
-    );
+    assert_eq!(n.last_step(), "rolled-back");
 }
 
 #[test]
