@@ -472,6 +472,25 @@ impl Drop for Pipeline {
     }
 }
 
+/// Copies a release folder (`bin/`, `conf/`, `lib/`) from `from` to `to`: symlinks stay links,
+/// modes are kept, and pid files are left behind so a copy never looks like a running server.
+pub fn copy_release_dir(from: &Path, to: &Path) -> io::Result<()> {
+    for e in walkdir::WalkDir::new(from).follow_links(false) {
+        let e = e?;
+        let dest = to.join(e.path().strip_prefix(from).unwrap_or(e.path()));
+        if e.file_type().is_dir() {
+            fs::create_dir_all(&dest)?;
+        } else if e.file_type().is_symlink() {
+            std::os::unix::fs::symlink(fs::read_link(e.path())?, &dest)?;
+        } else if !e.file_name().to_string_lossy().ends_with(".pid") {
+            fs::copy(e.path(), &dest)?;
+            let mode = e.metadata()?.permissions().mode();
+            fs::set_permissions(&dest, fs::Permissions::from_mode(mode))?;
+        }
+    }
+    Ok(())
+}
+
 /// The state file of a run, read by `clean`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct RunState {

@@ -200,26 +200,6 @@ fn stop_be(home: &Path, grace: Duration) -> Result<(), String> {
     }
 }
 
-fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    for e in walkdir::WalkDir::new(from).follow_links(false) {
-        let e = e?;
-        let dest = to.join(e.path().strip_prefix(from).unwrap_or(e.path()));
-        if e.file_type().is_dir() {
-            fs::create_dir_all(&dest)?;
-        } else if e.file_type().is_symlink() {
-            std::os::unix::fs::symlink(fs::read_link(e.path())?, &dest)?;
-        } else if !e.file_name().to_string_lossy().ends_with(".pid") {
-            fs::copy(e.path(), &dest)?;
-            fs::set_permissions(
-                &dest,
-                fs::Permissions::from_mode(e.metadata()?.permissions().mode()),
-            )?;
-        }
-    }
-    Ok(())
-}
-
 /// Queries SHOW BACKENDS on `fe` for the row of the backend whose heartbeat port is `hb_port`.
 fn backend_row(
     cfg: &BeConfig,
@@ -471,11 +451,13 @@ fn upgrade(
 
     let t = Instant::now();
     j.record("install", None)?;
-    copy_dir(&new_be.join("bin"), &home.join("bin")).map_err(|e| io("install the new bin/", e))?;
-    copy_dir(&new_be.join("lib"), &home.join("lib")).map_err(|e| io("install the new lib/", e))?;
+    crate::workspace::copy_release_dir(&new_be.join("bin"), &home.join("bin"))
+        .map_err(|e| io("install the new bin/", e))?;
+    crate::workspace::copy_release_dir(&new_be.join("lib"), &home.join("lib"))
+        .map_err(|e| io("install the new lib/", e))?;
     if j.backup.join("lib/udf").is_dir() {
         let _ = fs::remove_dir_all(home.join("lib/udf"));
-        copy_dir(&j.backup.join("lib/udf"), &home.join("lib/udf"))
+        crate::workspace::copy_release_dir(&j.backup.join("lib/udf"), &home.join("lib/udf"))
             .map_err(|e| io("carry lib/udf over", e))?;
     }
     r.step(

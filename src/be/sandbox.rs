@@ -155,17 +155,7 @@ fn lay_out(pkg: &Path, home: &Path) -> std::io::Result<()> {
         let name = entry.file_name();
         match name.to_string_lossy().as_ref() {
             "bin" | "conf" => {
-                for e in walkdir::WalkDir::new(entry.path()).follow_links(false) {
-                    let e = e?;
-                    let dest = home.join(e.path().strip_prefix(&pkg).unwrap_or(e.path()));
-                    if e.file_type().is_dir() {
-                        fs::create_dir_all(&dest)?;
-                    } else if e.file_type().is_symlink() {
-                        std::os::unix::fs::symlink(fs::read_link(e.path())?, &dest)?;
-                    } else if !e.file_name().to_string_lossy().ends_with(".pid") {
-                        fs::copy(e.path(), &dest)?;
-                    }
-                }
+                crate::workspace::copy_release_dir(&entry.path(), &home.join(&name))?;
             }
             "lib" => {
                 for e in fs::read_dir(entry.path())? {

@@ -428,7 +428,6 @@ pub fn preflight(run: &mut Run) -> Result<Plan, Ending> {
 /// workspace), `lib/` and the other read-only folders of the release linked, `log/` and the folders
 /// an FE writes into (`plugins`, `temp_dir`, `small_files`) empty.
 pub fn lay_out_package(pkg: &Path, home: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
     fs::create_dir_all(home.join("log"))?;
     let pkg = fs::canonicalize(pkg)?;
     for entry in fs::read_dir(&pkg)? {
@@ -437,21 +436,7 @@ pub fn lay_out_package(pkg: &Path, home: &Path) -> std::io::Result<()> {
         let n = name.to_string_lossy();
         match n.as_ref() {
             "bin" | "conf" => {
-                for e in walkdir::WalkDir::new(entry.path()).follow_links(false) {
-                    let e = e?;
-                    let rel = e.path().strip_prefix(&pkg).unwrap_or(e.path());
-                    let dest = home.join(rel);
-                    let ft = e.file_type();
-                    if ft.is_dir() {
-                        fs::create_dir_all(&dest)?;
-                    } else if ft.is_symlink() {
-                        std::os::unix::fs::symlink(fs::read_link(e.path())?, &dest)?;
-                    } else if !e.file_name().to_string_lossy().ends_with(".pid") {
-                        fs::copy(e.path(), &dest)?;
-                        let mode = e.metadata()?.permissions().mode();
-                        fs::set_permissions(&dest, fs::Permissions::from_mode(mode))?;
-                    }
-                }
+                crate::workspace::copy_release_dir(&entry.path(), &home.join(&name))?;
             }
             "log" | "meta" => {}
             // Folders the FE writes into at run time start empty in the workspace.
