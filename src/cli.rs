@@ -102,10 +102,10 @@ pub struct FeArgs {
     /// The sandbox cluster id; must differ from the source's.
     #[arg(long, default_value_t = 123456)]
     pub cluster_id: i64,
-    /// The SQL check.
-    #[arg(long, default_value = "SHOW FRONTENDS")]
-    pub query: String,
-    /// Skip the SQL check.
+    /// An extra statement that must succeed after the built-in SQL check (it must not need a BE).
+    #[arg(long, conflicts_with = "no_query")]
+    pub query: Option<String>,
+    /// Skip the SQL check (SHOW DATABASES, SHOW PROC '/statistic', SHOW FRONTENDS).
     #[arg(long)]
     pub no_query: bool,
     #[arg(long, default_value = "root")]
@@ -135,7 +135,8 @@ impl FeArgs {
             plan: self.common.plan,
             isolate: self.common.isolate,
             cluster_id: self.cluster_id,
-            query: (!self.no_query).then(|| self.query.clone()),
+            sql_check: !self.no_query,
+            query: self.query.clone(),
             user: self.user.clone(),
             password_env: self.password_env.clone(),
             from_version: self.from_version,

@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 
 use super::{Ending, Plan, Run};
 use crate::probe::http;
-use crate::report::{exit, Probe, Verdict};
+use crate::probe::mysql::{Row, Session, SqlError};
+use crate::report::{exit, Catalog, DbCounts, Probe, Verdict};
 use crate::version::Version;
 use crate::watch::catalog::{Role, Severity};
 use crate::watch::tail::Tailer;
@@ -39,10 +40,8 @@ pub(super) fn decide(
         Role::Fe,
     );
     let http_addr: SocketAddr = ([127, 0, 0, 1], plan.port("http_port")).into();
-    let boot_path = format!(
-        "/api/bootstrap?cluster_id={}&token={}",
-        run.cfg.cluster_id, plan.source.token
-    );
+    let mut token = plan.source.token.clone();
+    let mut boot_path = bootstrap_path(run.cfg.cluster_id, &token);
     let (mut qe_started, mut fe_started) = (false, false);
     let mut last_probe: Option<Instant> = None;
     let boot: serde_json::Value = loop {
@@ -85,6 +84,25 @@ pub(super) fn decide(
                     };
                     if ok && line_seen {
                         break v;
+                    }
+                    if v["status"] == "OK" && !v["feVersion"].is_string() {
+                        // The details come only with the cluster's token. A source without one
+                        // gets a fresh token from the FE, written to the copy's VERSION.
+                        match copy_token(meta_copy).filter(|t| *t != token) {
+                            Some(fresh) => {
+                                token = fresh;
+                                boot_path = bootstrap_path(run.cfg.cluster_id, &token);
+                                last_probe = None;
+                                continue;
+                            }
+                            None => {
+                                run.report.probes.bootstrap = Some(Probe {
+                                    ok: false,
+                                    detail: resp.body.clone(),
+                                });
+                                return Err(Ending::fail(cannot_prove_version(&token)));
+                            }
+                        }
                     }
                     if v["status"] == "FAILED"
                         && v["msg"].as_str().is_some_and(|m| m.starts_with("invalid"))
@@ -154,62 +172,11 @@ pub(super) fn decide(
         }
     }
 
-    if let Some(sql) = &run.cfg.query {
-        let (port, user, password, query) = (
-            plan.port("query_port"),
-            run.cfg.user.clone(),
-            plan.password.clone(),
-            sql.clone(),
-        );
-        let res = run.probes.run(move || {
-            crate::probe::mysql::query(
-                port,
-                &user,
-                password.as_deref(),
-                &query,
-                Duration::from_secs(10),
-            )
-        });
-        match res {
-            Ok(rows) => {
-                let is_frontends = sql
-                    .trim()
-                    .trim_end_matches(';')
-                    .eq_ignore_ascii_case("show frontends");
-                let leader = rows.iter().any(|r| {
-                    r.get("Role").map(String::as_str) == Some("LEADER")
-                        && r.get("Alive").map(String::as_str) == Some("true")
-                });
-                if is_frontends && !leader {
-                    run.report.probes.query = Some(Probe {
-                        ok: false,
-                        detail: format!("{} rows, no Alive LEADER", rows.len()),
-                    });
-                    return Err(Ending::fail("SHOW FRONTENDS lists no Alive LEADER: the sandbox FE is not the leader of the copied metadata"));
-                }
-                run.report.probes.query = Some(Probe {
-                    ok: true,
-                    detail: format!(
-                        "{sql}: {} row(s){}",
-                        rows.len(),
-                        if is_frontends { ", LEADER Alive" } else { "" }
-                    ),
-                });
-            }
-            Err(e) => {
-                run.report.probes.query = Some(Probe {
-                    ok: false,
-                    detail: e.clone(),
-                });
-                if e.contains("Access denied") {
-                    return Err(Ending::bad_input(format!(
-                        "the SQL check was refused ({e}); the copied meta carries production's users: pass the password with --password-env VAR, or use --no-query"
-                    )));
-                }
-                return Err(Ending::fail(format!("the SQL check `{sql}` failed: {e}")));
-            }
-        }
-    }
+    let catalog_line = if run.cfg.sql_check {
+        sql_check(run, plan, &fe_version)?
+    } else {
+        String::new()
+    };
 
     match run
         .probes
@@ -240,13 +207,230 @@ pub(super) fn decide(
         }
     }
     Ok(format!(
-        "StarRocks {fe_version} accepted the metadata: leader ready in {:.1} s, journal replayed to {replayed}{}",
+        "StarRocks {fe_version} accepted the metadata: ready in {:.1} s, journal replayed to {replayed}{}{catalog_line}",
         ready_after.as_secs_f64(),
         plan.source
             .highest_image_id
             .map(|i| format!(" (source image {i})"))
             .unwrap_or_default()
     ))
+}
+
+fn bootstrap_path(cluster_id: i64, token: &str) -> String {
+    format!("/api/bootstrap?cluster_id={cluster_id}&token={token}")
+}
+
+/// The token in the copy's `image/VERSION`, once the FE has written one.
+fn copy_token(meta_copy: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(meta_copy.join("image/VERSION")).ok()?;
+    crate::props::parse_map(&text)
+        .get("token")
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty())
+}
+
+/// Why a plain OK from `/api/bootstrap` cannot be taken as proof, and what to look at.
+fn cannot_prove_version(token: &str) -> String {
+    let why = if token.is_empty() {
+        "the source's image/VERSION has no token and the FE wrote none to the copy".to_string()
+    } else {
+        format!("it withheld them for the token {token} read from image/VERSION")
+    };
+    format!(
+        "cannot prove the version: the FE is up, but /api/bootstrap answered a plain OK without feVersion or replayedJournalId (it gives them only for the cluster's token, and {why}); the rehearsal cannot tell which release runs or how far it replayed your journal. Check the `token=` line of the source's image/VERSION"
+    )
+}
+
+/// The FE-only statements that prove the catalog loaded; none needs a BE on any release.
+const SHOW_DATABASES: &str = "SHOW DATABASES";
+const SHOW_STATISTIC: &str = "SHOW PROC '/statistic'";
+/// Information only: up to 3.3 a sandbox lists production's frontends, none of them Alive.
+const SHOW_FRONTENDS: &str = "SHOW FRONTENDS";
+
+/// What the SQL check read.
+struct SqlFindings {
+    databases: Vec<Row>,
+    statistic: Vec<Row>,
+    frontends: Result<Vec<Row>, SqlError>,
+    extra_rows: Option<usize>,
+}
+
+/// A failed statement: which one (`connect` for the login) and the server's answer.
+#[derive(Debug)]
+struct SqlFailure {
+    stage: String,
+    error: SqlError,
+}
+
+fn run_sql(
+    port: u16,
+    user: &str,
+    password: Option<&str>,
+    extra: Option<&str>,
+) -> Result<SqlFindings, SqlFailure> {
+    let fail = |stage: &str| {
+        let stage = stage.to_string();
+        move |error| SqlFailure { stage, error }
+    };
+    let timeout = Duration::from_secs(10);
+    let mut s =
+        Session::connect("127.0.0.1", port, user, password, timeout).map_err(fail("connect"))?;
+    let databases = s.query(SHOW_DATABASES).map_err(fail(SHOW_DATABASES))?;
+    let statistic = s.query(SHOW_STATISTIC).map_err(fail(SHOW_STATISTIC))?;
+    let frontends = s.query(SHOW_FRONTENDS);
+    let extra_rows = match extra {
+        Some(sql) => Some(s.query(sql).map_err(fail(sql))?.len()),
+        None => None,
+    };
+    Ok(SqlFindings {
+        databases,
+        statistic,
+        frontends,
+        extra_rows,
+    })
+}
+
+/// Runs the SQL check, records the catalog in the report, and returns a summary fragment.
+fn sql_check(run: &mut Run, plan: &Plan, fe_version: &str) -> Result<String, Ending> {
+    let (port, user, password, extra) = (
+        plan.port("query_port"),
+        run.cfg.user.clone(),
+        plan.password.clone(),
+        run.cfg.query.clone(),
+    );
+    let found = {
+        let user = user.clone();
+        let extra = extra.clone();
+        run.probes
+            .run(move || run_sql(port, &user, password.as_deref(), extra.as_deref()))
+    };
+    let found = match found {
+        Ok(f) => f,
+        Err(f) => {
+            run.report.probes.query = Some(Probe {
+                ok: false,
+                detail: format!("{}: {}", f.stage, f.error),
+            });
+            return Err(sql_ending(&f, &user, extra.as_deref(), fe_version));
+        }
+    };
+    let catalog = catalog_of(&found);
+    let line = match &catalog.total {
+        Some(t) => format!(
+            "; catalog: {} database(s), {} table(s), {} partition(s), {} tablet(s)",
+            t.db_name, t.tables, t.partitions, t.tablets
+        ),
+        None => format!("; catalog: {} database(s)", catalog.databases.len()),
+    };
+    let leader_rows = catalog
+        .frontends
+        .iter()
+        .filter(|r| r.get("Role").map(String::as_str) == Some("LEADER"))
+        .count();
+    run.report.probes.query = Some(Probe {
+        ok: true,
+        detail: format!(
+            "{SHOW_DATABASES}: {} row(s); {SHOW_STATISTIC}: {} row(s); {SHOW_FRONTENDS}: {}{}",
+            found.databases.len(),
+            found.statistic.len(),
+            match &found.frontends {
+                Ok(r) => format!(
+                    "{} row(s), {leader_rows} LEADER (information only)",
+                    r.len()
+                ),
+                Err(e) => format!("failed, {e} (information only)"),
+            },
+            match (&extra, found.extra_rows) {
+                (Some(q), Some(n)) => format!("; {q}: {n} row(s)"),
+                _ => String::new(),
+            }
+        ),
+    });
+    run.report.catalog = Some(catalog);
+    Ok(line)
+}
+
+/// The report's view of what the statements returned.
+fn catalog_of(found: &SqlFindings) -> Catalog {
+    let databases = found
+        .databases
+        .iter()
+        .filter_map(|r| r.get("Database").cloned())
+        .collect();
+    let mut per_database: Vec<DbCounts> = found.statistic.iter().map(db_counts).collect();
+    let total = per_database
+        .iter()
+        .position(|d| d.db_id == "Total")
+        .map(|i| per_database.remove(i));
+    let (frontends, frontends_error) = match &found.frontends {
+        Ok(rows) => (rows.clone(), None),
+        Err(e) => (Vec::new(), Some(e.to_string())),
+    };
+    Catalog {
+        databases,
+        per_database,
+        total,
+        frontends,
+        frontends_error,
+    }
+}
+
+fn db_counts(r: &Row) -> DbCounts {
+    let n = |c: &str| r.get(c).and_then(|v| v.parse().ok()).unwrap_or(0);
+    DbCounts {
+        db_id: r.get("DbId").cloned().unwrap_or_default(),
+        db_name: r.get("DbName").cloned().unwrap_or_default(),
+        tables: n("TableNum"),
+        partitions: n("PartitionNum"),
+        indexes: n("IndexNum"),
+        tablets: n("TabletNum"),
+        replicas: n("ReplicaNum"),
+        unhealthy_tablets: n("UnhealthyTabletNum"),
+        inconsistent_tablets: n("InconsistentTabletNum"),
+        cloning_tablets: n("CloningTabletNum"),
+        error_state_tablets: r.get("ErrorStateTabletNum").and_then(|v| v.parse().ok()),
+    }
+}
+
+/// MySQL error numbers the decision depends on.
+const ACCESS_DENIED: u16 = 1045;
+const MISSING_PRIVILEGE: u16 = 1227;
+const UNKNOWN_VARIABLE: u16 = 1193;
+const REFUSED_STATEMENT: u16 = 1064;
+
+/// How a failed SQL check ends, decided by the server's error number, never its wording.
+fn sql_ending(f: &SqlFailure, user: &str, extra: Option<&str>, fe_version: &str) -> Ending {
+    let ours = extra != Some(f.stage.as_str());
+    let e = &f.error;
+    match e.code() {
+        Some(ACCESS_DENIED) => Ending::bad_input(format!(
+            "the SQL check could not log in as '{user}' ({e}): the copied meta carries production's users and passwords; pass that user's production password with --password-env VAR, or skip the SQL check with --no-query"
+        )),
+        Some(MISSING_PRIVILEGE) if user != "root" => Ending::bad_input(format!(
+            "user '{user}' logged in but may not run `{}` ({e}): the SQL check needs a user allowed to run SHOW PROC (OPERATE on SYSTEM from 3.0, NODE_PRIV or ADMIN_PRIV on 2.5); rehearse with --user root and production's root password in --password-env VAR, grant that privilege in production first, or skip the SQL check with --no-query",
+            f.stage
+        )),
+        Some(MISSING_PRIVILEGE) => Ending::bad_input(format!(
+            "root may not run `{}` on the sandbox ({e}): production's privileges were changed for root; rehearse with a user that holds OPERATE on SYSTEM, or skip the SQL check with --no-query",
+            f.stage
+        )),
+        Some(UNKNOWN_VARIABLE) if ours => Ending::env(format!(
+            "the FE refused a system variable during the SQL check (`{}`: {e}): the MySQL client asked for something StarRocks {fe_version} does not have; this is a tool problem, not your metadata: rerun with --no-query and report it",
+            f.stage
+        )),
+        Some(UNKNOWN_VARIABLE | REFUSED_STATEMENT) if !ours => Ending::bad_input(format!(
+            "StarRocks {fe_version} refused the --query statement `{}` ({e}): a sandbox has no live BE, so give a statement the FE answers alone (SHOW ...), or leave --query out",
+            f.stage
+        )),
+        Some(REFUSED_STATEMENT) => Ending::fail(format!(
+            "StarRocks {fe_version} refused `{}` ({e}): an FE that loaded its catalog answers it without any BE",
+            f.stage
+        )),
+        _ if f.stage == "connect" => Ending::fail(format!(
+            "the SQL check could not connect to the sandbox FE's query port: {e}"
+        )),
+        _ => Ending::fail(format!("the SQL check `{}` failed: {e}", f.stage)),
+    }
 }
 
 /// What the sandbox tried to reach outside itself, from the lines it logs about it: backend

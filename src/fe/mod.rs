@@ -37,7 +37,9 @@ pub struct FeConfig {
     pub plan: bool,
     pub isolate: Isolate,
     pub cluster_id: i64,
-    /// None with `--no-query`.
+    /// The FE-only SQL check (off with `--no-query`).
+    pub sql_check: bool,
+    /// A statement of the user's own to run after the built-in ones (`--query`).
     pub query: Option<String>,
     pub user: String,
     pub password_env: Option<String>,

@@ -112,6 +112,40 @@ pub struct Probes {
     pub query: Option<Probe>,
 }
 
+/// What the sandbox FE's catalog holds, read with FE-only SQL: information for the reader, not
+/// part of the verdict (a sandbox has no live BE, so every tablet counts as unhealthy).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Catalog {
+    /// `SHOW DATABASES`, `information_schema` included.
+    pub databases: Vec<String>,
+    /// `SHOW PROC '/statistic'`, one entry per database.
+    pub per_database: Vec<DbCounts>,
+    /// Its `Total` row (`db_name` holds the number of databases).
+    pub total: Option<DbCounts>,
+    /// `SHOW FRONTENDS` as the sandbox answers it: up to 3.3 the copied list of production's
+    /// frontends, none of them the sandbox; from 3.4 the sandbox alone.
+    pub frontends: Vec<BTreeMap<String, String>>,
+    /// Why `SHOW FRONTENDS` gave no rows, when it failed.
+    pub frontends_error: Option<String>,
+}
+
+/// One row of `SHOW PROC '/statistic'`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct DbCounts {
+    pub db_id: String,
+    pub db_name: String,
+    pub tables: u64,
+    pub partitions: u64,
+    pub indexes: u64,
+    pub tablets: u64,
+    pub replicas: u64,
+    pub unhealthy_tablets: u64,
+    pub inconsistent_tablets: u64,
+    pub cloning_tablets: u64,
+    /// Absent before 2.5.4 (StarRocks#19517).
+    pub error_state_tablets: Option<u64>,
+}
+
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Workspace {
     pub path: Option<String>,
@@ -137,6 +171,9 @@ pub struct Report {
     pub steps: Vec<Step>,
     pub signatures: Vec<SignatureHit>,
     pub probes: Probes,
+    /// The FE rehearsal's catalog, when the SQL check ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub catalog: Option<Catalog>,
     pub warnings: Vec<String>,
     pub workspace: Workspace,
 }
@@ -159,6 +196,7 @@ impl Report {
             steps: Vec::new(),
             signatures: Vec::new(),
             probes: Probes::default(),
+            catalog: None,
             warnings: Vec::new(),
             workspace: Workspace::default(),
         }

@@ -31,10 +31,10 @@ enum Cmd {
         version: Version,
         #[arg(long)]
         out: PathBuf,
-        /// Frontends recorded (this node first), on 127.0.0.1, 127.0.0.2, …
+        /// Frontends recorded (this node first), on 192.0.2.11, 192.0.2.12, … port 9010.
         #[arg(long, default_value_t = 1)]
         fes: usize,
-        /// Backends recorded, on 127.0.0.10, 127.0.0.11, … port 9050.
+        /// Backends recorded, on 192.0.2.101, 192.0.2.102, … port 9050.
         #[arg(long, default_value_t = 3)]
         backends: usize,
         /// Record this frontend instead (HOST:EDIT_LOG_PORT, repeatable; the first is this node).

@@ -128,7 +128,8 @@ struct State {
     cluster_id: i64,
     token: String,
     run_mode: String,
-    node_name: String,
+    /// The address this FE believes is its own (`frontend_address`, else the local IP).
+    self_host: String,
     http_port: u16,
     rpc_port: u16,
     query_port: u16,
@@ -810,7 +811,13 @@ fn start(fe: &mut Fe, log_slot: &Arc<Mutex<Option<Arc<FeLog>>>>) -> Result<(), S
     // The new leader writes to the meta it was given: new journal entries, ROLE.
     let mut frontends = header.frontends.clone();
     if recovery && v.resets_frontends() {
-        frontends.retain(|f| f.name == node_name);
+        // resetFrontends: every recorded FE is dropped and the node re-added with its own address.
+        frontends = vec![Frontend {
+            role: role.clone(),
+            host: self_host.clone(),
+            edit_log_port,
+            name: node_name.clone(),
+        }];
     }
     if let Some((path, _)) = jdbs.last() {
         let _ = fs::OpenOptions::new()
@@ -855,7 +862,7 @@ fn start(fe: &mut Fe, log_slot: &Arc<Mutex<Option<Arc<FeLog>>>>) -> Result<(), S
         cluster_id,
         token,
         run_mode,
-        node_name: node_name.clone(),
+        self_host: self_host.clone(),
         http_port,
         rpc_port,
         query_port,
@@ -1244,8 +1251,10 @@ fn fe_http(st: &State, r: &Request) -> Response {
     match r.path.as_str() {
         "/api/bootstrap" => {
             let v = st.version;
-            let token = r.param("token");
-            let cid = r.param("cluster_id");
+            // Strings.isNullOrEmpty: an empty parameter counts as no parameter, so the answer is
+            // the plain OK without details.
+            let token = r.param("token").filter(|t| !t.is_empty());
+            let cid = r.param("cluster_id").filter(|c| !c.is_empty());
             let body = if v.bootstrap_checks_cluster_id() {
                 match (cid, token) {
                     (Some(c), Some(t)) => match c.parse::<i64>() {
@@ -1327,9 +1336,211 @@ fn system_variable(st: &State, name: &str) -> Option<String> {
         "sql_mode" => "ONLY_FULL_GROUP_BY".into(),
         "query_timeout" => "300".into(),
         "autocommit" => "1".into(),
-        "socket" => "".into(),
         _ => return None,
     })
+}
+
+const KNOWN_VARIABLES: &[&str] = &[
+    "max_allowed_packet",
+    "wait_timeout",
+    "interactive_timeout",
+    "net_write_timeout",
+    "version",
+    "version_comment",
+    "time_zone",
+    "system_time_zone",
+    "auto_increment_increment",
+    "lower_case_table_names",
+    "character_set_client",
+    "character_set_connection",
+    "character_set_results",
+    "character_set_server",
+    "collation_server",
+    "collation_connection",
+    "transaction_isolation",
+    "tx_isolation",
+    "sql_mode",
+    "query_timeout",
+    "autocommit",
+];
+
+/// `SELECT @@name` of a variable StarRocks does not have. The analyzer's SemanticException carries
+/// ERR_UNKNOWN_SYSTEM_VARIABLE with three look-alike names; 3.1 put it on the wire as 1064/42000
+/// (StarRocks#37243), later releases as 1193/HY000 (DataflareApp/dataflare#96).
+fn unknown_variable(v: Version, name: &str) -> Outcome {
+    let name = name
+        .trim_start_matches("@@")
+        .trim_start_matches("session.")
+        .trim_start_matches("global.");
+    // The real server ranks every session variable by Jaro-Winkler distance; a shared-letter
+    // count over the simulator's short list stands in for it.
+    let mut similar: Vec<(usize, &str)> = KNOWN_VARIABLES
+        .iter()
+        .map(|k| (k.chars().filter(|c| name.contains(*c)).count(), *k))
+        .collect();
+    similar.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
+    let list = similar
+        .iter()
+        .take(3)
+        .map(|(_, k)| format!("'{k}'"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let detail = format!(
+        "Getting analyzing error. Detail message: Unknown system variable '{name}', the most similar variables are {{{list}}}"
+    );
+    if v < UNKNOWN_VARIABLE_IS_1193 {
+        Outcome::Err(1064, "42000", detail)
+    } else {
+        Outcome::Err(1193, "HY000", format!("{detail}."))
+    }
+}
+
+/// First release line seen answering an unknown variable with 1193 (the exact patch is unknown).
+const UNKNOWN_VARIABLE_IS_1193: Version = Version::new(3, 2, 0);
+/// `enable_constant_execute_in_fe` (default true) runs constant SELECTs in the FE from 3.3.
+const CONSTANT_SELECT_IN_FE: Version = Version::new(3, 3, 0);
+/// ErrorStateTabletNum joined SHOW PROC '/statistic' with StarRocks#19517, backported to 2.5 (#20805).
+const STATISTIC_HAS_ERROR_STATE: Version = Version::new(2, 5, 4);
+
+/// A constant SELECT (no FROM) before 3.3 is planned onto a BE; with none alive it fails as
+/// `FeConstants.BACKEND_NODE_NOT_FOUND_ERROR`, sent as error 1064.
+fn needs_backend(st: &State) -> Option<Outcome> {
+    let any_alive = st.backends.lock().unwrap().iter().any(|b| b.alive);
+    (st.version < CONSTANT_SELECT_IN_FE && !any_alive).then(|| {
+        Outcome::Err(
+            1064,
+            "HY000",
+            "Backend node not found. Check if any backend node is down.".into(),
+        )
+    })
+}
+
+/// SHOW FRONTENDS as `FrontendsProcNode` builds it: one row per FE in the (copied) frontend list,
+/// LEADER and Alive decided by comparing each row's host with this node's own address. Up to 3.3 a
+/// sandbox keeps production's hosts, so no row matches; from 3.4 `resetFrontends` left only itself.
+fn show_frontends(st: &State) -> Outcome {
+    let cols = [
+        "Name",
+        "IP",
+        "EditLogPort",
+        "HttpPort",
+        "QueryPort",
+        "RpcPort",
+        "Role",
+        "ClusterId",
+        "Join",
+        "Alive",
+        "ReplayedJournalId",
+        "LastHeartbeat",
+        "IsHelper",
+        "ErrMsg",
+        "StartTime",
+        "Version",
+    ];
+    let out = st
+        .frontends
+        .iter()
+        .map(|f| {
+            let me = f.host == st.self_host;
+            // Up to 3.3 the leader is matched by host only; later by host and edit log port.
+            let leader =
+                me && (st.version < Version::new(3, 4, 0) || f.edit_log_port == st.edit_log_port);
+            vec![
+                f.name.clone(),
+                f.host.clone(),
+                f.edit_log_port.to_string(),
+                st.http_port.to_string(),
+                (if me { st.query_port } else { 0 }).to_string(),
+                (if me { st.rpc_port } else { 0 }).to_string(),
+                (if leader {
+                    "LEADER".to_string()
+                } else {
+                    f.role.clone()
+                }),
+                st.cluster_id.to_string(),
+                me.to_string(),
+                me.to_string(),
+                (if me { st.journal_id } else { 0 }).to_string(),
+                (if me {
+                    st.start_time.clone()
+                } else {
+                    "NULL".into()
+                }),
+                "true".into(),
+                String::new(),
+                (if me {
+                    st.start_time.clone()
+                } else {
+                    "NULL".into()
+                }),
+                (if me { st.version.full() } else { "NULL".into() }),
+            ]
+        })
+        .collect();
+    rows(&cols, out)
+}
+
+/// The databases of the loaded catalog, `information_schema` included, sorted by name.
+fn database_names(st: &State) -> Vec<String> {
+    let mut dbs: Vec<String> = st.tables.iter().map(|t| t.db.clone()).collect();
+    dbs.push("information_schema".into());
+    dbs.sort();
+    dbs.dedup();
+    dbs
+}
+
+/// SHOW PROC '/statistic' as `StatisticProcDir` counts it: per database (information_schema
+/// skipped), sorted by name, then a `Total` row. The simulated image gives each table one
+/// partition with one index of one tablet; with no backend alive every tablet is unhealthy.
+fn show_statistic(st: &State) -> Outcome {
+    let mut cols = vec![
+        "DbId",
+        "DbName",
+        "TableNum",
+        "PartitionNum",
+        "IndexNum",
+        "TabletNum",
+        "ReplicaNum",
+        "UnhealthyTabletNum",
+        "InconsistentTabletNum",
+        "CloningTabletNum",
+    ];
+    let error_state = st.version >= STATISTIC_HAS_ERROR_STATE;
+    if error_state {
+        cols.push("ErrorStateTabletNum");
+    }
+    let any_alive = st.backends.lock().unwrap().iter().any(|b| b.alive);
+    let mut total = [0u64; 6];
+    let mut out = Vec::new();
+    let dbs: Vec<String> = database_names(st)
+        .into_iter()
+        .filter(|d| d != "information_schema")
+        .collect();
+    for (i, db) in dbs.iter().enumerate() {
+        let tables: Vec<&image::Table> = st.tables.iter().filter(|t| &t.db == db).collect();
+        let n = tables.len() as u64;
+        let replicas: u64 = tables.iter().map(|t| t.replication_num as u64).sum();
+        let unhealthy = if any_alive { 0 } else { n };
+        let counts = [n, n, n, n, replicas, unhealthy];
+        for (t, c) in total.iter_mut().zip(counts) {
+            *t += c;
+        }
+        let mut row = vec![(10_001 + i as u64).to_string(), db.clone()];
+        row.extend(counts.iter().map(u64::to_string));
+        row.extend(["0".to_string(), "0".to_string()]);
+        if error_state {
+            row.push("0".into());
+        }
+        out.push(row);
+    }
+    let mut row = vec!["Total".to_string(), dbs.len().to_string()];
+    row.extend(total.iter().map(u64::to_string));
+    row.extend(["0".to_string(), "0".to_string()]);
+    if error_state {
+        row.push("0".into());
+    }
+    out.push(row);
+    rows(&cols, out)
 }
 
 fn fe_query(st: &State, sql: &str) -> Outcome {
@@ -1340,39 +1551,12 @@ fn fe_query(st: &State, sql: &str) -> Outcome {
         .join(" ")
         .to_ascii_uppercase();
     match norm.as_str() {
-        "SHOW FRONTENDS" => {
-            let cols = [
-                "Name", "IP", "EditLogPort", "HttpPort", "QueryPort", "RpcPort", "Role", "ClusterId",
-                "Join", "Alive", "ReplayedJournalId", "LastHeartbeat", "IsHelper", "ErrMsg",
-                "StartTime", "Version",
-            ];
-            let out = st
-                .frontends
-                .iter()
-                .map(|f| {
-                    let me = f.name == st.node_name;
-                    vec![
-                        f.name.clone(),
-                        f.host.clone(),
-                        (if me { st.edit_log_port } else { f.edit_log_port }).to_string(),
-                        st.http_port.to_string(),
-                        (if me { st.query_port.to_string() } else { "0".into() }),
-                        (if me { st.rpc_port.to_string() } else { "0".into() }),
-                        (if me { "LEADER" } else { "FOLLOWER" }).to_string(),
-                        st.cluster_id.to_string(),
-                        "true".into(),
-                        me.to_string(),
-                        (if me { st.journal_id } else { 0 }).to_string(),
-                        (if me { st.start_time.clone() } else { "NULL".into() }),
-                        "true".into(),
-                        (if me { String::new() } else { "got exception".into() }),
-                        (if me { st.start_time.clone() } else { "NULL".into() }),
-                        (if me { st.version.full() } else { String::new() }),
-                    ]
-                })
-                .collect();
-            rows(&cols, out)
-        }
+        "SHOW FRONTENDS" => show_frontends(st),
+        "SHOW DATABASES" => rows(
+            &["Database"],
+            database_names(st).into_iter().map(|d| vec![d]).collect(),
+        ),
+        "SHOW PROC '/STATISTIC'" | "SHOW PROC \"/STATISTIC\"" => show_statistic(st),
         "SHOW BACKENDS" => {
             let cols = [
                 "BackendId", "IP", "HeartbeatPort", "BePort", "HttpPort", "BrpcPort",
@@ -1405,9 +1589,21 @@ fn fe_query(st: &State, sql: &str) -> Outcome {
                 .collect();
             rows(&cols, out)
         }
-        "SELECT 1" => rows(&["1"], vec![vec!["1".into()]]),
-        "SELECT CURRENT_VERSION()" => rows(&["current_version()"], vec![vec![st.version.full()]]),
-        "SELECT VERSION()" => rows(&["version()"], vec![vec![st.version.mysql_server_version().into()]]),
+        "SELECT 1" | "SELECT CURRENT_VERSION()" | "SELECT VERSION()" => {
+            if let Some(err) = needs_backend(st) {
+                return err;
+            }
+            match norm.as_str() {
+                "SELECT 1" => rows(&["1"], vec![vec!["1".into()]]),
+                "SELECT CURRENT_VERSION()" => {
+                    rows(&["current_version()"], vec![vec![st.version.full()]])
+                }
+                _ => rows(
+                    &["version()"],
+                    vec![vec![st.version.mysql_server_version().into()]],
+                ),
+            }
+        }
         _ if norm.contains("FROM INFORMATION_SCHEMA.PARTITIONS_META") => {
             // One partition per table; `WHERE REPLICATION_NUM < N` is honoured.
             let below = norm
@@ -1426,13 +1622,15 @@ fn fe_query(st: &State, sql: &str) -> Outcome {
         _ if norm.starts_with("SELECT @@") => {
             let names: Vec<&str> = q[6..].split(',').map(|s| s.trim()).collect();
             let mut vals = Vec::new();
+            // Analysis (is every variable known?) comes before planning (is a BE alive?).
             for n in &names {
                 match system_variable(st, n) {
                     Some(v) => vals.push(v),
-                    None => {
-                        return Outcome::Err(1193, "HY000", format!("Unknown system variable '{}'", n.trim_start_matches("@@")))
-                    }
+                    None => return unknown_variable(st.version, n),
                 }
+            }
+            if let Some(err) = needs_backend(st) {
+                return err;
             }
             rows(&names, vec![vals])
         }

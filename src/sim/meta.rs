@@ -59,16 +59,21 @@ impl MetaSpec {
         }
     }
 
-    /// Default recorded hosts: frontends on 127.0.0.1..n, backends on 127.0.0.10+i, all loopback.
+    /// Default recorded hosts, production-like and never loopback, as a meta copied from a real
+    /// cluster holds them: frontends on 192.0.2.11.., backends on 192.0.2.101.. (TEST-NET-1, RFC
+    /// 5737, so they route nowhere; the simulator refuses to connect to them anyway). A test that
+    /// needs a recorded node to answer passes loopback hosts explicitly.
     pub fn with_counts(mut self, fes: usize, bes: usize) -> MetaSpec {
-        self.frontends = (0..fes.max(1))
-            .map(|i| format!("127.0.0.{}:9010", i + 1))
-            .collect();
+        self.frontends = (0..fes.max(1)).map(default_frontend).collect();
         self.backends = (0..bes)
-            .map(|i| format!("127.0.0.{}:9050", 10 + i))
+            .map(|i| format!("192.0.2.{}:9050", 101 + i))
             .collect();
         self
     }
+}
+
+fn default_frontend(i: usize) -> String {
+    format!("192.0.2.{}:9010", 11 + i)
 }
 
 /// What was written, for the caller to print.
@@ -135,7 +140,7 @@ pub fn make_meta(spec: &MetaSpec) -> Result<MetaSummary, SimError> {
         )));
     }
     let frontends: Vec<(String, u16)> = if spec.frontends.is_empty() {
-        vec![("127.0.0.1".into(), 9010)]
+        vec![parse_host_port(&default_frontend(0), "frontend")?]
     } else {
         spec.frontends
             .iter()

@@ -152,23 +152,81 @@ fn full_cycle(meta_v: &str, pkg_v: &str, jdk: u32) {
         "edit_log_port bound"
     );
 
-    // SHOW FRONTENDS over a real MySQL client, with the meta's root password.
+    // A MySQL client with the crate's defaults first asks for @@max_allowed_packet, a constant
+    // SELECT that needs a live BE before 3.3 (none is recorded here), then for @@socket on
+    // loopback, a variable StarRocks does not have.
     use mysql::prelude::Queryable;
-    let opts = mysql::OptsBuilder::new()
-        .ip_or_hostname(Some("127.0.0.1"))
-        .tcp_port(n.query)
-        .user(Some("root"))
-        .pass(Some("s3cret"));
-    let mut conn = mysql::Conn::new(opts).expect("MySQL handshake with the meta's password");
-    let rows: Vec<mysql::Row> = conn.query("SHOW FRONTENDS").unwrap();
+    let defaults = || {
+        mysql::OptsBuilder::new()
+            .ip_or_hostname(Some("127.0.0.1"))
+            .tcp_port(n.query)
+            .user(Some("root"))
+            .pass(Some("s3cret"))
+    };
+    let refused = |opts: mysql::OptsBuilder| match mysql::Conn::new(opts) {
+        Err(mysql::Error::MySqlError(e)) => e,
+        other => panic!(
+            "{pkg_v}: the connection must be refused, got {:?}",
+            other.err()
+        ),
+    };
+    let e = refused(defaults());
+    if pkg_v < "3.3" {
+        assert_eq!(e.code, 1064, "{pkg_v}: {e:?}");
+        assert_eq!(
+            e.message,
+            "Backend node not found. Check if any backend node is down."
+        );
+    } else {
+        assert_eq!(e.code, 1193, "{pkg_v}: {e:?}");
+    }
+    let e = refused(defaults().max_allowed_packet(Some(1 << 24)));
+    assert_eq!(
+        e.code,
+        if pkg_v < "3.2" { 1064 } else { 1193 },
+        "{pkg_v}: {e:?}"
+    );
+    assert!(
+        e.message.starts_with(
+            "Getting analyzing error. Detail message: Unknown system variable 'socket', the most similar variables are {"
+        ),
+        "{}",
+        e.message
+    );
+
+    // SHOW FRONTENDS with the tool's client and the meta's root password: this FE runs on its
+    // recorded address, so its row is the Alive LEADER.
+    let mut conn = sr_rehearse::probe::mysql::Session::connect(
+        "127.0.0.1",
+        n.query,
+        "root",
+        Some("s3cret"),
+        Duration::from_secs(5),
+    )
+    .expect("MySQL handshake with the meta's password");
+    let rows = conn.query("SHOW FRONTENDS").unwrap();
     assert_eq!(rows.len(), 1);
-    let role: String = rows[0].get("Role").unwrap();
-    let is_alive: String = rows[0].get("Alive").unwrap();
-    let version: String = rows[0].get("Version").unwrap();
-    assert_eq!((role.as_str(), is_alive.as_str()), ("LEADER", "true"));
-    assert!(version.starts_with(pkg_v), "{version}");
-    let one: Option<String> = conn.query_first("SELECT 1").unwrap();
-    assert_eq!(one.as_deref(), Some("1"));
+    assert_eq!(
+        (rows[0]["Role"].as_str(), rows[0]["Alive"].as_str()),
+        ("LEADER", "true")
+    );
+    assert!(rows[0]["Version"].starts_with(pkg_v), "{:?}", rows[0]);
+    // A constant SELECT needs a live BE before 3.3 (no backend is recorded here).
+    match conn.query("SELECT 1") {
+        Ok(r) => {
+            assert!(pkg_v >= "3.3", "{pkg_v} answered SELECT 1 without a BE");
+            assert_eq!(r[0]["1"], "1");
+        }
+        Err(e) => {
+            assert!(pkg_v < "3.3", "{pkg_v}: {e}");
+            assert_eq!(e.code(), Some(1064));
+            assert!(
+                e.to_string()
+                    .contains("Backend node not found. Check if any backend node is down."),
+                "{e}"
+            );
+        }
+    }
     let bad = mysql::OptsBuilder::new()
         .ip_or_hostname(Some("127.0.0.1"))
         .tcp_port(n.query)

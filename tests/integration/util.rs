@@ -144,7 +144,13 @@ impl<'a> FeBuild<'a> {
             meta_version,
             pkg_version,
             jdk: 17,
-            meta_args: vec!["--backends".into(), "0".into()],
+            // A production FE started on its own meta: its recorded address is its own.
+            meta_args: vec![
+                "--backends".into(),
+                "0".into(),
+                "--frontend".into(),
+                "127.0.0.1:9010".into(),
+            ],
             pkg_args: vec!["--heartbeat-ms".into(), "200".into()],
             conf: Vec::new(),
             recovery: true,
