@@ -395,6 +395,8 @@ fn db_counts(r: &Row) -> DbCounts {
 /// MySQL error numbers the decision depends on.
 const ACCESS_DENIED: u16 = 1045;
 const MISSING_PRIVILEGE: u16 = 1227;
+/// What releases from about 3.2 send instead of 1227 (ERR_ACCESS_DENIED).
+const ACCESS_DENIED_ON_OBJECT: u16 = 5203;
 const UNKNOWN_VARIABLE: u16 = 1193;
 const REFUSED_STATEMENT: u16 = 1064;
 
@@ -406,11 +408,11 @@ fn sql_ending(f: &SqlFailure, user: &str, extra: Option<&str>, fe_version: &str)
         Some(ACCESS_DENIED) => Ending::bad_input(format!(
             "the SQL check could not log in as '{user}' ({e}): the copied meta carries production's users and passwords; pass that user's production password with --password-env VAR, or skip the SQL check with --no-query"
         )),
-        Some(MISSING_PRIVILEGE) if user != "root" => Ending::bad_input(format!(
-            "user '{user}' logged in but may not run `{}` ({e}): the SQL check needs a user allowed to run SHOW PROC (OPERATE on SYSTEM from 3.0, NODE_PRIV or ADMIN_PRIV on 2.5); rehearse with --user root and production's root password in --password-env VAR, grant that privilege in production first, or skip the SQL check with --no-query",
+        Some(MISSING_PRIVILEGE | ACCESS_DENIED_ON_OBJECT) if user != "root" => Ending::bad_input(format!(
+            "user '{user}' logged in but may not run `{}` ({e}): the SQL check needs a user allowed to run SHOW PROC (OPERATE on SYSTEM from 3.0, ADMIN_PRIV on 2.5); rehearse with --user root and production's root password in --password-env VAR, grant that privilege in production first, or skip the SQL check with --no-query",
             f.stage
         )),
-        Some(MISSING_PRIVILEGE) => Ending::bad_input(format!(
+        Some(MISSING_PRIVILEGE | ACCESS_DENIED_ON_OBJECT) => Ending::bad_input(format!(
             "root may not run `{}` on the sandbox ({e}): production's privileges were changed for root; rehearse with a user that holds OPERATE on SYSTEM, or skip the SQL check with --no-query",
             f.stage
         )),
@@ -475,4 +477,109 @@ pub(super) fn reach_attempts(fe_log: &Path, fenced: bool) -> Vec<crate::report::
             blocked_by_fence: fenced,
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failure(stage: &str, code: u16) -> SqlFailure {
+        SqlFailure {
+            stage: stage.into(),
+            error: SqlError::Server {
+                code,
+                state: "42000".into(),
+                message: "refused".into(),
+            },
+        }
+    }
+
+    #[test]
+    fn the_error_number_decides_not_the_wording() {
+        let v = "3.3.2-abc";
+        let end = |stage: &str, code: u16, user: &str, extra: Option<&str>| {
+            let e = sql_ending(&failure(stage, code), user, extra, v);
+            (e.code, e.summary)
+        };
+        assert_eq!(end("connect", 1045, "root", None).0, exit::BAD_INPUT);
+        let (code, why) = end(SHOW_STATISTIC, 1227, "etl", None);
+        assert_eq!(code, exit::BAD_INPUT);
+        assert!(
+            why.starts_with("user 'etl' logged in but may not run"),
+            "{why}"
+        );
+        let (code, why) = end(SHOW_STATISTIC, 5203, "root", None);
+        assert_eq!(code, exit::BAD_INPUT);
+        assert!(why.starts_with("root may not run"), "{why}");
+        // An unknown variable in our own statements is the tool's problem, in the user's query theirs.
+        assert_eq!(end(SHOW_DATABASES, 1193, "root", None).0, exit::ENVIRONMENT);
+        assert_eq!(
+            end("SELECT @@x", 1193, "root", Some("SELECT @@x")).0,
+            exit::BAD_INPUT
+        );
+        assert_eq!(
+            end("SELECT 1", 1064, "root", Some("SELECT 1")).0,
+            exit::BAD_INPUT
+        );
+        assert_eq!(end(SHOW_DATABASES, 1064, "root", None).0, exit::FAIL);
+        // The same words under another number are not an access problem.
+        let e = SqlFailure {
+            stage: SHOW_DATABASES.into(),
+            error: SqlError::Server {
+                code: 1105,
+                state: "HY000".into(),
+                message: "Access denied for user 'root'".into(),
+            },
+        };
+        assert_eq!(sql_ending(&e, "root", None, v).code, exit::FAIL);
+        let e = SqlFailure {
+            stage: "connect".into(),
+            error: SqlError::Transport("connection refused".into()),
+        };
+        let end = sql_ending(&e, "root", None, v);
+        assert_eq!(end.code, exit::FAIL);
+        assert!(end.summary.contains("could not connect"), "{}", end.summary);
+    }
+
+    #[test]
+    fn statistic_rows_become_counts_with_the_total_apart() {
+        let row = |cells: &[(&str, &str)]| -> Row {
+            cells
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let found = SqlFindings {
+            databases: vec![
+                row(&[("Database", "information_schema")]),
+                row(&[("Database", "shop")]),
+            ],
+            statistic: vec![
+                row(&[
+                    ("DbId", "10001"),
+                    ("DbName", "shop"),
+                    ("TableNum", "2"),
+                    ("TabletNum", "6"),
+                ]),
+                row(&[
+                    ("DbId", "Total"),
+                    ("DbName", "1"),
+                    ("TableNum", "2"),
+                    ("TabletNum", "6"),
+                ]),
+            ],
+            frontends: Err(SqlError::Transport("gone".into())),
+            extra_rows: None,
+        };
+        let c = catalog_of(&found);
+        assert_eq!(c.databases, ["information_schema", "shop"]);
+        assert_eq!(c.per_database.len(), 1);
+        assert_eq!(c.per_database[0].tables, 2);
+        assert_eq!(
+            c.per_database[0].error_state_tablets, None,
+            "2.5 before 2.5.4 lacks the column"
+        );
+        assert_eq!(c.total.as_ref().unwrap().tablets, 6);
+        assert!(c.frontends.is_empty() && c.frontends_error.is_some());
+    }
 }

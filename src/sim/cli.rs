@@ -63,6 +63,9 @@ enum Cmd {
         /// Record a table as DB.TABLE:REPLICATION_NUM (repeatable).
         #[arg(long = "table")]
         table: Vec<String>,
+        /// Record an account besides root as NAME:PASSWORD, with no privilege (repeatable).
+        #[arg(long = "user")]
+        user: Vec<String>,
         #[arg(long, default_value_t = 120_000)]
         journal_id: u64,
     },
@@ -139,6 +142,7 @@ pub fn main(argv: Vec<String>) -> i32 {
             meta_version,
             root_password,
             table,
+            user,
             journal_id,
         } => {
             let mut spec = MetaSpec::new(version, out).with_counts(fes, backends);
@@ -156,6 +160,7 @@ pub fn main(argv: Vec<String>) -> i32 {
             spec.meta_version = meta_version;
             spec.root_password = root_password;
             spec.tables = table;
+            spec.users = user;
             spec.journal_id = journal_id;
             make_meta(&spec).map(|s| {
                 println!(

@@ -931,7 +931,8 @@ fn start(fe: &mut Fe, log_slot: &Arc<Mutex<Option<Arc<FeLog>>>>) -> Result<(), S
         Arc::new(mysql::ServerConfig {
             server_version: v.mysql_server_version().to_string(),
             root_password: header_password,
-            query: Arc::new(move |q: &str| fe_query(&st, q)),
+            users: header.users.clone(),
+            query: Arc::new(move |user: &str, q: &str| fe_query(&st, user, q)),
         }),
     );
     log.info(
@@ -1543,18 +1544,61 @@ fn show_statistic(st: &State) -> Outcome {
     rows(&cols, out)
 }
 
-fn fe_query(st: &State, sql: &str) -> Outcome {
+/// Accounts other than root hold no privilege in the simulated image: the statements that need a
+/// system privilege fail the way each release's privilege check fails them.
+fn missing_privilege(v: Version) -> Outcome {
+    if v < Version::new(3, 0, 0) {
+        // 2.5 PrivilegeChecker: SHOW PROC and friends need the global ADMIN privilege.
+        Outcome::Err(
+            1227,
+            "42000",
+            "Access denied; you need (at least one of) the ADMIN privilege(s) for this operation"
+                .into(),
+        )
+    } else if v < ACCESS_DENIED_IS_5203 {
+        // 3.0/3.1 checkStmtOperatePrivilege: OPERATE on SYSTEM.
+        Outcome::Err(
+            1227,
+            "42000",
+            "Access denied; you need (at least one of) the OPERATE privilege(s) for this operation"
+                .into(),
+        )
+    } else {
+        // AccessDeniedException.reportAccessDenied: ERR_ACCESS_DENIED with the role hint.
+        Outcome::Err(
+            5203,
+            "42000",
+            "Access denied; you need (at least one of) the OPERATE privilege(s) on SYSTEM for this operation. Please ask the admin to grant permission(s) or try activating existing roles using <set [default] role>. Current role(s): NONE. Inactivated role(s): NONE.".into(),
+        )
+    }
+}
+
+/// First release line seen reporting a missing privilege as 5203 (the exact patch is unknown).
+const ACCESS_DENIED_IS_5203: Version = Version::new(3, 2, 0);
+
+fn fe_query(st: &State, user: &str, sql: &str) -> Outcome {
     let q = sql.trim().trim_end_matches(';').trim();
     let norm = q
         .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ")
         .to_ascii_uppercase();
+    let privileged = user == "root";
+    let system_statement = matches!(norm.as_str(), "SHOW FRONTENDS" | "SHOW BACKENDS")
+        || norm.starts_with("SHOW PROC ");
+    if !privileged && system_statement {
+        return missing_privilege(st.version);
+    }
     match norm.as_str() {
         "SHOW FRONTENDS" => show_frontends(st),
+        // A user sees only the databases it holds a privilege on, and information_schema.
         "SHOW DATABASES" => rows(
             &["Database"],
-            database_names(st).into_iter().map(|d| vec![d]).collect(),
+            database_names(st)
+                .into_iter()
+                .filter(|d| privileged || d == "information_schema")
+                .map(|d| vec![d])
+                .collect(),
         ),
         "SHOW PROC '/STATISTIC'" | "SHOW PROC \"/STATISTIC\"" => show_statistic(st),
         "SHOW BACKENDS" => {

@@ -49,6 +49,8 @@ pub struct ImageHeader {
     pub frontends: Vec<Frontend>,
     pub backends: Vec<Backend>,
     pub tables: Vec<Table>,
+    /// Accounts other than root, with no privilege granted: `(name, password)`.
+    pub users: Vec<(String, String)>,
 }
 
 impl ImageHeader {
@@ -74,6 +76,9 @@ impl ImageHeader {
                 "table={} {} {}\n",
                 t.db, t.name, t.replication_num
             ));
+        }
+        for (name, password) in &self.users {
+            s.push_str(&format!("user={name} {password}\n"));
         }
         s.push_str(HEADER_END);
         s.push('\n');
@@ -126,6 +131,10 @@ impl ImageHeader {
                         name: p[1].into(),
                         replication_num: p[2].parse().map_err(|_| bad())?,
                     });
+                }
+                "user" => {
+                    let (name, password) = v.split_once(' ').ok_or_else(bad)?;
+                    h.users.push((name.into(), password.into()));
                 }
                 _ => {}
             }
@@ -271,6 +280,7 @@ mod tests {
                 name: "orders".into(),
                 replication_num: 1,
             }],
+            users: vec![("etl".into(), "pw".into())],
         };
         let text = h.render();
         let lines: Vec<String> = text.lines().map(String::from).collect();

@@ -36,6 +36,8 @@ pub struct MetaSpec {
     pub root_password: String,
     /// Tables as `db.table:replication_num`.
     pub tables: Vec<String>,
+    /// Accounts besides root, as `name:password`, with no privilege granted.
+    pub users: Vec<String>,
     /// Highest journal id; the image is a few thousand entries behind it.
     pub journal_id: u64,
 }
@@ -55,6 +57,7 @@ impl MetaSpec {
             meta_version: None,
             root_password: String::new(),
             tables: Vec::new(),
+            users: Vec::new(),
             journal_id: 120_000,
         }
     }
@@ -229,6 +232,18 @@ pub fn make_meta(spec: &MetaSpec) -> Result<MetaSummary, SimError> {
                     name: tbl.into(),
                     replication_num: n.parse().map_err(|_| bad())?,
                 })
+            })
+            .collect::<Result<_, SimError>>()?,
+        users: spec
+            .users
+            .iter()
+            .map(|u| {
+                u.split_once(':')
+                    .filter(|(n, _)| !n.is_empty() && *n != "root" && !n.contains(' '))
+                    .map(|(n, p)| (n.to_string(), p.to_string()))
+                    .ok_or_else(|| {
+                        SimError::BadArgument(format!("user `{u}` is not NAME:PASSWORD (not root)"))
+                    })
             })
             .collect::<Result<_, SimError>>()?,
     };

@@ -25,13 +25,27 @@ pub enum Outcome {
     Err(u16, &'static str, String),
 }
 
-/// Answers one query; the server handles the protocol around it.
-pub type QueryFn = Arc<dyn Fn(&str) -> Outcome + Send + Sync>;
+/// Answers one query of the logged-in user (`user`, `sql`); the server handles the protocol.
+pub type QueryFn = Arc<dyn Fn(&str, &str) -> Outcome + Send + Sync>;
 
 pub struct ServerConfig {
     pub server_version: String,
     pub root_password: String,
+    /// Other accounts the copied image carries: `(name, password)`.
+    pub users: Vec<(String, String)>,
     pub query: QueryFn,
+}
+
+impl ServerConfig {
+    fn password_of(&self, user: &str) -> Option<&str> {
+        if user == "root" {
+            return Some(&self.root_password);
+        }
+        self.users
+            .iter()
+            .find(|(n, _)| n == user)
+            .map(|(_, p)| p.as_str())
+    }
 }
 
 const CLIENT_LONG_PASSWORD: u32 = 0x1;
@@ -242,8 +256,8 @@ impl Conn {
             .peer_addr()
             .map(|a| a.ip().to_string())
             .unwrap_or_default();
-        let expected = native_scramble(&cfg.root_password, &salt);
-        if user != "root" || auth != expected {
+        let known = cfg.password_of(&user);
+        if known.is_none_or(|pw| auth != native_scramble(pw, &salt)) {
             let using = if auth.is_empty() { "NO" } else { "YES" };
             return self.err(
                 1045,
@@ -264,7 +278,7 @@ impl Conn {
                 Some(0x02) | Some(0x0e) => self.ok()?,
                 Some(0x03) => {
                     let sql = String::from_utf8_lossy(&pkt[1..]).into_owned();
-                    match (cfg.query)(&sql) {
+                    match (cfg.query)(&user, &sql) {
                         Outcome::Ok => self.ok()?,
                         Outcome::Err(code, state, msg) => self.err(code, state, &msg)?,
                         Outcome::Rows(rs) => self.result_set(&rs)?,

@@ -40,6 +40,16 @@ const PRODUCTION_NODES: &[&str] = &[
 /// One rehearsal of `from` -> `to` on a production-like meta; the extra arguments go to
 /// `make-meta` and to `sr-rehearse fe`, so a case can add its own production quirks.
 fn rehearse_upgrade(from: &str, to: &str, meta_args: &[&str], tool_args: &[&str]) -> Outcome {
+    rehearse_upgrade_env(from, to, meta_args, tool_args, &[])
+}
+
+fn rehearse_upgrade_env(
+    from: &str,
+    to: &str,
+    meta_args: &[&str],
+    tool_args: &[&str],
+    env: &[(&str, &str)],
+) -> Outcome {
     let mut args = PRODUCTION_NODES.to_vec();
     args.extend_from_slice(meta_args);
     let r = Rehearsal::new(from, to, &args, &[]);
@@ -52,6 +62,7 @@ fn rehearse_upgrade(from: &str, to: &str, meta_args: &[&str], tool_args: &[&str]
     if to.parse::<Version>().unwrap() < Version::new(3, 2, 0) {
         cmd.env("JAVA_HOME", &jdk);
     }
+    cmd.envs(env.iter().copied());
     let o = r.outcome(cmd.output().unwrap());
     r.assert_no_process_left();
     o
@@ -171,4 +182,27 @@ fn an_extra_query_that_needs_a_backend_is_refused_as_bad_input() {
         .as_str()
         .unwrap()
         .ends_with("; SELECT 1: 1 row(s)"));
+}
+
+#[test]
+fn a_user_without_privileges_gets_its_own_advice() {
+    // 3.1 reports the missing privilege as 1227, 3.3 as 5203; the advice is the same.
+    for (from, to, code) in [("3.0.9", "3.1.11", "1227"), ("3.2.11", "3.3.2", "5203")] {
+        let o = rehearse_upgrade_env(
+            from,
+            to,
+            &["--user", "etl:etl-pw"],
+            &["--user", "etl", "--password-env", "SR_TEST_ETL_PW"],
+            &[("SR_TEST_ETL_PW", "etl-pw")],
+        );
+        assert_eq!(o.code, Some(2), "{from} -> {to}\n{}", o.stdout);
+        let summary = o.json["summary"].as_str().unwrap();
+        assert!(
+            summary.starts_with(&format!(
+                "user 'etl' logged in but may not run `SHOW PROC '/statistic'` (MySQL error {code} (42000)"
+            )),
+            "{summary}"
+        );
+        assert!(summary.contains("--user root"), "{summary}");
+    }
 }

@@ -118,3 +118,39 @@ fn walk_size(p: &std::path::Path) -> u64 {
     }
     n
 }
+
+#[test]
+fn made_metas_record_production_hosts_by_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let meta = dir.path().join("meta");
+    run_sim(&[
+        "make-meta",
+        "--version",
+        "3.3.2",
+        "--out",
+        meta.to_str().unwrap(),
+        "--fes",
+        "3",
+        "--backends",
+        "3",
+    ]);
+    let image = std::fs::read_dir(meta.join("image"))
+        .unwrap()
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().starts_with("image."))
+        .unwrap()
+        .path();
+    let head: String = String::from_utf8_lossy(&std::fs::read(image).unwrap()[..2048]).into();
+    let hosts: Vec<&str> = head
+        .lines()
+        .filter(|l| l.starts_with("frontend=") || l.starts_with("backend="))
+        .map(|l| l.split(' ').nth(1).unwrap())
+        .collect();
+    assert_eq!(hosts.len(), 6, "{head}");
+    for h in hosts {
+        let ip: std::net::IpAddr = h.parse().unwrap();
+        assert!(!ip.is_loopback(), "{h} is loopback");
+    }
+    let role = read(&meta.join("image/ROLE"));
+    assert!(role.contains("name=192.0.2.11_9010_"), "{role}");
+}
