@@ -23,6 +23,8 @@ struct Cli {
     cmd: Cmd,
 }
 
+// Parsed once per process and matched at once: the size of the largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Cmd {
     /// Write a Leader FE meta dir (image/VERSION, image/ROLE, image.<N>, bdb/*.jdb) for a version.

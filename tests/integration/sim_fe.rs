@@ -166,7 +166,6 @@ fn full_cycle(meta_v: &str, pkg_v: &str, jdk: u32) {
     // A MySQL client with the crate's defaults first asks for @@max_allowed_packet, a constant
     // SELECT that needs a live BE before 3.3 (none is recorded here), then for @@socket on
     // loopback, a variable StarRocks does not have.
-    use mysql::prelude::Queryable;
     let defaults = || {
         mysql::OptsBuilder::new()
             .ip_or_hostname(Some("127.0.0.1"))
