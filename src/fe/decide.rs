@@ -4,8 +4,13 @@
 //! exiting; readiness; the timeout; a signal to the tool. Readiness is what the reference notes call
 //! authoritative: `/api/bootstrap` answering OK with `feVersion` (HTTP binds only after the FE is
 //! ready) together with the version's last start line. Then the checks that prove it is *our*
-//! metadata on *our* sandbox: the cluster id it runs with, the journal it replayed, a SQL query,
-//! and `/api/health`.
+//! metadata on *our* sandbox: the cluster id it runs with, the journal it replayed, FE-only SQL
+//! that shows the catalog loaded, and `/api/health`.
+//!
+//! Nothing here may depend on a BE or on the sandbox being listed as a frontend: a sandbox has no
+//! live BE (constant SELECTs fail before 3.3) and, up to 3.3, SHOW FRONTENDS lists production's
+//! frontends, none of them the sandbox. SQL failures are decided by MySQL error number, because
+//! the wording changes between releases.
 
 use std::net::SocketAddr;
 use std::path::Path;
