@@ -1,9 +1,10 @@
 //! The MySQL protocol as the simulated FE speaks it on `query_port`.
 //!
-//! Operators and the tool verify a started FE with a SQL query (`SHOW FRONTENDS`), and the copied
-//! metadata carries production's root password, so the simulator performs a real handshake (protocol
-//! 10, `mysql_native_password`), checks the scramble against the meta's password, and answers text
-//! queries with real result sets. Anything it does not know gets a MySQL error packet, not silence.
+//! Operators and the tool verify a started FE with SQL (`SHOW DATABASES`, `SHOW PROC '/statistic'`,
+//! `SHOW FRONTENDS`), and the copied metadata carries production's accounts and passwords, so the
+//! simulator performs a real handshake (protocol 10, `mysql_native_password`), checks the scramble
+//! against the image's password for that account, and answers text queries with real result sets
+//! for the logged-in user. Anything it does not know gets a MySQL error packet, not silence.
 
 use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
