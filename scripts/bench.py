@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
 """Benchmarks of sr-rehearse, reported as ratios against baselines measured in the same run.
 
-  scripts/bench.py copy [--size-gib 2]   copy+hash+verify of a simulated meta vs `cp -a` and
-                                         `cp -a` + `sha256sum` of every file; peak memory of the tool
+  scripts/bench.py copy [--size-gib 2 | --sizes 0.25,0.5,1,2] [--runs 5] [--fs here|xfs]
+                                         copy+hash+verify of a simulated meta vs `cp -a` and
+                                         `cp -a` + `sha256sum` of every file (alternating runs,
+                                         median and spread); `--fs xfs` on a loop-mounted XFS image
+                                         against `cp --reflink=always`; peak memory of the tool
   scripts/bench.py decide [--runs 9]     bootstrap-OK -> verdict, and verdict -> all processes gone
   scripts/bench.py scan [--size-gib 1]   `sr-rehearse scan` of a large fe.log vs `grep -E -f` with the
                                          catalog's patterns; peak memory of the scan
@@ -74,47 +77,89 @@ def rehearse(meta, pkg, jdk, ws, report, keep="never"):
     return r, peak_kib
 
 
-def bench_copy(args):
-    size = int(args.size_gib * (1 << 30))
-    with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
-        meta, pkg, jdk = setup(tmp, size=size)
-        total = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(meta) for f in fs)
-        cold = drop_caches()
+def mount_xfs(tmp, gib):
+    """An XFS image (reflink on, the mkfs.xfs default) loop-mounted under tmp; needs root and xfsprogs."""
+    if os.geteuid() != 0:
+        sys.exit("copy --fs xfs needs root to loop-mount an XFS image")
+    if shutil.which("mkfs.xfs") is None:
+        sh("apt-get", "install", "-y", "-qq", "xfsprogs", stdout=subprocess.DEVNULL)
+    img, mnt = os.path.join(tmp, "xfs.img"), os.path.join(tmp, "xfs")
+    os.makedirs(mnt)
+    with open(img, "wb") as f:
+        f.truncate(gib << 30)
+    sh("mkfs.xfs", "-q", "-m", "reflink=1", img)
+    sh("mount", "-o", "loop", img, mnt)
+    return mnt
 
-        def cp():
-            dst = os.path.join(tmp, "cp")
-            sh("cp", "-a", meta, dst)
-            shutil.rmtree(dst)
 
-        def cp_sha():
-            dst = os.path.join(tmp, "cp")
-            sh("cp", "-a", meta, dst)
+def copy_round(meta, pkg, jdk, tmp, total, runs, clone):
+    """Alternating runs of each contender on one meta; returns {name: [seconds]} and the peak RSS."""
+    cp = ["cp", "-a", "--reflink=always"] if clone else ["cp", "-a"]
+    name = " ".join(cp)
+
+    def run_cp(hash_too):
+        dst = os.path.join(tmp, "cp")
+        sh(*cp, meta, dst)
+        if hash_too:
             sh("sh", "-c", f"cd '{dst}' && find . -type f -print0 | xargs -0 sha256sum > /dev/null")
-            shutil.rmtree(dst)
+        shutil.rmtree(dst)
 
-        rows = {"cp -a": [], "cp -a + sha256sum": [], "sr-rehearse copy": []}
-        peak = 0
-        for _ in range(args.runs):
-            drop_caches()
-            rows["cp -a"].append(timed(cp))
-            drop_caches()
-            rows["cp -a + sha256sum"].append(timed(cp_sha))
-            drop_caches()
-            ws = os.path.join(tmp, "ws")
-            os.makedirs(ws, exist_ok=True)
-            r, peak_kib = rehearse(meta, pkg, jdk, ws, os.path.join(tmp, "r.json"))
-            step = next(s for s in r["steps"] if s["name"] == "copy meta")
-            rows["sr-rehearse copy"].append(step["duration_ms"] / 1000)
-            peak = max(peak, peak_kib)
-        med = {k: statistics.median(v) for k, v in rows.items()}
-        print(f"meta: {total / (1 << 30):.2f} GiB in {sum(len(fs) for _, _, fs in os.walk(meta))} files; "
-              f"{args.runs} run(s), {'cold' if cold else 'warm'} page cache; median seconds:")
-        for k, v in med.items():
-            runs = ", ".join(f"{x:.2f}" for x in rows[k])
-            print(f"  {k:<20} {v:7.2f} s  ({total / v / (1 << 20):6.0f} MiB/s)  runs: {runs}")
-        print(f"ratio sr-rehearse / cp -a:             {med['sr-rehearse copy'] / med['cp -a']:.2f}  (target <= 1.2)")
-        print(f"ratio sr-rehearse / (cp -a + sha256sum): {med['sr-rehearse copy'] / med['cp -a + sha256sum']:.2f}  (target <= 0.7)")
-        print(f"peak RSS of the tool's process tree:   {peak / 1024:.1f} MiB  (target < 64 MiB)")
+    rows = {name: [], f"{name} + sha256sum": [], "sr-rehearse copy": []}
+    peak = 0
+    methods = None
+    for _ in range(runs):
+        drop_caches()
+        rows[name].append(timed(lambda: run_cp(False)))
+        drop_caches()
+        rows[f"{name} + sha256sum"].append(timed(lambda: run_cp(True)))
+        drop_caches()
+        ws = os.path.join(tmp, "ws")
+        os.makedirs(ws, exist_ok=True)
+        r, peak_kib = rehearse(meta, pkg, jdk, ws, os.path.join(tmp, "r.json"))
+        step = next(s for s in r["steps"] if s["name"] == "copy meta")
+        rows["sr-rehearse copy"].append(step["duration_ms"] / 1000)
+        methods = r["source"].get("copy_methods")
+        peak = max(peak, peak_kib)
+    return name, rows, peak, methods
+
+
+def bench_copy(args):
+    sizes = [float(s) for s in args.sizes.split(",")] if args.sizes else [args.size_gib]
+    clone = args.fs == "xfs"
+    cold = drop_caches()
+    print(f"{args.runs} alternating run(s) per contender and size, "
+          f"{'cold' if cold else 'warm'} page cache, filesystem: {args.fs}; seconds (median, min-max)")
+    with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
+        where = tmp
+        if clone:
+            # Room for the largest meta, its clones, and the 5 GB an FE 3.2+ wants free.
+            where = mount_xfs(tmp, int(max(sizes) * 2) + 8)
+        try:
+            last = None
+            for size_gib in sizes:
+                sub = tempfile.mkdtemp(dir=where)
+                meta, pkg, jdk = setup(sub, size=int(size_gib * (1 << 30)))
+                total = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(meta) for f in fs)
+                name, rows, peak, methods = copy_round(meta, pkg, jdk, sub, total, args.runs, clone)
+                med = {k: statistics.median(v) for k, v in rows.items()}
+                nfiles = sum(len(fs) for _, _, fs in os.walk(meta))
+                print(f"meta {total / (1 << 30):.2f} GiB in {nfiles} files; copy methods: {methods}")
+                for k, v in rows.items():
+                    print(f"  {k:<34} {med[k]:7.2f} s  ({min(v):.2f}-{max(v):.2f})  "
+                          f"{total / med[k] / (1 << 20):6.0f} MiB/s")
+                print(f"  ratio sr-rehearse / {name}: {med['sr-rehearse copy'] / med[name]:.2f}"
+                      f"{'  (target <= 1.2)' if not clone else ''}")
+                print(f"  ratio sr-rehearse / ({name} + sha256sum): "
+                      f"{med['sr-rehearse copy'] / med[name + ' + sha256sum']:.2f}")
+                print(f"  peak RSS of the tool's process tree: {peak / 1024:.1f} MiB  (target < 64 MiB)")
+                last = (total, med["sr-rehearse copy"])
+                shutil.rmtree(sub)
+            if last:
+                total, secs = last
+                print(f"at this rate a 50 GB meta takes {50e9 / (total / secs) / 60:.1f} min")
+        finally:
+            if clone:
+                subprocess.run(["umount", where])
 
 
 def parse_ts(line):
@@ -220,7 +265,10 @@ def main():
     sub = ap.add_subparsers(dest="cmd", required=True)
     c = sub.add_parser("copy")
     c.add_argument("--size-gib", type=float, default=2.0)
-    c.add_argument("--runs", type=int, default=3)
+    c.add_argument("--sizes", default=None, help="comma-separated GiB sizes, e.g. 0.25,0.5,1,2 (growth)")
+    c.add_argument("--runs", type=int, default=5)
+    c.add_argument("--fs", choices=["here", "xfs"], default="here",
+                   help="xfs: on a loop-mounted XFS image, against cp --reflink=always")
     c.add_argument("--dir", default=None, help="where to put the test meta (default: the temp dir)")
     d = sub.add_parser("decide")
     d.add_argument("--runs", type=int, default=9)

@@ -7,6 +7,8 @@ command -v ps >/dev/null 2>&1 || missing+=(procps)
 command -v uptime >/dev/null 2>&1 || missing+=(procps)
 command -v getopt >/dev/null 2>&1 || missing+=(util-linux)
 command -v awk >/dev/null 2>&1 || missing+=(gawk)
+# The clone-copy tests format an XFS image; without mkfs.xfs they skip, saying so.
+command -v mkfs.xfs >/dev/null 2>&1 || missing+=(xfsprogs)
 if [ ${#missing[@]} -eq 0 ]; then
     exit 0
 fi

@@ -7,8 +7,9 @@
 //! `sr-rehearse clean` can finish a run whose tool was killed.
 
 use std::fs::{self, File};
-use std::io::{self, Read, Write};
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::io::{self, Read};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{FileExt, MetadataExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 use std::time::SystemTime;
 
@@ -52,6 +53,59 @@ pub struct CopySummary {
     pub still_changing: Vec<String>,
     /// sha256 of the manifest text.
     pub manifest_digest: String,
+    /// How many files each method copied (see [`CopyMethod`]).
+    pub methods: CopyMethods,
+}
+
+/// How one file reached the workspace. Every method hashes the bytes read from the source; they
+/// differ only in how the copy's bytes are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CopyMethod {
+    /// `FICLONE`: the copy shares the source's extents (XFS with reflink, btrfs). No data is
+    /// written and no space is used until either side changes.
+    Clone,
+    /// `copy_file_range`: the kernel copies each chunk just read for the hash, from the page
+    /// cache, without passing it through this process again.
+    CopyFileRange,
+    /// `write`: the chunk read for the hash is written by this process.
+    Stream,
+}
+
+/// Files per [`CopyMethod`], for the report.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct CopyMethods {
+    pub clone: usize,
+    pub copy_file_range: usize,
+    pub stream: usize,
+}
+
+impl CopyMethods {
+    fn add(&mut self, m: CopyMethod) {
+        match m {
+            CopyMethod::Clone => self.clone += 1,
+            CopyMethod::CopyFileRange => self.copy_file_range += 1,
+            CopyMethod::Stream => self.stream += 1,
+        }
+    }
+
+    /// "cloned 40", "copy_file_range 38, streamed 2", or "nothing copied".
+    pub fn describe(&self) -> String {
+        let parts: Vec<String> = [
+            ("cloned", self.clone),
+            ("copy_file_range", self.copy_file_range),
+            ("streamed", self.stream),
+        ]
+        .iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(what, n)| format!("{what} {n}"))
+        .collect();
+        if parts.is_empty() {
+            "no files".to_string()
+        } else {
+            parts.join(", ")
+        }
+    }
 }
 
 /// Creates a fresh run folder under `root`.
@@ -181,13 +235,15 @@ pub fn copy_tree(
     files.sort_by_key(|(rel, _)| copy_rank(rel));
 
     let mut digests: std::collections::BTreeMap<PathBuf, String> = Default::default();
+    // The method of a file's last copy: a re-copied file counts once.
+    let mut methods: std::collections::BTreeMap<PathBuf, CopyMethod> = Default::default();
     let mut changed: std::collections::BTreeSet<String> = Default::default();
     let mut pending: Vec<PathBuf> = files.iter().map(|(r, _)| r.clone()).collect();
     let mut seen: std::collections::HashMap<PathBuf, (u64, Option<SystemTime>)> =
         Default::default();
     for round in 0..=RECOPY_ROUNDS {
         for rel in &pending {
-            let (digest, before, moved) = copy_file(
+            let (digest, before, moved, method) = copy_file(
                 &src.join(rel),
                 &dst.join(rel),
                 &pipe,
@@ -202,6 +258,7 @@ pub fn copy_tree(
             }
             seen.insert(rel.clone(), before);
             digests.insert(rel.clone(), digest);
+            methods.insert(rel.clone(), method);
         }
         if round == 0 {
             summary.files = files.len();
@@ -219,6 +276,9 @@ pub fn copy_tree(
         if pending.is_empty() {
             break;
         }
+    }
+    for m in methods.values() {
+        summary.methods.add(*m);
     }
     summary.changed = changed.into_iter().collect();
     summary.still_changing = pending.iter().map(|r| r.display().to_string()).collect();
@@ -252,28 +312,38 @@ fn stat_of(p: &Path) -> Option<Stat> {
 }
 
 /// Copies one file, hashing the bytes as they are read. Returns the digest, the source's
-/// (size, mtime) when the copy began, and whether it moved while being copied.
+/// (size, mtime) when the copy began, whether it moved while being copied, and how it was copied.
 fn copy_file(
     from: &Path,
     to: &Path,
     pipe: &Pipeline,
     interrupted: &dyn Fn() -> bool,
     progress: &mut dyn FnMut(u64),
-) -> Result<(String, Stat, bool), CopyError> {
+) -> Result<(String, Stat, bool, CopyMethod), CopyError> {
     let rerr = |e| CopyError::Read(from.to_path_buf(), e);
+    let werr = |e| CopyError::Write(to.to_path_buf(), e);
     let mut input = File::open(from).map_err(rerr)?;
     let meta = input
         .metadata()
         .map_err(|e| CopyError::Read(from.to_path_buf(), e))?;
     let before = (meta.len(), meta.modified().ok());
     let _ = nix::fcntl::posix_fadvise(
-        std::os::fd::AsRawFd::as_raw_fd(&input),
+        input.as_raw_fd(),
         0,
         0,
         nix::fcntl::PosixFadviseAdvice::POSIX_FADV_SEQUENTIAL,
     );
-    let out = File::create(to).map_err(|e| CopyError::Write(to.to_path_buf(), e))?;
-    pipe.begin(out);
+    let out = File::create(to).map_err(werr)?;
+    let cloned = pipe.try_clone(&input, &out, before.0).map_err(werr)?;
+    let sink = if cloned {
+        Sink::Cloned(out)
+    } else {
+        // The writer stage copies each chunk with copy_file_range from its own handle on the
+        // source, at the chunk's offset, so the reader's position is never shared.
+        let source = input.try_clone().ok();
+        Sink::Write { out, source }
+    };
+    pipe.begin(sink);
     // Copy the file as it was when opened: a file that keeps growing is caught by the re-check
     // and copied again, instead of being chased to an end that never comes.
     let mut total = 0u64;
@@ -304,9 +374,9 @@ fn copy_file(
     if let Some(e) = read_error {
         return Err(CopyError::Read(from.to_path_buf(), e));
     }
-    let out = out.map_err(|e| CopyError::Write(to.to_path_buf(), e))?;
+    let (out, method) = out.map_err(werr)?;
     out.set_permissions(fs::Permissions::from_mode(meta.mode() & 0o7777))
-        .map_err(|e| CopyError::Write(to.to_path_buf(), e))?;
+        .map_err(werr)?;
     if let Some(m) = before.1 {
         let _ = out.set_modified(m);
     }
@@ -316,9 +386,9 @@ fn copy_file(
     let moved = (after.len(), after.modified().ok()) != before || total != before.0;
     if total < before.0 {
         // The file shrank while it was read: a torn copy is worse than a retry.
-        return Ok((digest, (u64::MAX, None), true));
+        return Ok((digest, (u64::MAX, None), true, method));
     }
-    Ok((digest, before, moved))
+    Ok((digest, before, moved, method))
 }
 
 const CHUNK: usize = 4 << 20;
@@ -340,8 +410,31 @@ fn read_full(f: &mut File, buf: &mut Vec<u8>, want: u64) -> io::Result<usize> {
     Ok(filled)
 }
 
+/// Whether an error from FICLONE or copy_file_range means "this filesystem pair cannot do it"
+/// (so the next method is tried) rather than a real failure of the copy.
+fn unsupported(e: nix::errno::Errno) -> bool {
+    use nix::errno::Errno;
+    matches!(
+        e,
+        Errno::EOPNOTSUPP
+            | Errno::EXDEV
+            | Errno::EINVAL
+            | Errno::ENOSYS
+            | Errno::ENOTTY
+            | Errno::EPERM
+    )
+}
+
+/// Where the writer stage puts a file's chunks.
+enum Sink {
+    /// The copy already shares the source's extents: chunks are only hashed.
+    Cloned(File),
+    /// Chunks are written, with copy_file_range from `source` where the kernel can.
+    Write { out: File, source: Option<File> },
+}
+
 enum Msg {
-    Begin(File),
+    Begin(Sink),
     Chunk(Vec<u8>),
     End,
 }
@@ -354,8 +447,70 @@ struct Pipeline {
     to_hasher: Option<std::sync::mpsc::SyncSender<Msg>>,
     free: std::sync::mpsc::Receiver<Vec<u8>>,
     digests: std::sync::mpsc::Receiver<String>,
-    written: std::sync::mpsc::Receiver<io::Result<File>>,
+    written: std::sync::mpsc::Receiver<io::Result<(File, CopyMethod)>>,
     threads: Vec<std::thread::JoinHandle<()>>,
+    /// Cleared at the first FICLONE this filesystem pair refuses, so the other files of the tree
+    /// do not ask again.
+    clone_ok: std::cell::Cell<bool>,
+}
+
+/// The writer stage's state for the file being copied.
+struct Writing {
+    out: File,
+    source: Option<File>,
+    offset: u64,
+    /// Every chunk so far went through copy_file_range.
+    ranged: bool,
+    error: Option<io::Error>,
+}
+
+impl Writing {
+    fn chunk(&mut self, buf: &[u8], range_ok: &mut bool) {
+        if self.error.is_some() {
+            return;
+        }
+        let mut done = 0usize;
+        if *range_ok {
+            if let Some(src) = &self.source {
+                while done < buf.len() {
+                    let mut off_in = (self.offset + done as u64) as i64;
+                    let mut off_out = off_in;
+                    match nix::fcntl::copy_file_range(
+                        src,
+                        Some(&mut off_in),
+                        &self.out,
+                        Some(&mut off_out),
+                        buf.len() - done,
+                    ) {
+                        Ok(0) => break,
+                        Ok(n) => done += n,
+                        Err(nix::errno::Errno::EINTR) => {}
+                        Err(e) if unsupported(e) => {
+                            *range_ok = false;
+                            break;
+                        }
+                        Err(e) => {
+                            self.error = Some(e.into());
+                            return;
+                        }
+                    }
+                }
+            }
+        }
+        if done < buf.len() {
+            // The source may have shrunk under copy_file_range, or the kernel refused it: the
+            // bytes that were hashed are what the copy must hold, so write them.
+            self.ranged = false;
+            if let Err(e) = self
+                .out
+                .write_all_at(&buf[done..], self.offset + done as u64)
+            {
+                self.error = Some(e);
+                return;
+            }
+        }
+        self.offset += buf.len() as u64;
+    }
 }
 
 impl Pipeline {
@@ -379,7 +534,7 @@ impl Pipeline {
                     }
                     Msg::End => {
                         let d = std::mem::replace(&mut h, Sha256::new()).finalize();
-                        let _ = dig_tx.send(d.iter().map(|b| format!("{b:02x}")).collect());
+                        let _ = dig_tx.send(format!("{d:x}"));
                         let _ = to_writer.send(Msg::End);
                     }
                     begin => {
@@ -389,26 +544,39 @@ impl Pipeline {
             }
         });
         let writer = std::thread::spawn(move || {
-            let mut file: Option<File> = None;
-            let mut error: Option<io::Error> = None;
+            let mut cloned: Option<File> = None;
+            let mut writing: Option<Writing> = None;
+            // Cleared at the first copy_file_range the filesystem pair refuses.
+            let mut range_ok = true;
             for msg in writer_rx {
                 match msg {
-                    Msg::Begin(f) => {
-                        file = Some(f);
-                        error = None;
+                    Msg::Begin(Sink::Cloned(f)) => cloned = Some(f),
+                    Msg::Begin(Sink::Write { out, source }) => {
+                        writing = Some(Writing {
+                            out,
+                            source,
+                            offset: 0,
+                            ranged: true,
+                            error: None,
+                        })
                     }
                     Msg::Chunk(buf) => {
-                        if let (Some(f), None) = (file.as_mut(), error.as_ref()) {
-                            if let Err(e) = f.write_all(&buf) {
-                                error = Some(e);
-                            }
+                        if let Some(w) = writing.as_mut() {
+                            w.chunk(&buf, &mut range_ok);
                         }
                         let _ = free_tx.send(buf);
                     }
                     Msg::End => {
-                        let result = match (file.take(), error.take()) {
-                            (_, Some(e)) => Err(e),
-                            (Some(f), None) => Ok(f),
+                        let result = match (cloned.take(), writing.take()) {
+                            (Some(f), _) => Ok((f, CopyMethod::Clone)),
+                            (None, Some(w)) => match w.error {
+                                Some(e) => Err(e),
+                                // An empty file had nothing to range-copy: it was written.
+                                None if w.ranged && w.offset > 0 => {
+                                    Ok((w.out, CopyMethod::CopyFileRange))
+                                }
+                                None => Ok((w.out, CopyMethod::Stream)),
+                            },
                             (None, None) => Err(io::Error::other("no file was open")),
                         };
                         let _ = done_tx.send(result);
@@ -422,7 +590,32 @@ impl Pipeline {
             digests,
             written,
             threads: vec![hasher, writer],
+            clone_ok: std::cell::Cell::new(true),
         }
+    }
+
+    /// Makes `out` share `input`'s extents where the filesystem can, cut to `len` (the size the
+    /// hash will cover, should the source have grown since it was measured). Ok(false): the
+    /// filesystem cannot clone, copy the bytes instead.
+    fn try_clone(&self, input: &File, out: &File, len: u64) -> io::Result<bool> {
+        if !self.clone_ok.get() {
+            return Ok(false);
+        }
+        // SAFETY: FICLONE takes the source descriptor as its integer argument and reads nothing
+        // else from this process's memory; both descriptors are open for the whole call.
+        let rc = unsafe {
+            nix::libc::ioctl(out.as_raw_fd(), nix::libc::FICLONE as _, input.as_raw_fd())
+        };
+        if rc == 0 {
+            out.set_len(len)?;
+            return Ok(true);
+        }
+        let e = nix::errno::Errno::last();
+        if unsupported(e) {
+            self.clone_ok.set(false);
+            return Ok(false);
+        }
+        Err(e.into())
     }
 
     fn send(&self, msg: Msg) {
@@ -431,8 +624,8 @@ impl Pipeline {
         }
     }
 
-    fn begin(&self, out: File) {
-        self.send(Msg::Begin(out));
+    fn begin(&self, sink: Sink) {
+        self.send(Msg::Begin(sink));
     }
 
     fn free_buffer(&self) -> Vec<u8> {
@@ -451,8 +644,9 @@ impl Pipeline {
         self.send(Msg::Chunk(buf));
     }
 
-    /// Ends the current file: its digest, and the written file (or the write error).
-    fn end(&self) -> (String, io::Result<File>) {
+    /// Ends the current file: its digest, and the written file with how it was copied (or the
+    /// write error).
+    fn end(&self) -> (String, io::Result<(File, CopyMethod)>) {
         self.send(Msg::End);
         let digest = self.digests.recv().unwrap_or_default();
         let file = self
@@ -534,6 +728,20 @@ pub fn is_within(path: &Path, base: &Path) -> bool {
     canon(path).starts_with(canon(base))
 }
 
+/// Whether a copy from `src` into `dst` will most likely be cloned, so that it costs no space:
+/// both on the same filesystem, and that filesystem one that clones (XFS, btrfs). Read-only, for
+/// the preflight; the copy itself still falls back to writing bytes if a clone is refused (XFS
+/// made without reflink), and then a full disk ends the run as an environment error.
+pub fn may_clone(src: &Path, dst: &Path) -> bool {
+    use nix::sys::statfs::{BTRFS_SUPER_MAGIC, XFS_SUPER_MAGIC};
+    let dev = |p: &Path| fs::metadata(p).ok().map(|m| m.dev());
+    let same_fs = matches!((dev(src), dev(dst)), (Some(a), Some(b)) if a == b);
+    same_fs
+        && nix::sys::statfs::statfs(dst).is_ok_and(|s| {
+            s.filesystem_type() == XFS_SUPER_MAGIC || s.filesystem_type() == BTRFS_SUPER_MAGIC
+        })
+}
+
 /// Free bytes on the filesystem holding `path`.
 pub fn free_bytes(path: &Path) -> Option<u64> {
     nix::sys::statvfs::statvfs(path)
@@ -589,5 +797,23 @@ mod tests {
         assert!(!link_escapes(Path::new("a"), Path::new("../x")));
         assert!(link_escapes(Path::new("a"), Path::new("../../x")));
         assert!(link_escapes(Path::new("a"), Path::new("/abs")));
+    }
+
+    #[test]
+    fn every_copied_file_has_one_method_and_the_source_bytes() {
+        let d = tempfile::tempdir().unwrap();
+        let src = d.path().join("src");
+        fs::create_dir_all(src.join("bdb")).unwrap();
+        fs::write(src.join("empty"), "").unwrap();
+        // Larger than one chunk, so the method is decided across chunks.
+        let big: Vec<u8> = (0..(CHUNK + 4097)).map(|i| (i % 251) as u8).collect();
+        fs::write(src.join("bdb/00000000.jdb"), &big).unwrap();
+        let dst = d.path().join("dst");
+        let s = copy_tree(&src, &dst, &d.path().join("m"), &|| false, &mut |_| {}).unwrap();
+        let m = s.methods;
+        assert_eq!(m.clone + m.copy_file_range + m.stream, 2, "{m:?}");
+        assert_eq!(fs::read(dst.join("bdb/00000000.jdb")).unwrap(), big);
+        assert_eq!(fs::read(dst.join("empty")).unwrap(), b"");
+        assert!(!m.describe().is_empty());
     }
 }

@@ -293,10 +293,11 @@ fn pipeline(cfg: &BeConfig, r: &mut Runner) -> Result<(), Ending> {
         match copied {
             Ok(c) => {
                 let detail = format!(
-                    "copied {} ({} files, {:.1} MiB)",
+                    "copied {} ({} files, {:.1} MiB; {})",
                     src.display(),
                     c.files,
-                    c.bytes as f64 / (1 << 20) as f64
+                    c.bytes as f64 / (1 << 20) as f64,
+                    c.methods.describe()
                 );
                 r.step("storage", t, StepStatus::Ok, detail);
             }

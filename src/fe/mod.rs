@@ -178,6 +178,7 @@ fn pipeline(run: &mut Run) -> Result<(), Ending> {
     src.bytes = copied.bytes;
     src.manifest_digest = Some(copied.manifest_digest.clone());
     src.changed_during_copy = copied.changed.clone();
+    src.copy_methods = copied.methods;
     if !copied.changed.is_empty() {
         src.live = true;
         src.live_reasons.push(format!(
@@ -206,9 +207,10 @@ fn pipeline(run: &mut Run) -> Result<(), Ending> {
         t,
         StepStatus::Ok,
         format!(
-            "{} files, {:.1} MiB, manifest sha256 {}",
+            "{} files, {:.1} MiB ({}), manifest sha256 {}",
             copied.files,
             copied.bytes as f64 / (1 << 20) as f64,
+            copied.methods.describe(),
             &copied.manifest_digest[..12]
         ),
     );

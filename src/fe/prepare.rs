@@ -353,14 +353,20 @@ pub fn preflight(run: &mut Run) -> Result<Plan, Ending> {
         &[("meta dir", &cfg.meta), ("new package", &cfg.new_fe)],
     )?;
     let (bytes, files) = meta::tree_size(&cfg.meta);
-    let need = bytes + (5u64 << 30);
+    // A clone shares the source's extents: only the 5 GB the FE insists on must be free.
+    let copy_bytes = if workspace::may_clone(&cfg.meta, root) {
+        0
+    } else {
+        bytes
+    };
+    let need = copy_bytes + (5u64 << 30);
     if let Some(free) = workspace::free_bytes(root) {
         if free < need {
             return Err(Ending::env(format!(
                 "not enough free space in {}: {:.1} GiB free, the copy needs {:.1} GiB plus the 5 GB StarRocks 3.2+ requires on its meta disk; free space or choose another --workspace-root",
                 root.display(),
                 free as f64 / (1u64 << 30) as f64,
-                bytes as f64 / (1u64 << 30) as f64
+                copy_bytes as f64 / (1u64 << 30) as f64
             )));
         }
     }

@@ -85,6 +85,8 @@ pub struct Source {
     pub live: bool,
     pub live_reasons: Vec<String>,
     pub changed_during_copy: Vec<String>,
+    /// Files per copy method (`clone`, `copy_file_range`, `stream`).
+    pub copy_methods: crate::workspace::CopyMethods,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]

@@ -1,6 +1,7 @@
 //! Integration tests: both binaries, driven through the real scripts of simulated releases.
 
 mod be;
+mod copy;
 mod fe;
 mod fe_sql;
 mod fence;
