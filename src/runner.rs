@@ -137,6 +137,16 @@ pub fn test_panic_at(point: &str) {
     }
 }
 
+/// An I/O failure while laying out the workspace: bad input when the source was refused (a
+/// dangling link, a loop: `InvalidInput`), an environment error otherwise.
+pub fn io_ending(e: &std::io::Error, summary: String) -> Ending {
+    if e.kind() == std::io::ErrorKind::InvalidInput {
+        Ending::bad_input(summary)
+    } else {
+        Ending::env(summary)
+    }
+}
+
 /// Refuses a zero `--timeout`, which would leave no time to decide.
 pub fn check_timeout(timeout: std::time::Duration) -> Result<(), Ending> {
     if timeout.is_zero() {

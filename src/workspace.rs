@@ -8,7 +8,7 @@
 
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -68,7 +68,8 @@ pub fn create_run_dir(root: &Path) -> io::Result<PathBuf> {
     for _ in 0..16 {
         let rand = crate::rand::random_u64() & 0xffffff;
         let dir = root.join(format!("{PREFIX}{stamp}-{rand:06x}"));
-        match fs::create_dir(&dir) {
+        // Only the owner may write there: `clean` trusts a run folder only when nobody else can.
+        match fs::DirBuilder::new().mode(0o700).create(&dir) {
             Ok(()) => return Ok(dir),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
             Err(e) => return Err(e),
@@ -762,7 +763,8 @@ mod tests {
             );
         }
         assert_eq!(fs::read_to_string(dst.join("bdb/00000000.jdb")).unwrap(), "journal");
-        assert_eq!(fs::read_link(dst.join("image/r2")).unwrap(), Path::new("ROLE"));
+        assert_eq!(fs::read_link(dst.join("image/r2")).unwrap(), Path::new("../image/ROLE"));
+        assert_eq!(fs::read_to_string(dst.join("image/r2")).unwrap(), "role=FOLLOWER\n");
         assert_eq!(s.files, 3);
         assert_eq!(s.outside_links.len(), 2, "{:?}", s.outside_links);
         assert!(m.contains(&format!("{}  image/VERSION\n", sha(b"clusterId=7\n"))), "{m}");

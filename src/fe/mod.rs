@@ -81,6 +81,7 @@ pub fn run(cfg: &FeConfig) -> Report {
         cfg,
         ctx: Runner::new(report, cfg.quiet),
     };
+    run.ctx.keep = cfg.keep;
     let outcome = pipeline(&mut run);
     teardown(&mut run, outcome, started)
 }
@@ -117,10 +118,13 @@ fn pipeline(run: &mut Run) -> Result<(), Ending> {
     run.save_state("workspace");
     let fe_home = dir.join("fe");
     prepare::lay_out_package(&run.cfg.new_fe, &fe_home).map_err(|e| {
-        Ending::env(format!(
-            "failed to lay out the sandbox package in {}: {e}",
-            fe_home.display()
-        ))
+        crate::runner::io_ending(
+            &e,
+            format!(
+                "failed to lay out the sandbox package in {}: {e}",
+                fe_home.display()
+            ),
+        )
     })?;
     run.step("workspace", t, StepStatus::Ok, dir.display().to_string());
     run.interrupted()?;
@@ -168,6 +172,9 @@ fn pipeline(run: &mut Run) -> Result<(), Ending> {
                 String::new()
             };
             run.step("copy meta", t, StepStatus::Failed, e.to_string());
+            if e.is_bad_input() {
+                return Err(Ending::bad_input(e.to_string()));
+            }
             return Err(Ending::env(format!("{e}{hint}")));
         }
     };
@@ -191,7 +198,7 @@ fn pipeline(run: &mut Run) -> Result<(), Ending> {
     }
     for l in &copied.outside_links {
         run.report.warnings.push(format!(
-            "symlink pointing out of the meta dir copied as a link, not followed: {l}"
+            "symlink pointing out of the meta dir copied as the content it points to: {l}"
         ));
     }
     for s in &copied.skipped {
