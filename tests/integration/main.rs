@@ -2,7 +2,9 @@
 
 mod be;
 mod fe;
+mod fuzz;
 mod fence;
+mod safety;
 mod scan;
 mod sim_be;
 mod sim_fe;
