@@ -40,7 +40,10 @@ fn untrusted(root: &Path, dir: &Path, uid: u32) -> Option<String> {
             root.display()
         ));
     }
-    for (what, p) in [("folder", dir.to_path_buf()), ("run.json", dir.join(RUN_FILE))] {
+    for (what, p) in [
+        ("folder", dir.to_path_buf()),
+        ("run.json", dir.join(RUN_FILE)),
+    ] {
         let m = match fs::symlink_metadata(&p) {
             Ok(m) => m,
             Err(e) => return Some(format!("its {what} cannot be read: {e}")),
@@ -74,8 +77,8 @@ fn not_ours(dir: &Path, st: &workspace::RunState, pgid: i32, members: &[i32]) ->
         }
         (Some(_), Some(_)) => {
             return Some(format!(
-                "process {pgid} started at another time than the recorded group leader (a reused pid)"
-            ))
+            "process {pgid} started at another time than the recorded group leader (a reused pid)"
+        ))
         }
     }
     let dir = fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
@@ -93,7 +96,9 @@ fn not_ours(dir: &Path, st: &workspace::RunState, pgid: i32, members: &[i32]) ->
 
 /// Cleans the run folders under `root` (the temp folder when not given).
 pub fn run(root: Option<&Path>) -> anyhow::Result<i32> {
-    let root: PathBuf = root.map(Path::to_path_buf).unwrap_or_else(std::env::temp_dir);
+    let root: PathBuf = root
+        .map(Path::to_path_buf)
+        .unwrap_or_else(std::env::temp_dir);
     let rd = fs::read_dir(&root)
         .map_err(|e| anyhow::anyhow!("failed to read --workspace-root {}: {e}", root.display()))?;
     let uid = nix::unistd::geteuid().as_raw();

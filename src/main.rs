@@ -88,10 +88,8 @@ fn check_report_paths(common: &Common, guarded: &[(&str, &Path)]) -> Result<(), 
         }
         let writable = |q: &Path| {
             nix::unistd::access(q, nix::unistd::AccessFlags::W_OK).is_ok()
-                && !nix::sys::statvfs::statvfs(q).is_ok_and(|s| {
-                    s.flags()
-                        .contains(nix::sys::statvfs::FsFlags::ST_RDONLY)
-                })
+                && !nix::sys::statvfs::statvfs(q)
+                    .is_ok_and(|s| s.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY))
         };
         let problem = match std::fs::metadata(p) {
             Ok(m) if m.is_dir() => Some("is a folder"),
@@ -183,9 +181,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             }
         }
         Command::Demo { keep } => sr_rehearse::demo::run(keep),
-        Command::Clean { workspace_root } => {
-            sr_rehearse::clean::run(workspace_root.as_deref())
-        }
+        Command::Clean { workspace_root } => sr_rehearse::clean::run(workspace_root.as_deref()),
     }
 }
 

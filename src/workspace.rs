@@ -243,8 +243,7 @@ fn list_tree(
                     summary
                         .outside_links
                         .push(format!("{} -> {}", rel.display(), to.display()));
-                    fs::create_dir_all(&target)
-                        .map_err(|e| CopyError::Write(target.clone(), e))?;
+                    fs::create_dir_all(&target).map_err(|e| CopyError::Write(target.clone(), e))?;
                     out.dirs.push((target, m));
                     expanding.push(t.clone());
                     list_tree(root, &t, &rel, dst, expanding, summary, out, interrupted)?;
@@ -707,7 +706,10 @@ mod tests {
     use super::*;
 
     fn sha(b: &[u8]) -> String {
-        Sha256::digest(b).iter().map(|b| format!("{b:02x}")).collect()
+        Sha256::digest(b)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
     }
 
     fn copy(src: &Path, d: &Path) -> Result<(CopySummary, PathBuf, String), CopyError> {
@@ -731,7 +733,10 @@ mod tests {
         assert_eq!(s.symlinks, 1);
         assert!(s.outside_links.is_empty());
         assert_eq!(s.skipped, vec!["image/image.ckpt".to_string()]);
-        assert_eq!(fs::read_link(dst.join("inside")).unwrap(), Path::new("image/VERSION"));
+        assert_eq!(
+            fs::read_link(dst.join("inside")).unwrap(),
+            Path::new("image/VERSION")
+        );
         assert_eq!(
             fs::metadata(dst.join("image/VERSION")).unwrap().mode() & 0o777,
             0o600
@@ -758,28 +763,50 @@ mod tests {
         let (s, dst, m) = copy(&src, d.path()).unwrap();
         for p in ["image/VERSION", "bdb"] {
             assert!(
-                !fs::symlink_metadata(dst.join(p)).unwrap().file_type().is_symlink(),
+                !fs::symlink_metadata(dst.join(p))
+                    .unwrap()
+                    .file_type()
+                    .is_symlink(),
                 "{p}"
             );
         }
-        assert_eq!(fs::read_to_string(dst.join("bdb/00000000.jdb")).unwrap(), "journal");
-        assert_eq!(fs::read_link(dst.join("image/r2")).unwrap(), Path::new("../image/ROLE"));
-        assert_eq!(fs::read_to_string(dst.join("image/r2")).unwrap(), "role=FOLLOWER\n");
+        assert_eq!(
+            fs::read_to_string(dst.join("bdb/00000000.jdb")).unwrap(),
+            "journal"
+        );
+        assert_eq!(
+            fs::read_link(dst.join("image/r2")).unwrap(),
+            Path::new("../image/ROLE")
+        );
+        assert_eq!(
+            fs::read_to_string(dst.join("image/r2")).unwrap(),
+            "role=FOLLOWER\n"
+        );
         assert_eq!(s.files, 3);
         assert_eq!(s.outside_links.len(), 2, "{:?}", s.outside_links);
-        assert!(m.contains(&format!("{}  image/VERSION\n", sha(b"clusterId=7\n"))), "{m}");
-        assert!(m.contains(&format!("{}  bdb/00000000.jdb\n", sha(b"journal"))), "{m}");
+        assert!(
+            m.contains(&format!("{}  image/VERSION\n", sha(b"clusterId=7\n"))),
+            "{m}"
+        );
+        assert!(
+            m.contains(&format!("{}  bdb/00000000.jdb\n", sha(b"journal"))),
+            "{m}"
+        );
         // Writing into the copy leaves the other disk alone.
         fs::write(dst.join("image/VERSION"), "clusterId=123456\n").unwrap();
         fs::write(dst.join("bdb/00000001.jdb"), "new").unwrap();
-        assert_eq!(fs::read_to_string(other.join("VERSION")).unwrap(), "clusterId=7\n");
+        assert_eq!(
+            fs::read_to_string(other.join("VERSION")).unwrap(),
+            "clusterId=7\n"
+        );
         assert!(!other.join("bdb/00000001.jdb").exists());
     }
 
     #[test]
     fn dangling_links_and_loops_are_refused() {
         let d = tempfile::tempdir().unwrap();
-        let cases: [(&str, &dyn Fn(&Path)); 3] = [
+        type Make<'a> = &'a dyn Fn(&Path);
+        let cases: [(&str, Make); 3] = [
             ("dangling", &|src| {
                 std::os::unix::fs::symlink("nowhere", src.join("x")).unwrap()
             }),
@@ -829,8 +856,14 @@ mod tests {
         std::os::unix::fs::symlink("be.conf", from.join("alias.conf")).unwrap();
         let to = d.path().join("copy");
         copy_release_dir(&from, &to).unwrap();
-        assert!(!fs::symlink_metadata(to.join("fe.conf")).unwrap().file_type().is_symlink());
-        assert_eq!(fs::read_link(to.join("alias.conf")).unwrap(), Path::new("be.conf"));
+        assert!(!fs::symlink_metadata(to.join("fe.conf"))
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert_eq!(
+            fs::read_link(to.join("alias.conf")).unwrap(),
+            Path::new("be.conf")
+        );
         std::os::unix::fs::symlink("missing", from.join("bad")).unwrap();
         let e = copy_release_dir(&from, &d.path().join("copy2")).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{e}");

@@ -138,12 +138,12 @@ fn pipeline(run: &mut Run) -> Result<(), Ending> {
     let mut progress = |done: u64| {
         if show_progress && last_tick.elapsed() > Duration::from_millis(100) {
             last_tick = Instant::now();
-            eprint!(
+            crate::output::err(&format!(
                 "\r  copying meta: {:>3}% ({} / {} MiB)",
-                done * 100 / total.max(1),
+                done.saturating_mul(100) / total.max(1),
                 done >> 20,
                 total >> 20
-            );
+            ));
         }
     };
     let copied = workspace::copy_tree(
@@ -154,7 +154,7 @@ fn pipeline(run: &mut Run) -> Result<(), Ending> {
         &mut progress,
     );
     if show_progress {
-        eprint!("\r{:60}\r", "");
+        crate::output::err(&format!("\r{:60}\r", ""));
     }
     let copied = match copied {
         Ok(c) => c,

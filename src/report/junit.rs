@@ -225,10 +225,7 @@ mod tests {
             .descendants()
             .find(|n| n.has_tag_name("failure"))
             .unwrap();
-        assert_eq!(
-            failure.attribute("message"),
-            Some("fe.out: Exception")
-        );
+        assert_eq!(failure.attribute("message"), Some("fe.out: Exception"));
         let text = failure.text().unwrap();
         assert!(text.contains("the red summary  <&>"), "{text}");
         assert!(text.contains("warn "), "{text}");

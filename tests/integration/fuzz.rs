@@ -40,7 +40,12 @@ fn conf_text() -> impl Strategy<Value = String> {
         "[^\n]{0,16}",
     ];
     let line = prop_oneof![
-        (key, sep, value, prop_oneof![Just(""), Just("\\"), Just("\r"), Just("\\\\")])
+        (
+            key,
+            sep,
+            value,
+            prop_oneof![Just(""), Just("\\"), Just("\r"), Just("\\\\")]
+        )
             .prop_map(|(k, s, v, end)| format!("{k}{s}{v}{end}")),
         "#[^\n]{0,20}".prop_map(|s| s),
         Just(String::new()),
@@ -65,7 +70,11 @@ fn edits() -> impl Strategy<Value = Vec<(String, String)>> {
         Just("be_port"),
         Just("storage_root_path"),
     ];
-    let value = prop_oneof!["[0-9]{1,5}", "/ws/sr-rehearse-[a-z0-9]{4}/fe/[a-z]{1,6}", Just("true".to_string())];
+    let value = prop_oneof![
+        "[0-9]{1,5}",
+        "/ws/sr-rehearse-[a-z0-9]{4}/fe/[a-z]{1,6}",
+        Just("true".to_string())
+    ];
     prop::collection::vec((key.prop_map(String::from), value), 1..12)
 }
 
@@ -205,9 +214,15 @@ fn plans_over_arbitrary_files_never_panic() {
                 let err = String::from_utf8_lossy(&out.stderr);
                 prop_assert!(
                     matches!(out.status.code(), Some(0..=3)),
-                    "exit {:?}: {}", out.status.code(), err
+                    "exit {:?}: {}",
+                    out.status.code(),
+                    err
                 );
-                prop_assert!(!err.contains("panicked") && !err.contains("internal error"), "{}", err);
+                prop_assert!(
+                    !err.contains("panicked") && !err.contains("internal error"),
+                    "{}",
+                    err
+                );
             }
             Ok(())
         })

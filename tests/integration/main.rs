@@ -2,8 +2,8 @@
 
 mod be;
 mod fe;
-mod fuzz;
 mod fence;
+mod fuzz;
 mod safety;
 mod scan;
 mod sim_be;

@@ -51,7 +51,11 @@ fn dangling_link_in_meta_is_refused_and_nothing_is_left() {
     symlink("/nonexistent/sr-rehearse-test", r.meta.join("bdb/dangling"));
     let o = r.run(&[]);
     assert_eq!(o.code, Some(2), "{}{}", o.stdout, o.stderr);
-    assert!(o.json["summary"].as_str().unwrap().contains("dangling"), "{}", o.json);
+    assert!(
+        o.json["summary"].as_str().unwrap().contains("dangling"),
+        "{}",
+        o.json
+    );
     assert!(r.workspaces().is_empty(), "{:?}", r.workspaces());
     r.assert_no_process_left();
 }
@@ -90,14 +94,28 @@ fn report_paths_are_checked_before_anything_runs() {
     let r = Rehearsal::new("3.3.0", "3.3.0", &[], &[]);
     let same = r.dir.path().join("same.xml");
     let cases: Vec<(Vec<std::ffi::OsString>, &str)> = vec![
-        (vec!["--json".into(), r.meta.join("r.json").into()], "meta dir"),
-        (vec!["--junit".into(), r.pkg.join("r.xml").into()], "package"),
         (
-            vec!["--json".into(), same.clone().into(), "--junit".into(), same.into()],
+            vec!["--json".into(), r.meta.join("r.json").into()],
+            "meta dir",
+        ),
+        (
+            vec!["--junit".into(), r.pkg.join("r.xml").into()],
+            "package",
+        ),
+        (
+            vec![
+                "--json".into(),
+                same.clone().into(),
+                "--junit".into(),
+                same.into(),
+            ],
             "both name",
         ),
         (
-            vec!["--junit".into(), r.dir.path().join("no/such/dir/r.xml").into()],
+            vec![
+                "--junit".into(),
+                r.dir.path().join("no/such/dir/r.xml").into(),
+            ],
             "does not exist",
         ),
         (vec!["--junit".into(), r.dir.path().into()], "is a folder"),
@@ -107,7 +125,10 @@ fn report_paths_are_checked_before_anything_runs() {
         let out = r.command(&[]).args(&args).output().unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
-        assert!(err.contains(want) && err.lines().count() == 1, "{args:?}: {err}");
+        assert!(
+            err.contains(want) && err.lines().count() == 1,
+            "{args:?}: {err}"
+        );
         assert!(r.workspaces().is_empty());
         assert_eq!(tree_digest(&r.meta), before);
     }
@@ -126,10 +147,16 @@ fn a_failed_report_write_keeps_the_verdict() {
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.contains("failed to write the JSON report to /dev/full"), "{err}");
+    assert!(
+        err.contains("failed to write the JSON report to /dev/full"),
+        "{err}"
+    );
     let xml = fs::read_to_string(&junit).unwrap();
     let doc = roxmltree::Document::parse(&xml).unwrap();
-    assert!(doc.descendants().any(|n| n.has_tag_name("failure")), "{xml}");
+    assert!(
+        doc.descendants().any(|n| n.has_tag_name("failure")),
+        "{xml}"
+    );
     r.assert_no_process_left();
 }
 
@@ -158,7 +185,10 @@ fn a_panic_after_launch_stops_the_sandbox_and_keeps_the_workspace() {
     let (r, _) = panic_at("launch", "on-failure");
     let ws = r.workspaces();
     assert_eq!(ws.len(), 1);
-    assert!(!ws[0].join("run.json").exists(), "a kept workspace is not a killed run");
+    assert!(
+        !ws[0].join("run.json").exists(),
+        "a kept workspace is not a killed run"
+    );
 }
 
 #[test]
@@ -191,7 +221,12 @@ fn demo_into_a_closed_pipe_neither_panics_nor_leaves_a_server() {
     // The read end is closed here: every later write of the tool meets EPIPE.
     let st = wait_exit(&mut child, Duration::from_secs(300));
     let mut err = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
     assert_eq!(st.code(), Some(0), "{err}");
     assert!(!err.contains("panicked"), "{err}");
     let left = wait_for_or_none(Duration::from_secs(5), || {
@@ -203,7 +238,12 @@ fn demo_into_a_closed_pipe_neither_panics_nor_leaves_a_server() {
 #[test]
 fn huge_durations_are_capped_not_a_panic() {
     let r = Rehearsal::new("3.3.0", "3.3.0", &[], &[]);
-    let o = r.run(&["--timeout", "100000000years", "--stop-grace", "100000000years"]);
+    let o = r.run(&[
+        "--timeout",
+        "100000000years",
+        "--stop-grace",
+        "100000000years",
+    ]);
     assert_eq!(o.code, Some(0), "{}{}", o.stdout, o.stderr);
     assert!(
         o.stderr.contains("--timeout") && o.stderr.contains("--stop-grace"),
@@ -223,7 +263,11 @@ fn non_utf8_paths_work() {
         .join(std::ffi::OsStr::from_bytes(b"prod-\xff\xfe"));
     fs::rename(r.meta.parent().unwrap(), &odd).unwrap();
     let meta = odd.join("meta");
-    fs::write(meta.join(std::ffi::OsStr::from_bytes(b"note-\xff.txt")), "x").unwrap();
+    fs::write(
+        meta.join(std::ffi::OsStr::from_bytes(b"note-\xff.txt")),
+        "x",
+    )
+    .unwrap();
     let mut c = r.command(&[]);
     c.arg("--meta").arg(&meta);
     let o = r.outcome(c.output().unwrap());
@@ -252,7 +296,9 @@ fn clean_never_signals_a_group_it_cannot_prove_is_a_sandbox() {
     };
     let pgid = victim.id() as i32;
     let forge = |name: &str, ticks: Option<u64>| {
-        let dir = root.path().join(format!("sr-rehearse-20260101-000000-{name}"));
+        let dir = root
+            .path()
+            .join(format!("sr-rehearse-20260101-000000-{name}"));
         fs::create_dir(&dir).unwrap();
         let st = sr_rehearse::workspace::RunState {
             tool_pid: 999_999,
@@ -279,10 +325,17 @@ fn clean_never_signals_a_group_it_cannot_prove_is_a_sandbox() {
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{text}");
-    assert!(alive(victim.id() as i32), "clean killed an unrelated group: {text}");
+    assert!(
+        alive(victim.id() as i32),
+        "clean killed an unrelated group: {text}"
+    );
     assert!(victim.try_wait().unwrap().is_none());
     for d in [&exact, &none, &wrong, &foreign] {
-        assert!(d.join("run.json").exists(), "{} was touched: {text}", d.display());
+        assert!(
+            d.join("run.json").exists(),
+            "{} was touched: {text}",
+            d.display()
+        );
         assert!(
             text.contains(&format!("{}: not cleaned", d.display())),
             "{text}"
@@ -297,7 +350,11 @@ fn clean_never_signals_a_group_it_cannot_prove_is_a_sandbox() {
 #[test]
 fn a_stop_script_that_does_not_stop_leads_to_sigterm_at_once() {
     let r = Rehearsal::new("3.3.0", "3.3.0", &[], &[]);
-    fs::write(r.pkg.join("bin/stop_fe.sh"), "#!/usr/bin/env bash\nexit 0\n").unwrap();
+    fs::write(
+        r.pkg.join("bin/stop_fe.sh"),
+        "#!/usr/bin/env bash\nexit 0\n",
+    )
+    .unwrap();
     let mut child = r
         .command(&["--stop-grace", "1h"])
         .stdout(Stdio::null())
@@ -318,7 +375,10 @@ fn a_stop_script_that_does_not_stop_leads_to_sigterm_at_once() {
         .find(|s| s["name"] == "stop")
         .unwrap()
         .clone();
-    assert!(stop["detail"].as_str().unwrap().starts_with("SIGTERM"), "{stop}");
+    assert!(
+        stop["detail"].as_str().unwrap().starts_with("SIGTERM"),
+        "{stop}"
+    );
     r.assert_no_process_left();
 }
 
@@ -328,7 +388,11 @@ fn a_stop_script_that_does_not_stop_leads_to_sigterm_at_once() {
 fn a_signal_during_the_stop_ends_with_130() {
     let r = Rehearsal::new("3.3.0", "3.3.0", &[], &[]);
     // A stop script that hangs, so the stop lasts until the grace is over.
-    fs::write(r.pkg.join("bin/stop_fe.sh"), "#!/usr/bin/env bash\nsleep 30\n").unwrap();
+    fs::write(
+        r.pkg.join("bin/stop_fe.sh"),
+        "#!/usr/bin/env bash\nsleep 30\n",
+    )
+    .unwrap();
     let junit = r.dir.path().join("r.xml");
     let mut child = r
         .command(&["--stop-grace", "5s", "--junit"])
