@@ -200,7 +200,7 @@ fn install_panic_hook() {
             .map(|l| format!(" at {}:{}", l.file(), l.line()))
             .unwrap_or_default();
         err(&format!(
-            "sr-rehearse: internal error: {}{at}; the sandbox is being stopped; this is a bug, please report it with the command line and this line (exit {})\n",
+            "sr-rehearse: internal error: {}{at}; any sandbox of this run is being stopped; this is a bug, please report it with the command line and this line (exit {})\n",
             what.replace('\n', " "),
             exit::INTERNAL
         ));
