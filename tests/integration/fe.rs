@@ -380,7 +380,10 @@ fn outside_symlink_is_copied_as_content() {
     assert_eq!(o.code, Some(0), "{}", o.stdout);
     let ws = &r.workspaces()[0];
     let copy = ws.join("fe/meta/image/notes");
-    assert!(!fs::symlink_metadata(&copy).unwrap().file_type().is_symlink());
+    assert!(!fs::symlink_metadata(&copy)
+        .unwrap()
+        .file_type()
+        .is_symlink());
     assert_eq!(read(&copy), "kept elsewhere\n");
     assert!(read(&ws.join("manifest.sha256")).contains("  image/notes\n"));
     assert!(o.json["warnings"]
