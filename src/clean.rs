@@ -1,74 +1,171 @@
 //! `sr-rehearse clean`: finish runs whose tool was killed.
 //!
 //! A run records its tool pid (with the process start time, so a reused pid is not mistaken for
-//! it), the sandbox's process group and its ports in `run.json`. A run folder whose tool is gone
-//! still has a `run.json` (a finished run removes it, or its whole folder), so clean ends that
-//! group and removes the folder. Kept workspaces of finished runs have no `run.json` and are left.
+//! it), the sandbox's process group (with its leader's start time) and its ports in `run.json`. A
+//! run folder whose tool is gone still has a `run.json` (a finished run removes it, or its whole
+//! folder), so clean ends that group and removes the folder. Kept workspaces of finished runs have
+//! no `run.json` and are left.
+//!
+//! `clean` often runs as root over a shared folder such as `/tmp`, where anyone can create a
+//! folder with a `run.json` naming any process group. So it acts only on what provably is a run of
+//! the calling user: the folder and `run.json` are that user's and nobody else can write to them,
+//! the workspace root does not let others swap the folder, the group leader is the very process
+//! that was recorded (same start time), and every process of the group runs from the run folder.
+//! Anything else is reported and left untouched.
 
-use std::path::Path;
-use std::time::{Duration, Instant};
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use nix::sys::signal::Signal;
 
+use crate::output::outln;
 use crate::report::exit;
 use crate::supervise;
-use crate::workspace::{self, PREFIX};
+use crate::workspace::{self, PREFIX, RUN_FILE};
 
 fn tool_alive(st: &workspace::RunState) -> bool {
     workspace::process_start_ticks(st.tool_pid).is_some_and(|t| t == st.tool_start_ticks)
 }
 
-pub fn run(root: &Path) -> anyhow::Result<i32> {
-    let rd = std::fs::read_dir(root)
+/// Why `dir` (and its `run.json`) cannot be trusted as a run of `uid`, if it cannot.
+fn untrusted(root: &Path, dir: &Path, uid: u32) -> Option<String> {
+    let root_meta = fs::metadata(root).ok()?;
+    // Others may write to the root (as in /tmp) only if the sticky bit stops them renaming our
+    // folder away and putting theirs in its place.
+    if root_meta.mode() & 0o022 != 0 && root_meta.mode() & 0o1000 == 0 {
+        return Some(format!(
+            "{} is writable by other users and not sticky",
+            root.display()
+        ));
+    }
+    for (what, p) in [
+        ("folder", dir.to_path_buf()),
+        ("run.json", dir.join(RUN_FILE)),
+    ] {
+        let m = match fs::symlink_metadata(&p) {
+            Ok(m) => m,
+            Err(e) => return Some(format!("its {what} cannot be read: {e}")),
+        };
+        if m.file_type().is_symlink() {
+            return Some(format!("its {what} is a symlink"));
+        }
+        if m.uid() != uid {
+            return Some(format!(
+                "its {what} belongs to uid {}, not to you (uid {uid})",
+                m.uid()
+            ));
+        }
+        if m.mode() & 0o022 != 0 {
+            return Some(format!("its {what} is writable by other users"));
+        }
+    }
+    None
+}
+
+/// Why the group `pgid` recorded in `st` is not the run's sandbox any more, if it is not.
+fn not_ours(dir: &Path, st: &workspace::RunState, pgid: i32, members: &[i32]) -> Option<String> {
+    let leader = workspace::process_start_ticks(pgid as u32);
+    match (st.pgid_start_ticks, leader) {
+        (Some(want), Some(got)) if want == got => {}
+        (None, _) => return Some("run.json records no start time for the group leader".into()),
+        (Some(_), None) => {
+            return Some(format!(
+                "the group leader {pgid} is gone, so the group cannot be proven to be the run's"
+            ))
+        }
+        (Some(_), Some(_)) => {
+            return Some(format!(
+            "process {pgid} started at another time than the recorded group leader (a reused pid)"
+        ))
+        }
+    }
+    let dir = fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    for pid in members {
+        let cwd = fs::read_link(format!("/proc/{pid}/cwd")).unwrap_or_default();
+        if !cwd.starts_with(&dir) {
+            return Some(format!(
+                "process {pid} of group {pgid} runs from {}, not from the run folder",
+                cwd.display()
+            ));
+        }
+    }
+    None
+}
+
+/// Cleans the run folders under `root` (the temp folder when not given).
+pub fn run(root: Option<&Path>) -> anyhow::Result<i32> {
+    let root: PathBuf = root
+        .map(Path::to_path_buf)
+        .unwrap_or_else(std::env::temp_dir);
+    let rd = fs::read_dir(&root)
         .map_err(|e| anyhow::anyhow!("failed to read --workspace-root {}: {e}", root.display()))?;
+    let uid = nix::unistd::geteuid().as_raw();
     let mut cleaned = 0;
     for e in rd.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
-        if !name.starts_with(PREFIX) || !e.path().is_dir() {
+        let dir = e.path();
+        // Not followed: a link named like a run folder is somebody else's doing.
+        if !name.starts_with(PREFIX) || !e.file_type().is_ok_and(|t| t.is_dir()) {
             continue;
         }
-        let dir = e.path();
         let Some(st) = workspace::read_run_state(&dir) else {
             continue;
         };
         if tool_alive(&st) {
-            println!(
+            outln(&format!(
                 "{}: in use by running sr-rehearse (pid {}), left alone",
                 dir.display(),
                 st.tool_pid
-            );
+            ));
+            continue;
+        }
+        if let Some(why) = untrusted(&root, &dir, uid) {
+            outln(&format!(
+                "{}: not cleaned, {why}; nothing was touched: check it and remove it by hand",
+                dir.display()
+            ));
             continue;
         }
         let mut ended = Vec::new();
-        if let Some(pgid) = st.pgid {
-            ended = supervise::group_members(pgid);
-            if !ended.is_empty() {
+        if let Some(pgid) = st.pgid.filter(|g| *g > 1) {
+            let members = supervise::group_members(pgid);
+            if !members.is_empty() {
+                if let Some(why) = not_ours(&dir, &st, pgid, &members) {
+                    outln(&format!(
+                        "{}: not cleaned, {why}; nothing was touched: check it and remove it by hand",
+                        dir.display()
+                    ));
+                    continue;
+                }
                 supervise::signal_group(pgid, Signal::SIGKILL);
-                let until = Instant::now() + Duration::from_secs(10);
-                while supervise::group_alive(pgid) && Instant::now() < until {
+                let until = supervise::deadline(Duration::from_secs(10));
+                while supervise::group_alive(pgid) && std::time::Instant::now() < until {
                     std::thread::sleep(Duration::from_millis(20));
                 }
+                ended = members;
             }
         }
         crate::fe::remove_dir_all_writable(&dir);
         cleaned += 1;
         if ended.is_empty() {
-            println!(
+            outln(&format!(
                 "{}: removed (phase {}, no process left)",
                 dir.display(),
                 st.phase
-            );
+            ));
         } else {
-            println!(
+            outln(&format!(
                 "{}: ended processes {:?} of group {}, removed",
                 dir.display(),
                 ended,
                 st.pgid.unwrap_or(0)
-            );
+            ));
         }
     }
     if cleaned == 0 {
-        println!("nothing to clean in {}", root.display());
+        outln(&format!("nothing to clean in {}", root.display()));
     }
     Ok(exit::PASS)
 }

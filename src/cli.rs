@@ -14,7 +14,7 @@ use crate::version::Version;
     version,
     args_override_self = true,
     about = "Rehearse a StarRocks upgrade before it touches production",
-    long_about = "Rehearse a StarRocks upgrade before it touches production.\n\nExit codes: 0 passed, 1 failed, 2 bad input or unsafe request, 3 environment error, 4 timed out, 5 in-place BE rollback failed, 130 interrupted."
+    long_about = "Rehearse a StarRocks upgrade before it touches production.\n\nExit codes: 0 passed, 1 failed, 2 bad input or unsafe request, 3 environment error, 4 timed out, 5 in-place BE rollback failed, 101 internal error (a bug: please report it), 130 interrupted."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -49,8 +49,9 @@ pub enum Command {
     },
     /// End the processes of runs whose tool was killed, and remove their workspaces.
     Clean {
-        #[arg(long, default_value_os_t = std::env::temp_dir())]
-        workspace_root: PathBuf,
+        /// Where run folders are (default: the temp folder).
+        #[arg(long)]
+        workspace_root: Option<PathBuf>,
     },
 }
 
@@ -86,6 +87,35 @@ pub struct Common {
     /// Only the verdict line.
     #[arg(short, long, conflicts_with = "verbose")]
     pub quiet: bool,
+}
+
+/// The longest `--timeout` and `--soak`: a week is past any real rehearsal, and keeps every
+/// deadline computed from them far from overflowing.
+pub const MAX_WAIT: Duration = Duration::from_secs(7 * 86_400);
+/// The longest `--stop-grace`.
+pub const MAX_GRACE: Duration = Duration::from_secs(3600);
+
+/// `d`, or `max` with a message on stderr when `d` is longer.
+pub fn capped(flag: &str, d: Duration, max: Duration) -> Duration {
+    if d <= max {
+        return d;
+    }
+    crate::output::err(&format!(
+        "sr-rehearse: {flag} {} is longer than the {} allowed; using {}\n",
+        humantime::format_duration(d),
+        humantime::format_duration(max),
+        humantime::format_duration(max)
+    ));
+    max
+}
+
+impl Common {
+    pub fn timeout(&self) -> Duration {
+        capped("--timeout", self.timeout, MAX_WAIT)
+    }
+    pub fn stop_grace(&self) -> Duration {
+        capped("--stop-grace", self.stop_grace, MAX_GRACE)
+    }
 }
 
 #[derive(Args, Debug, Clone)]
@@ -131,7 +161,7 @@ impl FeArgs {
             prod_conf: self.prod_conf.clone(),
             workspace_root: self.common.workspace_root.clone(),
             keep: self.common.keep,
-            timeout: self.common.timeout,
+            timeout: self.common.timeout(),
             plan: self.common.plan,
             isolate: self.common.isolate,
             cluster_id: self.cluster_id,
@@ -143,7 +173,7 @@ impl FeArgs {
             to_version: self.to_version,
             quiet: self.common.quiet,
             verbose: self.common.verbose,
-            stop_grace: self.common.stop_grace,
+            stop_grace: self.common.stop_grace(),
         }
     }
 }
@@ -203,15 +233,15 @@ impl BeArgs {
             fe: self.fe.clone(),
             user: self.user.clone(),
             password_env: self.password_env.clone(),
-            soak: self.soak,
+            soak: capped("--soak", self.soak, MAX_WAIT),
             workspace_root: self.common.workspace_root.clone(),
             keep: self.common.keep,
-            timeout: self.common.timeout,
+            timeout: self.common.timeout(),
             plan: self.common.plan,
             isolate: self.common.isolate,
             quiet: self.common.quiet,
             verbose: self.common.verbose,
-            stop_grace: self.common.stop_grace,
+            stop_grace: self.common.stop_grace(),
         }
     }
 }

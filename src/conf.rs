@@ -134,12 +134,10 @@ impl ConfFile {
                     .find(|c: char| c == '=' || c == ':' || c.is_whitespace())
                     .unwrap_or(rest.len());
                 let after_key = &rest[key_len..];
-                let sep_len = after_key.len()
-                    - after_key
-                        .trim_start_matches([' ', '\t'])
-                        .trim_start_matches(['=', ':'])
-                        .trim_start_matches([' ', '\t'])
-                        .len();
+                // One `=` or `:` at most: in `key=:v` the value is `:v`, as Java reads it.
+                let spaced = after_key.trim_start_matches([' ', '\t']);
+                let spaced = spaced.strip_prefix(['=', ':']).unwrap_or(spaced);
+                let sep_len = after_key.len() - spaced.trim_start_matches([' ', '\t']).len();
                 let sep = &after_key[..sep_len];
                 let quoted =
                     l.value.len() >= 2 && l.value.starts_with('"') && l.value.ends_with('"');
@@ -148,7 +146,13 @@ impl ConfFile {
                 } else {
                     value.to_string()
                 };
-                let line = format!("{indent}{}{sep}{new_value}", &rest[..key_len]);
+                // A key not written whole on the first line (split by a continuation, or
+                // escaped) is written plainly: rebuilding its text would corrupt the line.
+                let line = if &rest[..key_len] == key {
+                    format!("{indent}{key}{sep}{new_value}")
+                } else {
+                    format!("{indent}{key} = {new_value}")
+                };
                 self.lines.splice(l.start..=l.end, [line.clone()]);
                 Change {
                     key: key.into(),

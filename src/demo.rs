@@ -119,30 +119,34 @@ pub fn run(keep: bool) -> anyhow::Result<i32> {
     // SAFETY: single-threaded at this point; the simulated packages read JAVA_HOME like real ones.
     std::env::set_var("JAVA_HOME", &jdk);
 
-    println!("== demo 1/3: StarRocks 3.2.5 metadata on a new 3.3.2 release (expected: pass)\n");
+    crate::output::outln(
+        "== demo 1/3: StarRocks 3.2.5 metadata on a new 3.3.2 release (expected: pass)\n",
+    );
     let pass_cfg = scenario(&base, "upgrade-3.2-to-3.3", "3.2.5", "3.3.2", keep)?;
     let pass = crate::fe::run(&pass_cfg);
     std::fs::write(reports.join("pass.json"), pass.to_json())?;
 
-    println!("\n== demo 2/3: metadata last written by 3.0.9, straight to 3.3.2 (expected: fail)\n");
+    crate::output::outln(
+        "\n== demo 2/3: metadata last written by 3.0.9, straight to 3.3.2 (expected: fail)\n",
+    );
     let fail_cfg = scenario(&base, "skip-3.0-to-3.3", "3.0.9", "3.3.2", keep)?;
     let fail = crate::fe::run(&fail_cfg);
     std::fs::write(reports.join("fail.json"), fail.to_json())?;
 
-    println!("\n== demo 3/3: BE canary of a new 3.3.5 build beside a 3.2.11 node, in a sandbox (expected: pass)\n");
+    crate::output::outln("\n== demo 3/3: BE canary of a new 3.3.5 build beside a 3.2.11 node, in a sandbox (expected: pass)\n");
     let be = be_scenario(&base, keep)?;
     let canary = crate::be::run(&be);
     std::fs::write(reports.join("be-canary.json"), canary.to_json())?;
 
-    println!(
+    crate::output::outln(&format!(
         "\nreports: {0}/pass.json, {0}/fail.json and {0}/be-canary.json",
         reports.display()
-    );
+    ));
     if keep {
-        println!(
+        crate::output::outln(&format!(
             "kept the simulated cluster and workspaces under {}",
             base.display()
-        );
+        ));
     } else {
         for e in std::fs::read_dir(&base)?.flatten() {
             if e.path() != reports {
@@ -155,13 +159,13 @@ pub fn run(keep: bool) -> anyhow::Result<i32> {
         && fail.verdict == Verdict::Fail
         && canary.verdict == Verdict::Pass;
     if as_expected {
-        println!("demo: all three runs ended as expected");
+        crate::output::outln("demo: all three runs ended as expected");
         Ok(exit::PASS)
     } else {
-        println!(
+        crate::output::outln(&format!(
             "demo: a rehearsal did not end as expected (pass: {:?}, fail: {:?})",
             pass.verdict, fail.verdict
-        );
+        ));
         Ok(exit::FAIL)
     }
 }

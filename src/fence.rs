@@ -118,16 +118,27 @@ impl ProbeRunner {
     }
 
     /// Runs `f` where the probes belong and returns its result.
+    ///
+    /// A panic inside `f` (in the `mysql` crate, say) is carried back to the caller's thread and
+    /// resumed there, so it unwinds through the run's guards, which stop the sandbox.
     pub fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> T {
+        let f = move || {
+            crate::runner::test_panic_at("probe");
+            f()
+        };
         match &self.tx {
             None => f(),
             Some(tx) => {
                 let (rtx, rrx) = mpsc::channel();
                 let job: Job = Box::new(move || {
-                    let _ = rtx.send(f());
+                    let _ = rtx.send(std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)));
                 });
-                tx.send(job).expect("probe thread alive");
-                rrx.recv().expect("probe thread answers")
+                let answer = tx.send(job).ok().and_then(|()| rrx.recv().ok());
+                match answer {
+                    Some(Ok(v)) => v,
+                    Some(Err(p)) => std::panic::resume_unwind(p),
+                    None => panic!("the probe thread is gone"),
+                }
             }
         }
     }

@@ -30,6 +30,7 @@ pub mod demo;
 pub mod fe;
 pub mod fence;
 pub mod meta;
+pub mod output;
 pub mod ports;
 pub mod probe;
 pub mod props;

@@ -1,50 +1,145 @@
 //! `sr-rehearse`: thin entry point. Parses the command line, runs the command, maps the outcome to
 //! the documented exit code. Started as `java`, `starrocks_be` or `starrocks-sim` (which is how
 //! simulated packages built by `demo` run it) it plays the simulator instead.
+//!
+//! It also holds the last line of defence: report paths are checked before anything runs, a report
+//! that cannot be written never hides the verdict, and a panic becomes one line and exit 101 after
+//! the run's guards have stopped the sandbox.
 
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::Context;
 use clap::Parser;
-use sr_rehearse::cli::{Cli, Command};
+use sr_rehearse::cli::{Cli, Command, Common};
+use sr_rehearse::output::{err, out, outln};
 use sr_rehearse::report::{exit, junit, Report};
 
-fn write_reports(
-    r: &Report,
-    json: Option<&std::path::Path>,
-    junit_path: Option<&std::path::Path>,
-) -> anyhow::Result<()> {
-    if let Some(p) = json {
-        std::fs::write(p, r.to_json())
-            .with_context(|| format!("failed to write the JSON report to {}", p.display()))?;
+/// Writes the JSON and JUnit reports. A failure is printed and the other report still written;
+/// the verdict's exit code is the run's result whatever happens here.
+fn write_reports(r: &Report, json: Option<&Path>, junit_path: Option<&Path>) {
+    let outputs = [
+        ("JSON", json, r.to_json()),
+        ("JUnit", junit_path, junit::render(r)),
+    ];
+    for (what, path, text) in outputs {
+        let Some(p) = path else { continue };
+        if let Err(e) = std::fs::write(p, text) {
+            err(&format!(
+                "sr-rehearse: failed to write the {what} report to {}: {e}; the verdict stands (exit {})\n",
+                p.display(),
+                r.exit_code
+            ));
+        }
     }
-    if let Some(p) = junit_path {
-        std::fs::write(p, junit::render(r))
-            .with_context(|| format!("failed to write the JUnit report to {}", p.display()))?;
-    }
-    Ok(())
 }
 
 /// Prints what `-q` asks for, writes the report files, and gives the run's exit code.
-fn emit(report: Report, common: &sr_rehearse::cli::Common) -> anyhow::Result<i32> {
+fn emit(report: Report, common: &Common) -> i32 {
     if common.quiet {
-        println!("{}", report.summary);
+        outln(&report.summary);
     }
     if !common.plan {
-        write_reports(&report, common.json.as_deref(), common.junit.as_deref())?;
+        write_reports(&report, common.json.as_deref(), common.junit.as_deref());
     }
-    Ok(report.exit_code)
+    report.exit_code
+}
+
+/// `p` with its folder resolved (the file itself may not exist yet).
+fn resolved(p: &Path) -> PathBuf {
+    let parent = match p.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let dir = std::fs::canonicalize(&parent).unwrap_or(parent);
+    match p.file_name() {
+        Some(n) => dir.join(n),
+        None => dir,
+    }
+}
+
+/// Refuses report paths that would write into what the run must not touch, collide, or cannot be
+/// written, before anything runs: a report that fails at the end of an hour-long rehearsal is
+/// worse than a refusal now.
+fn check_report_paths(common: &Common, guarded: &[(&str, &Path)]) -> Result<(), String> {
+    let reports: Vec<(&str, &Path)> = [("--json", &common.json), ("--junit", &common.junit)]
+        .into_iter()
+        .filter_map(|(f, p)| p.as_deref().map(|p| (f, p)))
+        .collect();
+    if let [(_, a), (_, b)] = reports.as_slice() {
+        if resolved(a) == resolved(b) {
+            return Err(format!(
+                "--json and --junit both name {}; give each report its own file",
+                a.display()
+            ));
+        }
+    }
+    for (flag, p) in &reports {
+        let at = resolved(p);
+        for (what, base) in guarded {
+            let base = std::fs::canonicalize(base).unwrap_or_else(|_| base.to_path_buf());
+            if at.starts_with(&base) {
+                return Err(format!(
+                    "{flag} {} is inside the {what} {}, which the run must never write; write the report elsewhere",
+                    p.display(),
+                    base.display()
+                ));
+            }
+        }
+        let writable = |q: &Path| {
+            nix::unistd::access(q, nix::unistd::AccessFlags::W_OK).is_ok()
+                && !nix::sys::statvfs::statvfs(q)
+                    .is_ok_and(|s| s.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY))
+        };
+        let problem = match std::fs::metadata(p) {
+            Ok(m) if m.is_dir() => Some("is a folder"),
+            Ok(_) if !writable(p) => Some("cannot be written"),
+            Ok(_) => None,
+            Err(_) => match at.parent() {
+                Some(d) if !d.is_dir() => Some("is in a folder that does not exist"),
+                Some(d) if !writable(d) => Some("is in a folder that cannot be written"),
+                _ => None,
+            },
+        };
+        if let Some(why) = problem {
+            return Err(format!(
+                "{flag} {} {why}; give a writable file path",
+                p.display()
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Fe(args) => {
             let cfg = args.to_config();
-            emit(sr_rehearse::fe::run(&cfg), &args.common)
+            let mut guarded: Vec<(&str, &Path)> =
+                vec![("meta dir", &cfg.meta), ("new FE package", &cfg.new_fe)];
+            if let Some(p) = &cfg.prod_conf {
+                guarded.push(("production fe.conf", p));
+            }
+            if let Err(e) = check_report_paths(&args.common, &guarded) {
+                err(&format!("sr-rehearse fe: {e}\n"));
+                return Ok(exit::BAD_INPUT);
+            }
+            Ok(emit(sr_rehearse::fe::run(&cfg), &args.common))
         }
         Command::Be(args) => {
             let cfg = args.to_config();
-            emit(sr_rehearse::be::run(&cfg), &args.common)
+            let mut guarded: Vec<(&str, &Path)> = vec![("BE home", &cfg.be_home)];
+            if let Some(p) = &cfg.new_be {
+                guarded.push(("new BE package", p));
+            }
+            if let Some(p) = &cfg.storage_copy {
+                guarded.push(("storage root", p));
+            }
+            if let Err(e) = check_report_paths(&args.common, &guarded) {
+                err(&format!("sr-rehearse be: {e}\n"));
+                return Ok(exit::BAD_INPUT);
+            }
+            Ok(emit(sr_rehearse::be::run(&cfg), &args.common))
         }
         Command::Scan {
             files,
@@ -56,11 +151,10 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             use sr_rehearse::watch::catalog::Role;
             if list {
                 match format {
-                    Format::Human => print!("{}", sr_rehearse::scan::render_catalog()),
-                    Format::Json => println!(
-                        "{}",
-                        serde_json::to_string_pretty(sr_rehearse::watch::catalog::CATALOG)?
-                    ),
+                    Format::Human => out(&sr_rehearse::scan::render_catalog()),
+                    Format::Json => outln(&serde_json::to_string_pretty(
+                        sr_rehearse::watch::catalog::CATALOG,
+                    )?),
                 }
                 return Ok(exit::PASS);
             }
@@ -71,8 +165,8 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             match sr_rehearse::scan::scan(&files, role) {
                 Ok(r) => {
                     match format {
-                        Format::Human => print!("{}", sr_rehearse::scan::render_human(&r)),
-                        Format::Json => println!("{}", serde_json::to_string_pretty(&r)?),
+                        Format::Human => out(&sr_rehearse::scan::render_human(&r)),
+                        Format::Json => outln(&serde_json::to_string_pretty(&r)?),
                     }
                     Ok(if r.verdict.starts_with("failed") {
                         exit::FAIL
@@ -81,33 +175,63 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                     })
                 }
                 Err(e) => {
-                    eprintln!("sr-rehearse scan: {e}");
+                    err(&format!("sr-rehearse scan: {e}\n"));
                     Ok(e.exit_code())
                 }
             }
         }
         Command::Demo { keep } => sr_rehearse::demo::run(keep),
-        Command::Clean { workspace_root } => sr_rehearse::clean::run(&workspace_root),
+        Command::Clean { workspace_root } => sr_rehearse::clean::run(workspace_root.as_deref()),
     }
 }
 
+/// One line for any panic, on whichever thread: it is a bug of the tool, and the operator needs
+/// to know the sandbox was stopped and what to report, not a backtrace.
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let what = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into());
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        err(&format!(
+            "sr-rehearse: internal error: {}{at}; any sandbox of this run is being stopped; this is a bug, please report it with the command line and this line (exit {})\n",
+            what.replace('\n', " "),
+            exit::INTERNAL
+        ));
+    }));
+}
+
 fn main() -> ExitCode {
-    let argv: Vec<String> = std::env::args().collect();
+    let argv: Vec<OsString> = std::env::args_os().collect();
     let name = argv
         .first()
-        .map(|a| a.rsplit('/').next().unwrap_or(a).to_string())
+        .and_then(|a| Path::new(a).file_name())
+        .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     if matches!(name.as_str(), "java" | "starrocks_be" | "starrocks-sim") {
+        let argv = argv
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
         return ExitCode::from(sr_rehearse::sim::cli::main(argv).clamp(0, 255) as u8);
     }
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(argv);
+    install_panic_hook();
     sr_rehearse::signals::install();
-    let code = match run(cli) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("sr-rehearse: {e:#}");
+    let code = match std::panic::catch_unwind(move || run(cli)) {
+        Ok(Ok(c)) => c,
+        Ok(Err(e)) => {
+            err(&format!("sr-rehearse: {e:#}\n"));
             exit::ENVIRONMENT
         }
+        // The hook printed the line; the guards stopped the sandbox while unwinding.
+        Err(_) => exit::INTERNAL,
     };
     ExitCode::from(code.clamp(0, 255) as u8)
 }

@@ -4,7 +4,6 @@
 //! filled step by step (printed as each step ends), a run folder with `run.json`, a process group
 //! to stop, a probe runner that may live in a network namespace, and a signal check between steps.
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -55,6 +54,9 @@ pub(crate) struct Runner {
     /// Where probes run: inside the sandbox's namespace when fenced.
     pub probes: crate::fence::ProbeRunner,
     pub printed_header: bool,
+    /// What to do with the workspace if the run unwinds (a panic) instead of reaching `finish`.
+    pub keep: Keep,
+    finished: bool,
 }
 
 impl Runner {
@@ -73,13 +75,16 @@ impl Runner {
             fenced: false,
             probes: crate::fence::ProbeRunner::host(),
             printed_header: false,
+            keep: Keep::OnFailure,
+            finished: false,
         }
     }
 
+    /// Prints to stdout; a reader that went away (`sr-rehearse fe | head`) is not an error, the run
+    /// goes on and still stops its sandbox.
     pub fn print(&self, s: &str) {
         if !self.quiet {
-            print!("{s}");
-            let _ = std::io::stdout().flush();
+            crate::output::out(s);
         }
     }
 
@@ -102,6 +107,7 @@ impl Runner {
         };
         self.print(&human::step_line(&st));
         self.report.steps.push(st);
+        test_panic_at(name);
     }
 
     pub fn save_state(&mut self, phase: &str) {
@@ -111,6 +117,7 @@ impl Runner {
         }
     }
 
+    /// Ends the run as interrupted if a signal arrived.
     pub fn interrupted(&self) -> Result<(), Ending> {
         match crate::signals::interrupted() {
             Some(sig) => Err(Ending::interrupted(format!(
@@ -118,6 +125,25 @@ impl Runner {
             ))),
             None => Ok(()),
         }
+    }
+}
+
+/// Test hook: `SR_REHEARSE_TEST_PANIC_AT=<step>` makes the tool panic right after that step is
+/// recorded (`probe` panics inside the probe runner), so tests can prove a panic still stops the
+/// sandbox. Unset in every real run.
+pub fn test_panic_at(point: &str) {
+    if std::env::var_os("SR_REHEARSE_TEST_PANIC_AT").is_some_and(|s| s == point) {
+        panic!("test panic requested at {point}");
+    }
+}
+
+/// An I/O failure while laying out the workspace: bad input when the source was refused (a
+/// dangling link, a loop: `InvalidInput`), an environment error otherwise.
+pub fn io_ending(e: &std::io::Error, summary: String) -> Ending {
+    if e.kind() == std::io::ErrorKind::InvalidInput {
+        Ending::bad_input(summary)
+    } else {
+        Ending::env(summary)
     }
 }
 
@@ -208,6 +234,23 @@ impl Runner {
         verbose: bool,
         started: Instant,
     ) -> Report {
+        self.finished = true;
+        // A signal that arrived during the stop (after the last check) still ends the run as
+        // interrupted: the user asked for it, and CI must not read a pass.
+        let outcome = match (outcome, crate::signals::interrupted()) {
+            (Ok(()), Some(sig)) if launched => Err(Ending::interrupted(format!(
+                "interrupted by signal {sig} while the sandbox was being stopped"
+            ))),
+            (Err(e), Some(sig))
+                if launched && e.code != exit::INTERRUPTED && e.code != exit::ROLLBACK_FAILED =>
+            {
+                Err(Ending::interrupted(format!(
+                    "interrupted by signal {sig} while the sandbox was being stopped; before that: {}",
+                    e.summary
+                )))
+            }
+            (o, _) => o,
+        };
         let (verdict, code) = match &outcome {
             Ok(()) => (Verdict::Pass, exit::PASS),
             Err(e) => (e.verdict, e.code),
@@ -335,6 +378,7 @@ impl Runner {
         let group = crate::supervise::spawn_group(cmd)
             .map_err(|e| Ending::env(format!("failed to start the sandbox: {e}")))?;
         self.state.pgid = Some(group.pgid);
+        self.state.pgid_start_ticks = workspace::process_start_ticks(group.pgid as u32);
         self.state.pids = vec![group.pgid];
         let leader = group.pgid as u32;
         self.group = Some(group);
@@ -353,5 +397,24 @@ impl Runner {
         }
         self.save_state("running");
         Ok(())
+    }
+}
+
+impl Drop for Runner {
+    /// Reached without `finish` only when the run unwinds from a panic: the sandbox is stopped
+    /// (by dropping its group) and the workspace kept or removed per `--keep`, as after a failure.
+    fn drop(&mut self) {
+        if self.finished {
+            return;
+        }
+        drop(self.group.take());
+        if let Some(d) = self.run_dir.take() {
+            if self.keep == Keep::Never {
+                crate::fe::remove_dir_all_writable(&d);
+            } else {
+                let _ = std::fs::remove_file(d.join(workspace::RUN_FILE));
+                crate::output::err(&format!("the workspace is kept in {}\n", d.display()));
+            }
+        }
     }
 }

@@ -20,6 +20,9 @@ pub struct Group {
     pub child: Child,
     pub pgid: i32,
     status: Option<ExitStatus>,
+    /// Set once [`Group::stop`] ran; until then dropping the group ends it (a panic unwinding
+    /// through the run must not leave the sandbox running).
+    stopped: bool,
 }
 
 /// Makes orphaned descendants reparent to this process instead of init.
@@ -36,6 +39,7 @@ pub fn spawn_group(mut cmd: Command) -> io::Result<Group> {
         child,
         pgid,
         status: None,
+        stopped: false,
     })
 }
 
@@ -47,6 +51,11 @@ pub fn group_alive(pgid: i32) -> bool {
 
 /// Every live (not zombie) process as (pid, parent pid, process group), read from /proc.
 fn processes() -> Vec<(i32, i32, i32)> {
+    all_processes(false)
+}
+
+/// Processes as (pid, parent pid, process group): only zombies with `zombies`, else only live ones.
+fn all_processes(zombies: bool) -> Vec<(i32, i32, i32)> {
     let mut out = Vec::new();
     let Ok(rd) = std::fs::read_dir("/proc") else {
         return out;
@@ -65,7 +74,7 @@ fn processes() -> Vec<(i32, i32, i32)> {
             .unwrap_or("")
             .split_whitespace()
             .collect();
-        if f.len() > 2 && f[0] != "Z" {
+        if f.len() > 2 && (f[0] == "Z") == zombies {
             if let (Ok(ppid), Ok(pgrp)) = (f[1].parse(), f[2].parse()) {
                 out.push((pid, ppid, pgrp));
             }
@@ -83,14 +92,22 @@ pub fn group_members(pgid: i32) -> Vec<i32> {
         .collect()
 }
 
-/// Reaps any exited children of this process (orphans reparented to us as subreaper included).
-pub fn reap_orphans() {
-    use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
-    while let Ok(st) = waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
-        if st == WaitStatus::StillAlive {
-            break;
+/// Reaps exited children of this process (orphans reparented to us as subreaper included),
+/// except the pids in `keep`: their `Child` handles reap them, and a status stolen here would make
+/// them look alive forever (`try_wait` then fails with ECHILD).
+pub fn reap_orphans_except(keep: &[i32]) {
+    use nix::sys::wait::{waitpid, WaitPidFlag};
+    let me = std::process::id() as i32;
+    for (pid, ppid, _) in all_processes(true) {
+        if ppid == me && !keep.contains(&pid) {
+            let _ = waitpid(Pid::from_raw(pid), Some(WaitPidFlag::WNOHANG));
         }
     }
+}
+
+/// Reaps every exited child of this process.
+pub fn reap_orphans() {
+    reap_orphans_except(&[]);
 }
 
 /// Pids whose parent is this process.
@@ -122,10 +139,10 @@ impl Group {
         self.status
     }
 
-    fn wait_gone(&mut self, until: Instant) -> bool {
+    fn wait_gone(&mut self, until: Instant, script: Option<i32>) -> bool {
         loop {
             self.try_exit();
-            reap_orphans();
+            reap_orphans_except(&[self.pgid, script.unwrap_or(self.pgid)]);
             if self.status.is_some() && !group_alive(self.pgid) {
                 return true;
             }
@@ -139,6 +156,7 @@ impl Group {
     /// Stops the group: `stop_script` first (given the time `grace`), then SIGTERM to the group
     /// (`grace` again), then SIGKILL. Returns when the group is empty or SIGKILL had its chance.
     pub fn stop(&mut self, stop_script: Option<Command>, grace: Duration) -> StopReport {
+        self.stopped = true;
         let started = Instant::now();
         let mut method = "exited".to_string();
         let mut script: Option<Child> = None;
@@ -150,20 +168,21 @@ impl Group {
             }
             let mut gone = false;
             if let Some(sc) = script.as_mut() {
-                let until = Instant::now() + grace;
-                let mut script_exited: Option<Instant> = None;
+                let until = deadline(grace);
+                let script_pid = Some(sc.id() as i32);
                 loop {
-                    if self.wait_gone(Instant::now() + Duration::from_millis(50)) {
+                    if self.wait_gone(deadline(Duration::from_millis(50)), script_pid) {
                         gone = true;
                         break;
                     }
-                    if script_exited.is_none() && sc.try_wait().ok().flatten().is_some() {
-                        script_exited = Some(Instant::now());
+                    // A script that finished while the server lives on will not help any more:
+                    // SIGTERM at once. Once its exit is seen, one last look gives a server that
+                    // was on its way out its chance.
+                    if !matches!(sc.try_wait(), Ok(None)) {
+                        gone = self.wait_gone(deadline(Duration::from_millis(50)), script_pid);
+                        break;
                     }
-                    // A script that finished while the server lives on will not help any more.
-                    let gave_up =
-                        script_exited.is_some_and(|t| t.elapsed() > Duration::from_millis(500));
-                    if Instant::now() >= until || gave_up {
+                    if Instant::now() >= until {
                         break;
                     }
                 }
@@ -171,12 +190,12 @@ impl Group {
             if !gone {
                 method = "SIGTERM".into();
                 let _ = kill(Pid::from_raw(-self.pgid), Signal::SIGTERM);
-                gone = self.wait_gone(Instant::now() + grace);
+                gone = self.wait_gone(deadline(grace), None);
             }
             if !gone {
                 method = "SIGKILL".into();
                 let _ = kill(Pid::from_raw(-self.pgid), Signal::SIGKILL);
-                self.wait_gone(Instant::now() + Duration::from_secs(5));
+                self.wait_gone(deadline(Duration::from_secs(5)), None);
             }
         }
         if let Some(mut s) = script {
@@ -192,6 +211,23 @@ impl Group {
             method,
             duration_ms: started.elapsed().as_millis() as u64,
             leftover: group_members(self.pgid),
+        }
+    }
+}
+
+/// `now + d`, or a far deadline where that would overflow (durations come from the command line).
+pub fn deadline(d: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(d)
+        .unwrap_or_else(|| now + Duration::from_secs(100 * 365 * 86_400))
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        // Reached without a stop only when the run unwinds (a panic): no stop script then, since
+        // the state of the run is unknown, but the SIGTERM/SIGKILL rungs still end every member.
+        if !self.stopped {
+            let _ = self.stop(None, Duration::from_secs(5));
         }
     }
 }

@@ -1,16 +1,17 @@
 //! Run folders, the verified meta copy, and `run.json`.
 //!
 //! Each run owns `<root>/sr-rehearse-<UTC timestamp>-<random>/`. The meta is copied there in one
-//! streaming pass that hashes what it reads (so the manifest is the hash of the source bytes, not a
-//! second read of the copy), keeps symlinks as symlinks, keeps modes and mtimes, and then checks
+//! pass that hashes what it reads (so the manifest is the hash of the source bytes, not a second
+//! read of the copy), clones each file where the filesystem can, keeps links that stay inside the
+//! tree as links and copies what links outside it point to, keeps modes and mtimes, and then checks
 //! that the source did not change underneath it. `run.json` records the pids and ports of the run so
 //! `sr-rehearse clean` can finish a run whose tool was killed.
 
 use std::fs::{self, File};
 use std::io::{self, Read};
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::{FileExt, MetadataExt, PermissionsExt};
-use std::path::{Component, Path, PathBuf};
+use std::os::unix::fs::{DirBuilderExt, FileExt, MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
@@ -29,9 +30,16 @@ pub enum CopyError {
     Write(PathBuf, #[source] io::Error),
     #[error("interrupted")]
     Interrupted,
+    #[error("failed to copy the symlink {0}: it {1}; make it point to an existing file or folder, or remove it")]
+    Link(PathBuf, String),
 }
 
 impl CopyError {
+    /// A problem of the source the user gave (a dangling link, a loop), not of this host.
+    pub fn is_bad_input(&self) -> bool {
+        matches!(self, CopyError::Link(..))
+    }
+
     pub fn is_no_space(&self) -> bool {
         matches!(self, CopyError::Write(_, e) if e.raw_os_error() == Some(nix::libc::ENOSPC))
     }
@@ -43,7 +51,8 @@ pub struct CopySummary {
     pub files: usize,
     pub bytes: u64,
     pub symlinks: usize,
-    /// Symlinks whose target is outside the tree (copied as links, never followed).
+    /// Symlinks whose target is outside the tree, copied as the file or folder they point to
+    /// (hashed like any file), as `link -> target`.
     pub outside_links: Vec<String>,
     /// Files skipped on purpose (`image.ckpt`, `*.part`).
     pub skipped: Vec<String>,
@@ -114,7 +123,8 @@ pub fn create_run_dir(root: &Path) -> io::Result<PathBuf> {
     for _ in 0..16 {
         let rand = crate::rand::random_u64() & 0xffffff;
         let dir = root.join(format!("{PREFIX}{stamp}-{rand:06x}"));
-        match fs::create_dir(&dir) {
+        // Only the owner may write there: `clean` trusts a run folder only when nobody else can.
+        match fs::DirBuilder::new().mode(0o700).create(&dir) {
             Ok(()) => return Ok(dir),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
             Err(e) => return Err(e),
@@ -129,24 +139,6 @@ pub fn create_run_dir(root: &Path) -> io::Result<PathBuf> {
 /// Whether a file of a meta dir is a transient one the FE ignores.
 pub fn is_transient(name: &str) -> bool {
     name == "image.ckpt" || name.ends_with(".part")
-}
-
-fn link_escapes(rel_parent: &Path, target: &Path) -> bool {
-    if target.is_absolute() {
-        return true;
-    }
-    let mut depth: i64 = rel_parent.components().count() as i64;
-    for c in target.components() {
-        match c {
-            Component::ParentDir => depth -= 1,
-            Component::Normal(_) => depth += 1,
-            _ => {}
-        }
-        if depth < 0 {
-            return true;
-        }
-    }
-    false
 }
 
 /// The order files are copied in, for a source that may be live: the image first, then anything
@@ -169,10 +161,165 @@ fn copy_rank(rel: &Path) -> (u8, PathBuf) {
 /// How many times files that changed during the copy are copied again.
 const RECOPY_ROUNDS: usize = 3;
 
+/// What a symlink of a copied tree becomes in the copy. Nothing in a workspace may resolve outside
+/// it: a link that stays inside the tree stays a link (re-aimed at the copy), one that leaves the
+/// tree is copied as what it points to, and one that resolves to nothing is refused.
+enum LinkRule {
+    /// Keep as a link with this (relative) text.
+    Inside(PathBuf),
+    /// Copy the content of this file (canonical path).
+    OutsideFile(PathBuf),
+    /// Copy this folder (canonical path) in place of the link.
+    OutsideDir(PathBuf),
+}
+
+/// Decides [`LinkRule`] for the link at `disk` that lands at `rel` in the copy of `root`
+/// (canonical). `expanding` holds the canonical folders being copied, to tell a loop. The error
+/// says what is wrong with the link.
+fn link_rule(
+    root: &Path,
+    disk: &Path,
+    rel: &Path,
+    expanding: &[PathBuf],
+) -> Result<LinkRule, String> {
+    let text = fs::read_link(disk).map_err(|e| format!("cannot be read ({e})"))?;
+    let target = match fs::canonicalize(disk) {
+        Ok(t) => t,
+        Err(e) if e.raw_os_error() == Some(nix::libc::ELOOP) => {
+            return Err(format!("is a symlink loop (-> {})", text.display()))
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Err(format!(
+                "is dangling: its target {} does not exist",
+                text.display()
+            ))
+        }
+        Err(e) => return Err(format!("cannot be resolved ({e})")),
+    };
+    let meta = fs::metadata(&target).map_err(|e| format!("cannot be resolved ({e})"))?;
+    let parent = rel.parent().unwrap_or(Path::new(""));
+    if let Ok(inside) = target.strip_prefix(root) {
+        if meta.is_dir() && parent.starts_with(inside) {
+            return Err(format!(
+                "is a loop: it points to {}, a folder that contains it",
+                text.display()
+            ));
+        }
+        let mut rel_text = PathBuf::new();
+        for _ in parent.components() {
+            rel_text.push("..");
+        }
+        rel_text.push(inside);
+        if rel_text.as_os_str().is_empty() {
+            rel_text.push(".");
+        }
+        return Ok(LinkRule::Inside(rel_text));
+    }
+    if meta.is_dir() {
+        if expanding.iter().any(|d| d.starts_with(&target)) {
+            return Err(format!(
+                "is a loop: it points to {}, which contains the folder being copied",
+                target.display()
+            ));
+        }
+        Ok(LinkRule::OutsideDir(target))
+    } else if meta.is_file() {
+        Ok(LinkRule::OutsideFile(target))
+    } else {
+        Err(format!(
+            "points to {}, which is neither a file nor a folder",
+            target.display()
+        ))
+    }
+}
+
+/// Everything [`copy_tree`] will copy: folders (created already) and files, by path in the copy.
+#[derive(Default)]
+struct Listing {
+    dirs: Vec<(PathBuf, fs::Metadata)>,
+    files: Vec<(PathBuf, fs::Metadata)>,
+}
+
+/// Lists the folder `disk` (which lands at `rel` in the copy), creating its folders and links in
+/// `dst`, and recursing into sub-folders and into folders outside the tree that links point to.
+#[allow(clippy::too_many_arguments)]
+fn list_tree(
+    root: &Path,
+    disk: &Path,
+    rel: &Path,
+    dst: &Path,
+    expanding: &mut Vec<PathBuf>,
+    summary: &mut CopySummary,
+    out: &mut Listing,
+    interrupted: &dyn Fn() -> bool,
+) -> Result<(), CopyError> {
+    let rerr = |p: &Path, e| CopyError::Read(p.to_path_buf(), e);
+    let mut entries: Vec<fs::DirEntry> = fs::read_dir(disk)
+        .map_err(|e| rerr(disk, e))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| rerr(disk, e))?;
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        if interrupted() {
+            return Err(CopyError::Interrupted);
+        }
+        let path = entry.path();
+        let rel = rel.join(entry.file_name());
+        let target = dst.join(&rel);
+        let meta = path.symlink_metadata().map_err(|e| rerr(&path, e))?;
+        let ft = meta.file_type();
+        if ft.is_dir() {
+            fs::create_dir_all(&target).map_err(|e| CopyError::Write(target.clone(), e))?;
+            out.dirs.push((target, meta));
+            list_tree(root, &path, &rel, dst, expanding, summary, out, interrupted)?;
+        } else if ft.is_symlink() {
+            let rule = link_rule(root, &path, &rel, expanding)
+                .map_err(|why| CopyError::Link(path.clone(), why))?;
+            let to = fs::read_link(&path).unwrap_or_default();
+            match rule {
+                LinkRule::Inside(text) => {
+                    std::os::unix::fs::symlink(&text, &target)
+                        .map_err(|e| CopyError::Write(target.clone(), e))?;
+                    summary.symlinks += 1;
+                }
+                LinkRule::OutsideFile(t) => {
+                    let m = fs::metadata(&t).map_err(|e| rerr(&t, e))?;
+                    summary
+                        .outside_links
+                        .push(format!("{} -> {}", rel.display(), to.display()));
+                    if is_transient(&entry.file_name().to_string_lossy()) {
+                        summary.skipped.push(rel.display().to_string());
+                    } else {
+                        out.files.push((rel, m));
+                    }
+                }
+                LinkRule::OutsideDir(t) => {
+                    let m = fs::metadata(&t).map_err(|e| rerr(&t, e))?;
+                    summary
+                        .outside_links
+                        .push(format!("{} -> {}", rel.display(), to.display()));
+                    fs::create_dir_all(&target).map_err(|e| CopyError::Write(target.clone(), e))?;
+                    out.dirs.push((target, m));
+                    expanding.push(t.clone());
+                    list_tree(root, &t, &rel, dst, expanding, summary, out, interrupted)?;
+                    expanding.pop();
+                }
+            }
+        } else if ft.is_file() {
+            if is_transient(&entry.file_name().to_string_lossy()) {
+                summary.skipped.push(rel.display().to_string());
+            } else {
+                out.files.push((rel, meta));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Copies `src` into `dst` (which must not exist), writing `manifest` in `sha256sum -c` form.
 /// Files are copied in [`copy_rank`] order; files whose size or mtime moved while the copy ran are
 /// copied again, up to [`RECOPY_ROUNDS`] times. `interrupted` is polled between chunks;
-/// `progress` gets the bytes copied so far.
+/// `progress` gets the bytes copied so far. Symlinks follow [`LinkRule`]: `src` itself may be one.
 pub fn copy_tree(
     src: &Path,
     dst: &Path,
@@ -183,55 +330,22 @@ pub fn copy_tree(
     let mut summary = CopySummary::default();
     let pipe = Pipeline::start();
     let werr = |p: &Path, e| CopyError::Write(p.to_path_buf(), e);
-    let mut dirs: Vec<(PathBuf, fs::Metadata)> = Vec::new();
-    let mut files: Vec<(PathBuf, fs::Metadata)> = Vec::new();
-    for entry in walkdir::WalkDir::new(src)
-        .follow_links(false)
-        .sort_by_file_name()
-    {
-        if interrupted() {
-            return Err(CopyError::Interrupted);
-        }
-        let entry = entry.map_err(|e| {
-            let p = e.path().unwrap_or(src).to_path_buf();
-            CopyError::Read(
-                p,
-                e.into_io_error()
-                    .unwrap_or_else(|| io::Error::other("walk failed")),
-            )
-        })?;
-        let rel = entry
-            .path()
-            .strip_prefix(src)
-            .unwrap_or(entry.path())
-            .to_path_buf();
-        let target = dst.join(&rel);
-        let meta = entry
-            .path()
-            .symlink_metadata()
-            .map_err(|e| CopyError::Read(entry.path().to_path_buf(), e))?;
-        let ft = meta.file_type();
-        if ft.is_dir() {
-            fs::create_dir_all(&target).map_err(|e| werr(&target, e))?;
-            dirs.push((target, meta));
-        } else if ft.is_symlink() {
-            let to = fs::read_link(entry.path())
-                .map_err(|e| CopyError::Read(entry.path().to_path_buf(), e))?;
-            std::os::unix::fs::symlink(&to, &target).map_err(|e| werr(&target, e))?;
-            summary.symlinks += 1;
-            if link_escapes(rel.parent().unwrap_or(Path::new("")), &to) {
-                summary
-                    .outside_links
-                    .push(format!("{} -> {}", rel.display(), to.display()));
-            }
-        } else if ft.is_file() {
-            if is_transient(&entry.file_name().to_string_lossy()) {
-                summary.skipped.push(rel.display().to_string());
-            } else {
-                files.push((rel, meta));
-            }
-        }
-    }
+    let src = &fs::canonicalize(src).map_err(|e| CopyError::Read(src.to_path_buf(), e))?;
+    let root_meta = fs::metadata(src).map_err(|e| CopyError::Read(src.to_path_buf(), e))?;
+    fs::create_dir_all(dst).map_err(|e| werr(dst, e))?;
+    let mut listing = Listing::default();
+    listing.dirs.push((dst.to_path_buf(), root_meta));
+    list_tree(
+        src,
+        src,
+        Path::new(""),
+        dst,
+        &mut vec![src.to_path_buf()],
+        &mut summary,
+        &mut listing,
+        interrupted,
+    )?;
+    let Listing { dirs, mut files } = listing;
     files.sort_by_key(|(rel, _)| copy_rank(rel));
 
     let mut digests: std::collections::BTreeMap<PathBuf, String> = Default::default();
@@ -307,7 +421,8 @@ pub fn copy_tree(
 type Stat = (u64, Option<SystemTime>);
 
 fn stat_of(p: &Path) -> Option<Stat> {
-    let m = fs::symlink_metadata(p).ok()?;
+    // Followed: a file reached through a link out of the tree is compared with what was copied.
+    let m = fs::metadata(p).ok()?;
     Some((m.len(), m.modified().ok()))
 }
 
@@ -666,20 +781,57 @@ impl Drop for Pipeline {
     }
 }
 
-/// Copies a release folder (`bin/`, `conf/`, `lib/`) from `from` to `to`: symlinks stay links,
-/// modes are kept, and pid files are left behind so a copy never looks like a running server.
+/// Copies a release folder (`bin/`, `conf/`, `lib/`) from `from` to `to`: modes are kept, pid
+/// files are left behind so a copy never looks like a running server, and symlinks follow
+/// [`LinkRule`] (a link out of the folder is copied as its content, so the sandbox never writes
+/// through it; a dangling link or a loop is an `InvalidInput` error).
 pub fn copy_release_dir(from: &Path, to: &Path) -> io::Result<()> {
-    for e in walkdir::WalkDir::new(from).follow_links(false) {
-        let e = e?;
-        let dest = to.join(e.path().strip_prefix(from).unwrap_or(e.path()));
-        if e.file_type().is_dir() {
+    let root = fs::canonicalize(from)?;
+    fs::create_dir_all(to)?;
+    copy_release_level(&root, &root, Path::new(""), to, &mut vec![root.clone()])
+}
+
+fn copy_release_level(
+    root: &Path,
+    disk: &Path,
+    rel: &Path,
+    to: &Path,
+    expanding: &mut Vec<PathBuf>,
+) -> io::Result<()> {
+    let mut entries: Vec<fs::DirEntry> = fs::read_dir(disk)?.collect::<Result<_, _>>()?;
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let path = e.path();
+        let rel = rel.join(e.file_name());
+        let dest = to.join(&rel);
+        let ft = e.file_type()?;
+        let copy_file = |from: &Path| -> io::Result<()> {
+            fs::copy(from, &dest)?;
+            let mode = fs::metadata(from)?.permissions().mode();
+            fs::set_permissions(&dest, fs::Permissions::from_mode(mode))
+        };
+        if ft.is_dir() {
             fs::create_dir_all(&dest)?;
-        } else if e.file_type().is_symlink() {
-            std::os::unix::fs::symlink(fs::read_link(e.path())?, &dest)?;
+            copy_release_level(root, &path, &rel, to, expanding)?;
+        } else if ft.is_symlink() {
+            let rule = link_rule(root, &path, &rel, expanding).map_err(|why| {
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("the symlink {} {why}", path.display()),
+                )
+            })?;
+            match rule {
+                LinkRule::Inside(text) => std::os::unix::fs::symlink(text, &dest)?,
+                LinkRule::OutsideFile(t) => copy_file(&t)?,
+                LinkRule::OutsideDir(t) => {
+                    fs::create_dir_all(&dest)?;
+                    expanding.push(t.clone());
+                    copy_release_level(root, &t, &rel, to, expanding)?;
+                    expanding.pop();
+                }
+            }
         } else if !e.file_name().to_string_lossy().ends_with(".pid") {
-            fs::copy(e.path(), &dest)?;
-            let mode = e.metadata()?.permissions().mode();
-            fs::set_permissions(&dest, fs::Permissions::from_mode(mode))?;
+            copy_file(&path)?;
         }
     }
     Ok(())
@@ -693,6 +845,10 @@ pub struct RunState {
     pub tool_start_ticks: u64,
     pub phase: String,
     pub pgid: Option<i32>,
+    /// The group leader's start time in clock ticks since boot: `clean` signals the group only
+    /// while this still matches, so a recycled pgid is never mistaken for the sandbox.
+    #[serde(default)]
+    pub pgid_start_ticks: Option<u64>,
     pub pids: Vec<i32>,
     pub ports: Vec<u16>,
     pub started_at: String,
@@ -758,45 +914,168 @@ pub fn age(t: SystemTime) -> u64 {
 mod tests {
     use super::*;
 
+    fn sha(b: &[u8]) -> String {
+        Sha256::digest(b)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
+    fn copy(src: &Path, d: &Path) -> Result<(CopySummary, PathBuf, String), CopyError> {
+        let dst = d.join("dst");
+        let man = d.join("manifest.sha256");
+        let s = copy_tree(src, &dst, &man, &|| false, &mut |_| {})?;
+        Ok((s, dst, fs::read_to_string(&man).unwrap()))
+    }
+
     #[test]
-    fn copies_hashes_keeps_links_and_skips_transients() {
+    fn copies_hashes_keeps_inside_links_and_skips_transients() {
         let d = tempfile::tempdir().unwrap();
         let src = d.path().join("src");
         fs::create_dir_all(src.join("image")).unwrap();
         fs::write(src.join("image/VERSION"), "clusterId=1\n").unwrap();
         fs::write(src.join("image/image.ckpt"), "partial").unwrap();
-        std::os::unix::fs::symlink("/etc/passwd", src.join("outside")).unwrap();
         std::os::unix::fs::symlink("image/VERSION", src.join("inside")).unwrap();
         fs::set_permissions(src.join("image/VERSION"), fs::Permissions::from_mode(0o600)).unwrap();
-        let dst = d.path().join("dst");
-        let man = d.path().join("manifest.sha256");
-        let s = copy_tree(&src, &dst, &man, &|| false, &mut |_| {}).unwrap();
+        let (s, dst, m) = copy(&src, d.path()).unwrap();
         assert_eq!(s.files, 1);
-        assert_eq!(s.symlinks, 2);
-        assert_eq!(s.outside_links, vec!["outside -> /etc/passwd".to_string()]);
+        assert_eq!(s.symlinks, 1);
+        assert!(s.outside_links.is_empty());
         assert_eq!(s.skipped, vec!["image/image.ckpt".to_string()]);
-        assert!(fs::symlink_metadata(dst.join("outside"))
-            .unwrap()
-            .file_type()
-            .is_symlink());
+        assert_eq!(
+            fs::read_link(dst.join("inside")).unwrap(),
+            Path::new("image/VERSION")
+        );
         assert_eq!(
             fs::metadata(dst.join("image/VERSION")).unwrap().mode() & 0o777,
             0o600
         );
-        let m = fs::read_to_string(&man).unwrap();
-        let want: String = Sha256::digest(b"clusterId=1\n")
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        assert_eq!(m, format!("{want}  image/VERSION\n"));
+        assert_eq!(m, format!("{}  image/VERSION\n", sha(b"clusterId=1\n")));
+    }
+
+    /// The layout of issue 11: `image/VERSION` and `bdb/` on another disk. The copy must hold
+    /// their content, so the tool's VERSION patch and the sandbox's journal writes stay in it.
+    #[test]
+    fn links_out_of_the_tree_are_copied_as_content() {
+        let d = tempfile::tempdir().unwrap();
+        let other = d.path().join("other-disk");
+        fs::create_dir_all(other.join("bdb")).unwrap();
+        fs::write(other.join("VERSION"), "clusterId=7\n").unwrap();
+        fs::write(other.join("bdb/00000000.jdb"), "journal").unwrap();
+        let src = d.path().join("src");
+        fs::create_dir_all(src.join("image")).unwrap();
+        std::os::unix::fs::symlink(other.join("VERSION"), src.join("image/VERSION")).unwrap();
+        std::os::unix::fs::symlink("../other-disk/bdb", src.join("bdb")).unwrap();
+        // An absolute link to a file inside the tree stays a link, re-aimed at the copy.
+        fs::write(src.join("image/ROLE"), "role=FOLLOWER\n").unwrap();
+        std::os::unix::fs::symlink(src.join("image/ROLE"), src.join("image/r2")).unwrap();
+        let (s, dst, m) = copy(&src, d.path()).unwrap();
+        for p in ["image/VERSION", "bdb"] {
+            assert!(
+                !fs::symlink_metadata(dst.join(p))
+                    .unwrap()
+                    .file_type()
+                    .is_symlink(),
+                "{p}"
+            );
+        }
+        assert_eq!(
+            fs::read_to_string(dst.join("bdb/00000000.jdb")).unwrap(),
+            "journal"
+        );
+        assert_eq!(
+            fs::read_link(dst.join("image/r2")).unwrap(),
+            Path::new("../image/ROLE")
+        );
+        assert_eq!(
+            fs::read_to_string(dst.join("image/r2")).unwrap(),
+            "role=FOLLOWER\n"
+        );
+        assert_eq!(s.files, 3);
+        assert_eq!(s.outside_links.len(), 2, "{:?}", s.outside_links);
+        assert!(
+            m.contains(&format!("{}  image/VERSION\n", sha(b"clusterId=7\n"))),
+            "{m}"
+        );
+        assert!(
+            m.contains(&format!("{}  bdb/00000000.jdb\n", sha(b"journal"))),
+            "{m}"
+        );
+        // Writing into the copy leaves the other disk alone.
+        fs::write(dst.join("image/VERSION"), "clusterId=123456\n").unwrap();
+        fs::write(dst.join("bdb/00000001.jdb"), "new").unwrap();
+        assert_eq!(
+            fs::read_to_string(other.join("VERSION")).unwrap(),
+            "clusterId=7\n"
+        );
+        assert!(!other.join("bdb/00000001.jdb").exists());
     }
 
     #[test]
-    fn escaping_links() {
-        assert!(link_escapes(Path::new(""), Path::new("../x")));
-        assert!(!link_escapes(Path::new("a"), Path::new("../x")));
-        assert!(link_escapes(Path::new("a"), Path::new("../../x")));
-        assert!(link_escapes(Path::new("a"), Path::new("/abs")));
+    fn dangling_links_and_loops_are_refused() {
+        let d = tempfile::tempdir().unwrap();
+        type Make<'a> = &'a dyn Fn(&Path);
+        let cases: [(&str, Make); 3] = [
+            ("dangling", &|src| {
+                std::os::unix::fs::symlink("nowhere", src.join("x")).unwrap()
+            }),
+            ("loop", &|src| {
+                std::os::unix::fs::symlink("b", src.join("a")).unwrap();
+                std::os::unix::fs::symlink("a", src.join("b")).unwrap();
+            }),
+            ("loop", &|src| {
+                std::os::unix::fs::symlink("..", src.join("image/up")).unwrap()
+            }),
+        ];
+        for (i, (want, make)) in cases.iter().enumerate() {
+            let src = d.path().join(format!("src{i}"));
+            fs::create_dir_all(src.join("image")).unwrap();
+            make(&src);
+            let out = d.path().join(format!("out{i}"));
+            fs::create_dir_all(&out).unwrap();
+            let e = copy(&src, &out).unwrap_err();
+            assert!(e.is_bad_input(), "{e}");
+            assert!(e.to_string().contains(want), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_symlinked_root_is_copied() {
+        let d = tempfile::tempdir().unwrap();
+        let real = d.path().join("real");
+        fs::create_dir_all(real.join("image")).unwrap();
+        fs::write(real.join("image/VERSION"), "clusterId=1\n").unwrap();
+        let link = d.path().join("meta");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let (s, dst, _) = copy(&link, d.path()).unwrap();
+        assert_eq!(s.files, 1);
+        assert!(dst.join("image/VERSION").is_file());
+    }
+
+    #[test]
+    fn release_dir_links_out_are_copied_and_dangling_ones_refused() {
+        let d = tempfile::tempdir().unwrap();
+        let other = d.path().join("elsewhere");
+        fs::create_dir_all(&other).unwrap();
+        fs::write(other.join("fe.conf"), "x = 1\n").unwrap();
+        let from = d.path().join("conf");
+        fs::create_dir_all(&from).unwrap();
+        std::os::unix::fs::symlink(other.join("fe.conf"), from.join("fe.conf")).unwrap();
+        fs::write(from.join("be.conf"), "y = 2\n").unwrap();
+        std::os::unix::fs::symlink("be.conf", from.join("alias.conf")).unwrap();
+        let to = d.path().join("copy");
+        copy_release_dir(&from, &to).unwrap();
+        assert!(!fs::symlink_metadata(to.join("fe.conf"))
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert_eq!(
+            fs::read_link(to.join("alias.conf")).unwrap(),
+            Path::new("be.conf")
+        );
+        std::os::unix::fs::symlink("missing", from.join("bad")).unwrap();
+        let e = copy_release_dir(&from, &d.path().join("copy2")).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{e}");
     }
 
     #[test]

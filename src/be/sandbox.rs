@@ -33,6 +33,7 @@ const WRITE_DIRS: &[&str] = &[
 pub fn run(cfg: &BeConfig) -> Report {
     let started = Instant::now();
     let mut r = Runner::new(super::new_report("be", cfg), cfg.quiet);
+    r.keep = cfg.keep;
     let outcome = pipeline(cfg, &mut r);
     let launched = r.group.is_some();
     if launched {
@@ -272,10 +273,13 @@ fn pipeline(cfg: &BeConfig, r: &mut Runner) -> Result<(), Ending> {
     r.save_state("workspace");
     let home = dir.join("be");
     lay_out(&plan.new_be, &home).map_err(|e| {
-        Ending::env(format!(
-            "failed to lay out the sandbox package in {}: {e}",
-            home.display()
-        ))
+        crate::runner::io_ending(
+            &e,
+            format!(
+                "failed to lay out the sandbox package in {}: {e}",
+                home.display()
+            ),
+        )
     })?;
     r.step("workspace", t, StepStatus::Ok, dir.display().to_string());
 
@@ -305,6 +309,7 @@ fn pipeline(cfg: &BeConfig, r: &mut Runner) -> Result<(), Ending> {
                 r.interrupted()?;
                 return Err(Ending::interrupted("interrupted during the storage copy"));
             }
+            Err(e) if e.is_bad_input() => return Err(Ending::bad_input(e.to_string())),
             Err(e) => return Err(Ending::env(e.to_string())),
         }
     } else {

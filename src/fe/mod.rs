@@ -83,6 +83,7 @@ pub fn run(cfg: &FeConfig) -> Report {
         cfg,
         ctx: Runner::new(report, cfg.quiet),
     };
+    run.ctx.keep = cfg.keep;
     let outcome = pipeline(&mut run);
     teardown(&mut run, outcome, started)
 }
@@ -119,10 +120,13 @@ fn pipeline(run: &mut Run) -> Result<(), Ending> {
     run.save_state("workspace");
     let fe_home = dir.join("fe");
     prepare::lay_out_package(&run.cfg.new_fe, &fe_home).map_err(|e| {
-        Ending::env(format!(
-            "failed to lay out the sandbox package in {}: {e}",
-            fe_home.display()
-        ))
+        crate::runner::io_ending(
+            &e,
+            format!(
+                "failed to lay out the sandbox package in {}: {e}",
+                fe_home.display()
+            ),
+        )
     })?;
     run.step("workspace", t, StepStatus::Ok, dir.display().to_string());
     run.interrupted()?;
@@ -136,12 +140,12 @@ fn pipeline(run: &mut Run) -> Result<(), Ending> {
     let mut progress = |done: u64| {
         if show_progress && last_tick.elapsed() > Duration::from_millis(100) {
             last_tick = Instant::now();
-            eprint!(
+            crate::output::err(&format!(
                 "\r  copying meta: {:>3}% ({} / {} MiB)",
-                done * 100 / total.max(1),
+                done.saturating_mul(100) / total.max(1),
                 done >> 20,
                 total >> 20
-            );
+            ));
         }
     };
     let copied = workspace::copy_tree(
@@ -152,7 +156,7 @@ fn pipeline(run: &mut Run) -> Result<(), Ending> {
         &mut progress,
     );
     if show_progress {
-        eprint!("\r{:60}\r", "");
+        crate::output::err(&format!("\r{:60}\r", ""));
     }
     let copied = match copied {
         Ok(c) => c,
@@ -170,6 +174,9 @@ fn pipeline(run: &mut Run) -> Result<(), Ending> {
                 String::new()
             };
             run.step("copy meta", t, StepStatus::Failed, e.to_string());
+            if e.is_bad_input() {
+                return Err(Ending::bad_input(e.to_string()));
+            }
             return Err(Ending::env(format!("{e}{hint}")));
         }
     };
@@ -194,7 +201,7 @@ fn pipeline(run: &mut Run) -> Result<(), Ending> {
     }
     for l in &copied.outside_links {
         run.report.warnings.push(format!(
-            "symlink pointing out of the meta dir copied as a link, not followed: {l}"
+            "symlink pointing out of the meta dir copied as the content it points to: {l}"
         ));
     }
     for s in &copied.skipped {

@@ -1,37 +1,92 @@
 //! JUnit XML: one test suite per run, one test case per step, failures carrying the signature.
+//!
+//! CI reads this file to colour a pipeline, so two rules hold whatever the run did: a run that did
+//! not pass always carries a `<failure>` or `<error>` (a run interrupted between steps has no
+//! failed step of its own, so a `verdict` case carries it), and the text holds only characters XML
+//! 1.0 allows (fe.out has ANSI colour codes, which would make the whole file unparsable).
 
-use super::{Report, StepStatus};
+use super::{Report, StepStatus, Verdict};
 
+/// `s` without ANSI escape sequences and without the characters XML 1.0 forbids.
+fn xml_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // CSI (`ESC [ ... final byte`): drop the whole sequence; other escapes: drop the
+            // escape and the one character after it.
+            if chars.peek() == Some(&'[') {
+                chars.next();
+                for c in chars.by_ref() {
+                    if ('@'..='~').contains(&c) {
+                        break;
+                    }
+                }
+            } else {
+                chars.next();
+            }
+            continue;
+        }
+        let allowed = matches!(c, '\t' | '\n' | '\r')
+            || ('\u{20}'..='\u{d7ff}').contains(&c)
+            || ('\u{e000}'..='\u{fffd}').contains(&c)
+            || c >= '\u{10000}';
+        if allowed {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Escaped for element text.
 fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
+    xml_text(s)
+        .replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
 }
 
+/// Escaped for an attribute value: line breaks kept as references, since a parser folds raw ones.
+fn esc_attr(s: &str) -> String {
+    esc(s)
+        .replace('\n', "&#10;")
+        .replace('\r', "&#13;")
+        .replace('\t', "&#9;")
+}
+
 pub fn render(r: &Report) -> String {
-    let failures = r
+    let failed_steps = r
         .steps
         .iter()
         .filter(|s| s.status == StepStatus::Failed)
         .count();
+    // A run that did not pass and has no failed step gets a `verdict` case carrying why.
+    let verdict_case = r.verdict != Verdict::Pass && failed_steps == 0;
+    let is_error = matches!(
+        r.verdict,
+        Verdict::Error | Verdict::Timeout | Verdict::Interrupted
+    );
+    let (failures, errors) = match (verdict_case, is_error) {
+        (true, true) => (0, 1),
+        (true, false) => (1, 0),
+        (false, _) => (failed_steps, 0),
+    };
+    let tests = r.steps.len() + usize::from(verdict_case);
     let skipped = r
         .steps
         .iter()
         .filter(|s| s.status == StepStatus::Skipped)
         .count();
+    let time = r.duration_ms as f64 / 1000.0;
     let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     x.push_str(&format!(
-        "<testsuites name=\"sr-rehearse\" tests=\"{}\" failures=\"{failures}\" time=\"{:.3}\">\n",
-        r.steps.len(),
-        r.duration_ms as f64 / 1000.0
+        "<testsuites name=\"sr-rehearse\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\" time=\"{time:.3}\">\n",
     ));
     x.push_str(&format!(
-        "  <testsuite name=\"sr-rehearse {}\" tests=\"{}\" failures=\"{failures}\" skipped=\"{skipped}\" timestamp=\"{}\" time=\"{:.3}\">\n",
-        esc(&r.command),
-        r.steps.len(),
-        esc(&r.started_at),
-        r.duration_ms as f64 / 1000.0
+        "  <testsuite name=\"sr-rehearse {}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\" timestamp=\"{}\" time=\"{time:.3}\">\n",
+        esc_attr(&r.command),
+        esc_attr(&r.started_at),
     ));
     let excerpt: String = r
         .signatures
@@ -44,26 +99,143 @@ pub fn render(r: &Report) -> String {
             )
         })
         .collect();
+    let body = esc(&format!("{}\n{excerpt}", r.summary));
+    let case = |name: &str, secs: f64| {
+        format!(
+            "    <testcase classname=\"sr-rehearse.{}\" name=\"{}\" time=\"{secs:.3}\"",
+            esc_attr(&r.command),
+            esc_attr(name),
+        )
+    };
     for st in &r.steps {
-        x.push_str(&format!(
-            "    <testcase classname=\"sr-rehearse.{}\" name=\"{}\" time=\"{:.3}\"",
-            esc(&r.command),
-            esc(&st.name),
-            st.duration_ms as f64 / 1000.0
-        ));
+        x.push_str(&case(&st.name, st.duration_ms as f64 / 1000.0));
         match st.status {
             StepStatus::Ok => x.push_str("/>\n"),
             StepStatus::Skipped => x.push_str(">\n      <skipped/>\n    </testcase>\n"),
             StepStatus::Failed => {
                 x.push_str(&format!(
-                    ">\n      <failure message=\"{}\" type=\"{:?}\">{}</failure>\n    </testcase>\n",
-                    esc(&st.detail),
+                    ">\n      <failure message=\"{}\" type=\"{:?}\">{body}</failure>\n    </testcase>\n",
+                    esc_attr(&st.detail),
                     r.verdict,
-                    esc(&format!("{}\n{excerpt}", r.summary))
                 ));
             }
         }
     }
+    if verdict_case {
+        let tag = if is_error { "error" } else { "failure" };
+        x.push_str(&case("verdict", 0.0));
+        x.push_str(&format!(
+            ">\n      <{tag} message=\"{}\" type=\"{:?}\">{body}</{tag}>\n    </testcase>\n",
+            esc_attr(&format!("exit {}: {}", r.exit_code, r.summary)),
+            r.verdict,
+        ));
+    }
     x.push_str("  </testsuite>\n</testsuites>\n");
     x
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::{exit, SignatureHit, Step};
+    use crate::watch::catalog::Severity;
+
+    /// Parses `xml` with a real XML parser and checks the JUnit shape CI consumers rely on:
+    /// the counts match the cases, and a run that did not pass carries a failure or an error.
+    pub(crate) fn check_junit(xml: &str, passed: bool) {
+        let doc = roxmltree::Document::parse(xml).unwrap_or_else(|e| panic!("{e}\n{xml}"));
+        let root = doc.root_element();
+        assert_eq!(root.tag_name().name(), "testsuites");
+        let suites: Vec<_> = root.children().filter(|n| n.is_element()).collect();
+        assert_eq!(suites.len(), 1);
+        let suite = suites[0];
+        assert_eq!(suite.tag_name().name(), "testsuite");
+        let cases: Vec<_> = suite.children().filter(|n| n.is_element()).collect();
+        assert!(cases.iter().all(|c| c.tag_name().name() == "testcase"));
+        let count = |tag: &str| {
+            cases
+                .iter()
+                .filter(|c| c.children().any(|k| k.tag_name().name() == tag))
+                .count()
+        };
+        let attr = |n: &str| suite.attribute(n).unwrap().parse::<usize>().unwrap();
+        assert_eq!(attr("tests"), cases.len());
+        assert_eq!(attr("failures"), count("failure"));
+        assert_eq!(attr("errors"), count("error"));
+        assert_eq!(attr("skipped"), count("skipped"));
+        for c in &cases {
+            assert!(c.attribute("name").is_some() && c.attribute("classname").is_some());
+            assert!(c.attribute("time").unwrap().parse::<f64>().is_ok());
+        }
+        assert_eq!(passed, count("failure") + count("error") == 0, "{xml}");
+    }
+
+    fn report(verdict: Verdict, code: i32, failed_step: bool) -> Report {
+        let mut r = Report::new("fe");
+        r.verdict = verdict;
+        r.exit_code = code;
+        r.summary = "the \u{1b}[31mred\u{1b}[0m summary \u{0}\u{7} <&>".into();
+        r.steps.push(Step {
+            name: "preflight".into(),
+            status: StepStatus::Ok,
+            duration_ms: 3,
+            detail: String::new(),
+        });
+        if failed_step {
+            r.steps.push(Step {
+                name: "decide".into(),
+                status: StepStatus::Failed,
+                duration_ms: 5,
+                detail: "fe.out: \u{1b}[1;31mException\u{1b}[0m\u{b}".into(),
+            });
+        }
+        r.signatures.push(SignatureHit {
+            id: "fe.x".into(),
+            severity: Severity::Fatal,
+            file: "fe.out".into(),
+            line: 1,
+            text: "\u{1b}[33mwarn\u{1b}[0m \u{fffe}".into(),
+            hint: "h".into(),
+        });
+        r
+    }
+
+    #[test]
+    fn every_ending_that_is_not_a_pass_carries_a_failure_or_an_error() {
+        let cases = [
+            (Verdict::Pass, exit::PASS, false, true),
+            (Verdict::Fail, exit::FAIL, true, false),
+            (Verdict::Error, exit::ENVIRONMENT, false, false),
+            (Verdict::Timeout, exit::TIMEOUT, false, false),
+            (Verdict::Interrupted, exit::INTERRUPTED, false, false),
+            (Verdict::Fail, exit::ROLLBACK_FAILED, false, false),
+            (Verdict::Error, exit::ENVIRONMENT, true, false),
+        ];
+        for (verdict, code, failed_step, passed) in cases {
+            let xml = render(&report(verdict, code, failed_step));
+            check_junit(&xml, passed);
+        }
+    }
+
+    #[test]
+    fn ansi_codes_and_forbidden_characters_are_stripped() {
+        let xml = render(&report(Verdict::Fail, exit::FAIL, true));
+        let doc = roxmltree::Document::parse(&xml).unwrap();
+        let failure = doc
+            .descendants()
+            .find(|n| n.has_tag_name("failure"))
+            .unwrap();
+        assert_eq!(failure.attribute("message"), Some("fe.out: Exception"));
+        let text = failure.text().unwrap();
+        assert!(text.contains("the red summary  <&>"), "{text}");
+        assert!(text.contains("warn "), "{text}");
+        assert!(!xml.contains('\u{1b}') && !xml.contains('\u{0}'));
+    }
+
+    #[test]
+    fn xml_text_keeps_what_xml_allows() {
+        assert_eq!(xml_text("a\tb\nc\r"), "a\tb\nc\r");
+        assert_eq!(xml_text("\u{1b}[0;32mok\u{1b}[m"), "ok");
+        assert_eq!(xml_text("x\u{1f}y\u{ffff}z\u{10000}"), "xyz\u{10000}");
+    }
 }

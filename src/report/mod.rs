@@ -18,6 +18,8 @@ pub mod exit {
     pub const TIMEOUT: i32 = 4;
     pub const ROLLBACK_FAILED: i32 = 5;
     pub const INTERRUPTED: i32 = 130;
+    /// A bug of the tool (a panic); the sandbox was stopped on the way out.
+    pub const INTERNAL: i32 = 101;
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -637,3 +637,31 @@ fn in_place_plan_and_junit() {
         let _ = kill(pid, Signal::SIGKILL);
     }
 }
+
+/// A storage root whose data folder links to another disk, and one with a dangling link: the
+/// first is copied (the sandbox BE writes only into its copy), the second refused with exit 2.
+#[test]
+fn sandbox_storage_copy_follows_the_symlink_rule() {
+    let n = Node::new("3.2.11", "3.3.5", &[]);
+    let disk = n.dir.path().join("other-disk/10005");
+    fs::create_dir_all(&disk).unwrap();
+    fs::write(disk.join("0.dat"), b"tablet bytes").unwrap();
+    let root = n.dir.path().join("node/storage");
+    fs::create_dir_all(root.join("data")).unwrap();
+    std::os::unix::fs::symlink(&disk, root.join("data/10005")).unwrap();
+    let before = tree_digest(&disk);
+    let (code, out, _) = n.sandbox(&["--storage-copy", root.to_str().unwrap(), "--keep", "always"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(tree_digest(&disk), before);
+    let ws = &n.workspaces()[0];
+    let copied = ws.join("be/storage/data/10005");
+    assert!(!fs::symlink_metadata(&copied)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert_eq!(read(&copied.join("0.dat")), "tablet bytes");
+    std::os::unix::fs::symlink("/nonexistent/sr-rehearse", root.join("data/gone")).unwrap();
+    let (code, out, j) = n.sandbox(&["--storage-copy", root.to_str().unwrap()]);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(j["summary"].as_str().unwrap().contains("dangling"), "{j}");
+}

@@ -368,20 +368,27 @@ fn production_conf_is_carried_and_its_ports_avoided() {
     );
 }
 
+/// A link out of the meta dir is copied as the file it points to (the sandbox could otherwise
+/// write through it), hashed in the manifest and listed in the report.
 #[test]
-fn outside_symlink_is_copied_as_a_link() {
+fn outside_symlink_is_copied_as_content() {
     let r = Rehearsal::new("3.2.5", "3.3.2", &[], &[]);
-    std::os::unix::fs::symlink("/etc/hostname", r.meta.join("image/notes")).unwrap();
+    let notes = r.dir.path().join("notes.txt");
+    fs::write(&notes, "kept elsewhere\n").unwrap();
+    std::os::unix::fs::symlink(&notes, r.meta.join("image/notes")).unwrap();
     let o = r.run(&["--keep", "always"]);
     assert_eq!(o.code, Some(0), "{}", o.stdout);
-    let link = r.workspaces()[0].join("fe/meta/image/notes");
-    assert_eq!(
-        fs::read_link(link).unwrap(),
-        std::path::PathBuf::from("/etc/hostname")
-    );
+    let ws = &r.workspaces()[0];
+    let copy = ws.join("fe/meta/image/notes");
+    assert!(!fs::symlink_metadata(&copy)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert_eq!(read(&copy), "kept elsewhere\n");
+    assert!(read(&ws.join("manifest.sha256")).contains("  image/notes\n"));
     assert!(o.json["warnings"]
         .to_string()
-        .contains("copied as a link, not followed"));
+        .contains("copied as the content it points to"));
 }
 
 /// Prepares one bad input and returns the extra arguments that carry it.

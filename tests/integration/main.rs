@@ -5,6 +5,8 @@ mod copy;
 mod fe;
 mod fe_sql;
 mod fence;
+mod fuzz;
+mod safety;
 mod scan;
 mod sim_be;
 mod sim_fe;
