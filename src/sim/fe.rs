@@ -1379,7 +1379,8 @@ fn fe_query(st: &State, sql: &str) -> Outcome {
                 "LastStartTime", "LastHeartbeat", "Alive", "SystemDecommissioned",
                 "ClusterDecommissioned", "TabletNum", "ErrMsg", "Version",
             ];
-            let out = st
+            // BackendsProcDir sorts its rows by IP, then BePort, as strings.
+            let mut out: Vec<Vec<String>> = st
                 .backends
                 .lock()
                 .unwrap()
@@ -1403,6 +1404,7 @@ fn fe_query(st: &State, sql: &str) -> Outcome {
                     ]
                 })
                 .collect();
+            out.sort_by(|a, b| (&a[1], &a[3]).cmp(&(&b[1], &b[3])));
             rows(&cols, out)
         }
         "SELECT 1" => rows(&["1"], vec![vec!["1".into()]]),
