@@ -32,8 +32,9 @@ use crate::watch::tail::Tailer;
 /// an FE that is restarting, a dropped connection or a slow answer.
 const SOAK_SQL_FAILURES: u32 = 3;
 /// How long the node's row may say `Alive = false` before the soak fails: longer than the FE's
-/// heartbeat timeout (`heartbeat_timeout_second`, 5 s) plus one heartbeat round (5 s), so the
-/// restart itself is not mistaken for a dead node.
+/// heartbeat timeout (`heartbeat_timeout_second = 5` in fe-core Config.java) plus a heartbeat round,
+/// so the restart itself (the FE sees a new start time, then the next heartbeat) is not mistaken
+/// for a dead node.
 const ALIVE_GRACE: Duration = Duration::from_secs(10);
 
 struct Node {
