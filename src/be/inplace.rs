@@ -218,6 +218,12 @@ fn preflight(cfg: &BeConfig, r: &mut Runner) -> Result<Checked, Ending> {
         )));
     }
     let new_version = node::binary_version(&new_be);
+    if cfg.fe.is_none() && cfg.be_host.is_some() {
+        r.report.warnings.push(
+            "--be-host is used only with --fe (to find this node's row in SHOW BACKENDS); ignored"
+                .into(),
+        );
+    }
     if cfg.fe.is_some() {
         let row = backend_row(cfg, &node)
             .map_err(|e| Ending::bad_input(format!("failed to query SHOW BACKENDS: {e}")))?

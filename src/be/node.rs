@@ -64,20 +64,26 @@ pub fn running_pid(pid_dir: &Path) -> Option<i32> {
     is_be(pid).then_some(pid)
 }
 
-/// Every live `starrocks_be` whose `STARROCKS_HOME` is `home` (the scripts export it).
+/// Every live `starrocks_be` whose `STARROCKS_HOME` is `home` (the scripts export it, as the
+/// logical path `pwd` prints, so both sides are canonicalised before they are compared).
 pub fn be_processes(home: &Path) -> Vec<i32> {
-    let want = format!("STARROCKS_HOME={}", home.display());
+    let want = fs::canonicalize(home).unwrap_or_else(|_| home.to_path_buf());
     let Ok(dir) = fs::read_dir("/proc") else {
         return Vec::new();
+    };
+    let home_of = |pid: i32| -> Option<PathBuf> {
+        let env = fs::read(format!("/proc/{pid}/environ")).ok()?;
+        let v = env
+            .split(|b| *b == 0)
+            .find_map(|kv| kv.strip_prefix(b"STARROCKS_HOME="))?;
+        let p = PathBuf::from(std::str::from_utf8(v).ok()?);
+        Some(fs::canonicalize(&p).unwrap_or(p))
     };
     let mut out: Vec<i32> = dir
         .flatten()
         .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
         .filter(|pid| is_be(*pid))
-        .filter(|pid| {
-            fs::read(format!("/proc/{pid}/environ"))
-                .is_ok_and(|env| env.split(|b| *b == 0).any(|kv| kv == want.as_bytes()))
-        })
+        .filter(|pid| home_of(*pid).is_some_and(|h| h == want))
         .collect();
     out.sort();
     out
