@@ -210,6 +210,10 @@ pub struct BeArgs {
     /// In place: an FE's HOST:QUERY_PORT, to require Alive and the new Version in SHOW BACKENDS.
     #[arg(long)]
     pub fe: Option<String>,
+    /// In place: this node's address as SHOW BACKENDS lists it (default: detected from this host's
+    /// interfaces and priority_networks).
+    #[arg(long)]
+    pub be_host: Option<String>,
     #[arg(long, default_value = "root")]
     pub user: String,
     /// Environment variable holding the FE password.
@@ -231,6 +235,7 @@ impl BeArgs {
             rollback: self.rollback,
             storage_copy: self.storage_copy.clone(),
             fe: self.fe.clone(),
+            be_host: self.be_host.clone(),
             user: self.user.clone(),
             password_env: self.password_env.clone(),
             soak: capped("--soak", self.soak, MAX_WAIT),

@@ -91,6 +91,7 @@ fn be_scenario(root: &Path, keep: bool) -> anyhow::Result<crate::be::BeConfig> {
         rollback: false,
         storage_copy: None,
         fe: None,
+        be_host: None,
         user: "root".into(),
         password_env: None,
         soak: Duration::from_secs(30),

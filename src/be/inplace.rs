@@ -1,210 +1,92 @@
 //! The in-place canary: the new build on one real node, with a journal and an automatic rollback.
 //!
 //! The operations guide's procedure (move bin/ and lib/ aside, install the new ones keeping
-//! lib/udf, restart, check) made safe: the node must be healthy before anything moves; every step is
-//! written to a journal in the BE home *before* it happens, so a run that is killed at any point can
-//! be finished backwards by `--rollback`; any failure restores the backup, restarts the old build
-//! and verifies it; and exit code 5 says, exactly, when even that did not bring the node back.
-//! On success the new BE keeps running: it is the node's BE now.
+//! lib/udf, restart, check) made safe: one run at a time per node (a lock in the BE home); the node
+//! must be healthy, and its row in SHOW BACKENDS found by host and heartbeat port, before anything
+//! moves; every step is journaled before it happens (see `journal`); any failure restores the
+//! verified backup, restarts the old build and verifies it; and exit code 5 says, exactly, when
+//! even that did not bring the node back. On success the new BE keeps running: it is the node's BE
+//! now.
 
 use std::fs;
-use std::io::Write;
-use std::net::SocketAddr;
-use std::os::unix::process::CommandExt;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::{kill, Signal};
-use nix::unistd::Pid;
-use serde::{Deserialize, Serialize};
-
+use super::backends::{self, Row, Want};
 use super::conf;
+pub use super::journal::read_journal;
+use super::journal::{
+    differences, is_open, manifest_of, read_manifest, write_manifest, Entry, Journal,
+    BACKUP_PREFIX, JOURNAL, MANIFEST,
+};
+use super::node::{self, running_pid};
 use super::sandbox::{decide, log_files, ExitInfo};
 use super::BeConfig;
-use crate::probe::http;
 use crate::report::{exit, Report, StepStatus, Verdict};
 use crate::runner::{Ending, Runner};
 use crate::timefmt::Civil;
 use crate::watch::tail::Tailer;
 
-pub const JOURNAL: &str = "sr-rehearse-canary.journal";
-const BACKUP_PREFIX: &str = "sr-rehearse-backup-";
+/// Consecutive failed SHOW BACKENDS checks the soak tolerates before it fails: one check can meet
+/// an FE that is restarting, a dropped connection or a slow answer.
+const SOAK_SQL_FAILURES: u32 = 3;
+/// How long the node's row may say `Alive = false` before the soak fails: longer than the FE's
+/// heartbeat timeout (`heartbeat_timeout_second = 5` in fe-core Config.java) plus a heartbeat round,
+/// so the restart itself (the FE sees a new start time, then the next heartbeat) is not mistaken
+/// for a dead node.
+const ALIVE_GRACE: Duration = Duration::from_secs(10);
 
-/// One journal line: the step about to happen.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Entry {
-    pub step: String,
-    pub at: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub backup: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub detail: Option<String>,
-}
-
-const CLOSED: &[&str] = &["kept", "rolled-back"];
-
-/// The entries of the journal in `be_home`, oldest first.
-pub fn read_journal(be_home: &Path) -> Vec<Entry> {
-    fs::read_to_string(be_home.join(JOURNAL))
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect()
-}
-
-fn is_open(entries: &[Entry]) -> bool {
-    entries
-        .last()
-        .is_some_and(|e| !CLOSED.contains(&e.step.as_str()))
-}
-
-struct Journal {
-    path: PathBuf,
-    backup: PathBuf,
-}
-
-impl Journal {
-    /// Appends `step` and makes it durable before the step is carried out.
-    fn record(&self, step: &str, detail: Option<String>) -> Result<(), Ending> {
-        let e = Entry {
-            step: step.into(),
-            at: Civil::now().rfc3339(),
-            backup: Some(self.backup.display().to_string()),
-            detail,
-        };
-        let mut f = fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)
-            .map_err(|e| {
-                Ending::env(format!(
-                    "failed to write the journal {}: {e}",
-                    self.path.display()
-                ))
-            })?;
-        let line = serde_json::to_string(&e).expect("entry serialises");
-        writeln!(f, "{line}")
-            .and_then(|_| f.sync_all())
-            .map_err(|e| {
-                Ending::env(format!(
-                    "failed to write the journal {}: {e}",
-                    self.path.display()
-                ))
-            })?;
-        crash_point(step);
-        Ok(())
-    }
-}
-
-/// Test hook: `SR_REHEARSE_TEST_KILL_AT=<step>` makes the tool SIGKILL itself right after that
-/// step was journaled, which is exactly what an operator's kill -9 at that moment would do. Only the
-/// integration tests set it.
-fn crash_point(step: &str) {
-    if std::env::var("SR_REHEARSE_TEST_KILL_AT").is_ok_and(|s| s == step) {
-        let _ = nix::sys::signal::raise(Signal::SIGKILL);
-    }
-}
-
-/// The pid in `bin/be.pid` of `home`, if that process is alive.
-fn running_pid(home: &Path) -> Option<i32> {
-    let pid: i32 = fs::read_to_string(home.join("bin/be.pid"))
-        .ok()?
-        .trim()
-        .parse()
-        .ok()?;
-    let comm = fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let zombie = stat
-        .rsplit(')')
-        .next()
-        .is_some_and(|r| r.trim_start().starts_with('Z'));
-    (comm.trim() == "starrocks_be" && !zombie).then_some(pid)
-}
-
-fn healthy(http_port: u16) -> bool {
-    let addr: SocketAddr = ([127, 0, 0, 1], http_port).into();
-    http::get(addr, "/api/health", Duration::from_secs(3))
-        .ok()
-        .is_some_and(|r| {
-            r.status == 200
-                && serde_json::from_str::<serde_json::Value>(&r.body)
-                    .is_ok_and(|v| v["status"] == "OK")
-        })
-}
-
-/// Runs a BE script of `home` (start with `--daemon`, or stop) in its own session, so the BE it
-/// starts belongs to the node, not to this tool; a script still running after `limit` is killed.
-fn script(home: &Path, name: &str, args: &[&str], limit: Duration) -> Result<(), String> {
-    let path = home.join("bin").join(name);
-    let mut cmd = Command::new("bash");
-    cmd.arg(&path)
-        .args(args)
-        .current_dir(home)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    // SAFETY: setsid is async-signal-safe.
-    unsafe {
-        cmd.pre_exec(|| {
-            nix::unistd::setsid()
-                .map(|_| ())
-                .map_err(std::io::Error::from)
-        });
-    }
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| format!("failed to run {}: {e}", path.display()))?;
-    let until = Instant::now() + limit;
-    loop {
-        match child.try_wait() {
-            Ok(Some(st)) if st.success() => return Ok(()),
-            Ok(Some(st)) => return Err(format!("{} exited with {st}", path.display())),
-            Ok(None) if Instant::now() < until => std::thread::sleep(Duration::from_millis(20)),
-            _ => {
-                // The script leads its own session and group: end all of it.
-                let _ = kill(Pid::from_raw(-(child.id() as i32)), Signal::SIGKILL);
-                let _ = child.wait();
-                return Err(format!(
-                    "{} did not finish within {}",
-                    path.display(),
-                    humantime::format_duration(limit)
-                ));
-            }
-        }
-    }
-}
-
-/// Stops whatever BE runs from `home` and waits until it is gone.
-fn stop_be(home: &Path, grace: Duration) -> Result<(), String> {
-    let Some(pid) = running_pid(home) else {
-        return Ok(());
-    };
-    if home.join("bin/stop_be.sh").is_file() {
-        let _ = script(home, "stop_be.sh", &[], grace);
-    }
-    let until = Instant::now() + grace;
-    while running_pid(home) == Some(pid) && Instant::now() < until {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    if running_pid(home) == Some(pid) {
-        let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
-        let until = Instant::now() + Duration::from_secs(5);
-        while running_pid(home) == Some(pid) && Instant::now() < until {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-    match running_pid(home) {
-        Some(p) => Err(format!("BE process {p} did not stop")),
-        None => Ok(()),
-    }
-}
-
-/// Queries SHOW BACKENDS on `fe` for the row of the backend whose heartbeat port is `hb_port`.
-fn backend_row(
-    cfg: &BeConfig,
+struct Node {
+    home: PathBuf,
+    http_port: u16,
     hb_port: u16,
-) -> Result<std::collections::BTreeMap<String, String>, String> {
+    /// Where be.pid lives (`PID_DIR` of be.conf, or bin/).
+    pid_dir: PathBuf,
+    /// This node's address in SHOW BACKENDS: `--be-host`, or the detected candidates.
+    be_host: Option<String>,
+    candidates: Vec<IpAddr>,
+}
+
+impl Node {
+    fn read(cfg: &BeConfig) -> Result<Node, Ending> {
+        let nc = conf::read(&cfg.be_home)?;
+        let home = fs::canonicalize(&cfg.be_home).unwrap_or_else(|_| cfg.be_home.clone());
+        let networks = nc.conf.get("priority_networks").unwrap_or_default();
+        let networks = backends::parse_priority_networks(&networks).map_err(|bad| {
+            Ending::bad_input(format!(
+                "{}: priority_networks has `{bad}`, which is not a CIDR; fix be.conf",
+                nc.path
+            ))
+        })?;
+        Ok(Node {
+            http_port: nc.ports["be_http_port"],
+            hb_port: nc.ports["heartbeat_service_port"],
+            pid_dir: node::pid_dir(&home, &nc.conf),
+            be_host: cfg.be_host.clone(),
+            candidates: backends::candidate_addresses(&backends::local_addresses(), &networks),
+            home,
+        })
+    }
+
+    /// Where be.pid of the old BE is once bin/ moved into `backup`.
+    fn old_pid_dir(&self, backup: &Path) -> PathBuf {
+        if self.pid_dir == self.home.join("bin") {
+            backup.join("bin")
+        } else {
+            self.pid_dir.clone()
+        }
+    }
+
+    fn want(&self) -> Want<'_> {
+        match &self.be_host {
+            Some(h) => Want::Host(h),
+            None => Want::Detected(&self.candidates),
+        }
+    }
+}
+
+fn fe_query(cfg: &BeConfig, sql: &str) -> Result<Vec<Row>, String> {
     let fe = cfg.fe.as_deref().unwrap_or_default();
     let (host, port) = fe
         .rsplit_once(':')
@@ -216,39 +98,28 @@ fn backend_row(
         ),
         None => None,
     };
-    let rows = crate::probe::mysql::query_host(
+    crate::probe::mysql::query_host(
         host,
         port,
         &cfg.user,
         password.as_deref(),
-        "SHOW BACKENDS",
+        sql,
         Duration::from_secs(10),
-    )?;
-    rows.into_iter()
-        .find(|r| r.get("HeartbeatPort").map(String::as_str) == Some(&hb_port.to_string()))
-        .ok_or_else(|| {
-            format!("SHOW BACKENDS on {fe} lists no backend with heartbeat port {hb_port}")
-        })
+    )
+}
+
+/// This node's row of SHOW BACKENDS. The outer error is a failed query (possibly transient), the
+/// inner one a row that cannot be told apart.
+fn backend_row(cfg: &BeConfig, node: &Node) -> Result<Result<Row, String>, String> {
+    let rows = fe_query(cfg, "SHOW BACKENDS")?;
+    Ok(backends::pick(rows, &node.want(), node.hb_port))
 }
 
 /// Tables with fewer than three replicas, as `db.table (N)`, from the FE's partitions_meta.
 fn low_replica_tables(cfg: &BeConfig) -> Result<Vec<String>, String> {
-    let fe = cfg.fe.as_deref().unwrap_or_default();
-    let (host, port) = fe
-        .rsplit_once(':')
-        .ok_or_else(|| format!("--fe {fe} is not HOST:QUERY_PORT"))?;
-    let port: u16 = port.parse().map_err(|_| format!("--fe {fe}: bad port"))?;
-    let password = cfg
-        .password_env
-        .as_ref()
-        .and_then(|v| std::env::var(v).ok());
-    let rows = crate::probe::mysql::query_host(
-        host,
-        port,
-        &cfg.user,
-        password.as_deref(),
+    let rows = fe_query(
+        cfg,
         "SELECT DB_NAME, TABLE_NAME, PARTITION_NAME, REPLICATION_NUM FROM information_schema.partitions_meta WHERE REPLICATION_NUM < 3",
-        Duration::from_secs(10),
     )?;
     let mut out: Vec<String> = rows
         .iter()
@@ -266,10 +137,21 @@ fn low_replica_tables(cfg: &BeConfig) -> Result<Vec<String>, String> {
     Ok(out)
 }
 
-struct Node {
-    home: PathBuf,
-    http_port: u16,
-    hb_port: u16,
+fn describe_row(row: &Row) -> String {
+    let g = |k: &str| row.get(k).cloned().unwrap_or_default();
+    format!(
+        "BackendId {} {}:{} Alive={} Version={}{}",
+        g("BackendId"),
+        g("IP"),
+        g("HeartbeatPort"),
+        g("Alive"),
+        g("Version"),
+        if g("ErrMsg").is_empty() {
+            String::new()
+        } else {
+            format!(" ErrMsg={}", g("ErrMsg"))
+        }
+    )
 }
 
 pub fn run(cfg: &BeConfig) -> Report {
@@ -288,15 +170,29 @@ pub fn run(cfg: &BeConfig) -> Report {
     )
 }
 
-fn preflight(cfg: &BeConfig, r: &mut Runner) -> Result<(Node, PathBuf), Ending> {
+struct Checked {
+    node: Node,
+    new_be: PathBuf,
+    old_pid: i32,
+    new_version: Option<String>,
+    _lock: Option<super::lock::NodeLock>,
+}
+
+fn preflight(cfg: &BeConfig, r: &mut Runner) -> Result<Checked, Ending> {
     let new_be = super::checked_new_be(cfg)?;
-    let node = conf::read(&cfg.be_home)?;
-    let home = fs::canonicalize(&cfg.be_home).unwrap_or_else(|_| cfg.be_home.clone());
+    let node = Node::read(cfg)?;
+    let home = node.home.clone();
     if crate::workspace::is_within(&new_be, &home) {
         return Err(Ending::bad_input(
             "--new-be is inside --be-home; unpack the new release elsewhere",
         ));
     }
+    // A plan writes nothing, not even the lock file.
+    let lock = if cfg.plan {
+        None
+    } else {
+        Some(super::lock::take(&home, "be --in-place")?)
+    };
     let journal = read_journal(&home);
     if is_open(&journal) {
         return Err(Ending::bad_input(format!(
@@ -306,71 +202,96 @@ fn preflight(cfg: &BeConfig, r: &mut Runner) -> Result<(Node, PathBuf), Ending> 
             home.display()
         )));
     }
-    let http_port = node.ports["be_http_port"];
-    let hb_port = node.ports["heartbeat_service_port"];
-    r.report.ports.production = node.ports.clone();
-    if running_pid(&home).is_none() {
+    r.report.ports.production = conf::read(&cfg.be_home)?.ports;
+    let Some(old_pid) = running_pid(&node.pid_dir) else {
         return Err(Ending::bad_input(format!(
-            "the BE in {} is not running (no live starrocks_be in bin/be.pid); the in-place canary starts from a healthy node",
-            home.display()
+            "the BE in {} is not running (no live starrocks_be in {}/be.pid); the in-place canary starts from a healthy node",
+            home.display(),
+            node.pid_dir.display()
+        )));
+    };
+    if !node::healthy(node.http_port) {
+        return Err(Ending::bad_input(format!(
+            "the BE in {} does not answer /api/health on port {}; the in-place canary starts from a healthy node",
+            home.display(),
+            node.http_port
         )));
     }
-    if !healthy(http_port) {
-        return Err(Ending::bad_input(format!(
-            "the BE in {} does not answer /api/health on port {http_port}; the in-place canary starts from a healthy node",
-            home.display()
-        )));
+    let new_version = node::binary_version(&new_be);
+    if cfg.fe.is_none() && cfg.be_host.is_some() {
+        r.report.warnings.push(
+            "--be-host is used only with --fe (to find this node's row in SHOW BACKENDS); ignored"
+                .into(),
+        );
     }
     if cfg.fe.is_some() {
-        let row = backend_row(cfg, hb_port).map_err(Ending::bad_input)?;
-        let low = low_replica_tables(cfg);
-        match low {
+        let row = backend_row(cfg, &node)
+            .map_err(|e| Ending::bad_input(format!("failed to query SHOW BACKENDS: {e}")))?
+            .map_err(Ending::bad_input)?;
+        if new_version.is_none() {
+            return Err(Ending::env(format!(
+                "failed to read the new build's version with {}/lib/starrocks_be --version; SHOW BACKENDS cannot be checked against it",
+                new_be.display()
+            )));
+        }
+        match low_replica_tables(cfg) {
             Ok(t) if !t.is_empty() => r.report.warnings.push(format!(
                 "tables with fewer than 3 replicas (a failed canary on this node can make them unavailable): {}",
                 t.join(", ")
             )),
             Ok(_) => {}
-            Err(e) => r.report.warnings.push(format!("could not check replica counts on the FE: {e}")),
+            Err(e) => r
+                .report
+                .warnings
+                .push(format!("could not check replica counts on the FE: {e}")),
         }
         if row.get("Alive").map(String::as_str) != Some("true") {
             return Err(Ending::bad_input(format!(
                 "SHOW BACKENDS says this node is not Alive ({}); the in-place canary starts from a healthy node",
-                row.get("ErrMsg").cloned().unwrap_or_default()
+                describe_row(&row)
             )));
         }
+        r.print(&format!(
+            "       this node in SHOW BACKENDS: {}\n",
+            describe_row(&row)
+        ));
     }
-    Ok((
-        Node {
-            home,
-            http_port,
-            hb_port,
-        },
+    Ok(Checked {
+        node,
         new_be,
-    ))
+        old_pid,
+        new_version,
+        _lock: lock,
+    })
 }
 
 fn pipeline(cfg: &BeConfig, r: &mut Runner) -> Result<(), Ending> {
     let t = Instant::now();
-    let (node, new_be) = match preflight(cfg, r) {
+    let c = match preflight(cfg, r) {
         Ok(v) => v,
         Err(e) => {
             r.step("preflight", t, StepStatus::Failed, e.summary.clone());
             return Err(e);
         }
     };
+    let node = &c.node;
     r.step(
         "preflight",
         t,
         StepStatus::Ok,
-        format!("BE healthy on http port {}", node.http_port),
+        format!(
+            "BE (pid {}) healthy on http port {}",
+            c.old_pid, node.http_port
+        ),
     );
     if cfg.plan {
         r.print(&format!(
-            "plan (nothing below has been done):\n  1. journal every step in {}\n  2. move bin/ and lib/ into {}/{BACKUP_PREFIX}<UTC timestamp>/\n  3. install bin/ and lib/ of {} (keeping lib/udf)\n  4. stop the old BE with its stop_be.sh, start the new one with bin/start_be.sh --daemon\n  5. require a start line, /api/health OK{} for {}\n  6. on failure: stop the new BE, restore the backup, start and verify the old one\n",
+            "plan (nothing below has been done):\n  1. lock {} and journal every step in {}\n  2. list bin/ and lib/ in a manifest, move them into {}/{BACKUP_PREFIX}<UTC timestamp>/\n  3. install bin/ and lib/ of {} (keeping lib/udf)\n  4. stop the old BE with its stop_be.sh, start the new one with bin/start_be.sh --daemon\n  5. require the process, /api/health OK and the heartbeat port{} for {}\n  6. on failure: check the backup against its manifest, stop the new BE, restore the backup, start and verify the old one\n",
+            node.home.join(super::lock::LOCK_FILE).display(),
             node.home.join(JOURNAL).display(),
             node.home.display(),
-            new_be.display(),
-            if cfg.fe.is_some() { " and Alive with the new Version in SHOW BACKENDS" } else { "" },
+            c.new_be.display(),
+            if cfg.fe.is_some() { ", and this node's row in SHOW BACKENDS Alive with exactly the new Version," } else { "" },
             humantime::format_duration(cfg.soak)
         ));
         r.report.summary = "plan only: nothing was written and nothing was started".into();
@@ -392,12 +313,12 @@ fn pipeline(cfg: &BeConfig, r: &mut Runner) -> Result<(), Ending> {
         path: jpath,
         backup: backup.clone(),
     };
-    let forward = upgrade(cfg, r, &node, &new_be, &j);
+    let forward = upgrade(cfg, r, &c, &j);
     let Err(failure) = forward else {
         return Ok(());
     };
     // Any failure, interruption included, brings the old build back.
-    match rollback_step(r, &node, &j, cfg) {
+    match rollback_step(r, node, &j, cfg) {
         Ok(()) => Err(failure),
         Err(state) => Err(Ending::new(
             Verdict::Error,
@@ -423,18 +344,21 @@ fn rollback_step(r: &mut Runner, node: &Node, j: &Journal, cfg: &BeConfig) -> Re
     restored
 }
 
-fn upgrade(
-    cfg: &BeConfig,
-    r: &mut Runner,
-    node: &Node,
-    new_be: &Path,
-    j: &Journal,
-) -> Result<(), Ending> {
+fn upgrade(cfg: &BeConfig, r: &mut Runner, c: &Checked, j: &Journal) -> Result<(), Ending> {
+    let node = &c.node;
     let home = &node.home;
     let io = |what: &str, e: std::io::Error| Ending::env(format!("failed to {what}: {e}"));
     let t = Instant::now();
-    j.record("begin", Some(format!("new build {}", new_be.display())))?;
+    j.record_entry(Entry {
+        step: "begin".into(),
+        at: Civil::now().rfc3339(),
+        backup: Some(j.backup.display().to_string()),
+        detail: Some(format!("new build {}", c.new_be.display())),
+        old_pid: Some(c.old_pid),
+    })?;
     fs::create_dir_all(&j.backup).map_err(|e| io("create the backup folder", e))?;
+    write_manifest(&j.backup, &manifest_of(home))
+        .map_err(|e| io("write the backup manifest", e))?;
     j.record("backup-bin", None)?;
     fs::rename(home.join("bin"), j.backup.join("bin"))
         .map_err(|e| io("move bin/ into the backup", e))?;
@@ -451,9 +375,9 @@ fn upgrade(
 
     let t = Instant::now();
     j.record("install", None)?;
-    crate::workspace::copy_release_dir(&new_be.join("bin"), &home.join("bin"))
+    crate::workspace::copy_release_dir(&c.new_be.join("bin"), &home.join("bin"))
         .map_err(|e| io("install the new bin/", e))?;
-    crate::workspace::copy_release_dir(&new_be.join("lib"), &home.join("lib"))
+    crate::workspace::copy_release_dir(&c.new_be.join("lib"), &home.join("lib"))
         .map_err(|e| io("install the new lib/", e))?;
     if j.backup.join("lib/udf").is_dir() {
         let _ = fs::remove_dir_all(home.join("lib/udf"));
@@ -464,19 +388,26 @@ fn upgrade(
         "install",
         t,
         StepStatus::Ok,
-        format!("bin/ and lib/ of {} (lib/udf kept)", new_be.display()),
+        format!("bin/ and lib/ of {} (lib/udf kept)", c.new_be.display()),
     );
     r.interrupted()?;
 
     let t = Instant::now();
     j.record("stop-old", None)?;
-    stop_be(&j.backup, cfg.stop_grace)
+    // The old stop_be.sh finds the pid file in the moved bin/; with PID_DIR elsewhere, the node's
+    // (new) stop_be.sh reads it from be.conf.
+    let script_home = if node.old_pid_dir(&j.backup) == node.pid_dir {
+        home.clone()
+    } else {
+        j.backup.clone()
+    };
+    node::stop(c.old_pid, Some(&script_home), cfg.stop_grace)
         .map_err(|e| Ending::env(format!("failed to stop the old BE: {e}")))?;
     r.step(
         "stop old",
         t,
         StepStatus::Ok,
-        "old BE stopped with its stop_be.sh",
+        format!("old BE (pid {}) stopped with its stop_be.sh", c.old_pid),
     );
 
     let t = Instant::now();
@@ -484,25 +415,32 @@ fn upgrade(
     tail.skip_existing();
     let mut watch = crate::watch::Watcher::new(tail, crate::watch::catalog::Role::Be);
     j.record("start-new", None)?;
-    script(home, "start_be.sh", &["--daemon"], Duration::from_secs(60))
+    node::script(home, "start_be.sh", &["--daemon"], Duration::from_secs(60))
         .map_err(|e| Ending::fail(format!("failed to start the new BE: {e}")))?;
     let start_deadline = Instant::now() + Duration::from_secs(30);
-    let home_c = home.clone();
+    let pid_dir = node.pid_dir.clone();
     let mut seen_pid = false;
     let mut exited = move |_: &mut Runner| -> Option<ExitInfo> {
-        match running_pid(&home_c) {
+        match running_pid(&pid_dir) {
             Some(_) => {
                 seen_pid = true;
                 None
             }
             None if seen_pid || Instant::now() > start_deadline => Some(ExitInfo {
-                what: "no live starrocks_be in bin/be.pid".into(),
+                what: format!("no live starrocks_be in {}/be.pid", pid_dir.display()),
                 sigill: false,
             }),
             None => None,
         }
     };
-    let decided = decide(cfg.timeout, r, &mut watch, node.http_port, &mut exited);
+    let decided = decide(
+        cfg.timeout,
+        r,
+        &mut watch,
+        (node.http_port, node.hb_port),
+        c.new_version.clone(),
+        &mut exited,
+    );
     let (st, detail) = match &decided {
         Ok(s) => (StepStatus::Ok, s.clone()),
         Err(e) => (StepStatus::Failed, e.summary.clone()),
@@ -512,53 +450,20 @@ fn upgrade(
 
     let t = Instant::now();
     j.record("verify", None)?;
-    let new_version = r
-        .report
-        .target
-        .detected_version
-        .clone()
-        .unwrap_or_default()
-        .split(['-', ' '])
-        .next()
-        .unwrap_or("")
-        .to_string();
-    let soak_end = Instant::now() + cfg.soak;
-    loop {
-        r.interrupted()?;
-        if running_pid(home).is_none() {
-            return Err(Ending::fail("the new BE exited during the soak period"));
-        }
-        if !healthy(node.http_port) {
-            return Err(Ending::fail(
-                "the new BE stopped answering /api/health during the soak period",
-            ));
-        }
-        if cfg.fe.is_some() {
-            let row = backend_row(cfg, node.hb_port).map_err(Ending::fail)?;
-            let alive = row.get("Alive").map(String::as_str) == Some("true");
-            let version_ok = row
-                .get("Version")
-                .is_some_and(|v| v.starts_with(&new_version));
-            // The FE needs a heartbeat round to see the restarted node; judge at the end of the soak.
-            if Instant::now() >= soak_end && !(alive && version_ok) {
-                return Err(Ending::fail(format!(
-                    "SHOW BACKENDS: Alive={} Version={} ErrMsg={} (expected Alive and {new_version})",
-                    row.get("Alive").cloned().unwrap_or_default(),
-                    row.get("Version").cloned().unwrap_or_default(),
-                    row.get("ErrMsg").cloned().unwrap_or_default()
-                )));
-            }
-        }
-        if Instant::now() >= soak_end {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(500));
-    }
+    let errors = soak(cfg, r, c)?;
     r.step(
         "verify",
         t,
         StepStatus::Ok,
-        format!("healthy for {}", humantime::format_duration(cfg.soak)),
+        format!(
+            "healthy for {}{}",
+            humantime::format_duration(cfg.soak),
+            if errors == 0 {
+                String::new()
+            } else {
+                format!("; {errors} transient SHOW BACKENDS error(s) tolerated")
+            }
+        ),
     );
     j.record("kept", None)?;
     r.report.summary = format!(
@@ -568,54 +473,243 @@ fn upgrade(
     Ok(())
 }
 
-/// Brings the old build back: stop the new BE, put bin/ and lib/ back, start and verify the old BE.
-/// Every action checks the filesystem first, so running it again after a crash is safe.
+/// Watches the new BE for `--soak`: the process and `/api/health` every check; with `--fe`, this
+/// node's row too, which must end Alive with exactly the new version. A failed query is reported
+/// and tolerated up to `SOAK_SQL_FAILURES` in a row; `Alive = false` up to `ALIVE_GRACE`.
+/// Returns how many queries failed.
+fn soak(cfg: &BeConfig, r: &mut Runner, c: &Checked) -> Result<u32, Ending> {
+    let node = &c.node;
+    let new_version = c.new_version.clone().unwrap_or_default();
+    let soak_end = Instant::now() + cfg.soak;
+    let (mut in_a_row, mut errors) = (0u32, 0u32);
+    let mut dead_since: Option<Instant> = None;
+    loop {
+        r.interrupted()?;
+        if running_pid(&node.pid_dir).is_none() {
+            return Err(Ending::fail("the new BE exited during the soak period"));
+        }
+        if !node::healthy(node.http_port) {
+            return Err(Ending::fail(
+                "the new BE stopped answering /api/health during the soak period",
+            ));
+        }
+        let mut settled = true;
+        if cfg.fe.is_some() {
+            match backend_row(cfg, node) {
+                Err(e) => {
+                    in_a_row += 1;
+                    errors += 1;
+                    let msg = format!(
+                        "soak: SHOW BACKENDS failed ({in_a_row} of {SOAK_SQL_FAILURES} in a row allowed): {e}"
+                    );
+                    r.print(&format!("       {msg}\n"));
+                    r.report.warnings.push(msg);
+                    if in_a_row >= SOAK_SQL_FAILURES {
+                        return Err(Ending::fail(format!(
+                            "SHOW BACKENDS failed {in_a_row} times in a row during the soak; last error: {e}"
+                        )));
+                    }
+                    settled = false;
+                }
+                Ok(Err(e)) => return Err(Ending::fail(e)),
+                Ok(Ok(row)) => {
+                    in_a_row = 0;
+                    let alive = row.get("Alive").map(String::as_str) == Some("true");
+                    let version_ok = row
+                        .get("Version")
+                        .is_some_and(|v| node::same_release(&new_version, v));
+                    if alive {
+                        dead_since = None;
+                    } else if dead_since.get_or_insert_with(Instant::now).elapsed() > ALIVE_GRACE {
+                        return Err(Ending::fail(format!(
+                            "SHOW BACKENDS has said Alive=false for more than {}: {}",
+                            humantime::format_duration(ALIVE_GRACE),
+                            describe_row(&row)
+                        )));
+                    }
+                    // The FE needs a heartbeat round to see the restarted node: judge the version
+                    // once the soak is over, allowing the same grace as for Alive.
+                    settled = alive && version_ok;
+                    if !settled && Instant::now() >= soak_end + ALIVE_GRACE {
+                        return Err(Ending::fail(format!(
+                            "SHOW BACKENDS: {} (expected Alive=true and Version {new_version})",
+                            describe_row(&row)
+                        )));
+                    }
+                }
+            }
+        }
+        if Instant::now() >= soak_end && settled {
+            return Ok(errors);
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// What a rollback will do, decided from the journal and the backup before anything moves.
+struct RestorePlan {
+    /// Folders to move back from the backup.
+    from_backup: Vec<&'static str>,
+    old_pid: Option<i32>,
+}
+
+/// Checks that the backup can bring the old build back; Err states the node and what to do.
+fn check_backup(node: &Node, j: &Journal, entries: &[Entry]) -> Result<RestorePlan, String> {
+    let journaled = |s: &str| entries.iter().any(|e| e.step == s);
+    let old_pid = entries.iter().find_map(|e| e.old_pid);
+    let manifest = read_manifest(&j.backup);
+    let mut from_backup = Vec::new();
+    let mut problems = Vec::new();
+    for d in ["bin", "lib"] {
+        let moved = journaled(&format!("backup-{d}"));
+        if !moved {
+            continue;
+        }
+        let Some(m) = &manifest else {
+            problems.push(format!(
+                "its manifest {} is missing",
+                j.backup.join(MANIFEST).display()
+            ));
+            break;
+        };
+        if j.backup.join(d).is_dir() {
+            let diff = differences(m, &j.backup, d);
+            if diff.is_empty() {
+                from_backup.push(d);
+            } else {
+                problems.push(format!(
+                    "{d}/ in it is incomplete ({}{})",
+                    diff.iter().take(3).cloned().collect::<Vec<_>>().join(", "),
+                    if diff.len() > 3 { ", …" } else { "" }
+                ));
+            }
+        } else if !journaled("install") && differences(m, &node.home, d).is_empty() {
+            // Killed between the journal line and the move: the old folder never left.
+        } else {
+            problems.push(format!("{d}/ is not in it"));
+        }
+    }
+    if problems.is_empty() {
+        return Ok(RestorePlan {
+            from_backup,
+            old_pid,
+        });
+    }
+    let state_of = |d: &str| {
+        let p = node.home.join(d);
+        if !p.is_dir() {
+            "absent".to_string()
+        } else if manifest
+            .as_ref()
+            .is_some_and(|m| differences(m, &node.home, d).is_empty())
+        {
+            "the old build".to_string()
+        } else {
+            "not the old build (the new one, or partly installed)".to_string()
+        }
+    };
+    let running = match running_pid(&node.pid_dir) {
+        Some(p) => format!("a BE runs as pid {p} ({}/be.pid)", node.pid_dir.display()),
+        None => format!("no BE runs ({}/be.pid names none)", node.pid_dir.display()),
+    };
+    Err(format!(
+        "the backup {} cannot restore the old build: {}. Nothing was changed. Node state: bin/ is {}, lib/ is {}; {running}. To recover: put the backup back at {} (bin/ and lib/ as listed in {MANIFEST}) and run `sr-rehearse be --be-home {} --rollback` again, or reinstall the old release's bin/ and lib/ by hand and start it with bin/start_be.sh --daemon",
+        j.backup.display(),
+        problems.join("; "),
+        state_of("bin"),
+        state_of("lib"),
+        j.backup.display(),
+        node.home.display()
+    ))
+}
+
+/// Brings the old build back: check the backup, stop every BE of this node but the old one, put
+/// bin/ and lib/ back, start the old BE if it is not running, and make sure it is the one BE of the
+/// node and the one be.pid names. Every action checks the filesystem first, so running it again
+/// after a crash is safe.
 fn restore(node: &Node, j: &Journal, grace: Duration, timeout: Duration) -> Result<(), String> {
     let home = &node.home;
+    let entries = read_journal(home);
+    let plan = check_backup(node, j, &entries)?;
     let _ = j.record("rollback-begin", None);
-    let backup_has = |d: &str| j.backup.join(d).is_dir();
-    if backup_has("bin") || backup_has("lib") {
-        // The new build may be running from home/bin.
-        if home.join("bin").is_dir() {
-            stop_be(home, grace).map_err(|e| format!("the new BE could not be stopped: {e}; bin/ and lib/ are still the new build, the old ones are in {}", j.backup.display()))?;
+    let old_alive = |p: &Option<i32>| p.filter(|p| node::is_be(*p));
+    let old = old_alive(&plan.old_pid);
+    // Any other BE of this node runs the new build.
+    for pid in node::be_processes(home) {
+        if Some(pid) != old {
+            // Its own stop_be.sh only when be.pid names it; a stray BE is killed directly.
+            let script_home = (running_pid(&node.pid_dir) == Some(pid)).then_some(home.as_path());
+            node::stop(pid, script_home, grace).map_err(|e| {
+                format!(
+                    "the new BE could not be stopped: {e}; bin/ and lib/ are still the new build, the old ones are in {}",
+                    j.backup.display()
+                )
+            })?;
         }
+    }
+    if !plan.from_backup.is_empty() {
         let _ = j.record("rollback-restore", None);
         let failed = j.backup.join("failed-new");
-        for d in ["bin", "lib"] {
-            if backup_has(d) {
-                if home.join(d).exists() {
-                    fs::create_dir_all(&failed)
-                        .map_err(|e| format!("cannot create {}: {e}", failed.display()))?;
-                    let _ = fs::remove_dir_all(failed.join(d));
-                    fs::rename(home.join(d), failed.join(d))
-                        .map_err(|e| format!("cannot move the new {d}/ aside: {e}"))?;
-                }
-                fs::rename(j.backup.join(d), home.join(d)).map_err(|e| {
-                    format!(
-                        "cannot move {}/{d} back: {e}; the node has no {d}/ now",
-                        j.backup.display()
-                    )
-                })?;
+        for d in &plan.from_backup {
+            if home.join(d).exists() {
+                fs::create_dir_all(&failed)
+                    .map_err(|e| format!("cannot create {}: {e}", failed.display()))?;
+                let _ = fs::remove_dir_all(failed.join(d));
+                fs::rename(home.join(d), failed.join(d))
+                    .map_err(|e| format!("cannot move the new {d}/ aside: {e}"))?;
             }
+            fs::rename(j.backup.join(d), home.join(d)).map_err(|e| {
+                format!(
+                    "cannot move {}/{d} back: {e}; the node has no {d}/ now",
+                    j.backup.display()
+                )
+            })?;
         }
     }
     let _ = j.record("rollback-start-old", None);
-    if running_pid(home).is_none() {
-        script(home, "start_be.sh", &["--daemon"], Duration::from_secs(60)).map_err(|e| {
-            format!("the old BE did not start: {e}; bin/ and lib/ are the old build again")
-        })?;
+    match old_alive(&plan.old_pid) {
+        // The old BE never stopped: be.pid must name it again (a new BE may have replaced it).
+        Some(pid) => {
+            if running_pid(&node.pid_dir) != Some(pid) {
+                fs::create_dir_all(&node.pid_dir)
+                    .and_then(|_| fs::write(node.pid_dir.join("be.pid"), format!("{pid}\n")))
+                    .map_err(|e| format!("cannot write {}/be.pid: {e}", node.pid_dir.display()))?;
+            }
+        }
+        None => {
+            if running_pid(&node.pid_dir).is_none() {
+                node::script(home, "start_be.sh", &["--daemon"], Duration::from_secs(60)).map_err(
+                    |e| {
+                        format!(
+                            "the old BE did not start: {e}; bin/ and lib/ are the old build again"
+                        )
+                    },
+                )?;
+            }
+        }
     }
     let until = Instant::now() + timeout;
     while Instant::now() < until {
-        if running_pid(home).is_some() && healthy(node.http_port) {
-            let _ = j.record("rolled-back", None);
-            return Ok(());
+        if let Some(pid) = running_pid(&node.pid_dir) {
+            if node::healthy(node.http_port) && node::accepts(node.hb_port) {
+                let others: Vec<i32> = node::be_processes(home)
+                    .into_iter()
+                    .filter(|p| *p != pid)
+                    .collect();
+                if !others.is_empty() {
+                    return Err(format!(
+                        "the old build serves as pid {pid}, but other BEs of this node still run: {others:?}; stop them by hand"
+                    ));
+                }
+                let _ = j.record("rolled-back", None);
+                return Ok(());
+            }
         }
         std::thread::sleep(Duration::from_millis(100));
     }
     Err(format!(
         "the old build is back in bin/ and lib/ but its BE is {} after {}; look at {}/log/be.out",
-        if running_pid(home).is_some() {
+        if running_pid(&node.pid_dir).is_some() {
             "running and unhealthy"
         } else {
             "not running"
@@ -634,12 +728,12 @@ pub fn rollback(cfg: &BeConfig) -> Report {
     let mut r = Runner::new(report, cfg.quiet);
     let outcome = (|| -> Result<(), Ending> {
         let t = Instant::now();
-        let node = conf::read(&cfg.be_home)?;
-        let home = fs::canonicalize(&cfg.be_home).unwrap_or_else(|_| cfg.be_home.clone());
-        let entries = read_journal(&home);
+        let node = Node::read(cfg)?;
+        let _lock = super::lock::take(&node.home, "be --rollback")?;
+        let entries = read_journal(&node.home);
         if !is_open(&entries) {
             r.step("journal", t, StepStatus::Ok, "no open canary journal");
-            r.report.summary = format!("nothing to roll back in {}", home.display());
+            r.report.summary = format!("nothing to roll back in {}", node.home.display());
             return Ok(());
         }
         let backup = entries
@@ -656,20 +750,15 @@ pub fn rollback(cfg: &BeConfig) -> Report {
                 entries.last().map(|e| e.step.as_str()).unwrap_or("")
             ),
         );
-        let n = Node {
-            home: home.clone(),
-            http_port: node.ports["be_http_port"],
-            hb_port: node.ports["heartbeat_service_port"],
-        };
         let j = Journal {
-            path: home.join(JOURNAL),
+            path: node.home.join(JOURNAL),
             backup,
         };
-        match rollback_step(&mut r, &n, &j, cfg) {
+        match rollback_step(&mut r, &node, &j, cfg) {
             Ok(()) => {
                 r.report.summary = format!(
                     "rolled back: {} runs its previous build again",
-                    home.display()
+                    node.home.display()
                 );
                 Ok(())
             }

@@ -1,13 +1,17 @@
 //! The BE canary: `sr-rehearse be`.
 //!
 //! Sandbox mode (the default) starts the new BE build next to the node with every port moved and an
-//! empty (or copied) storage root, and decides from be.INFO/be.WARNING/be.out and `/api/health`
-//! whether the build runs on this host: CPU flags, libraries, a new lib/ under an old bin/, config
+//! empty (or copied) storage root, and decides from the process, `/api/health` and the heartbeat
+//! port (with be.INFO/be.WARNING/be.out naming any failure) whether the build runs on this host: CPU flags, libraries, a new lib/ under an old bin/, config
 //! the new version rejects. It touches nothing of the node. In-place mode (`inplace`) swaps the
 //! build on the real node with a journaled, automatic rollback.
 
+mod backends;
 mod conf;
 pub mod inplace;
+mod journal;
+mod lock;
+mod node;
 mod sandbox;
 
 use std::path::PathBuf;
@@ -27,6 +31,8 @@ pub struct BeConfig {
     pub storage_copy: Option<PathBuf>,
     /// `host:query_port` of an FE, for the SHOW BACKENDS checks of the in-place canary.
     pub fe: Option<String>,
+    /// In place: this node's address as SHOW BACKENDS lists it (else detected from this host).
+    pub be_host: Option<String>,
     pub user: String,
     pub password_env: Option<String>,
     pub soak: Duration,

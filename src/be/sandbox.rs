@@ -39,8 +39,16 @@ pub fn run(cfg: &BeConfig) -> Report {
     if launched {
         let home = r.run_dir.as_ref().map(|d| d.join("be")).unwrap_or_default();
         let mut stop = Command::new("bash");
-        stop.arg(home.join("bin/stop_be.sh"))
-            .current_dir(&home)
+        stop.arg(home.join("bin/stop_be.sh"));
+        // A graceful stop (3.0+: `-g`, SIGTERM) lets glog flush the INFO lines it still buffers,
+        // which are the sandbox's evidence; the default SIGKILL would lose them.
+        if super::node::binary_version(&home)
+            .and_then(|v| v.parse::<Version>().ok())
+            .is_some_and(|v| v.stop_be_has_graceful())
+        {
+            stop.arg("-g");
+        }
+        stop.current_dir(&home)
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         r.stop_sandbox(stop, cfg.stop_grace);
@@ -124,6 +132,8 @@ fn rewrite(
     changes.push(c.set("arrow_flight_port", "-1"));
     changes.push(c.set("storage_root_path", storage));
     changes.push(c.set("sys_log_dir", &format!("{home}/log")));
+    // The node may log WARNING and up only; the sandbox's be.INFO is evidence for the report.
+    changes.push(c.set("sys_log_level", "INFO"));
     for key in ["LOG_DIR", "PID_DIR", "UDF_RUNTIME_DIR"] {
         if c.get(key).is_some() {
             let dest = match key {
@@ -213,7 +223,7 @@ fn plan_text(plan: &Plan, cfg: &BeConfig) -> String {
         "  4. run `bash {home}/bin/start_be.sh` in its own process group\n"
     ));
     s.push_str(&format!(
-        "  5. decide from be.INFO/be.WARNING/be.out and GET /api/health; timeout {}\n",
+        "  5. decide from the process, GET /api/health and the heartbeat port (be.INFO/be.WARNING/be.out name failures); timeout {}\n",
         humantime::format_duration(cfg.timeout)
     ));
     s.push_str("  6. stop with bin/stop_be.sh, then SIGTERM, then SIGKILL to the process group\n");
@@ -341,12 +351,15 @@ fn pipeline(cfg: &BeConfig, r: &mut Runner) -> Result<(), Ending> {
     r.launch_script(&home, "start_be.sh", "be.out", &plan.ports)?;
 
     let t = Instant::now();
-    let http_port = plan
-        .ports
-        .iter()
-        .find(|(k, _)| k == "be_http_port")
-        .map(|(_, p)| *p)
-        .unwrap_or(0);
+    let port_of = |key: &str| {
+        plan.ports
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, p)| *p)
+            .unwrap_or(0)
+    };
+    let ports = (port_of("be_http_port"), port_of("heartbeat_service_port"));
+    let version = super::node::binary_version(&home);
     let mut exited = |r: &mut Runner| {
         use std::os::unix::process::ExitStatusExt;
         r.group
@@ -358,7 +371,7 @@ fn pipeline(cfg: &BeConfig, r: &mut Runner) -> Result<(), Ending> {
             })
     };
     let mut watch = Watcher::new(Tailer::new(&log_files(&home)), Role::Be);
-    let decided = decide(cfg.timeout, r, &mut watch, http_port, &mut exited);
+    let decided = decide(cfg.timeout, r, &mut watch, ports, version, &mut exited);
     let (status, detail) = match &decided {
         Ok(s) => (StepStatus::Ok, s.clone()),
         Err(e) => (StepStatus::Failed, e.summary.clone()),
@@ -387,45 +400,44 @@ pub(super) fn log_files(home: &Path) -> Vec<std::path::PathBuf> {
     ]
 }
 
-/// Watches a starting BE until it is healthy, fails, exits, or `timeout` runs out. `exited`
-/// says whether (and how) the BE process is gone.
+/// Watches a starting BE until it serves, fails, exits, or `timeout` runs out. `exited` says
+/// whether (and how) the BE process is gone.
+///
+/// Serving is decided from what the BE shows at once: `/api/health` OK and the heartbeat port
+/// accepting connections (the heartbeat server starts last in every version). No log line is
+/// required: the BE buffers INFO lines for up to 30 s, `sys_log_level = WARNING` drops them, and
+/// 3.0 builds print no `BE started successfully`. Logs stay the evidence for failures, which the
+/// watcher names as soon as a fatal line appears. The version is `binary_version` (from
+/// `lib/starrocks_be --version`), else the be.INFO banner if it was flushed.
 pub(super) fn decide(
     timeout: Duration,
     r: &mut Runner,
     watch: &mut Watcher,
-    http_port: u16,
+    (http_port, hb_port): (u16, u16),
+    binary_version: Option<String>,
     exited: &mut dyn FnMut(&mut Runner) -> Option<ExitInfo>,
 ) -> Result<String, Ending> {
     let started = Instant::now();
     let deadline = started + timeout;
     let addr: SocketAddr = ([127, 0, 0, 1], http_port).into();
-    let (mut started_line, mut heartbeat_line) = (false, false);
-    let mut version: Option<(Version, String)> = None;
+    let mut banner: Option<String> = None;
     let mut last_probe: Option<Instant> = None;
     loop {
         r.interrupted()?;
         let gone = exited(r);
         let mut on_line = |text: &str| {
-            if version.is_none() {
+            if banner.is_none() {
                 if let Some(c) = banner_version().captures(text) {
                     let full = text[c.get(0).map(|m| m.start()).unwrap_or(0)..]
                         .trim_start_matches(']')
                         .trim()
                         .trim_start_matches("version ")
                         .to_string();
-                    version = c[1].parse().ok().map(|v| (v, full));
+                    banner = c[1].parse::<Version>().ok().map(|_| full);
                 }
             }
         };
-        for id in watch.poll(&mut r.report.signatures, &mut on_line)? {
-            match id {
-                "be.ready.started" => started_line = true,
-                "be.ready.heartbeat-listening" | "be.ready.heartbeat-service" => {
-                    heartbeat_line = true
-                }
-                _ => {}
-            }
-        }
+        watch.poll(&mut r.report.signatures, &mut on_line)?;
         if let Some(st) = gone {
             if st.sigill {
                 r.report.signatures.push(SignatureHit {
@@ -444,33 +456,29 @@ pub(super) fn decide(
                 watch.last()
             )));
         }
-        let ready_line = match &version {
-            Some((v, _)) if v.be_start_steps() => started_line,
-            _ => started_line || heartbeat_line,
-        };
-        if ready_line && last_probe.is_none_or(|t| t.elapsed() >= Duration::from_millis(50)) {
+        if last_probe.is_none_or(|t| t.elapsed() >= Duration::from_millis(100)) {
             last_probe = Some(Instant::now());
             let resp = r
                 .probes
                 .run(move || http::get(addr, "/api/health", Duration::from_secs(2)));
             if let Ok(resp) = resp {
-                let ok = resp.status == 200
-                    && serde_json::from_str::<serde_json::Value>(&resp.body)
-                        .is_ok_and(|v| v["status"] == "OK");
+                let ok = super::node::health_ok(resp.status, &resp.body);
                 r.report.probes.health = Some(Probe {
                     ok,
                     detail: resp.body.clone(),
                 });
-                if ok {
+                if ok && r.probes.run(move || super::node::accepts(hb_port)) {
                     break;
                 }
             }
         }
         if Instant::now() >= deadline {
-            let loading =
-                watch.has_seen("be.progress.tablet-load") && !started_line && !heartbeat_line;
-            let why = if loading {
+            // The HTTP server starts only after the storage engine loaded every tablet's meta, and
+            // the load's INFO lines may still sit in glog's buffer: a live BE without HTTP is loading.
+            let why = if watch.has_seen("be.progress.tablet-load") {
                 " The BE was still loading tablet meta: allow a longer --timeout on nodes with many tablets."
+            } else if r.report.probes.health.is_none() {
+                " The BE process was alive but its HTTP server never came up, as while it is still loading tablet meta: allow a longer --timeout on nodes with many tablets."
             } else {
                 ""
             };
@@ -486,8 +494,8 @@ pub(super) fn decide(
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    let v = version
-        .map(|(_, full)| full)
+    let v = binary_version
+        .or(banner)
         .unwrap_or_else(|| "unknown version".into());
     r.report.target.detected_version = Some(v.clone());
     Ok(format!(

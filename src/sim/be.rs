@@ -3,7 +3,8 @@
 //! It starts the way the real BE does for its version: the environment checks that only show in
 //! be.out, glog files with the version's prefix, the `storage_root_path` rules, the tablet meta load
 //! (which can be slow, or fail), the four ports with each era's failure wording, `BE start step N`
-//! lines and `BE started successfully` from 3.0, `/api/health` with its exact body, and a heartbeat
+//! lines from 3.0 and `BE started successfully` from 3.1 (PR #24079), glog's INFO buffering and
+//! `sys_log_level`, `/api/health` with its exact body, and a heartbeat
 //! service that accepts the simulated FE's heartbeats and rejects a foreign cluster id.
 
 use std::collections::HashMap;
@@ -17,7 +18,7 @@ use std::time::Duration;
 use nix::sys::signal::{SigHandler, Signal};
 
 use super::http::{self, Request, Response};
-use super::logs::Glog;
+use super::logs::{self, Glog};
 use super::{proc, Fault, Release};
 use crate::props;
 use crate::version::Version;
@@ -121,7 +122,12 @@ pub fn be_main(args: Vec<String>) -> i32 {
     let home_s = home.display().to_string();
     let get = |k: &str, d: &str| conf.get(k).cloned().unwrap_or_else(|| d.to_string());
     let log_dir = get("sys_log_dir", &format!("{home_s}/log"));
-    let log = match Glog::open(Path::new(&log_dir), v) {
+    // init_glog's result is ignored by the daemon: a level it rejects leaves glog uninitialised.
+    let level = logs::min_level(&get("sys_log_level", "INFO"));
+    if level.is_none() {
+        eprintln!("sys_log_level needs to be INFO, WARNING, ERROR, FATAL");
+    }
+    let log = match Glog::open(Path::new(&log_dir), v, level) {
         Ok(l) => Arc::new(l),
         Err(e) => {
             eprintln!("fail to init glog in {log_dir}: {e}");
@@ -154,6 +160,7 @@ pub fn be_main(args: Vec<String>) -> i32 {
             }
             exit_log.log('I', "starrocks_be.cpp:372", "BE exited successfully");
         }
+        exit_log.flush();
         std::process::exit(0);
     });
     if release.fault_is(Fault::Grandchild) {
@@ -440,7 +447,9 @@ pub fn be_main(args: Vec<String>) -> i32 {
     }
     if steps {
         say_step("start heartbeat server");
-        log.log('I', "starrocks_be.cpp:300", "BE started successfully");
+        if logs_started_successfully(v) {
+            log.log('I', "starrocks_be.cpp:300", "BE started successfully");
+        }
     } else {
         log.log(
             'I',
@@ -450,6 +459,7 @@ pub fn be_main(args: Vec<String>) -> i32 {
     }
     if release.fault_is(Fault::CrashAfterReady) {
         let secs = release.fault_secs;
+        let crash_log = log.clone();
         std::thread::spawn(move || {
             std::thread::sleep(Duration::from_secs(secs));
             let t = crate::timefmt::unix_millis() / 1000;
@@ -460,6 +470,8 @@ pub fn be_main(args: Vec<String>) -> i32 {
                 "*** SIGSEGV (@0x0) received by PID {} (TID 0x7f3a2b) from PID 0; stack trace: ***",
                 std::process::id()
             );
+            // glog's failure signal handler flushes the log files before the stack trace.
+            crash_log.flush();
             unsafe {
                 let _ = nix::sys::signal::signal(Signal::SIGSEGV, SigHandler::SigDfl);
             }
@@ -476,6 +488,12 @@ pub fn be_main(args: Vec<String>) -> i32 {
         }
         std::thread::sleep(Duration::from_secs(10));
     }
+}
+
+/// `BE started successfully` came with StarRocks PR #24079 (merged 2023-05-25, after 3.0.0 was
+/// cut); whether branch-3.0 ever got it is not known, so no 3.0.x build prints it here.
+fn logs_started_successfully(v: Version) -> bool {
+    v >= Version::new(3, 1, 0)
 }
 
 fn fnv(s: &str) -> u64 {

@@ -1607,7 +1607,8 @@ fn fe_query(st: &State, user: &str, sql: &str) -> Outcome {
                 "LastStartTime", "LastHeartbeat", "Alive", "SystemDecommissioned",
                 "ClusterDecommissioned", "TabletNum", "ErrMsg", "Version",
             ];
-            let out = st
+            // BackendsProcDir sorts its rows by IP, then BePort, as strings.
+            let mut out: Vec<Vec<String>> = st
                 .backends
                 .lock()
                 .unwrap()
@@ -1631,6 +1632,7 @@ fn fe_query(st: &State, user: &str, sql: &str) -> Outcome {
                     ]
                 })
                 .collect();
+            out.sort_by(|a, b| (&a[1], &a[3]).cmp(&(&b[1], &b[3])));
             rows(&cols, out)
         }
         "SELECT 1" | "SELECT CURRENT_VERSION()" | "SELECT VERSION()" => {

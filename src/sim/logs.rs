@@ -94,49 +94,133 @@ impl FeLog {
     }
 }
 
-/// be.INFO / be.WARNING through their dated files.
+/// How long glog keeps INFO lines in its buffer (`FLAGS_logbufsecs = 30` in StarRocks' init_glog).
+const GLOG_BUF_SECS: u64 = 30;
+/// glog also flushes once this many bytes were written since the last flush.
+const GLOG_BUF_BYTES: usize = 1_000_000;
+
+/// be.INFO / be.WARNING through their dated files, buffered as StarRocks configures glog.
+///
+/// StarRocks sets `FLAGS_logbuflevel = 0` (buffer INFO only) and `FLAGS_logbufsecs = 30`: an INFO
+/// line reaches be.INFO only when a later write finds 30 s passed since the last flush, when 1 MB
+/// piled up, or when a WARNING-or-worse line forces the flush. `sys_log_level` sets glog's
+/// `minloglevel`, so `WARNING` drops INFO lines entirely. A value init_glog does not accept leaves
+/// glog uninitialised, and glog then writes every line to stderr (be.out) unbuffered.
 pub struct Glog {
     with_year: bool,
-    files: Mutex<(File, File)>,
+    min_level: u8,
+    files: Mutex<Option<GlogFiles>>,
     tid: u64,
 }
 
+struct GlogFiles {
+    info: File,
+    warning: File,
+    pending: Vec<u8>,
+    last_flush: std::time::Instant,
+}
+
+impl GlogFiles {
+    fn flush(&mut self) {
+        let _ = self.info.write_all(&self.pending);
+        self.pending.clear();
+        self.last_flush = std::time::Instant::now();
+    }
+}
+
+/// glog's severity number for `I`, `W`, `E`, `F`.
+fn severity(sev: char) -> u8 {
+    match sev {
+        'I' => 0,
+        'W' => 1,
+        'E' => 2,
+        _ => 3,
+    }
+}
+
+/// `minloglevel` for a `sys_log_level` value, compared case-insensitively as init_glog does.
+pub fn min_level(sys_log_level: &str) -> Option<u8> {
+    match sys_log_level.trim().to_ascii_uppercase().as_str() {
+        "INFO" => Some(0),
+        "WARNING" => Some(1),
+        "ERROR" => Some(2),
+        "FATAL" => Some(3),
+        _ => None,
+    }
+}
+
 impl Glog {
-    pub fn open(dir: &Path, version: Version) -> io::Result<Glog> {
-        fs::create_dir_all(dir)?;
-        let stamp = Civil::now().compact();
-        let open = |sev: &str| -> io::Result<File> {
-            let name = format!("be.{sev}.log.{stamp}");
-            let link: PathBuf = dir.join(format!("be.{sev}"));
-            let f = append(&dir.join(&name))?;
-            let _ = fs::remove_file(&link);
-            std::os::unix::fs::symlink(&name, &link)?;
-            Ok(f)
+    /// Opens the log files; `min_level` None is the uninitialised glog that writes to stderr.
+    pub fn open(dir: &Path, version: Version, min_level: Option<u8>) -> io::Result<Glog> {
+        let files = match min_level {
+            None => None,
+            Some(_) => {
+                fs::create_dir_all(dir)?;
+                let stamp = Civil::now().compact();
+                let open = |sev: &str| -> io::Result<File> {
+                    let name = format!("be.{sev}.log.{stamp}");
+                    let link: PathBuf = dir.join(format!("be.{sev}"));
+                    let f = append(&dir.join(&name))?;
+                    let _ = fs::remove_file(&link);
+                    std::os::unix::fs::symlink(&name, &link)?;
+                    Ok(f)
+                };
+                Some(GlogFiles {
+                    info: open("INFO")?,
+                    warning: open("WARNING")?,
+                    pending: Vec::new(),
+                    last_flush: std::time::Instant::now(),
+                })
+            }
         };
-        let info = open("INFO")?;
-        let warning = open("WARNING")?;
         Ok(Glog {
             with_year: version.glog_year(),
-            files: Mutex::new((info, warning)),
+            min_level: min_level.unwrap_or(0),
+            files: Mutex::new(files),
             tid: std::process::id() as u64,
         })
     }
 
     /// Writes one message; `sev` is `I`, `W`, `E` or `F`, `loc` is `file.cpp:line`.
     pub fn log(&self, sev: char, loc: &str, msg: &str) {
+        if severity(sev) < self.min_level {
+            return;
+        }
         let line = format!(
             "{sev}{} {} {loc}] {msg}\n",
             Civil::now().glog(self.with_year),
             self.tid
         );
-        let mut f = self.files.lock().unwrap();
-        let _ = f.0.write_all(line.as_bytes());
-        if sev != 'I' {
-            let _ = f.1.write_all(line.as_bytes());
-        }
-        if sev == 'F' {
-            // glog copies FATAL to stderr, which the start script sends to be.out.
+        let mut guard = self.files.lock().unwrap();
+        let Some(f) = guard.as_mut() else {
             let _ = io::stderr().write_all(line.as_bytes());
+            return;
+        };
+        if sev == 'I' {
+            f.pending.extend_from_slice(line.as_bytes());
+            if f.last_flush.elapsed().as_secs() >= GLOG_BUF_SECS
+                || f.pending.len() >= GLOG_BUF_BYTES
+            {
+                f.flush();
+            }
+            return;
+        }
+        // A line above the buffered level flushes the INFO file before it is written.
+        f.flush();
+        let _ = f.info.write_all(line.as_bytes());
+        let _ = f.warning.write_all(line.as_bytes());
+        if sev == 'F' {
+            // glog copies FATAL to stderr (FLAGS_stderrthreshold = 3), which the start script
+            // sends to be.out.
+            let _ = io::stderr().write_all(line.as_bytes());
+        }
+    }
+
+    /// Writes out buffered INFO lines, as glog does on a clean exit and in its failure signal
+    /// handler.
+    pub fn flush(&self) {
+        if let Some(f) = self.files.lock().unwrap().as_mut() {
+            f.flush();
         }
     }
 }

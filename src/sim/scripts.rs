@@ -440,6 +440,9 @@ curdir=$(dirname "$0")
 curdir=$(cd "$curdir"; pwd)
 export STARROCKS_HOME=$(cd "$curdir/.."; pwd)
 export PID_DIR=$(cd "$curdir"; pwd)
+# Like the release's script, be.conf may move PID_DIR.
+source "$STARROCKS_HOME/bin/common.sh"
+export_env_from_conf "$STARROCKS_HOME/conf/be.conf"
 sig=9
 timeout=
 {parse}

@@ -94,8 +94,20 @@ impl Node {
                     .map_err(std::io::Error::from)
             });
         }
-        assert!(c.status().unwrap().success());
+        let st = c.status().unwrap();
+        assert!(
+            st.success(),
+            "start_be.sh: {st}; be.out: {}",
+            read(&self.home.join("log/be.out"))
+        );
         self.wait_healthy();
+    }
+
+    /// Appends a line to the node's be.conf (a later key wins).
+    fn conf(&self, line: &str) {
+        let mut conf = read(&self.home.join("conf/be.conf"));
+        conf.push_str(&format!("{line}\n"));
+        fs::write(self.home.join("conf/be.conf"), conf).unwrap();
     }
 
     fn healthy(&self) -> bool {
@@ -108,12 +120,15 @@ impl Node {
         wait_for("the node's BE healthy", T, || self.healthy().then_some(()));
     }
 
+    /// The live pid in be.pid: bin/, or run/ for the tests that move PID_DIR there.
     fn pid(&self) -> Option<i32> {
-        read(&self.home.join("bin/be.pid"))
-            .trim()
-            .parse()
-            .ok()
-            .filter(|p| alive(*p))
+        ["bin", "run"].iter().find_map(|d| {
+            read(&self.home.join(d).join("be.pid"))
+                .trim()
+                .parse()
+                .ok()
+                .filter(|p| alive(*p))
+        })
     }
 
     fn binlib(&self) -> (String, String) {
@@ -177,6 +192,29 @@ impl Node {
             .last()
             .map(|e| e.step.clone())
             .unwrap_or_default()
+    }
+
+    /// After a rollback: be.pid names the one BE of this node, and that BE is the old build. Its
+    /// banner sits in glog's buffer until it exits, so it is stopped with SIGTERM (a clean exit
+    /// flushes) and the last banner read.
+    fn assert_one_be_serving_old_build(&self, what: &str) {
+        let pid = self.pid().expect("be.pid names a live BE");
+        let bes: Vec<i32> = procs_mentioning(self.dir.path())
+            .into_iter()
+            .filter(|(_, cmd)| cmd.contains("starrocks_be"))
+            .map(|(p, _)| p)
+            .collect();
+        assert_eq!(bes, vec![pid], "{what}: one BE, the one be.pid names");
+        assert!(self.healthy(), "{what}: it serves");
+        kill(pid, Signal::SIGTERM);
+        wait_for("the BE to exit", T, || (!alive(pid)).then_some(()));
+        let info = read(&self.home.join("log/be.INFO"));
+        let last = info
+            .lines()
+            .rev()
+            .find(|l| l.contains("daemon.cpp") && l.contains(" version "))
+            .unwrap_or("");
+        assert!(last.contains("3.2.11"), "{what}: the old build ran: {last}");
     }
 
     fn workspaces(&self) -> Vec<PathBuf> {
@@ -257,10 +295,13 @@ fn sandbox_slow_tablet_load_times_out_with_advice() {
     );
     let (code, out, j) = n.sandbox(&["--timeout", "2s"]);
     assert_eq!(code, Some(4), "{out}");
-    assert!(j["summary"]
-        .as_str()
-        .unwrap()
-        .contains("still loading tablet meta"));
+    assert!(
+        j["summary"]
+            .as_str()
+            .unwrap()
+            .contains("allow a longer --timeout"),
+        "{out}"
+    );
     assert!(procs_mentioning(n.dir.path()).is_empty());
 }
 
@@ -296,11 +337,14 @@ fn sandbox_interrupted_stops_everything() {
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
+    // The BE writes its pid before it loads tablets (whose INFO lines glog holds back).
     wait_for("the sandbox BE loading tablets", T, || {
         n.workspaces().first().and_then(|w| {
-            read(&w.join("be/log/be.INFO"))
-                .contains("begin loading tablet from meta")
-                .then_some(())
+            read(&w.join("be/bin/be.pid"))
+                .trim()
+                .parse::<i32>()
+                .ok()
+                .filter(|p| alive(*p))
         })
     });
     kill(child.id() as i32, Signal::SIGTERM);
@@ -346,15 +390,23 @@ fn sandbox_bad_input() {
 
 /// An FE whose meta records the node as its backend, so SHOW BACKENDS can vouch for it.
 fn fe_for(n: &Node) -> FeNode {
+    fe_with_backends(&[format!("127.0.0.1:{}", n.heartbeat)])
+}
+
+/// An FE whose meta records `backends` (HOST:HEARTBEAT_PORT).
+fn fe_with_backends(backends: &[String]) -> FeNode {
     let mut b = FeBuild::new("3.3.0", "3.3.0");
-    b.meta_args = vec![
-        "--backend".into(),
-        format!("127.0.0.1:{}", n.heartbeat),
+    b.meta_args = Vec::new();
+    for be in backends {
+        b.meta_args.push("--backend".into());
+        b.meta_args.push(be.clone());
+    }
+    b.meta_args.extend([
         "--table".into(),
         "shop.orders:3".into(),
         "--table".into(),
         "shop.scratch:1".into(),
-    ];
+    ]);
     let mut fe = b.build();
     fe.start_daemon();
     fe.wait_ready();
@@ -380,7 +432,10 @@ fn in_place_pass_keeps_the_new_build() {
         .unwrap()
         .contains("now runs the new build"));
     let pid = n.pid().expect("the new BE keeps running");
-    assert!(read(&n.home.join("log/be.INFO")).contains("version 3.3.5"));
+    assert!(j["target"]["detected_version"]
+        .as_str()
+        .unwrap()
+        .starts_with("3.3.5-"));
     assert_eq!(
         read(&n.home.join("lib/udf/my_udf.jar")),
         "operator's own UDF",
@@ -495,15 +550,7 @@ fn kill_9_at_every_step_then_rollback_restores_the_node() {
             n.pid().is_some() && n.healthy(),
             "{step}: the old BE runs and is healthy"
         );
-        assert!(
-            read(&n.home.join("log/be.INFO"))
-                .lines()
-                .rev()
-                .find(|l| l.contains(" version "))
-                .unwrap()
-                .contains("3.2.11"),
-            "{step}: the running BE is the old build"
-        );
+        n.assert_one_be_serving_old_build(step);
         let (code, out, _) = n.run(&["--rollback"]);
         assert_eq!(code, Some(0));
         assert!(out.contains("nothing to roll back"), "{step}: {out}");
@@ -550,10 +597,9 @@ fn interrupted_in_place_canary_rolls_back() {
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
+    let old_pid = n.pid().unwrap();
     wait_for("the new BE loading tablets", T, || {
-        read(&n.home.join("log/be.INFO"))
-            .contains("version 3.3.5")
-            .then_some(())
+        (n.last_step() == "start-new" && n.pid().is_some_and(|p| p != old_pid)).then_some(())
     });
     kill(child.id() as i32, Signal::SIGINT);
     let st = wait_exit(&mut child, T);
@@ -664,4 +710,345 @@ fn sandbox_storage_copy_follows_the_symlink_rule() {
     let (code, out, j) = n.sandbox(&["--storage-copy", root.to_str().unwrap()]);
     assert_eq!(code, Some(2), "{out}");
     assert!(j["summary"].as_str().unwrap().contains("dangling"), "{j}");
+}
+
+// ---------------------------------------------------------------- issue 10: readiness, rows, safety
+
+#[test]
+fn canaries_pass_on_a_node_that_logs_warnings_only() {
+    // glog holds INFO back for 30 s and sys_log_level = WARNING drops it: a healthy build must be
+    // judged from the process, /api/health and the heartbeat port, well inside that buffer.
+    let n = Node::new("3.2.11", "3.3.5", &[]);
+    n.conf("sys_log_level = WARNING");
+    let (code, out, j) = n.sandbox(&["--timeout", "20s", "--keep", "always"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(j["target"]["detected_version"]
+        .as_str()
+        .unwrap()
+        .starts_with("3.3.5-"));
+    let ws = &n.workspaces()[0];
+    assert!(
+        read(&ws.join("be/conf/be.conf")).contains("sys_log_level = INFO"),
+        "the sandbox logs INFO"
+    );
+    assert!(
+        read(&ws.join("be/log/be.INFO")).contains("BE started successfully"),
+        "the sandbox's INFO lines are kept: the graceful stop flushed them"
+    );
+
+    n.start();
+    let fe = fe_for(&n);
+    let fe_addr = format!("127.0.0.1:{}", fe.query);
+    let (code, out, _) = n.in_place(&["--fe", &fe_addr, "--timeout", "20s"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        !read(&n.home.join("log/be.INFO")).contains("BE started successfully"),
+        "the node itself logged no INFO"
+    );
+    assert_eq!(n.last_step(), "kept");
+}
+
+#[test]
+fn a_3_0_build_without_the_success_line_passes() {
+    let n = Node::new("2.5.22", "3.0.2", &[]);
+    let (code, out, j) = n.sandbox(&["--timeout", "20s"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(!sig_ids(&j).contains("be.ready.started"));
+    assert!(j["target"]["detected_version"]
+        .as_str()
+        .unwrap()
+        .starts_with("3.0.2"));
+}
+
+/// A TCP proxy to `upstream` that drops the connections whose (1-based) number is in `drop`.
+fn flaky_proxy(upstream: u16, drop: &'static [usize]) -> u16 {
+    let l = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for (i, c) in l.incoming().enumerate() {
+            let Ok(c) = c else { continue };
+            if drop.contains(&(i + 1)) {
+                continue;
+            }
+            let Ok(u) = std::net::TcpStream::connect(("127.0.0.1", upstream)) else {
+                continue;
+            };
+            let (mut c2, mut u2) = (c.try_clone().unwrap(), u.try_clone().unwrap());
+            let (mut c, mut u) = (c, u);
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut c2, &mut u2);
+                let _ = u2.shutdown(std::net::Shutdown::Write);
+            });
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut u, &mut c);
+                let _ = c.shutdown(std::net::Shutdown::Write);
+            });
+        }
+    });
+    port
+}
+
+#[test]
+fn in_place_finds_its_row_among_three_on_one_port_and_rides_out_sql_errors() {
+    let n = Node::new("3.2.11", "3.3.5", &[]);
+    n.start();
+    // Every BE on the same heartbeat port, as in real clusters; SHOW BACKENDS sorts by IP, so the
+    // other nodes' rows (never contacted by the simulated FE: Alive=false) come first.
+    let p = n.heartbeat;
+    let fe = fe_with_backends(&[
+        format!("127.0.0.1:{p}"),
+        format!("10.255.255.253:{p}"),
+        format!("10.255.255.254:{p}"),
+    ]);
+    wait_for("the FE to see this node alive", T, || {
+        let rows = sr_rehearse::probe::mysql::query_host(
+            "127.0.0.1",
+            fe.query,
+            "root",
+            None,
+            "SHOW BACKENDS",
+            Duration::from_secs(5),
+        )
+        .ok()?;
+        assert_eq!(rows[0]["IP"], "10.255.255.253", "rows are sorted by IP");
+        rows.iter()
+            .any(|r| r["IP"] == "127.0.0.1" && r["Alive"] == "true")
+            .then_some(())
+    });
+    // Connections 1 and 2 are the preflight's; 3 and 4 are the first two soak checks.
+    let proxy = flaky_proxy(fe.query, &[3, 4]);
+    let fe_addr = format!("127.0.0.1:{proxy}");
+    let (code, out, j) = n.in_place(&["--fe", &fe_addr, "--soak", "3s"]);
+    assert_eq!(code, Some(0), "detected 127.0.0.1 on this host: {out}");
+    assert!(
+        out.contains(&format!(
+            "this node in SHOW BACKENDS: BackendId 10001 127.0.0.1:{p}"
+        )),
+        "{out}"
+    );
+    let warnings = j["warnings"].to_string();
+    assert_eq!(
+        warnings.matches("SHOW BACKENDS failed").count(),
+        2,
+        "each transient error is reported: {warnings}"
+    );
+    assert!(j["steps"]
+        .to_string()
+        .contains("2 transient SHOW BACKENDS error(s) tolerated"));
+}
+
+#[test]
+fn in_place_row_by_be_host_and_refusals_when_the_row_is_unclear() {
+    let n = Node::new("3.2.11", "3.3.5", &[]);
+    n.start();
+    let p = n.heartbeat;
+    let fe = fe_with_backends(&[
+        format!("127.0.0.2:{p}"),
+        format!("127.0.0.3:{p}"),
+        format!("localhost:{p}"),
+        format!("127.0.0.1:{p}"),
+    ]);
+    let fe_addr = format!("127.0.0.1:{}", fe.query);
+    let before = n.binlib();
+    let old_pid = n.pid().unwrap();
+
+    // localhost and 127.0.0.1 are both this host: two rows match, nothing is touched.
+    let (code, out, _) = n.in_place(&["--fe", &fe_addr]);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(
+        out.contains("several rows") && out.contains("--be-host"),
+        "{out}"
+    );
+    // An address SHOW BACKENDS does not list.
+    let (code, out, _) = n.in_place(&["--fe", &fe_addr, "--be-host", "192.0.2.7"]);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("no row for --be-host 192.0.2.7"), "{out}");
+    assert_eq!(n.binlib(), before);
+    assert_eq!(n.pid(), Some(old_pid), "the node's BE was not touched");
+    assert!(sr_rehearse::be::inplace::read_journal(&n.home).is_empty());
+
+    wait_for("the FE to see 127.0.0.3 alive", T, || {
+        sr_rehearse::probe::mysql::query_host(
+            "127.0.0.1",
+            fe.query,
+            "root",
+            None,
+            "SHOW BACKENDS",
+            Duration::from_secs(5),
+        )
+        .ok()?
+        .iter()
+        .any(|r| r["IP"] == "127.0.0.3" && r["Alive"] == "true")
+        .then_some(())
+    });
+    let (code, out, _) = n.in_place(&["--fe", &fe_addr, "--be-host", "127.0.0.3"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains(&format!(
+            "this node in SHOW BACKENDS: BackendId 10002 127.0.0.3:{p}"
+        )),
+        "{out}"
+    );
+}
+
+#[test]
+fn two_canaries_at_once_one_runs_the_other_names_it() {
+    let n = Node::new("3.2.11", "3.3.5", &[]);
+    n.start();
+    let mut first = n
+        .cmd(&[
+            "--new-be",
+            n.new_be.to_str().unwrap(),
+            "--in-place",
+            "--soak",
+            "3s",
+        ])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let lock = n.home.join("sr-rehearse-canary.lock");
+    let me = format!("pid {} ", first.id());
+    wait_for("the first canary to hold the lock", T, || {
+        read(&lock).contains(&me).then_some(())
+    });
+    let out = n
+        .cmd(&[
+            "--new-be",
+            n.new_be.to_str().unwrap(),
+            "--in-place",
+            "--soak",
+            "1s",
+        ])
+        .arg("--json")
+        .arg(n.dir.path().join("second.json"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{text}");
+    assert!(
+        text.contains(&me) && text.contains("sr-rehearse-canary.lock"),
+        "{text}"
+    );
+    assert_eq!(
+        wait_exit(&mut first, T).code(),
+        Some(0),
+        "the first one runs to the end"
+    );
+    assert_eq!(n.last_step(), "kept");
+    let journal = read(&n.home.join("sr-rehearse-canary.journal"));
+    assert!(journal
+        .lines()
+        .all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()));
+    assert_eq!(journal.matches("\"begin\"").count(), 1, "one run journaled");
+}
+
+#[test]
+fn rollback_refuses_a_missing_backup_and_changes_nothing() {
+    let n = Node::new("3.2.11", "3.3.5", &[]);
+    n.start();
+    let st = n
+        .cmd(&[
+            "--new-be",
+            n.new_be.to_str().unwrap(),
+            "--in-place",
+            "--soak",
+            "1s",
+        ])
+        .env("SR_REHEARSE_TEST_KILL_AT", "verify")
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(st.signal(), Some(9));
+    let backup = sr_rehearse::be::inplace::read_journal(&n.home)[0]
+        .backup
+        .clone()
+        .map(PathBuf::from)
+        .unwrap();
+    let away = n.dir.path().join("moved-away");
+    fs::rename(&backup, &away).unwrap();
+    let before = (
+        content_digest(&n.home, &["log", "sr-rehearse-canary.lock"]),
+        read(&n.home.join("sr-rehearse-canary.journal")),
+        n.pid(),
+    );
+    let (code, out, j) = n.run(&["--rollback"]);
+    assert_eq!(code, Some(5), "{out}");
+    let summary = j["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("Nothing was changed")
+            && summary.contains("Node state: bin/ is not the old build")
+            && summary.contains(&format!("a BE runs as pid {}", before.2.unwrap()))
+            && summary.contains("put the backup back"),
+        "{summary}"
+    );
+    assert_eq!(
+        (
+            content_digest(&n.home, &["log", "sr-rehearse-canary.lock"]),
+            read(&n.home.join("sr-rehearse-canary.journal")),
+            n.pid(),
+        ),
+        before,
+        "nothing changed"
+    );
+    // Cut short instead of gone: still refused.
+    fs::rename(&away, &backup).unwrap();
+    fs::remove_file(backup.join("lib/starrocks_be")).unwrap();
+    let (code, out, _) = n.run(&["--rollback"]);
+    assert_eq!(code, Some(5), "{out}");
+    assert!(
+        out.contains("lib/ in it is incomplete (lib/starrocks_be missing"),
+        "{out}"
+    );
+}
+
+#[test]
+fn pid_dir_from_be_conf_is_honoured() {
+    let n = Node::new("3.2.11", "3.3.5", &[]);
+    fs::create_dir_all(n.home.join("run")).unwrap();
+    n.conf("PID_DIR = ${STARROCKS_HOME}/run");
+    n.start();
+    assert!(n.home.join("run/be.pid").exists() && !n.home.join("bin/be.pid").exists());
+
+    // The sandbox BE writes its pid into the workspace, not into the node's PID_DIR.
+    let node_pid = read(&n.home.join("run/be.pid"));
+    let (code, out, _) = n.sandbox(&["--keep", "always"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(read(&n.home.join("run/be.pid")), node_pid);
+    assert!(read(&n.workspaces()[0].join("be/conf/be.conf")).contains("/be/bin\n"));
+
+    let (code, out, _) = n.in_place(&[]);
+    assert_eq!(code, Some(0), "{out}");
+    let new_pid = n.pid().unwrap();
+    assert_ne!(new_pid.to_string(), node_pid.trim());
+
+    let _ = kill(new_pid, Signal::SIGKILL);
+    drop(n);
+
+    // Killed mid-canary and rolled back: run/be.pid names the one BE serving, the old build.
+    for step in ["stop-old", "verify"] {
+        let n = Node::new("3.2.11", "3.3.5", &[]);
+        fs::create_dir_all(n.home.join("run")).unwrap();
+        n.conf("PID_DIR = ${STARROCKS_HOME}/run");
+        n.start();
+        let before = n.binlib();
+        let st = n
+            .cmd(&[
+                "--new-be",
+                n.new_be.to_str().unwrap(),
+                "--in-place",
+                "--soak",
+                "1s",
+            ])
+            .env("SR_REHEARSE_TEST_KILL_AT", step)
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(st.signal(), Some(9));
+        let (code, out, _) = n.run(&["--rollback"]);
+        assert_eq!(code, Some(0), "{step}: {out}");
+        assert_eq!(n.binlib(), before, "{step}");
+        n.assert_one_be_serving_old_build(step);
+    }
 }

@@ -409,11 +409,12 @@ impl BeNode {
         sr_rehearse::probe::http::get(addr, "/api/health", Duration::from_secs(2)).ok()
     }
 
-    pub fn wait_info(&self, needle: &str) {
+    /// Waits until the BE answers /api/health (its INFO lines may still be in glog's buffer).
+    pub fn wait_serving(&self) {
         wait_for(
-            &format!("`{needle}` in be.INFO"),
+            "the BE answering /api/health",
             Duration::from_secs(30),
-            || self.info().contains(needle).then_some(()),
+            || self.health().filter(|h| h.status == 200).map(|_| ()),
         );
     }
 }
