@@ -42,7 +42,7 @@ pub struct FeConfig {
     pub user: String,
     pub password_env: Option<String>,
     pub from_version: Option<Version>,
-    pub to_version: Option<Version>,
+    pub to_version: Option<crate::version::VersionReq>,
     pub quiet: bool,
     /// Also print every fe.conf change and every signature, readiness lines included.
     pub verbose: bool,
