@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::collections::BTreeSet;
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::{Ending, FeConfig, Run};
 use crate::conf::{Change, ConfFile};
@@ -76,12 +76,26 @@ impl Plan {
         s
     }
 
-    /// The sandbox fe.conf for an FE home at `fe_home`.
+    /// The sandbox fe.conf for an FE home that the scripts reach as `fe_home` (a path made only of
+    /// [`shell_safe`] characters: see [`script_home`]).
     pub fn rewrite(&mut self, fe_home: &str, cluster_id: i64) {
         let mut conf = self.base_conf.clone();
         let mut changes = Vec::new();
         let log = format!("{fe_home}/log");
         changes.push(conf.set("LOG_DIR", &log));
+        // start_fe.sh and stop_fe.sh export PID_DIR and then read fe.conf: a PID_DIR line there
+        // would make the sandbox lock, and its stop script signal, production's fe.pid.
+        changes.push(conf.set("PID_DIR", &format!("{fe_home}/bin")));
+        for (key, dest) in env_path_keys(&self.base_conf, fe_home) {
+            changes.push(conf.set(&key, &dest));
+        }
+        // Below INFO the readiness lines the decision waits for are never written.
+        if conf
+            .get("sys_log_level")
+            .is_some_and(|l| !l.trim().eq_ignore_ascii_case("INFO"))
+        {
+            changes.push(conf.set("sys_log_level", "INFO"));
+        }
         changes.push(conf.set("meta_dir", &format!("{fe_home}/meta")));
         changes.push(conf.set("sys_log_dir", &log));
         changes.push(conf.set("audit_log_dir", &log));
@@ -185,6 +199,111 @@ impl Plan {
         }
         s
     }
+}
+
+/// Uppercase keys of fe.conf that `export_env_from_conf` exports and that name a folder of their
+/// own (an absolute path not under `${STARROCKS_HOME}`), with where they go in the sandbox.
+/// `JAVA_HOME` names the JDK to run, and search paths only name what is read, so they stay.
+fn env_path_keys(conf: &ConfFile, fe_home: &str) -> Vec<(String, String)> {
+    const KEEP: &[&str] = &[
+        "JAVA_HOME",
+        "LOG_DIR",
+        "PID_DIR",
+        "PATH",
+        "LD_LIBRARY_PATH",
+        "LD_PRELOAD",
+        "CLASSPATH",
+    ];
+    let mut out: Vec<(String, String)> = conf
+        .effective()
+        .into_iter()
+        .filter(|(k, _)| is_env_key(k) && !KEEP.contains(&k.as_str()))
+        .filter_map(|(k, raw)| {
+            let value = shell_word(&raw).unwrap_or_else(|| raw.trim().to_string());
+            if !(value.starts_with('/') || value.starts_with('~')) {
+                return None;
+            }
+            let dest = match k.as_str() {
+                "STARROCKS_HOME" | "DORIS_HOME" => fe_home.to_string(),
+                _ => format!("{fe_home}/{}", k.to_ascii_lowercase()),
+            };
+            (value != dest).then_some((k, dest))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// Whether `export_env_from_conf` exports `key`: `^[[:upper:]]([[:upper:]]|_|[[:digit:]])*`.
+fn is_env_key(key: &str) -> bool {
+    let mut chars = key.chars();
+    chars.next().is_some_and(|c| c.is_ascii_uppercase())
+        && chars.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+}
+
+/// JVM options in fe.conf's `JAVA_OPTS*` that make the JVM write to an absolute path outside
+/// `${LOG_DIR}` (GC log, error file, heap dump): the sandbox would write there too.
+fn java_opts_outside(conf: &ConfFile) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut keys: Vec<(String, String)> = conf
+        .effective()
+        .into_iter()
+        .filter(|(k, _)| k.starts_with("JAVA_OPTS"))
+        .collect();
+    keys.sort();
+    for (key, value) in keys {
+        for opt in value.trim_matches(['"', '\'']).split_whitespace() {
+            let path = ["-Xloggc:", "-XX:ErrorFile=", "-XX:HeapDumpPath="]
+                .iter()
+                .find_map(|p| opt.strip_prefix(p))
+                .or_else(|| {
+                    opt.strip_prefix("-Xlog:")
+                        .and_then(|rest| rest.split(':').nth(1))
+                        .map(|f| f.trim_start_matches("file="))
+                });
+            if path.is_some_and(|p| p.starts_with('/')) {
+                found.push(format!("{key}: {opt}"));
+            }
+        }
+    }
+    found
+}
+
+/// Characters that reach a start script and the FE unchanged: through `export_env_from_conf`'s
+/// unquoted `echo`, its `eval`, the scripts' unquoted `$LOG_DIR`/`$PID_DIR`/`$STARROCKS_HOME`, and
+/// Java's `Properties` and `${VAR}` expansion. A blank, a quote, `$`, a backquote, a backslash, a
+/// glob character or `=` would each change the path somewhere on the way.
+pub fn shell_safe(path: &str) -> bool {
+    !path.is_empty()
+        && path
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._+,:@%-".contains(c))
+}
+
+/// The path the scripts and the FE are given for the sandbox home. The release's start_fe.sh
+/// expands `$STARROCKS_HOME`, `$LOG_DIR` and `$PID_DIR` unquoted (`source $STARROCKS_HOME/bin/
+/// common.sh`, `mkdir -p $LOG_DIR`, `exec >> $LOG_FILE`), so a home whose path has a blank fails to
+/// read fe.conf and makes folders outside the workspace. When the real path is not [`shell_safe`],
+/// the scripts reach it through a symlink named after the run folder in a shell-safe temporary
+/// folder; the caller removes it once the FE is stopped. Returns the path and the link made.
+pub fn script_home(run_dir: &Path, fe_home: &Path) -> std::io::Result<(PathBuf, Option<PathBuf>)> {
+    if shell_safe(&fe_home.display().to_string()) {
+        return Ok((fe_home.to_path_buf(), None));
+    }
+    let base = std::env::temp_dir();
+    let base = if base.is_absolute() && shell_safe(&base.display().to_string()) && base.is_dir() {
+        base
+    } else {
+        PathBuf::from("/tmp")
+    };
+    let name = run_dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .filter(|n| shell_safe(n))
+        .unwrap_or_else(|| "sr-rehearse-run".into());
+    let link = base.join(format!("{name}-fe"));
+    std::os::unix::fs::symlink(fe_home, &link)?;
+    Ok((link.clone(), Some(link)))
 }
 
 fn port_value(conf: &ConfFile, key: &str, file: &str) -> Result<Option<u16>, Ending> {
@@ -542,6 +661,11 @@ pub fn preflight(run: &mut Run) -> Result<Plan, Ending> {
         })?),
         None => None,
     };
+    for opt in java_opts_outside(&base_conf) {
+        warnings.push(format!(
+            "{file}: {opt} makes the sandbox JVM write outside the workspace; point it at ${{LOG_DIR}} to keep the rehearsal off that path"
+        ));
+    }
     if let (Some(f), Some(t)) = (cfg.from_version, to_line) {
         warnings.extend(path_warnings(f, t));
     }
