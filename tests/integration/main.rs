@@ -2,6 +2,7 @@
 
 mod be;
 mod fe;
+mod fe_conf;
 mod fence;
 mod scan;
 mod sim_be;
