@@ -50,6 +50,7 @@ pub fn run(root: &Path) -> anyhow::Result<i32> {
                 }
             }
         }
+        crate::fe::remove_home_link(&dir);
         crate::fe::remove_dir_all_writable(&dir);
         cleaned += 1;
         if ended.is_empty() {

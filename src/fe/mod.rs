@@ -19,7 +19,7 @@ use crate::report::{Report, StepStatus};
 use crate::version::Version;
 use crate::workspace;
 
-pub use prepare::Plan;
+pub use prepare::{remove_home_link, Plan};
 
 pub use crate::runner::Keep;
 

@@ -219,6 +219,17 @@ fn env_path_keys(conf: &ConfFile, fe_home: &str) -> Vec<(String, String)> {
         .into_iter()
         .filter(|(k, _)| is_env_key(k) && !KEEP.contains(&k.as_str()))
         .filter_map(|(k, raw)| {
+            // The script sets these to the sandbox's own folders before it reads fe.conf.
+            let unquoted = raw.trim().trim_start_matches(['"', '\'']);
+            let in_sandbox = ["STARROCKS_HOME", "DORIS_HOME", "LOG_DIR", "PID_DIR"]
+                .iter()
+                .any(|v| {
+                    unquoted.starts_with(&format!("${v}"))
+                        || unquoted.starts_with(&format!("${{{v}}}"))
+                });
+            if in_sandbox {
+                return None;
+            }
             let value = shell_word(&raw).unwrap_or_else(|| raw.trim().to_string());
             if !(value.starts_with('/') || value.starts_with('~')) {
                 return None;
@@ -290,6 +301,14 @@ pub fn script_home(run_dir: &Path, fe_home: &Path) -> std::io::Result<(PathBuf, 
     if shell_safe(&fe_home.display().to_string()) {
         return Ok((fe_home.to_path_buf(), None));
     }
+    let link = home_link_path(run_dir);
+    std::os::unix::fs::symlink(fe_home, &link)?;
+    Ok((link.clone(), Some(link)))
+}
+
+/// Where [`script_home`] puts the link for a run folder: named after it (the run folder's name is
+/// unique and shell-safe) in the temporary folder, or `/tmp` when that path is not shell-safe.
+fn home_link_path(run_dir: &Path) -> PathBuf {
     let base = std::env::temp_dir();
     let base = if base.is_absolute() && shell_safe(&base.display().to_string()) && base.is_dir() {
         base
@@ -301,9 +320,19 @@ pub fn script_home(run_dir: &Path, fe_home: &Path) -> std::io::Result<(PathBuf, 
         .map(|n| n.to_string_lossy().into_owned())
         .filter(|n| shell_safe(n))
         .unwrap_or_else(|| "sr-rehearse-run".into());
-    let link = base.join(format!("{name}-fe"));
-    std::os::unix::fs::symlink(fe_home, &link)?;
-    Ok((link.clone(), Some(link)))
+    base.join(format!("{name}-fe"))
+}
+
+/// Removes the link [`script_home`] made for `run_dir`, if it is there and still points at the
+/// run's home: what `clean` does for a run whose tool was killed before its teardown.
+pub fn remove_home_link(run_dir: &Path) {
+    let link = home_link_path(run_dir);
+    let home = fs::canonicalize(run_dir.join("fe"));
+    if fs::symlink_metadata(&link).is_ok_and(|m| m.file_type().is_symlink())
+        && home.is_ok_and(|h| fs::canonicalize(&link).is_ok_and(|t| t == h))
+    {
+        let _ = fs::remove_file(link);
+    }
 }
 
 fn port_value(conf: &ConfFile, key: &str, file: &str) -> Result<Option<u16>, Ending> {
@@ -717,4 +746,96 @@ pub fn lay_out_package(pkg: &Path, home: &Path) -> std::io::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shell_safe_refuses_what_eval_or_word_splitting_would_change() {
+        assert!(shell_safe("/tmp/.tmpAb3/ws/sr-rehearse-20261130-1a2b/fe"));
+        for bad in [
+            "/tmp/my root",
+            "/tmp/x$(touch y)",
+            "/tmp/x`id`",
+            "/tmp/it's",
+            "/tmp/\"q\"",
+            "/tmp/a=b",
+            "/tmp/*",
+            "/tmp/back\\slash",
+            "",
+        ] {
+            assert!(!shell_safe(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn shell_word_gives_the_value_or_admits_it_cannot() {
+        assert_eq!(shell_word(" /opt/jdk ").as_deref(), Some("/opt/jdk"));
+        assert_eq!(shell_word("\"/opt/jdk\"").as_deref(), Some("/opt/jdk"));
+        assert_eq!(shell_word("'/opt/$X'").as_deref(), Some("/opt/$X"));
+        assert_eq!(
+            shell_word("${SR_REHEARSE_UNSET_FOR_TEST}/jdk").as_deref(),
+            Some("/jdk")
+        );
+        assert_eq!(shell_word("$(ls /usr/lib/jvm | head -1)"), None);
+        assert_eq!(shell_word("`cat /etc/jdk`"), None);
+        assert_eq!(shell_word("\"a\"b\""), None);
+    }
+
+    #[test]
+    fn uppercase_path_keys_move_into_the_home_and_java_home_stays() {
+        let conf = ConfFile::parse(
+            "PID_DIR = /opt/sr/fe/bin\nSTARROCKS_HOME=/opt/sr/fe\nUDF_RUNTIME_DIR = \"/data/udf\"\n\
+             JAVA_HOME = /usr/lib/jvm/17\nLD_LIBRARY_PATH=/opt/lib\nJAVA_OPTS=\"-Xmx8g\"\n\
+             REL_DIR = ${STARROCKS_HOME}/rel\nlower_dir = /data/x\nDATE = `date +%Y`\n",
+        );
+        assert_eq!(
+            env_path_keys(&conf, "/ws/fe"),
+            [
+                ("STARROCKS_HOME".to_string(), "/ws/fe".to_string()),
+                (
+                    "UDF_RUNTIME_DIR".to_string(),
+                    "/ws/fe/udf_runtime_dir".to_string()
+                ),
+            ]
+        );
+        assert!(is_env_key("JAVA_OPTS_FOR_JDK_11") && !is_env_key("Java_opts"));
+    }
+
+    #[test]
+    fn jvm_options_writing_outside_the_log_dir_are_found() {
+        let conf = ConfFile::parse(
+            "JAVA_OPTS=\"-Xloggc:/var/log/gc.log -Xlog:gc*:${LOG_DIR}/gc.log:time -XX:ErrorFile=/var/err.log\"\n\
+             JAVA_OPTS_FOR_JDK_11=\"-Xlog:gc*:file=/var/gc11.log:time -XX:HeapDumpPath=${LOG_DIR}\"\n",
+        );
+        assert_eq!(
+            java_opts_outside(&conf),
+            [
+                "JAVA_OPTS: -Xloggc:/var/log/gc.log",
+                "JAVA_OPTS: -XX:ErrorFile=/var/err.log",
+                "JAVA_OPTS_FOR_JDK_11: -Xlog:gc*:file=/var/gc11.log:time",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_home_with_a_blank_is_reached_through_a_link_that_clean_removes() {
+        let tmp = tempfile::tempdir().unwrap();
+        let safe = tmp.path().join("sr-rehearse-a");
+        fs::create_dir_all(safe.join("fe")).unwrap();
+        let (home, link) = script_home(&safe, &safe.join("fe")).unwrap();
+        assert_eq!((home, link), (safe.join("fe"), None));
+
+        let run = tmp.path().join("my root/sr-rehearse-20261130-0000-test");
+        fs::create_dir_all(run.join("fe/bin")).unwrap();
+        let (home, link) = script_home(&run, &run.join("fe")).unwrap();
+        let link = link.expect("a link for a path with a blank");
+        assert_eq!(home, link);
+        assert!(shell_safe(&home.display().to_string()));
+        assert!(home.join("bin").is_dir());
+        remove_home_link(&run);
+        assert!(fs::symlink_metadata(&link).is_err());
+    }
 }

@@ -180,3 +180,20 @@ impl Glog {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn threshold_is_log4j_root_level() {
+        let warn = Threshold::parse(" warn ").unwrap();
+        assert!(!warn.admits(Level::Info) && warn.admits(Level::Warn) && warn.admits(Level::Error));
+        assert!(Threshold::parse("DEBUG").unwrap().admits(Level::Info));
+        assert!(!Threshold::parse("FATAL").unwrap().admits(Level::Error));
+        assert_eq!(
+            Threshold::parse("WARNING").unwrap_err(),
+            "sys_log_level config error"
+        );
+    }
+}

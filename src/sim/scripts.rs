@@ -130,7 +130,17 @@ fi
 "#,
         );
     }
-    if v >= Version::new(3, 0, 0) {
+    // Both wordings of the JRE check: the short one beside the `JAVA_HOME is not set.` check, the
+    // long one once the script infers JAVA_HOME.
+    if v.line() == (3, 0) {
+        s.push_str(
+            r#"if [ ! -f "$JAVA_HOME/bin/javac" ]; then
+    echo "Error: JAVA_HOME can not be jre"
+    exit 1
+fi
+"#,
+        );
+    } else if redirect_all {
         s.push_str(
             r#"if [ ! -f "$JAVA_HOME/bin/javac" ]; then
     echo "Error: It appears that your JAVA_HOME environment variable is pointing to a non-JDK path: $JAVA_HOME"
