@@ -144,12 +144,25 @@ impl Plan {
             cfg.workspace_root.display()
         );
         let fe_home = format!("{ws}/fe");
-        self.rewrite(&fe_home, cfg.cluster_id);
+        let root =
+            fs::canonicalize(&cfg.workspace_root).unwrap_or_else(|_| cfg.workspace_root.clone());
+        let link = (!shell_safe(&root.display().to_string())).then(|| {
+            home_link_path(Path::new("sr-rehearse-TIMESTAMP-RANDOM"))
+                .display()
+                .to_string()
+                .replace("TIMESTAMP-RANDOM", "<UTC timestamp>-<random>")
+        });
+        self.rewrite(link.as_deref().unwrap_or(&fe_home), cfg.cluster_id);
         let mut s = String::from("plan (nothing below has been done):\n");
         s.push_str(&format!(
             "  1. create {ws}/ with fe/bin (copied), fe/lib (linked to {}/lib), fe/conf, fe/log\n",
             cfg.new_fe.display()
         ));
+        if let Some(l) = &link {
+            s.push_str(&format!(
+                "     and the link {l} -> {fe_home}, through which the scripts reach it (the workspace path has characters the start scripts split or evaluate); removed once the FE is stopped\n"
+            ));
+        }
         s.push_str(&format!(
             "  2. copy {} -> {fe_home}/meta ({} files, {:.1} MiB), hashing into {ws}/manifest.sha256\n",
             self.source.path.display(),

@@ -110,6 +110,31 @@ fn start_fe_sh_of_3_0_and_later_refuses_a_jre() {
     }
 }
 
+#[test]
+fn jdk_named_in_fe_conf_is_the_one_start_fe_sh_runs() {
+    let other = tempfile::tempdir().unwrap();
+    let jdk11 = other.path().join("jdk11");
+    run_sim(&[
+        "make-jdk",
+        "--major",
+        "11",
+        "--out",
+        jdk11.to_str().unwrap(),
+    ]);
+    let mut b = FeBuild::new("3.5.1", "3.5.1");
+    b.conf = vec![format!("JAVA_HOME = {}", jdk11.display())];
+    let mut n = b.build();
+    // The environment names JDK 17, which 3.5 accepts; fe.conf's JDK 11 is exported over it.
+    let out = n.start_daemon();
+    assert!(!out.status.success());
+    let text = n.out();
+    assert!(
+        text.contains("JDK 11 is not supported, please use JDK version 17 or higher"),
+        "{text}"
+    );
+    assert!(n.pid().is_none());
+}
+
 // ---------------------------------------------------------------- the tool
 
 #[test]
@@ -143,6 +168,24 @@ fn plan_points_pid_dir_and_path_keys_into_the_workspace() {
     assert!(o.stdout.contains(
         "-XX:HeapDumpPath=/data/dumps makes the sandbox JVM write outside the workspace"
     ));
+
+    // A root the scripts would split: the plan names the link and writes only its paths.
+    let mut r = r;
+    r.root = r.dir.path().join("my root");
+    fs::create_dir_all(&r.root).unwrap();
+    let o = r.run(&["--prod-conf", prod.to_str().unwrap(), "--plan"]);
+    assert_eq!(o.code, Some(0), "{}", o.stdout);
+    assert!(o.stdout.contains("and the link "), "{}", o.stdout);
+    let pid_line = o
+        .stdout
+        .lines()
+        .find(|l| l.contains("->  PID_DIR"))
+        .unwrap();
+    assert!(
+        pid_line.ends_with("-fe/bin") && !pid_line.contains("my root"),
+        "{pid_line}"
+    );
+    assert!(r.workspaces().is_empty(), "--plan creates nothing");
 }
 
 /// The "done when": production's fe.conf names production's PID_DIR and LOG_DIR and logs at
