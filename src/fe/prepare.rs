@@ -82,12 +82,13 @@ impl Plan {
         let mut conf = self.base_conf.clone();
         let mut changes = Vec::new();
         let log = format!("{fe_home}/log");
-        changes.push(conf.set("LOG_DIR", &log));
+        // Every line of an uppercase key, since the shell's last line may not be Java's.
+        changes.extend(conf.set_all("LOG_DIR", &log));
         // start_fe.sh and stop_fe.sh export PID_DIR and then read fe.conf: a PID_DIR line there
         // would make the sandbox lock, and its stop script signal, production's fe.pid.
-        changes.push(conf.set("PID_DIR", &format!("{fe_home}/bin")));
+        changes.extend(conf.set_all("PID_DIR", &format!("{fe_home}/bin")));
         for (key, dest) in env_path_keys(&self.base_conf, fe_home) {
-            changes.push(conf.set(&key, &dest));
+            changes.extend(conf.set_all(&key, &dest));
         }
         // Below INFO the readiness lines the decision waits for are never written.
         if conf
