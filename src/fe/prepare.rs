@@ -90,6 +90,9 @@ impl Plan {
         for (key, dest) in env_path_keys(&self.base_conf, fe_home) {
             changes.extend(conf.set_all(&key, &dest));
         }
+        for (key, _, value) in java_opts_moved(&self.base_conf, &log) {
+            changes.extend(conf.set_all(&key, &value));
+        }
         // Below INFO the readiness lines the decision waits for are never written.
         if conf
             .get("sys_log_level")
@@ -266,32 +269,79 @@ fn is_env_key(key: &str) -> bool {
         && chars.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
 }
 
-/// JVM options in fe.conf's `JAVA_OPTS*` that make the JVM write to an absolute path outside
-/// `${LOG_DIR}` (GC log, error file, heap dump): the sandbox would write there too.
-fn java_opts_outside(conf: &ConfFile) -> Vec<String> {
-    let mut found = Vec::new();
+/// `JAVA_OPTS*` keys of fe.conf whose JVM options write to an absolute path (GC log, error file,
+/// heap dump), with the options found and the value that writes those files under `log_dir`
+/// instead. `-Xloggc:` truncates its file when the JVM starts, so left alone the sandbox would
+/// overwrite production's GC log.
+fn java_opts_moved(conf: &ConfFile, log_dir: &str) -> Vec<(String, Vec<String>, String)> {
+    let mut out = Vec::new();
     let mut keys: Vec<(String, String)> = conf
         .effective()
         .into_iter()
-        .filter(|(k, _)| k.starts_with("JAVA_OPTS"))
+        .filter(|(k, _)| k.starts_with("JAVA_OPTS") && is_env_key(k))
         .collect();
     keys.sort();
     for (key, value) in keys {
-        for opt in value.trim_matches(['"', '\'']).split_whitespace() {
-            let path = ["-Xloggc:", "-XX:ErrorFile=", "-XX:HeapDumpPath="]
-                .iter()
-                .find_map(|p| opt.strip_prefix(p))
-                .or_else(|| {
-                    opt.strip_prefix("-Xlog:")
-                        .and_then(|rest| rest.split(':').nth(1))
-                        .map(|f| f.trim_start_matches("file="))
-                });
-            if path.is_some_and(|p| p.starts_with('/')) {
-                found.push(format!("{key}: {opt}"));
+        let t = value.trim();
+        // `ConfFile::set` puts double quotes back; single quotes stay part of the value.
+        let mut inner = if t.len() >= 2 && t.starts_with('"') && t.ends_with('"') {
+            t[1..t.len() - 1].to_string()
+        } else {
+            t.to_string()
+        };
+        let mut found = Vec::new();
+        let opts: Vec<String> = inner
+            .trim_matches('\'')
+            .split_whitespace()
+            .map(String::from)
+            .collect();
+        for opt in opts {
+            if let Some(moved) = relocate_opt(&opt, log_dir) {
+                inner = inner.replace(&opt, &moved);
+                found.push(opt);
             }
         }
+        if !found.is_empty() {
+            out.push((key, found, inner));
+        }
     }
-    found
+    out
+}
+
+/// `opt` with its absolute output path moved into `log_dir` (same file name), or `None` when it
+/// writes nowhere absolute.
+fn relocate_opt(opt: &str, log_dir: &str) -> Option<String> {
+    let name = |p: &str| {
+        Path::new(p)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+    };
+    for prefix in ["-Xloggc:", "-XX:ErrorFile="] {
+        if let Some(p) = opt.strip_prefix(prefix) {
+            return p
+                .starts_with('/')
+                .then(|| Some(format!("{prefix}{log_dir}/{}", name(p)?)))
+                .flatten();
+        }
+    }
+    if let Some(p) = opt.strip_prefix("-XX:HeapDumpPath=") {
+        return p
+            .starts_with('/')
+            .then(|| format!("-XX:HeapDumpPath={log_dir}"));
+    }
+    let rest = opt.strip_prefix("-Xlog:")?;
+    // -Xlog:<what>:<output>:<decorators>:<options>, the output as `file=<path>` or a bare path.
+    let mut parts: Vec<String> = rest.split(':').map(String::from).collect();
+    let output = parts.get(1)?.clone();
+    let (pre, path) = match output.strip_prefix("file=") {
+        Some(p) => ("file=", p.to_string()),
+        None => ("", output.clone()),
+    };
+    if !path.starts_with('/') {
+        return None;
+    }
+    parts[1] = format!("{pre}{log_dir}/{}", name(&path)?);
+    Some(format!("-Xlog:{}", parts.join(":")))
 }
 
 /// Characters that reach a start script and the FE unchanged: through `export_env_from_conf`'s
@@ -704,9 +754,10 @@ pub fn preflight(run: &mut Run) -> Result<Plan, Ending> {
         })?),
         None => None,
     };
-    for opt in java_opts_outside(&base_conf) {
+    for (key, opts, _) in java_opts_moved(&base_conf, "${LOG_DIR}") {
         warnings.push(format!(
-            "{file}: {opt} makes the sandbox JVM write outside the workspace; point it at ${{LOG_DIR}} to keep the rehearsal off that path"
+            "{file}: {key} writes outside ${{LOG_DIR}} ({}); the sandbox writes those files in its own log folder",
+            opts.join(", ")
         ));
     }
     if let (Some(f), Some(t)) = (cfg.from_version, to_line) {
@@ -819,19 +870,48 @@ mod tests {
     }
 
     #[test]
-    fn jvm_options_writing_outside_the_log_dir_are_found() {
+    fn jvm_options_writing_outside_the_log_dir_move_into_it() {
         let conf = ConfFile::parse(
-            "JAVA_OPTS=\"-Xloggc:/var/log/gc.log -Xlog:gc*:${LOG_DIR}/gc.log:time -XX:ErrorFile=/var/err.log\"\n\
-             JAVA_OPTS_FOR_JDK_11=\"-Xlog:gc*:file=/var/gc11.log:time -XX:HeapDumpPath=${LOG_DIR}\"\n",
+            "JAVA_OPTS=\"-Xloggc:/var/log/gc.log -Xlog:gc*:${LOG_DIR}/gc.log:time -XX:ErrorFile=/var/hs_err_pid%p.log\"\n\
+             JAVA_OPTS_FOR_JDK_11='-Xlog:gc*:file=/var/gc11.log:time -XX:HeapDumpPath=${LOG_DIR}'\n\
+             JAVA_OPTS_FOR_JDK_9=\"-XX:HeapDumpPath=/dumps -Xmx4g\"\n",
         );
+        let moved = java_opts_moved(&conf, "/ws/fe/log");
+        let keys: Vec<(&str, Vec<&str>, &str)> = moved
+            .iter()
+            .map(|(k, o, v)| {
+                (
+                    k.as_str(),
+                    o.iter().map(String::as_str).collect(),
+                    v.as_str(),
+                )
+            })
+            .collect();
         assert_eq!(
-            java_opts_outside(&conf),
+            keys,
             [
-                "JAVA_OPTS: -Xloggc:/var/log/gc.log",
-                "JAVA_OPTS: -XX:ErrorFile=/var/err.log",
-                "JAVA_OPTS_FOR_JDK_11: -Xlog:gc*:file=/var/gc11.log:time",
+                (
+                    "JAVA_OPTS",
+                    vec!["-Xloggc:/var/log/gc.log", "-XX:ErrorFile=/var/hs_err_pid%p.log"],
+                    "-Xloggc:/ws/fe/log/gc.log -Xlog:gc*:${LOG_DIR}/gc.log:time -XX:ErrorFile=/ws/fe/log/hs_err_pid%p.log"
+                ),
+                (
+                    "JAVA_OPTS_FOR_JDK_11",
+                    vec!["-Xlog:gc*:file=/var/gc11.log:time"],
+                    "'-Xlog:gc*:file=/ws/fe/log/gc11.log:time -XX:HeapDumpPath=${LOG_DIR}'"
+                ),
+                (
+                    "JAVA_OPTS_FOR_JDK_9",
+                    vec!["-XX:HeapDumpPath=/dumps"],
+                    "-XX:HeapDumpPath=/ws/fe/log -Xmx4g"
+                ),
             ]
         );
+        let mut c = conf.clone();
+        c.set_all("JAVA_OPTS", &moved[0].2);
+        assert!(c
+            .render()
+            .starts_with("JAVA_OPTS=\"-Xloggc:/ws/fe/log/gc.log -Xlog:gc*:${LOG_DIR}/gc.log:time"));
     }
 
     #[test]

@@ -165,9 +165,20 @@ fn plan_points_pid_dir_and_path_keys_into_the_workspace() {
         .stdout
         .contains("sys_log_level = ERROR  ->  sys_log_level = INFO"));
     assert!(!o.stdout.contains("->  JAVA_HOME"), "JAVA_HOME stays");
-    assert!(o.stdout.contains(
-        "-XX:HeapDumpPath=/data/dumps makes the sandbox JVM write outside the workspace"
-    ));
+    assert!(o
+        .stdout
+        .contains("JAVA_OPTS writes outside ${LOG_DIR} (-XX:HeapDumpPath=/data/dumps)"));
+    let heap = o
+        .stdout
+        .lines()
+        .find(|l| l.contains("->  JAVA_OPTS="))
+        .unwrap_or_else(|| panic!("JAVA_OPTS is not rewritten:\n{}", o.stdout));
+    assert!(
+        heap.ends_with(&format!(
+            "-XX:HeapDumpPath={ws}/sr-rehearse-<UTC timestamp>-<random>/fe/log\""
+        )),
+        "{heap}"
+    );
 
     // A root the scripts would split: the plan names the link and writes only its paths.
     let mut r = r;
