@@ -56,6 +56,8 @@ pub fn start_fe_sh(v: Version) -> String {
     if v >= Version::new(3, 5, 0) {
         longopts.push_str(",cluster_snapshot,failpoint");
     }
+    // The release's own JAVA_OPTS, used when fe.conf has none (2.5 @0022a1e, 3.x @e84f452).
+    let default_opts = if v.major < 3 { "-Xmx1024m" } else { "-Xmx8g" };
     s.push_str(&format!(
         r#"curdir=$(dirname "$0")
 curdir=$(cd "$curdir"; pwd)
@@ -85,7 +87,7 @@ export DORIS_HOME="$STARROCKS_HOME"
 source $STARROCKS_HOME/bin/common.sh
 
 # The script's own values first; fe.conf, read next, wins over each of them.
-export JAVA_OPTS="-Xmx8g"
+export JAVA_OPTS="{default_opts}"
 export LOG_DIR="$STARROCKS_HOME/log"
 export PID_DIR=$(cd "$curdir"; pwd)
 export_env_from_conf $STARROCKS_HOME/conf/fe.conf
