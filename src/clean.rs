@@ -147,6 +147,7 @@ pub fn run(root: Option<&Path>) -> anyhow::Result<i32> {
                 ended = members;
             }
         }
+        crate::fe::remove_home_link(&dir);
         crate::fe::remove_dir_all_writable(&dir);
         cleaned += 1;
         if ended.is_empty() {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 use crate::fe::{FeConfig, Isolate, Keep};
-use crate::version::Version;
+use crate::version::{Version, VersionReq};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -146,9 +146,10 @@ pub struct FeArgs {
     /// The version production runs now (for upgrade-path advice).
     #[arg(long)]
     pub from_version: Option<Version>,
-    /// The version being rehearsed (checked against what the package reports).
+    /// The version being rehearsed (checked against what the package reports): `3.3` accepts any
+    /// 3.3.x, `3.3.2` only that patch.
     #[arg(long)]
-    pub to_version: Option<Version>,
+    pub to_version: Option<VersionReq>,
     #[command(flatten)]
     pub common: Common,
 }

@@ -118,49 +118,31 @@ impl ConfFile {
             .map(|l| l.start + 1)
     }
 
+    /// Sets `key` to `value` on every line that names it; appends `key = value` when none does.
+    ///
+    /// For the uppercase keys the start scripts export: `export_env_from_conf` exports each line
+    /// in turn and knows only `KEY=value`, so the line the shell ends with is not always the one
+    /// Java properties call effective (`PID_DIR=/a` then `PID_DIR /b`). Changing them all leaves no
+    /// line that could name a production folder.
+    pub fn set_all(&mut self, key: &str, value: &str) -> Vec<Change> {
+        let count = self.logical().iter().filter(|l| l.key == key).count();
+        if count == 0 {
+            return vec![self.set(key, value)];
+        }
+        (0..count)
+            .filter_map(|i| {
+                let l = self.logical().into_iter().filter(|l| l.key == key).nth(i)?;
+                Some(self.replace(l, key, value))
+            })
+            .collect()
+    }
+
     /// Sets `key` to `value` on its effective line, keeping indentation, the separator and shell
     /// quoting; appends `key = value` when the key is absent.
     pub fn set(&mut self, key: &str, value: &str) -> Change {
         let found = self.logical().into_iter().rev().find(|l| l.key == key);
         match found {
-            Some(l) => {
-                let before = self.lines[l.start..=l.end].join("\n");
-                let first = &self.lines[l.start];
-                let indent_len = first.len() - first.trim_start().len();
-                let indent = &first[..indent_len];
-                let rest = &first[indent_len..];
-                // The separator as written: everything between the key and the value.
-                let key_len = rest
-                    .find(|c: char| c == '=' || c == ':' || c.is_whitespace())
-                    .unwrap_or(rest.len());
-                let after_key = &rest[key_len..];
-                // One `=` or `:` at most: in `key=:v` the value is `:v`, as Java reads it.
-                let spaced = after_key.trim_start_matches([' ', '\t']);
-                let spaced = spaced.strip_prefix(['=', ':']).unwrap_or(spaced);
-                let sep_len = after_key.len() - spaced.trim_start_matches([' ', '\t']).len();
-                let sep = &after_key[..sep_len];
-                let quoted =
-                    l.value.len() >= 2 && l.value.starts_with('"') && l.value.ends_with('"');
-                let new_value = if quoted {
-                    format!("\"{value}\"")
-                } else {
-                    value.to_string()
-                };
-                // A key not written whole on the first line (split by a continuation, or
-                // escaped) is written plainly: rebuilding its text would corrupt the line.
-                let line = if &rest[..key_len] == key {
-                    format!("{indent}{key}{sep}{new_value}")
-                } else {
-                    format!("{indent}{key} = {new_value}")
-                };
-                self.lines.splice(l.start..=l.end, [line.clone()]);
-                Change {
-                    key: key.into(),
-                    line: l.start + 1,
-                    before: Some(before),
-                    after: line,
-                }
-            }
+            Some(l) => self.replace(l, key, value),
             None => {
                 if !self.lines.iter().any(|l| l == ADDED_HEADER) {
                     if self.lines.last().is_some_and(|l| !l.trim().is_empty()) {
@@ -170,6 +152,8 @@ impl ConfFile {
                 }
                 let line = format!("{key} = {value}");
                 self.lines.push(line.clone());
+                // `while read line` drops a last line without a newline: end with one.
+                self.trailing_newline = true;
                 Change {
                     key: key.into(),
                     line: self.lines.len(),
@@ -177,6 +161,45 @@ impl ConfFile {
                     after: line,
                 }
             }
+        }
+    }
+
+    /// Replaces the logical line `l` (of `key`) with `key<sep>value`.
+    fn replace(&mut self, l: Logical, key: &str, value: &str) -> Change {
+        let before = self.lines[l.start..=l.end].join("\n");
+        let first = &self.lines[l.start];
+        let indent_len = first.len() - first.trim_start().len();
+        let indent = &first[..indent_len];
+        let rest = &first[indent_len..];
+        // The separator as written: everything between the key and the value.
+        let key_len = rest
+            .find(|c: char| c == '=' || c == ':' || c.is_whitespace())
+            .unwrap_or(rest.len());
+        let after_key = &rest[key_len..];
+        // One `=` or `:` at most: in `key=:v` the value is `:v`, as Java reads it.
+        let spaced = after_key.trim_start_matches([' ', '\t']);
+        let spaced = spaced.strip_prefix(['=', ':']).unwrap_or(spaced);
+        let sep_len = after_key.len() - spaced.trim_start_matches([' ', '\t']).len();
+        let sep = &after_key[..sep_len];
+        let quoted = l.value.len() >= 2 && l.value.starts_with('"') && l.value.ends_with('"');
+        let new_value = if quoted {
+            format!("\"{value}\"")
+        } else {
+            value.to_string()
+        };
+        // A key not written whole on the first line (split by a continuation, or escaped) is
+        // written plainly: rebuilding its text would corrupt the line.
+        let line = if &rest[..key_len] == key {
+            format!("{indent}{key}{sep}{new_value}")
+        } else {
+            format!("{indent}{key} = {new_value}")
+        };
+        self.lines.splice(l.start..=l.end, [line.clone()]);
+        Change {
+            key: key.into(),
+            line: l.start + 1,
+            before: Some(before),
+            after: line,
         }
     }
 
@@ -230,6 +253,24 @@ mod tests {
         let mut again = ConfFile::parse(&out);
         again.set("cluster_id", "1");
         assert_eq!(again.render().matches(ADDED_HEADER).count(), 1);
+    }
+
+    #[test]
+    fn set_all_leaves_no_line_of_the_key_for_the_shell_to_pick() {
+        let mut c = ConfFile::parse("PID_DIR=/prod/a \\\n  b\nx = 1\n  PID_DIR /prod/c\n");
+        let changes = c.set_all("PID_DIR", "/ws/bin");
+        assert_eq!(
+            changes.iter().map(|c| c.line).collect::<Vec<_>>(),
+            [1, 3],
+            "line numbers of the rewritten file"
+        );
+        assert_eq!(c.render(), "PID_DIR=/ws/bin\nx = 1\n  PID_DIR /ws/bin\n");
+        let mut none = ConfFile::parse("x = 1");
+        assert_eq!(none.set_all("LOG_DIR", "/ws/log")[0].before, None);
+        assert!(
+            none.render().ends_with("LOG_DIR = /ws/log\n"),
+            "an added last line ends with a newline, or `while read` skips it"
+        );
     }
 
     #[test]

@@ -51,6 +51,65 @@ impl fmt::Display for Version {
     }
 }
 
+/// A version as an operator asks for it: `3.3` means any 3.3.x, `3.3.1` exactly that patch.
+///
+/// Kept apart from [`Version`] because `3.3` and `3.3.0` ask different things, and because release
+/// strings must be compared as numbers: `3.3.1` is not a prefix match for `3.3.10`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VersionReq {
+    pub major: u32,
+    pub minor: u32,
+    pub patch: Option<u32>,
+}
+
+impl VersionReq {
+    /// Whether `v` is a release this request accepts.
+    pub fn matches(&self, v: Version) -> bool {
+        (v.major, v.minor) == (self.major, self.minor) && self.patch.is_none_or(|p| p == v.patch)
+    }
+
+    /// Whether a version string as StarRocks reports it (`3.3.10-ee-5b29ea9`) is one this request
+    /// accepts; an unparsable string never is.
+    pub fn matches_reported(&self, reported: &str) -> bool {
+        reported.parse::<Version>().is_ok_and(|v| self.matches(v))
+    }
+
+    /// The lowest release the request accepts, for the facts that change with the version.
+    pub fn lowest(&self) -> Version {
+        Version::new(self.major, self.minor, self.patch.unwrap_or(0))
+    }
+}
+
+impl FromStr for VersionReq {
+    type Err = ParseVersionError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let v: Version = s.parse()?;
+        let core = s.trim().trim_start_matches('v');
+        let core = core.split('-').next().unwrap_or("");
+        Ok(VersionReq {
+            major: v.major,
+            minor: v.minor,
+            patch: (core.split('.').count() == 3).then_some(v.patch),
+        })
+    }
+}
+
+impl fmt::Display for VersionReq {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.patch {
+            Some(p) => write!(f, "{}.{}.{p}", self.major, self.minor),
+            None => write!(f, "{}.{}.x", self.major, self.minor),
+        }
+    }
+}
+
+/// Whether a version string StarRocks reports (`SHOW BACKENDS` `Version`, `feVersion`) is exactly
+/// `expected`, compared as numbers: `3.3.10-...` is not `3.3.1`.
+pub fn reported_is(reported: &str, expected: Version) -> bool {
+    reported.parse::<Version>() == Ok(expected)
+}
+
 /// Which name of the election-group reset flag a release reads from fe.conf.
 pub const KEY_OLD_RECOVERY: &str = "metadata_failure_recovery";
 pub const KEY_NEW_RECOVERY: &str = "bdbje_reset_election_group";
@@ -356,6 +415,24 @@ mod tests {
         );
         assert!(v("2.5.0").check_meta_version(4).is_err());
         assert!(v("3.5.0").check_meta_version(4).is_ok());
+    }
+
+    #[test]
+    fn requests_match_by_number_never_by_prefix() {
+        let line: VersionReq = "3.3".parse().unwrap();
+        assert!(line.matches(v("3.3.0")) && line.matches(v("3.3.14")));
+        assert!(!line.matches(v("3.4.0")) && !line.matches(v("3.30.1")));
+        assert!(line.matches_reported("3.3.10-ee-5b29ea9"));
+        assert_eq!(line.to_string(), "3.3.x");
+        let exact: VersionReq = "v3.3.1".parse().unwrap();
+        assert_eq!(exact.patch, Some(1));
+        assert!(exact.matches(v("3.3.1")));
+        assert!(!exact.matches(v("3.3.10")) && !exact.matches_reported("3.3.10-5b29ea9"));
+        assert!(exact.matches_reported("3.3.1-79ee91d"));
+        assert!(!exact.matches_reported("garbage"));
+        assert!(reported_is("3.3.1-79ee91d", v("3.3.1")));
+        assert!(!reported_is("3.3.10-79ee91d", v("3.3.1")));
+        assert!("3".parse::<VersionReq>().is_err());
     }
 
     #[test]

@@ -151,7 +151,7 @@ pub(super) fn decide(
     });
 
     if let Some(want) = run.cfg.to_version {
-        if fe_version.parse::<Version>().ok() != Some(want) {
+        if !want.matches_reported(&fe_version) {
             return Err(Ending::fail(format!(
                 "the package runs StarRocks {fe_version}, not the --to-version {want} you asked to rehearse"
             )));

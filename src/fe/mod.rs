@@ -19,7 +19,7 @@ use crate::report::{Report, StepStatus};
 use crate::version::Version;
 use crate::workspace;
 
-pub use prepare::Plan;
+pub use prepare::{remove_home_link, Plan};
 
 pub use crate::runner::Keep;
 
@@ -44,7 +44,7 @@ pub struct FeConfig {
     pub user: String,
     pub password_env: Option<String>,
     pub from_version: Option<Version>,
-    pub to_version: Option<Version>,
+    pub to_version: Option<crate::version::VersionReq>,
     pub quiet: bool,
     /// Also print every fe.conf change and every signature, readiness lines included.
     pub verbose: bool,
@@ -58,6 +58,10 @@ pub(crate) use crate::runner::{Ending, Runner};
 pub(crate) struct Run<'a> {
     pub cfg: &'a FeConfig,
     pub ctx: Runner,
+    /// The sandbox home as the scripts are given it, and the symlink made for that when the real
+    /// path is not shell-safe (see `prepare::script_home`).
+    pub script_home: Option<PathBuf>,
+    pub home_link: Option<PathBuf>,
 }
 
 impl std::ops::Deref for Run<'_> {
@@ -82,6 +86,8 @@ pub fn run(cfg: &FeConfig) -> Report {
     let mut run = Run {
         cfg,
         ctx: Runner::new(report, cfg.quiet),
+        script_home: None,
+        home_link: None,
     };
     run.ctx.keep = cfg.keep;
     let outcome = pipeline(&mut run);
@@ -128,7 +134,23 @@ fn pipeline(run: &mut Run) -> Result<(), Ending> {
             ),
         )
     })?;
-    run.step("workspace", t, StepStatus::Ok, dir.display().to_string());
+    let (script_home, link) = prepare::script_home(&dir, &fe_home).map_err(|e| {
+        Ending::env(format!(
+            "failed to link the sandbox home {} under a path without blanks or shell characters: {e}",
+            fe_home.display()
+        ))
+    })?;
+    run.script_home = Some(script_home.clone());
+    run.home_link = link.clone();
+    let detail = match &link {
+        Some(l) => format!(
+            "{} (the scripts reach it as {})",
+            dir.display(),
+            l.display()
+        ),
+        None => dir.display().to_string(),
+    };
+    run.step("workspace", t, StepStatus::Ok, detail);
     run.interrupted()?;
 
     // Copy the meta.
@@ -226,7 +248,7 @@ fn pipeline(run: &mut Run) -> Result<(), Ending> {
     // fe.conf and VERSION.
     let t = Instant::now();
     let conf_path = fe_home.join("conf/fe.conf");
-    plan.rewrite(&fe_home.display().to_string(), run.cfg.cluster_id);
+    plan.rewrite(&script_home.display().to_string(), run.cfg.cluster_id);
     fs::write(&conf_path, plan.conf.render())
         .map_err(|e| Ending::env(format!("failed to write {}: {e}", conf_path.display())))?;
     run.step(
@@ -257,7 +279,7 @@ fn pipeline(run: &mut Run) -> Result<(), Ending> {
     run.interrupted()?;
 
     // Launch.
-    run.launch_script(&fe_home, "start_fe.sh", "fe.out", &plan.ports)?;
+    run.launch_script(&script_home, "start_fe.sh", "fe.out", &plan.ports)?;
 
     // Decide.
     let t = Instant::now();
@@ -285,15 +307,20 @@ fn teardown(run: &mut Run, outcome: Result<(), Ending>, started: Instant) -> Rep
             .as_ref()
             .map(|d| d.join("fe"))
             .unwrap_or_default();
+        let script_home = run.script_home.clone().unwrap_or_else(|| fe_home.clone());
         let mut stop = Command::new("bash");
-        stop.arg(fe_home.join("bin/stop_fe.sh"))
-            .current_dir(&fe_home)
+        stop.arg(script_home.join("bin/stop_fe.sh"))
+            .current_dir(&script_home)
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         let grace = run.cfg.stop_grace;
         run.stop_sandbox(stop, grace);
         run.report.isolation.reach_attempts =
             decide::reach_attempts(&fe_home.join("log/fe.log"), run.fenced);
+    }
+    // Only once the FE is stopped: until then its paths go through the link.
+    if let Some(link) = run.home_link.take() {
+        let _ = fs::remove_file(link);
     }
     if outcome.is_ok() && run.cfg.plan {
         run.report.summary = "plan only: nothing was written and nothing was started".into();

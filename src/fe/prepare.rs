@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::collections::BTreeSet;
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::{Ending, FeConfig, Run};
 use crate::conf::{Change, ConfFile};
@@ -76,12 +76,30 @@ impl Plan {
         s
     }
 
-    /// The sandbox fe.conf for an FE home at `fe_home`.
+    /// The sandbox fe.conf for an FE home that the scripts reach as `fe_home` (a path made only of
+    /// [`shell_safe`] characters: see [`script_home`]).
     pub fn rewrite(&mut self, fe_home: &str, cluster_id: i64) {
         let mut conf = self.base_conf.clone();
         let mut changes = Vec::new();
         let log = format!("{fe_home}/log");
-        changes.push(conf.set("LOG_DIR", &log));
+        // Every line of an uppercase key, since the shell's last line may not be Java's.
+        changes.extend(conf.set_all("LOG_DIR", &log));
+        // start_fe.sh and stop_fe.sh export PID_DIR and then read fe.conf: a PID_DIR line there
+        // would make the sandbox lock, and its stop script signal, production's fe.pid.
+        changes.extend(conf.set_all("PID_DIR", &format!("{fe_home}/bin")));
+        for (key, dest) in env_path_keys(&self.base_conf, fe_home) {
+            changes.extend(conf.set_all(&key, &dest));
+        }
+        for (key, _, value) in java_opts_moved(&self.base_conf, &log) {
+            changes.extend(conf.set_all(&key, &value));
+        }
+        // Below INFO the readiness lines the decision waits for are never written.
+        if conf
+            .get("sys_log_level")
+            .is_some_and(|l| !l.trim().eq_ignore_ascii_case("INFO"))
+        {
+            changes.push(conf.set("sys_log_level", "INFO"));
+        }
         changes.push(conf.set("meta_dir", &format!("{fe_home}/meta")));
         changes.push(conf.set("sys_log_dir", &log));
         changes.push(conf.set("audit_log_dir", &log));
@@ -130,12 +148,25 @@ impl Plan {
             cfg.workspace_root.display()
         );
         let fe_home = format!("{ws}/fe");
-        self.rewrite(&fe_home, cfg.cluster_id);
+        let root =
+            fs::canonicalize(&cfg.workspace_root).unwrap_or_else(|_| cfg.workspace_root.clone());
+        let link = (!shell_safe(&root.display().to_string())).then(|| {
+            home_link_path(Path::new("sr-rehearse-TIMESTAMP-RANDOM"))
+                .display()
+                .to_string()
+                .replace("TIMESTAMP-RANDOM", "<UTC timestamp>-<random>")
+        });
+        self.rewrite(link.as_deref().unwrap_or(&fe_home), cfg.cluster_id);
         let mut s = String::from("plan (nothing below has been done):\n");
         s.push_str(&format!(
             "  1. create {ws}/ with fe/bin (copied), fe/lib (linked to {}/lib), fe/conf, fe/log\n",
             cfg.new_fe.display()
         ));
+        if let Some(l) = &link {
+            s.push_str(&format!(
+                "     and the link {l} -> {fe_home}, through which the scripts reach it (the workspace path has characters the start scripts split or evaluate); removed once the FE is stopped\n"
+            ));
+        }
         s.push_str(&format!(
             "  2. copy {} -> {fe_home}/meta ({} files, {:.1} MiB), hashing into {ws}/manifest.sha256\n",
             self.source.path.display(),
@@ -187,6 +218,187 @@ impl Plan {
     }
 }
 
+/// Uppercase keys of fe.conf that `export_env_from_conf` exports and that name a folder of their
+/// own (an absolute path not under `${STARROCKS_HOME}`), with where they go in the sandbox.
+/// `JAVA_HOME` names the JDK to run, and search paths only name what is read, so they stay.
+fn env_path_keys(conf: &ConfFile, fe_home: &str) -> Vec<(String, String)> {
+    const KEEP: &[&str] = &[
+        "JAVA_HOME",
+        "LOG_DIR",
+        "PID_DIR",
+        "PATH",
+        "LD_LIBRARY_PATH",
+        "LD_PRELOAD",
+        "CLASSPATH",
+    ];
+    let mut out: Vec<(String, String)> = conf
+        .effective()
+        .into_iter()
+        .filter(|(k, _)| is_env_key(k) && !KEEP.contains(&k.as_str()))
+        .filter_map(|(k, raw)| {
+            // The script sets these to the sandbox's own folders before it reads fe.conf.
+            let unquoted = raw.trim().trim_start_matches(['"', '\'']);
+            let in_sandbox = ["STARROCKS_HOME", "DORIS_HOME", "LOG_DIR", "PID_DIR"]
+                .iter()
+                .any(|v| {
+                    unquoted.starts_with(&format!("${v}"))
+                        || unquoted.starts_with(&format!("${{{v}}}"))
+                });
+            if in_sandbox {
+                return None;
+            }
+            let value = shell_word(&raw).unwrap_or_else(|| raw.trim().to_string());
+            if !(value.starts_with('/') || value.starts_with('~')) {
+                return None;
+            }
+            let dest = match k.as_str() {
+                "STARROCKS_HOME" | "DORIS_HOME" => fe_home.to_string(),
+                _ => format!("{fe_home}/{}", k.to_ascii_lowercase()),
+            };
+            (value != dest).then_some((k, dest))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// Whether `export_env_from_conf` exports `key`: `^[[:upper:]]([[:upper:]]|_|[[:digit:]])*`.
+fn is_env_key(key: &str) -> bool {
+    let mut chars = key.chars();
+    chars.next().is_some_and(|c| c.is_ascii_uppercase())
+        && chars.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+}
+
+/// `JAVA_OPTS*` keys of fe.conf whose JVM options write to an absolute path (GC log, error file,
+/// heap dump), with the options found and the value that writes those files under `log_dir`
+/// instead. `-Xloggc:` truncates its file when the JVM starts, so left alone the sandbox would
+/// overwrite production's GC log.
+fn java_opts_moved(conf: &ConfFile, log_dir: &str) -> Vec<(String, Vec<String>, String)> {
+    let mut out = Vec::new();
+    let mut keys: Vec<(String, String)> = conf
+        .effective()
+        .into_iter()
+        .filter(|(k, _)| k.starts_with("JAVA_OPTS") && is_env_key(k))
+        .collect();
+    keys.sort();
+    for (key, value) in keys {
+        let t = value.trim();
+        // `ConfFile::set` puts double quotes back; single quotes stay part of the value.
+        let mut inner = if t.len() >= 2 && t.starts_with('"') && t.ends_with('"') {
+            t[1..t.len() - 1].to_string()
+        } else {
+            t.to_string()
+        };
+        let mut found = Vec::new();
+        let opts: Vec<String> = inner
+            .trim_matches('\'')
+            .split_whitespace()
+            .map(String::from)
+            .collect();
+        for opt in opts {
+            if let Some(moved) = relocate_opt(&opt, log_dir) {
+                inner = inner.replace(&opt, &moved);
+                found.push(opt);
+            }
+        }
+        if !found.is_empty() {
+            out.push((key, found, inner));
+        }
+    }
+    out
+}
+
+/// `opt` with its absolute output path moved into `log_dir` (same file name), or `None` when it
+/// writes nowhere absolute.
+fn relocate_opt(opt: &str, log_dir: &str) -> Option<String> {
+    let name = |p: &str| {
+        Path::new(p)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+    };
+    for prefix in ["-Xloggc:", "-XX:ErrorFile="] {
+        if let Some(p) = opt.strip_prefix(prefix) {
+            return p
+                .starts_with('/')
+                .then(|| Some(format!("{prefix}{log_dir}/{}", name(p)?)))
+                .flatten();
+        }
+    }
+    if let Some(p) = opt.strip_prefix("-XX:HeapDumpPath=") {
+        return p
+            .starts_with('/')
+            .then(|| format!("-XX:HeapDumpPath={log_dir}"));
+    }
+    let rest = opt.strip_prefix("-Xlog:")?;
+    // -Xlog:<what>:<output>:<decorators>:<options>, the output as `file=<path>` or a bare path.
+    let mut parts: Vec<String> = rest.split(':').map(String::from).collect();
+    let output = parts.get(1)?.clone();
+    let (pre, path) = match output.strip_prefix("file=") {
+        Some(p) => ("file=", p.to_string()),
+        None => ("", output.clone()),
+    };
+    if !path.starts_with('/') {
+        return None;
+    }
+    parts[1] = format!("{pre}{log_dir}/{}", name(&path)?);
+    Some(format!("-Xlog:{}", parts.join(":")))
+}
+
+/// Characters that reach a start script and the FE unchanged: through `export_env_from_conf`'s
+/// unquoted `echo`, its `eval`, the scripts' unquoted `$LOG_DIR`/`$PID_DIR`/`$STARROCKS_HOME`, and
+/// Java's `Properties` and `${VAR}` expansion. A blank, a quote, `$`, a backquote, a backslash, a
+/// glob character or `=` would each change the path somewhere on the way.
+pub fn shell_safe(path: &str) -> bool {
+    !path.is_empty()
+        && path
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._+,:@%-".contains(c))
+}
+
+/// The path the scripts and the FE are given for the sandbox home. The release's start_fe.sh
+/// expands `$STARROCKS_HOME`, `$LOG_DIR` and `$PID_DIR` unquoted (`source $STARROCKS_HOME/bin/
+/// common.sh`, `mkdir -p $LOG_DIR`, `exec >> $LOG_FILE`), so a home whose path has a blank fails to
+/// read fe.conf and makes folders outside the workspace. When the real path is not [`shell_safe`],
+/// the scripts reach it through a symlink named after the run folder in a shell-safe temporary
+/// folder; the caller removes it once the FE is stopped. Returns the path and the link made.
+pub fn script_home(run_dir: &Path, fe_home: &Path) -> std::io::Result<(PathBuf, Option<PathBuf>)> {
+    if shell_safe(&fe_home.display().to_string()) {
+        return Ok((fe_home.to_path_buf(), None));
+    }
+    let link = home_link_path(run_dir);
+    std::os::unix::fs::symlink(fe_home, &link)?;
+    Ok((link.clone(), Some(link)))
+}
+
+/// Where [`script_home`] puts the link for a run folder: named after it (the run folder's name is
+/// unique and shell-safe) in the temporary folder, or `/tmp` when that path is not shell-safe.
+fn home_link_path(run_dir: &Path) -> PathBuf {
+    let base = std::env::temp_dir();
+    let base = if base.is_absolute() && shell_safe(&base.display().to_string()) && base.is_dir() {
+        base
+    } else {
+        PathBuf::from("/tmp")
+    };
+    let name = run_dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .filter(|n| shell_safe(n))
+        .unwrap_or_else(|| "sr-rehearse-run".into());
+    base.join(format!("{name}-fe"))
+}
+
+/// Removes the link [`script_home`] made for `run_dir`, if it is there and still points at the
+/// run's home: what `clean` does for a run whose tool was killed before its teardown.
+pub fn remove_home_link(run_dir: &Path) {
+    let link = home_link_path(run_dir);
+    let home = fs::canonicalize(run_dir.join("fe"));
+    if fs::symlink_metadata(&link).is_ok_and(|m| m.file_type().is_symlink())
+        && home.is_ok_and(|h| fs::canonicalize(&link).is_ok_and(|t| t == h))
+    {
+        let _ = fs::remove_file(link);
+    }
+}
+
 fn port_value(conf: &ConfFile, key: &str, file: &str) -> Result<Option<u16>, Ending> {
     match conf.get(key) {
         None => Ok(None),
@@ -202,9 +414,96 @@ fn port_value(conf: &ConfFile, key: &str, file: &str) -> Result<Option<u16>, End
     }
 }
 
-/// The JDK that `JAVA_HOME` names, as (path, major version).
-pub fn java_home() -> Option<(String, u32)> {
-    let home = std::env::var("JAVA_HOME").ok().filter(|h| !h.is_empty())?;
+/// Where start_fe.sh will take its JDK from, in the script's own order: `export_env_from_conf`
+/// runs after the environment is inherited, so a `JAVA_HOME` line in fe.conf wins over the
+/// environment; without either, 3.1+ infers the JDK from `javac` on `PATH` (and 3.4+ from `java`).
+/// `Err` carries why the value cannot be known without running the shell.
+fn script_java_home(
+    conf: &ConfFile,
+    to: Option<Version>,
+) -> Result<Option<(String, String)>, String> {
+    if let Some(raw) = conf.get("JAVA_HOME") {
+        let value = shell_word(&raw).ok_or_else(|| {
+            format!("JAVA_HOME = {} in fe.conf is evaluated by the shell at start; cannot tell which JDK it names", raw.trim())
+        })?;
+        if !value.is_empty() {
+            return Ok(Some((value, "JAVA_HOME in fe.conf".into())));
+        }
+    }
+    if let Some(env) = std::env::var("JAVA_HOME").ok().filter(|h| !h.is_empty()) {
+        return Ok(Some((env, "JAVA_HOME in the environment".into())));
+    }
+    let infers = to.is_none_or(|t| t >= Version::new(3, 1, 0));
+    if !infers {
+        return Ok(None);
+    }
+    let mut tools = vec!["javac"];
+    if to.is_none_or(|t| t >= Version::new(3, 4, 0)) {
+        tools.push("java");
+    }
+    for tool in tools {
+        let found = std::env::var_os("PATH").and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|d| d.join(tool))
+                .find(|p| p.is_file())
+        });
+        if let Some(bin) = found.and_then(|p| fs::canonicalize(p).ok()) {
+            if let Some(home) = bin.parent().and_then(Path::parent) {
+                return Ok(Some((
+                    home.display().to_string(),
+                    format!("{tool} on PATH"),
+                )));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// The value a shell gives a simple conf word: one layer of quotes removed, `${VAR}` and `$VAR`
+/// taken from the environment. `None` for anything only running the shell could tell (command
+/// substitution, backslashes, unbalanced quotes).
+fn shell_word(raw: &str) -> Option<String> {
+    let t = raw.trim();
+    if t.contains('`') || t.contains("$(") || t.contains('\\') {
+        return None;
+    }
+    let (body, expand) = match t.chars().next() {
+        Some(q @ ('"' | '\'')) if t.len() >= 2 && t.ends_with(q) => (&t[1..t.len() - 1], q == '"'),
+        _ => (t, true),
+    };
+    if body.contains(['"', '\'']) {
+        return None;
+    }
+    if !expand {
+        return Some(body.to_string());
+    }
+    let mut out = String::new();
+    let mut rest = body;
+    while let Some(pos) = rest.find('$') {
+        out.push_str(&rest[..pos]);
+        let after = &rest[pos + 1..];
+        let (name, tail) = if let Some(inner) = after.strip_prefix('{') {
+            let end = inner.find('}')?;
+            (&inner[..end], &inner[end + 1..])
+        } else {
+            let end = after
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(after.len());
+            (&after[..end], &after[end..])
+        };
+        if name.is_empty() {
+            return None;
+        }
+        out.push_str(&std::env::var(name).unwrap_or_default());
+        rest = tail;
+    }
+    out.push_str(rest);
+    Some(out)
+}
+
+/// The JDK at `home`, as (path, major version; 0 when its `release` file does not say).
+pub fn jdk_at(home: &str) -> (String, u32) {
+    let home = home.to_string();
     let release = fs::read_to_string(Path::new(&home).join("release")).unwrap_or_default();
     let full = crate::props::parse_map(&release)
         .get("JAVA_VERSION")
@@ -215,7 +514,59 @@ pub fn java_home() -> Option<(String, u32)> {
         None => full.split('.').next().and_then(|m| m.parse().ok()),
     }
     .unwrap_or(0);
-    Some((home, major))
+    (home, major)
+}
+
+/// Finds the JDK start_fe.sh will use and refuses (exit 3) what the script would refuse: no JDK at
+/// all, a `JAVA_HOME` without `bin/java`, or (3.0+) a JRE, which has no `bin/javac`.
+fn check_jdk(
+    conf: &ConfFile,
+    to: Option<Version>,
+    conf_file: &str,
+    warnings: &mut Vec<String>,
+) -> Result<Option<(String, u32)>, Ending> {
+    let target = to
+        .map(|t| format!("StarRocks {}.{}", t.major, t.minor))
+        .unwrap_or_else(|| "the new release".into());
+    let found = match script_java_home(conf, to) {
+        Ok(f) => f,
+        Err(why) => {
+            warnings.push(why);
+            return Ok(None);
+        }
+    };
+    let Some((home, source)) = found else {
+        let how = if to.is_some_and(|t| t < Version::new(3, 1, 0)) {
+            "its start_fe.sh does not look for javac"
+        } else {
+            "and no javac is on PATH"
+        };
+        return Err(Ending::env(format!(
+            "failed to find a JDK: JAVA_HOME is set neither in the environment nor in {conf_file}, {how}; start_fe.sh of {target} would refuse to start. Set JAVA_HOME to a JDK"
+        )));
+    };
+    if !Path::new(&home).join("bin/java").is_file() {
+        return Err(Ending::env(format!(
+            "failed to find bin/java under JAVA_HOME={home} ({source}); point {} at a JDK",
+            if source.contains("fe.conf") {
+                format!("JAVA_HOME in {conf_file}")
+            } else {
+                "JAVA_HOME".into()
+            }
+        )));
+    }
+    if !Path::new(&home).join("bin/javac").is_file() {
+        let msg = format!(
+            "JAVA_HOME={home} ({source}) is a JRE (no bin/javac): start_fe.sh of StarRocks 3.0+ refuses it; install a JDK and point {} at it",
+            if source.contains("fe.conf") { format!("JAVA_HOME in {conf_file}") } else { "JAVA_HOME".into() }
+        );
+        match to {
+            Some(t) if t < Version::new(3, 0, 0) => {}
+            Some(_) => return Err(Ending::env(msg)),
+            None => warnings.push(format!("{msg} (pass --to-version to have this checked)")),
+        }
+    }
+    Ok(Some(jdk_at(&home)))
 }
 
 /// Upgrade-path advice when both versions are known.
@@ -372,21 +723,30 @@ pub fn preflight(run: &mut Run) -> Result<Plan, Ending> {
     }
 
     // The JDK and the password.
-    let java = java_home();
     let mut warnings = Vec::new();
-    match (&java, cfg.to_version) {
-        (None, _) => warnings.push("JAVA_HOME is not set: start_fe.sh of 2.5/3.0 refuses to start, 3.1+ infers it from javac".into()),
-        (Some((home, 0)), _) => warnings.push(format!("cannot tell the JDK version of JAVA_HOME={home} (no release file)")),
+    let to_line = cfg.to_version.map(|r| r.lowest());
+    let java = check_jdk(&base_conf, to_line, &file, &mut warnings)?;
+    match (&java, to_line) {
+        (None, _) => {}
+        (Some((home, 0)), _) => warnings.push(format!(
+            "cannot tell the JDK version of JAVA_HOME={home} (no release file)"
+        )),
         (Some((home, major)), Some(to)) => {
             let min = to.fe_min_jdk();
-            let refused = *major < min || (to.line() >= (3, 2) && to.line() <= (3, 3) && (9..11).contains(major));
+            let refused = *major < min
+                || (to.line() >= (3, 2) && to.line() <= (3, 3) && (9..11).contains(major));
             if refused {
                 return Err(Ending::env(format!(
                     "JDK {major} at JAVA_HOME={home} cannot run StarRocks {to} (it needs JDK {}); point JAVA_HOME at a supported JDK",
                     if to.line() >= (3, 2) && min < 11 { "11 or 17".to_string() } else { format!("{min}+") }
                 )));
             }
-            if to.line() >= (3, 5) && *major >= 17 && base_conf.get("JAVA_OPTS").is_some_and(|o| o.contains("ConcMarkSweep")) {
+            if to.line() >= (3, 5)
+                && *major >= 17
+                && base_conf
+                    .get("JAVA_OPTS")
+                    .is_some_and(|o| o.contains("ConcMarkSweep"))
+            {
                 warnings.push("JAVA_OPTS uses CMS options that JDK 17 refuses; StarRocks 3.5 will fail in fe.out".into());
             }
         }
@@ -400,7 +760,13 @@ pub fn preflight(run: &mut Run) -> Result<Plan, Ending> {
         })?),
         None => None,
     };
-    if let (Some(f), Some(t)) = (cfg.from_version, cfg.to_version) {
+    for (key, opts, _) in java_opts_moved(&base_conf, "${LOG_DIR}") {
+        warnings.push(format!(
+            "{file}: {key} writes outside ${{LOG_DIR}} ({}); the sandbox writes those files in its own log folder",
+            opts.join(", ")
+        ));
+    }
+    if let (Some(f), Some(t)) = (cfg.from_version, to_line) {
         warnings.extend(path_warnings(f, t));
     }
     for r in &source.live_reasons {
@@ -451,4 +817,125 @@ pub fn lay_out_package(pkg: &Path, home: &Path) -> std::io::Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shell_safe_refuses_what_eval_or_word_splitting_would_change() {
+        assert!(shell_safe("/tmp/.tmpAb3/ws/sr-rehearse-20261130-1a2b/fe"));
+        for bad in [
+            "/tmp/my root",
+            "/tmp/x$(touch y)",
+            "/tmp/x`id`",
+            "/tmp/it's",
+            "/tmp/\"q\"",
+            "/tmp/a=b",
+            "/tmp/*",
+            "/tmp/back\\slash",
+            "",
+        ] {
+            assert!(!shell_safe(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn shell_word_gives_the_value_or_admits_it_cannot() {
+        assert_eq!(shell_word(" /opt/jdk ").as_deref(), Some("/opt/jdk"));
+        assert_eq!(shell_word("\"/opt/jdk\"").as_deref(), Some("/opt/jdk"));
+        assert_eq!(shell_word("'/opt/$X'").as_deref(), Some("/opt/$X"));
+        assert_eq!(
+            shell_word("${SR_REHEARSE_UNSET_FOR_TEST}/jdk").as_deref(),
+            Some("/jdk")
+        );
+        assert_eq!(shell_word("$(ls /usr/lib/jvm | head -1)"), None);
+        assert_eq!(shell_word("`cat /etc/jdk`"), None);
+        assert_eq!(shell_word("\"a\"b\""), None);
+    }
+
+    #[test]
+    fn uppercase_path_keys_move_into_the_home_and_java_home_stays() {
+        let conf = ConfFile::parse(
+            "PID_DIR = /opt/sr/fe/bin\nSTARROCKS_HOME=/opt/sr/fe\nUDF_RUNTIME_DIR = \"/data/udf\"\n\
+             JAVA_HOME = /usr/lib/jvm/17\nLD_LIBRARY_PATH=/opt/lib\nJAVA_OPTS=\"-Xmx8g\"\n\
+             REL_DIR = ${STARROCKS_HOME}/rel\nlower_dir = /data/x\nDATE = `date +%Y`\n",
+        );
+        assert_eq!(
+            env_path_keys(&conf, "/ws/fe"),
+            [
+                ("STARROCKS_HOME".to_string(), "/ws/fe".to_string()),
+                (
+                    "UDF_RUNTIME_DIR".to_string(),
+                    "/ws/fe/udf_runtime_dir".to_string()
+                ),
+            ]
+        );
+        assert!(is_env_key("JAVA_OPTS_FOR_JDK_11") && !is_env_key("Java_opts"));
+    }
+
+    #[test]
+    fn jvm_options_writing_outside_the_log_dir_move_into_it() {
+        let conf = ConfFile::parse(
+            "JAVA_OPTS=\"-Xloggc:/var/log/gc.log -Xlog:gc*:${LOG_DIR}/gc.log:time -XX:ErrorFile=/var/hs_err_pid%p.log\"\n\
+             JAVA_OPTS_FOR_JDK_11='-Xlog:gc*:file=/var/gc11.log:time -XX:HeapDumpPath=${LOG_DIR}'\n\
+             JAVA_OPTS_FOR_JDK_9=\"-XX:HeapDumpPath=/dumps -Xmx4g\"\n",
+        );
+        let moved = java_opts_moved(&conf, "/ws/fe/log");
+        let keys: Vec<(&str, Vec<&str>, &str)> = moved
+            .iter()
+            .map(|(k, o, v)| {
+                (
+                    k.as_str(),
+                    o.iter().map(String::as_str).collect(),
+                    v.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                (
+                    "JAVA_OPTS",
+                    vec!["-Xloggc:/var/log/gc.log", "-XX:ErrorFile=/var/hs_err_pid%p.log"],
+                    "-Xloggc:/ws/fe/log/gc.log -Xlog:gc*:${LOG_DIR}/gc.log:time -XX:ErrorFile=/ws/fe/log/hs_err_pid%p.log"
+                ),
+                (
+                    "JAVA_OPTS_FOR_JDK_11",
+                    vec!["-Xlog:gc*:file=/var/gc11.log:time"],
+                    "'-Xlog:gc*:file=/ws/fe/log/gc11.log:time -XX:HeapDumpPath=${LOG_DIR}'"
+                ),
+                (
+                    "JAVA_OPTS_FOR_JDK_9",
+                    vec!["-XX:HeapDumpPath=/dumps"],
+                    "-XX:HeapDumpPath=/ws/fe/log -Xmx4g"
+                ),
+            ]
+        );
+        let mut c = conf.clone();
+        c.set_all("JAVA_OPTS", &moved[0].2);
+        assert!(c
+            .render()
+            .starts_with("JAVA_OPTS=\"-Xloggc:/ws/fe/log/gc.log -Xlog:gc*:${LOG_DIR}/gc.log:time"));
+    }
+
+    #[test]
+    fn a_home_with_a_blank_is_reached_through_a_link_that_clean_removes() {
+        let tmp = tempfile::tempdir().unwrap();
+        let safe = tmp.path().join("sr-rehearse-a");
+        fs::create_dir_all(safe.join("fe")).unwrap();
+        let (home, link) = script_home(&safe, &safe.join("fe")).unwrap();
+        assert_eq!((home, link), (safe.join("fe"), None));
+
+        let run = tmp.path().join("my root/sr-rehearse-20261130-0000-test");
+        fs::create_dir_all(run.join("fe/bin")).unwrap();
+        let (home, link) = script_home(&run, &run.join("fe")).unwrap();
+        let link = link.expect("a link for a path with a blank");
+        assert_eq!(home, link);
+        assert!(shell_safe(&home.display().to_string()));
+        assert!(home.join("bin").is_dir());
+        remove_home_link(&run);
+        assert!(fs::symlink_metadata(&link).is_err());
+    }
 }

@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 
 use super::meta::{make_meta, MetaSpec};
-use super::package::{make_jdk, make_package, PackageSpec, Role};
+use super::package::{make_jdk, make_jre, make_package, PackageSpec, Role};
 use super::{be, fe, Fault};
 use crate::version::Version;
 use clap::{Parser, Subcommand};
@@ -97,6 +97,9 @@ enum Cmd {
         major: u32,
         #[arg(long)]
         out: PathBuf,
+        /// Leave out bin/javac: a JRE, which start_fe.sh of 3.0+ refuses.
+        #[arg(long)]
+        jre: bool,
     },
     /// Run the simulated FE directly (start_fe.sh does this through the JDK's java).
     Fe {
@@ -195,8 +198,13 @@ pub fn main(argv: Vec<String>) -> i32 {
             too_much_time_secs,
         })
         .map(|()| println!("package for StarRocks {version} at {}", out.display())),
-        Cmd::MakeJdk { major, out } => {
-            make_jdk(major, &out).map(|()| println!("JDK {major} at {}", out.display()))
+        Cmd::MakeJdk { major, out, jre } => {
+            let (made, what) = if jre {
+                (make_jre(major, &out), "JRE")
+            } else {
+                (make_jdk(major, &out), "JDK")
+            };
+            made.map(|()| println!("{what} {major} at {}", out.display()))
         }
         Cmd::Fe { args } => return fe::run(args),
         Cmd::Be { args } => return be::be_main(args),

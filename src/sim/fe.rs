@@ -19,7 +19,7 @@ use nix::sys::signal::Signal;
 
 use super::http::{self, Request, Response};
 use super::image::{self, Backend, Frontend, ImageHeader, JdbHeader};
-use super::logs::{FeLog, Level};
+use super::logs::{FeLog, Level, Threshold};
 use super::meta::{random_token, random_u64, role_file, version_file};
 use super::mysql::{self, Outcome, ResultSet};
 use super::{connect_loopback, proc, Fault, Release};
@@ -362,8 +362,12 @@ fn start(fe: &mut Fe, log_slot: &Arc<Mutex<Option<Arc<FeLog>>>>) -> Result<(), S
     }
     let home = fe.home.display().to_string();
     let sys_log_dir = fe.conf_str("sys_log_dir", &format!("{home}/log"));
-    print_log4j_config(&sys_log_dir, &fe.conf_str("sys_log_level", "INFO"));
-    let log = FeLog::open(Path::new(&sys_log_dir), v)
+    let level = fe.conf_str("sys_log_level", "INFO");
+    // Log4jConfig checks the level before it prints or applies the configuration.
+    let threshold = Threshold::parse(&level)
+        .map_err(|e| Stop::StartFailed(format!("java.io.IOException: {e}")))?;
+    print_log4j_config(&sys_log_dir, &level);
+    let log = FeLog::open(Path::new(&sys_log_dir), v, threshold)
         .map_err(|e| Stop::StartFailed(format!("java.io.IOException: {sys_log_dir}: {e}")))?;
     let log = Arc::new(log);
     fe.log = Some(log.clone());

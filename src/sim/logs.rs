@@ -31,6 +31,41 @@ impl Level {
     }
 }
 
+/// The root logger level of `Log4jConfig`: fe.conf's `sys_log_level`, upper-cased, one of
+/// `FATAL`, `ERROR`, `WARN`, `INFO`, `DEBUG`; anything else fails log4j set-up with
+/// `sys_log_level config error`. An event is written only at or above it; `fe.warn.log` keeps its
+/// own WARN floor on top.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Threshold {
+    Debug,
+    Info,
+    Warn,
+    Error,
+    Fatal,
+}
+
+impl Threshold {
+    pub fn parse(value: &str) -> Result<Threshold, String> {
+        match value.trim().to_ascii_uppercase().as_str() {
+            "DEBUG" => Ok(Threshold::Debug),
+            "INFO" => Ok(Threshold::Info),
+            "WARN" => Ok(Threshold::Warn),
+            "ERROR" => Ok(Threshold::Error),
+            "FATAL" => Ok(Threshold::Fatal),
+            _ => Err("sys_log_level config error".into()),
+        }
+    }
+
+    fn admits(self, level: Level) -> bool {
+        let rank = match level {
+            Level::Info => Threshold::Info,
+            Level::Warn => Threshold::Warn,
+            Level::Error => Threshold::Error,
+        };
+        rank >= self
+    }
+}
+
 fn append(path: &Path) -> io::Result<File> {
     OpenOptions::new().create(true).append(true).open(path)
 }
@@ -38,16 +73,18 @@ fn append(path: &Path) -> io::Result<File> {
 /// fe.log and fe.warn.log.
 pub struct FeLog {
     version: Version,
+    threshold: Threshold,
     files: Mutex<(File, File)>,
     /// The main thread's display name: `main`, then `UNKNOWN <node>(-1)` once BDB JE renames it.
     main_thread: Mutex<String>,
 }
 
 impl FeLog {
-    pub fn open(dir: &Path, version: Version) -> io::Result<FeLog> {
+    pub fn open(dir: &Path, version: Version, threshold: Threshold) -> io::Result<FeLog> {
         fs::create_dir_all(dir)?;
         Ok(FeLog {
             version,
+            threshold,
             files: Mutex::new((
                 append(&dir.join("fe.log"))?,
                 append(&dir.join("fe.warn.log"))?,
@@ -67,6 +104,9 @@ impl FeLog {
 
     /// Writes one event; `thread` is `name|tid`, `loc` is `Class.method():line`.
     pub fn log(&self, level: Level, thread: &str, loc: &str, msg: &str) {
+        if !self.threshold.admits(level) {
+            return;
+        }
         let now = Civil::now();
         let ts = if self.version.fe_log_iso_offset() {
             now.log4j_iso()
@@ -222,5 +262,22 @@ impl Glog {
         if let Some(f) = self.files.lock().unwrap().as_mut() {
             f.flush();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn threshold_is_log4j_root_level() {
+        let warn = Threshold::parse(" warn ").unwrap();
+        assert!(!warn.admits(Level::Info) && warn.admits(Level::Warn) && warn.admits(Level::Error));
+        assert!(Threshold::parse("DEBUG").unwrap().admits(Level::Info));
+        assert!(!Threshold::parse("FATAL").unwrap().admits(Level::Error));
+        assert_eq!(
+            Threshold::parse("WARNING").unwrap_err(),
+            "sys_log_level config error"
+        );
     }
 }

@@ -193,10 +193,25 @@ pub fn make_package(spec: &PackageSpec) -> Result<(), SimError> {
     Ok(())
 }
 
-/// Builds a stand-in JDK at `out`: `release` with `JAVA_VERSION` and `bin/java`, which is this
-/// simulator. It answers `-version` like OpenJDK, refuses the JVM options that JDK really refuses,
+/// Builds a stand-in JDK at `out`: `release` with `JAVA_VERSION`, `bin/java`, which is this
+/// simulator, and `bin/javac`, whose presence is all start_fe.sh (3.0+) checks to tell a JDK from a
+/// JRE. `java` answers `-version` like OpenJDK, refuses the JVM options that JDK really refuses,
 /// and runs the simulated FE for `com.starrocks.StarRocksFE`.
 pub fn make_jdk(major: u32, out: &Path) -> Result<(), SimError> {
+    make_java_runtime(major, out)?;
+    write(
+        &out.join("bin/javac"),
+        "#!/bin/sh\necho \"javac: the starrocks-sim JDK compiles nothing\" >&2\nexit 2\n",
+        true,
+    )
+}
+
+/// Like [`make_jdk`] without `bin/javac`: a JRE, which start_fe.sh of 3.0+ refuses.
+pub fn make_jre(major: u32, out: &Path) -> Result<(), SimError> {
+    make_java_runtime(major, out)
+}
+
+fn make_java_runtime(major: u32, out: &Path) -> Result<(), SimError> {
     let full = match major {
         8 => "1.8.0_412".to_string(),
         11 => "11.0.23".to_string(),

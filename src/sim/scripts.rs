@@ -13,18 +13,19 @@ pub fn common_sh() -> String {
     r#"#!/usr/bin/env bash
 # Helpers shared by the start scripts of this (simulated) StarRocks release.
 
-# Every line of a conf file whose key is all uppercase becomes an environment variable; the value is
-# evaluated by the shell, so quotes, ${VAR} and $(command) work as they do in the real scripts.
+# Every line of a conf file whose key is all uppercase becomes an environment variable. This is the
+# release's own loop, quirks included: `read` without -r eats backslashes, the unquoted `echo $line`
+# splits words (runs of blanks become one, globs expand), every ` = ` in the line loses its blanks,
+# and `eval "echo ..."` runs quotes, ${VAR}, $(command) and backquotes. The last line of a key wins,
+# and it wins over whatever the script exported before calling this.
 export_env_from_conf() {
-    local line key value
-    while IFS= read -r line || [[ -n "$line" ]]; do
-        line="${line#"${line%%[![:blank:]]*}"}"
-        if [[ "$line" =~ ^([[:upper:]][[:upper:][:digit:]_]*)[[:blank:]]*=[[:blank:]]*(.*)$ ]]; then
-            key="${BASH_REMATCH[1]}"
-            value="${BASH_REMATCH[2]}"
-            eval "export $key=$value"
+    while read line; do
+        envline=`echo $line | sed 's/[[:blank:]]*=[[:blank:]]*/=/g' | sed 's/^[[:blank:]]*//g' | egrep "^[[:upper:]]([[:upper:]]|_|[[:digit:]])*="`
+        envline=`eval "echo $envline"`
+        if [[ $envline == *"="* ]]; then
+            eval 'export "$envline"'
         fi
-    done < "$1"
+    done < $1
 }
 
 # The last value of a lowercase key, unexpanded.
@@ -55,6 +56,8 @@ pub fn start_fe_sh(v: Version) -> String {
     if v >= Version::new(3, 5, 0) {
         longopts.push_str(",cluster_snapshot,failpoint");
     }
+    // The release's own JAVA_OPTS, used when fe.conf has none (2.5 @0022a1e, 3.x @e84f452).
+    let default_opts = if v.major < 3 { "-Xmx1024m" } else { "-Xmx8g" };
     s.push_str(&format!(
         r#"curdir=$(dirname "$0")
 curdir=$(cd "$curdir"; pwd)
@@ -80,13 +83,15 @@ done
 
 export STARROCKS_HOME=$(cd "$curdir/.."; pwd)
 export DORIS_HOME="$STARROCKS_HOME"
-source "$STARROCKS_HOME/bin/common.sh"
-export_env_from_conf "$STARROCKS_HOME/conf/fe.conf"
+# Unquoted as in the release: a home whose path has a blank cannot source it.
+source $STARROCKS_HOME/bin/common.sh
+
+# The script's own values first; fe.conf, read next, wins over each of them.
+export JAVA_OPTS="{default_opts}"
+export LOG_DIR="$STARROCKS_HOME/log"
 export PID_DIR=$(cd "$curdir"; pwd)
-if [ -z "$LOG_DIR" ]; then
-    export LOG_DIR="$STARROCKS_HOME/log"
-fi
-mkdir -p "$LOG_DIR"
+export_env_from_conf $STARROCKS_HOME/conf/fe.conf
+mkdir -p $LOG_DIR
 "#
     ));
     if v.creates_missing_meta_dir() {
@@ -99,8 +104,9 @@ mkdir -p "${meta_dir:-"$STARROCKS_HOME/meta"}"
     let redirect_all = v >= Version::new(3, 1, 0);
     if redirect_all {
         s.push_str(
-            r#"if [ "$RUN_LOG_CONSOLE" -eq 0 ] && [ "${SYS_LOG_TO_CONSOLE:-0}" != "1" ]; then
-    exec >> "$LOG_DIR/fe.out" 2>&1
+            r#"LOG_FILE=$LOG_DIR/fe.out
+if [ "$RUN_LOG_CONSOLE" -eq 0 ] && [ "${SYS_LOG_TO_CONSOLE:-0}" != "1" ]; then
+    exec >> $LOG_FILE 2>&1
 fi
 "#,
         );
@@ -121,6 +127,27 @@ fi
         s.push_str(
             r#"if [ -z "$JAVA_HOME" ]; then
     echo "Error: JAVA_HOME is not set."
+    exit 1
+fi
+"#,
+        );
+    }
+    // Both wordings of the JRE check: the short one beside the `JAVA_HOME is not set.` check, the
+    // long one once the script infers JAVA_HOME.
+    if v.line() == (3, 0) {
+        s.push_str(
+            r#"if [ ! -f "$JAVA_HOME/bin/javac" ]; then
+    echo "Error: JAVA_HOME can not be jre"
+    exit 1
+fi
+"#,
+        );
+    } else if redirect_all {
+        s.push_str(
+            r#"if [ ! -f "$JAVA_HOME/bin/javac" ]; then
+    echo "Error: It appears that your JAVA_HOME environment variable is pointing to a non-JDK path: $JAVA_HOME"
+    echo "The FE program requires the full JDK to be installed and configured properly. Please check that JAVA_HOME"
+    echo "is set to the installation directory of JDK 8 or higher, rather than the JRE installation directory."
     exit 1
 fi
 "#,
@@ -179,9 +206,9 @@ fi
         r#"kill -0 "$oldpid" >/dev/null 2>&1"#
     };
     s.push_str(&format!(
-        r#"pidfile="$PID_DIR/fe.pid"
-if [ -f "$pidfile" ]; then
-    oldpid=$(cat "$pidfile")
+        r#"pidfile=$PID_DIR/fe.pid
+if [ -f $pidfile ]; then
+    oldpid=$(cat $pidfile)
     if [ -n "$oldpid" ] && {running_test}; then
         echo "Frontend running as process $oldpid. Stop it first."
         exit 1
@@ -214,7 +241,7 @@ if [ "$RUN_DAEMON" -eq 1 ]; then
 else
     "$JAVA" $final_java_opt com.starrocks.StarRocksFE $HELPER $HOST_TYPE "$@" >> "$LOG_DIR/fe.out" 2>&1 </dev/null
 fi
-echo $! > "$pidfile"
+echo $! > $pidfile
 "#,
         );
     }
@@ -226,15 +253,19 @@ pub fn stop_fe_sh(v: Version) -> String {
     let head = format!(
         "#!/usr/bin/env bash\n# stop_fe.sh of a simulated StarRocks {v} frontend (starrocks-sim).\n\n\
          curdir=$(dirname \"$0\")\ncurdir=$(cd \"$curdir\"; pwd)\n\
-         export STARROCKS_HOME=$(cd \"$curdir/..\"; pwd)\nexport PID_DIR=$(cd \"$curdir\"; pwd)\n\
-         pidfile=\"$PID_DIR/fe.pid\"\n"
+         export STARROCKS_HOME=$(cd \"$curdir/..\"; pwd)\nexport DORIS_HOME=\"$STARROCKS_HOME\"\n\
+         export PID_DIR=$(cd \"$curdir\"; pwd)\n\
+         source $STARROCKS_HOME/bin/common.sh\n\
+         # fe.conf is read after PID_DIR is set, so a PID_DIR line there names the pid file to signal.\n\
+         export_env_from_conf $STARROCKS_HOME/conf/fe.conf\n\
+         pidfile=$PID_DIR/fe.pid\n"
     );
     if !v.stop_fe_has_timeout() {
         // Up to 3.4: SIGTERM, then wait with no timeout; a non-java pid is only warned about.
         return head
             + r#"
-if [ -f "$pidfile" ]; then
-    pid=$(cat "$pidfile")
+if [ -f $pidfile ]; then
+    pid=$(cat $pidfile)
     pidcomm=$(ps -p "$pid" -o comm= 2>/dev/null)
     if [ "java" != "$pidcomm" ]; then
         echo "ERROR: pid process may not be fe. "
@@ -275,8 +306,8 @@ while true; do
     esac
 done
 
-if [ -f "$pidfile" ]; then
-    pid=$(cat "$pidfile")
+if [ -f $pidfile ]; then
+    pid=$(cat $pidfile)
     pidcomm=$(ps -p "$pid" -o comm= 2>/dev/null)
     if [ "java" != "$pidcomm" ]; then
         echo "ERROR: pid process may not be FE. "

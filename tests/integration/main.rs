@@ -3,6 +3,7 @@
 mod be;
 mod copy;
 mod fe;
+mod fe_conf;
 mod fe_sql;
 mod fence;
 mod fuzz;
