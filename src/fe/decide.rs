@@ -23,9 +23,17 @@ use crate::report::{exit, Catalog, DbCounts, Probe, Verdict};
 use crate::version::Version;
 use crate::watch::catalog::{Role, Severity};
 use crate::watch::tail::Tailer;
+use crate::watch::wake::Wake;
 use crate::watch::Watcher;
 
-const POLL: Duration = Duration::from_millis(20);
+/// The longest the loop sleeps with no log line arriving: the bound on noticing that the FE
+/// exited, or that HTTP accepts after the start line was already read.
+const IDLE: Duration = Duration::from_millis(50);
+/// Probes of /api/bootstrap after a start line start this close together and double to [`IDLE`].
+const FIRST_RETRY: Duration = Duration::from_millis(2);
+/// Before any start line HTTP cannot be up; an early probe only catches a release whose start
+/// lines we do not know.
+const BLIND_PROBE: Duration = Duration::from_millis(500);
 
 pub(super) fn decide(
     run: &mut Run,
@@ -49,6 +57,9 @@ pub(super) fn decide(
     let mut boot_path = bootstrap_path(run.cfg.cluster_id, &token);
     let (mut qe_started, mut fe_started) = (false, false);
     let mut last_probe: Option<Instant> = None;
+    let mut retry = FIRST_RETRY;
+    let mut eager_since_line = false;
+    let mut wake = Wake::new(&[&log]);
     let boot: serde_json::Value = loop {
         run.interrupted()?;
         // Read the logs after checking for exit, so the lines a dying FE wrote last are classified.
@@ -66,13 +77,18 @@ pub(super) fn decide(
                 watch.last()
             )));
         }
-        // HTTP binds only once the FE is ready; probe eagerly after a start line, rarely before.
-        let interval = if qe_started || fe_started {
-            POLL
-        } else {
-            Duration::from_millis(500)
-        };
+        // HTTP binds only once the FE is ready: probe at once when a start line appears, then
+        // back off, and rarely before.
+        let eager = qe_started || fe_started;
+        if eager && !eager_since_line {
+            eager_since_line = true;
+            last_probe = None;
+        }
+        let interval = if eager { retry } else { BLIND_PROBE };
         if last_probe.is_none_or(|t| t.elapsed() >= interval) {
+            if eager && last_probe.is_some() {
+                retry = (retry * 2).min(IDLE);
+            }
             last_probe = Some(Instant::now());
             let path = boot_path.clone();
             let probe = run
@@ -139,7 +155,12 @@ pub(super) fn decide(
                 ),
             ));
         }
-        std::thread::sleep(POLL);
+        // Sleep until a log line arrives or the next probe is due; a line can be the start line
+        // that makes HTTP worth probing, so it must not wait out a timer.
+        let next_probe = last_probe
+            .map(|t| interval.saturating_sub(t.elapsed()))
+            .unwrap_or_default();
+        wake.wait(next_probe.min(IDLE));
     };
     let ready_after = started.elapsed();
     let fe_version = boot["feVersion"].as_str().unwrap_or("").to_string();

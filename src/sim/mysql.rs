@@ -75,7 +75,12 @@ pub fn serve(listener: TcpListener, cfg: Arc<ServerConfig>) {
             let cfg = cfg.clone();
             let id = n as u32 + 1;
             std::thread::spawn(move || {
-                let _ = Conn { s: stream, seq: 0 }.run(&cfg, id);
+                let _ = Conn {
+                    s: stream,
+                    seq: 0,
+                    out: Vec::new(),
+                }
+                .run(&cfg, id);
             });
         }
     });
@@ -98,6 +103,10 @@ pub fn native_scramble(password: &str, salt: &[u8]) -> Vec<u8> {
 struct Conn {
     s: TcpStream,
     seq: u8,
+    /// Packets of the response being built. The real FE's `MysqlChannel.sendOnePacket` appends
+    /// to its send buffer and `flush()` writes it out once per response; writing each packet on
+    /// its own would let Nagle's algorithm and the client's delayed ACK stall every result set.
+    out: Vec<u8>,
 }
 
 fn lenenc_int(out: &mut Vec<u8>, n: u64) {
@@ -156,10 +165,20 @@ impl Conn {
         p.push(self.seq);
         p.extend_from_slice(payload);
         self.seq = self.seq.wrapping_add(1);
-        self.s.write_all(&p)
+        self.out.extend_from_slice(&p);
+        Ok(())
     }
 
+    /// Sends the buffered response in one write, as `MysqlChannel.flush()` does.
+    fn flush(&mut self) -> io::Result<()> {
+        let out = std::mem::take(&mut self.out);
+        self.s.write_all(&out)
+    }
+
+    /// Reads the client's next packet; whatever was answered so far goes out first, since the
+    /// client waits for it.
     fn read_packet(&mut self) -> io::Result<Vec<u8>> {
+        self.flush()?;
         let mut head = [0u8; 4];
         self.s.read_exact(&mut head)?;
         let len = u32::from_le_bytes([head[0], head[1], head[2], 0]) as usize;
@@ -187,6 +206,13 @@ impl Conn {
     }
 
     fn run(mut self, cfg: &ServerConfig, conn_id: u32) -> io::Result<()> {
+        let served = self.session(cfg, conn_id);
+        // An error packet that ends the session (access denied) still reaches the client.
+        let flushed = self.flush();
+        served.and(flushed)
+    }
+
+    fn session(&mut self, cfg: &ServerConfig, conn_id: u32) -> io::Result<()> {
         self.s.set_read_timeout(Some(Duration::from_secs(300)))?;
         let salt: Vec<u8> = (0..3)
             .flat_map(|_| super::meta::random_u64().to_le_bytes())

@@ -3,6 +3,7 @@
 
 pub mod catalog;
 pub mod tail;
+pub mod wake;
 
 use std::collections::HashSet;
 
