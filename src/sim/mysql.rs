@@ -361,4 +361,42 @@ mod tests {
         assert!(native_scramble("", b"12345678901234567890").is_empty());
         assert_eq!(native_scramble("pw", b"12345678901234567890").len(), 20);
     }
+
+    #[test]
+    fn a_result_set_leaves_in_one_write_when_the_server_turns_to_read() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        let mut conn = Conn {
+            s: server,
+            seq: 1,
+            out: Vec::new(),
+        };
+        let rs = ResultSet {
+            columns: vec!["Database".into()],
+            rows: vec![
+                vec![Some("information_schema".into())],
+                vec![Some("sales".into())],
+            ],
+        };
+        conn.result_set(&rs).unwrap();
+        client.set_nonblocking(true).unwrap();
+        let mut buf = [0u8; 4096];
+        assert!(
+            matches!(client.read(&mut buf), Err(e) if e.kind() == io::ErrorKind::WouldBlock),
+            "nothing is sent packet by packet"
+        );
+        let built = conn.out.len();
+        assert!(built > 0);
+        conn.flush().unwrap();
+        client.set_nonblocking(false).unwrap();
+        let mut got = 0;
+        while got < built {
+            got += client.read(&mut buf[got..]).unwrap();
+        }
+        assert_eq!(
+            got, built,
+            "the whole response, column count to the last EOF"
+        );
+    }
 }

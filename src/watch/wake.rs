@@ -60,7 +60,10 @@ impl Wake {
             // Round up so a sub-millisecond remainder does not become a busy loop of 0 ms polls.
             let ms = left.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
             let mut fds = [PollFd::new(i.as_fd(), PollFlags::POLLIN)];
-            match poll(&mut fds, PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX)) {
+            match poll(
+                &mut fds,
+                PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
+            ) {
                 Ok(0) => return false,
                 Ok(_) => {
                     while i.read_events().is_ok_and(|e| !e.is_empty()) {}

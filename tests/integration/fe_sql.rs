@@ -206,3 +206,76 @@ fn a_user_without_privileges_gets_its_own_advice() {
         assert!(summary.contains("--user root"), "{summary}");
     }
 }
+
+/// Issue 9's whole "done when" at once: every minor upgrade passes on a meta recording production
+/// hosts, with a production fe.conf that names production's PID_DIR and LOG_DIR and logs at WARN,
+/// from a workspace root with a blank in its name, while a production FE holds its fe.pid; that FE
+/// runs on and its pid file is unchanged after all six.
+#[test]
+fn every_minor_upgrade_passes_beside_a_running_production_fe() {
+    use std::os::unix::fs::MetadataExt;
+    let mut prod = FeBuild::new("3.3.2", "3.3.2").build();
+    let started = prod.start_daemon();
+    assert!(started.status.success(), "{started:?}");
+    prod.wait_ready();
+    let pid_file = prod.home.join("bin/fe.pid");
+    let pid_text = read(&pid_file);
+    let pid_meta = std::fs::metadata(&pid_file).unwrap();
+    let pid: i32 = pid_text.trim().parse().unwrap();
+
+    for (from, to) in UPGRADES {
+        let case = format!("{from} -> {to}");
+        let mut r = Rehearsal::new(from, to, PRODUCTION_NODES, &[]);
+        r.root = r.dir.path().join("rehearsal root");
+        std::fs::create_dir_all(&r.root).unwrap();
+        // Production's fe.conf as prepared for the new release (its JAVA_OPTS suit the JDK the
+        // new release needs), plus what this production adds.
+        let mut conf = read(&r.pkg.join("conf/fe.conf"));
+        conf.push_str(&format!(
+            "PID_DIR = {}\nLOG_DIR = {}\nsys_log_level = WARN\n",
+            prod.home.join("bin").display(),
+            prod.home.join("log").display()
+        ));
+        let conf_path = r.dir.path().join("prod-fe.conf");
+        std::fs::write(&conf_path, conf).unwrap();
+        let jdk11 = r.dir.path().join("jdk11");
+        run_sim(&[
+            "make-jdk",
+            "--major",
+            "11",
+            "--out",
+            jdk11.to_str().unwrap(),
+        ]);
+        let mut cmd = r.command(&[
+            "--prod-conf",
+            conf_path.to_str().unwrap(),
+            "--from-version",
+            from,
+            "--to-version",
+            to,
+        ]);
+        // 3.0 and 3.1 ship CMS options a JDK 17 refuses; their operators run JDK 11.
+        if to.parse::<Version>().unwrap() < Version::new(3, 2, 0) {
+            cmd.env("JAVA_HOME", &jdk11);
+        }
+        let o = r.outcome(cmd.output().unwrap());
+        assert_eq!(o.code, Some(0), "{case}\n{}\n{}", o.stdout, o.stderr);
+        assert!(
+            o.json["target"]["detected_version"]
+                .as_str()
+                .is_some_and(|v| v.starts_with(&format!("{to}-"))),
+            "{case}: {}",
+            o.json["target"]
+        );
+        r.assert_no_process_left();
+        assert!(alive(pid), "{case}: production's FE still runs");
+        let now = std::fs::metadata(&pid_file).unwrap();
+        assert_eq!(read(&pid_file), pid_text, "{case}");
+        assert_eq!(
+            (now.ino(), now.mtime(), now.mtime_nsec()),
+            (pid_meta.ino(), pid_meta.mtime(), pid_meta.mtime_nsec()),
+            "{case}: production's fe.pid is untouched"
+        );
+    }
+    prod.stop(&[]);
+}
