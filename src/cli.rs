@@ -47,6 +47,9 @@ pub enum Command {
         #[arg(long)]
         keep: bool,
     },
+    /// Check the health of a whole cluster from one FE: every FE, BE and CN, versions, leader and
+    /// journal lag, tablets. Exit 0 healthy, 1 degraded, 2 bad input, 3 unreachable.
+    Check(Box<CheckArgs>),
     /// End the processes of runs whose tool was killed, and remove their workspaces.
     Clean {
         #[arg(long, default_value_os_t = std::env::temp_dir())]
@@ -211,6 +214,60 @@ impl BeArgs {
             quiet: self.common.quiet,
             verbose: self.common.verbose,
             stop_grace: self.common.stop_grace,
+        }
+    }
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct CheckArgs {
+    /// Any FE of the cluster, as HOST:HTTP_PORT.
+    #[arg(long)]
+    pub fe: String,
+    /// That FE's query_port.
+    #[arg(long, default_value_t = 9030)]
+    pub query_port: u16,
+    #[arg(long, default_value = "root")]
+    pub user: String,
+    /// Environment variable holding the password.
+    #[arg(long)]
+    pub password_env: Option<String>,
+    /// Poll until the cluster is healthy or this long has passed (e.g. 5m): the gate between steps.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub wait: Option<Duration>,
+    /// A follower further behind the leader's journal than this many entries is lagging.
+    #[arg(long, default_value_t = 1000)]
+    pub max_journal_lag: u64,
+    /// A version allowed to run beside the others (a rolling upgrade in progress; repeatable).
+    #[arg(long = "allow-version")]
+    pub allow_version: Vec<String>,
+    /// Timeout of each probe.
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    pub probe_timeout: Duration,
+    /// Write the result as JSON here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Write a JUnit XML report here (one case per node).
+    #[arg(long)]
+    pub junit: Option<PathBuf>,
+    /// Only the verdict line.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+impl CheckArgs {
+    pub fn to_config(&self) -> crate::check::CheckConfig {
+        crate::check::CheckConfig {
+            fe: self.fe.clone(),
+            query_port: self.query_port,
+            user: self.user.clone(),
+            password_env: self.password_env.clone(),
+            wait: self.wait,
+            max_journal_lag: self.max_journal_lag,
+            allow_versions: self.allow_version.clone(),
+            probe_timeout: self.probe_timeout,
+            json: self.json.clone(),
+            junit: self.junit.clone(),
+            quiet: self.quiet,
         }
     }
 }

@@ -23,6 +23,7 @@
 //!   The tool's pipelines never depend on it.
 
 pub mod be;
+pub mod check;
 pub mod clean;
 pub mod cli;
 pub mod conf;

@@ -36,6 +36,40 @@ fn emit(report: Report, common: &sr_rehearse::cli::Common) -> anyhow::Result<i32
     Ok(report.exit_code)
 }
 
+/// `check`: the summary on stdout, the files asked for, the verdict's exit code.
+fn run_check(cfg: &sr_rehearse::check::CheckConfig) -> anyhow::Result<i32> {
+    use sr_rehearse::check;
+    let status = match check::run_check(cfg) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("sr-rehearse check: {e}");
+            if let (Some(p), check::CheckError::Unreachable(_)) = (&cfg.json, &e) {
+                let v = serde_json::json!({"schema": 1, "command": "check", "verdict": "unreachable",
+                    "exit_code": e.exit_code(), "fe": cfg.fe, "problems": [e.to_string()]});
+                std::fs::write(p, serde_json::to_string_pretty(&v)?).with_context(|| {
+                    format!("failed to write the JSON report to {}", p.display())
+                })?;
+            }
+            return Ok(e.exit_code());
+        }
+    };
+    let text = check::render_human(&status);
+    if cfg.quiet {
+        println!("{}", text.lines().last().unwrap_or_default());
+    } else {
+        print!("{text}");
+    }
+    if let Some(p) = &cfg.json {
+        std::fs::write(p, serde_json::to_string_pretty(&status)?)
+            .with_context(|| format!("failed to write the JSON report to {}", p.display()))?;
+    }
+    if let Some(p) = &cfg.junit {
+        std::fs::write(p, junit::render(&check::to_report(&status)))
+            .with_context(|| format!("failed to write the JUnit report to {}", p.display()))?;
+    }
+    Ok(status.exit_code)
+}
+
 fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Fe(args) => {
@@ -86,6 +120,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                 }
             }
         }
+        Command::Check(args) => run_check(&args.to_config()),
         Command::Demo { keep } => sr_rehearse::demo::run(keep),
         Command::Clean { workspace_root } => sr_rehearse::clean::run(&workspace_root),
     }

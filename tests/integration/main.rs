@@ -1,6 +1,8 @@
 //! Integration tests: both binaries, driven through the real scripts of simulated releases.
 
 mod be;
+mod check;
+mod cluster_util;
 mod fe;
 mod fence;
 mod scan;
