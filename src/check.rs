@@ -334,7 +334,7 @@ pub fn check_once(cfg: &CheckConfig) -> Result<ClusterStatus, CheckError> {
     let leaders: Vec<String> = frontends
         .iter()
         .filter(|r| col(r, "Role") == "LEADER")
-        .map(|r| format!("{}:{}", col(r, "IP"), col(r, "EditLogPort")))
+        .map(|r| format!("fe {}:{}", col(r, "IP"), col(r, "QueryPort")))
         .collect();
     match leaders.len() {
         0 => st
@@ -687,8 +687,8 @@ pub fn to_report(s: &ClusterStatus) -> Report {
         });
     }
     let node_problems: usize = s.nodes.iter().map(|n| n.problems.len()).sum();
-    let cluster: Vec<&String> = s.problems.iter().skip(0).collect();
-    let cluster_only = cluster.len().saturating_sub(node_problems);
+    // Node problems are appended after the cluster-wide ones.
+    let cluster_only = s.problems.len().saturating_sub(node_problems);
     r.steps.push(Step {
         name: "cluster".into(),
         status: if cluster_only == 0 {

@@ -42,6 +42,7 @@ pub mod signals;
 pub mod sim;
 pub mod supervise;
 pub mod timefmt;
+pub mod upgrade_plan;
 pub mod version;
 pub mod watch;
 pub mod workspace;

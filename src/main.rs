@@ -70,6 +70,49 @@ fn run_check(cfg: &sr_rehearse::check::CheckConfig) -> anyhow::Result<i32> {
     Ok(status.exit_code)
 }
 
+/// `upgrade-plan`: the runbook on stdout, or the playbook files; refusals on stderr, exit 2.
+fn run_plan(cfg: &sr_rehearse::upgrade_plan::PlanConfig) -> anyhow::Result<i32> {
+    use sr_rehearse::upgrade_plan::{self as up, PlanFormat};
+    let plan = match up::plan(cfg) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("sr-rehearse upgrade-plan: {e}");
+            return Ok(e.exit_code());
+        }
+    };
+    match (cfg.format, &cfg.out) {
+        (PlanFormat::Ansible, Some(out)) => match up::write_ansible(cfg, &plan, out) {
+            Ok(files) => {
+                for f in &plan.forced {
+                    println!("FORCED (--force): {f}");
+                }
+                println!(
+                    "sr-rehearse upgrade-plan: {} -> {}, {} hosts; wrote {}",
+                    plan.from,
+                    plan.to,
+                    plan.steps.len(),
+                    files
+                        .iter()
+                        .map(|f| f.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+                println!(
+                    "run: ansible-playbook -i {} {}",
+                    files[0].display(),
+                    files[1].display()
+                );
+            }
+            Err(e) => {
+                eprintln!("sr-rehearse upgrade-plan: {e}");
+                return Ok(e.exit_code());
+            }
+        },
+        _ => print!("{}", up::render_text(cfg, &plan)),
+    }
+    Ok(exit::PASS)
+}
+
 fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Fe(args) => {
@@ -121,6 +164,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             }
         }
         Command::Check(args) => run_check(&args.to_config()),
+        Command::UpgradePlan(args) => run_plan(&args.to_config()),
         Command::Demo { keep } => sr_rehearse::demo::run(keep),
         Command::Clean { workspace_root } => sr_rehearse::clean::run(&workspace_root),
     }
