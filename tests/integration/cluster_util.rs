@@ -148,3 +148,90 @@ impl SimCluster {
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
+
+impl SimCluster {
+    /// `--node-home` for every node, from cluster.json.
+    pub fn node_home_args(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for n in &self.spec.nodes {
+            let port = if n.role == "fe" {
+                n.ports["query_port"]
+            } else {
+                n.ports["heartbeat_service_port"]
+            };
+            out.push("--node-home".into());
+            out.push(format!("{}@127.0.0.1:{port}={}", n.role, n.home.display()));
+        }
+        out
+    }
+
+    /// Builds the new release `version` (fe/ and be/) beside the cluster.
+    pub fn new_release(&self, version: &str) -> (PathBuf, PathBuf) {
+        let base = self.dir.join(format!("StarRocks-{version}"));
+        let (fe, be) = (base.join("fe"), base.join("be"));
+        for (role, out) in [("fe", &fe), ("be", &be)] {
+            run_sim(&[
+                "make-package",
+                "--role",
+                role,
+                "--version",
+                version,
+                "--out",
+                out.to_str().unwrap(),
+            ]);
+        }
+        (fe, be)
+    }
+
+    /// A real FE rehearsal of fe1's meta and a BE sandbox canary on be1, for the new release;
+    /// returns their JSON reports.
+    pub fn rehearse(&self, new_fe: &Path, new_be: &Path) -> (PathBuf, PathBuf) {
+        let ws = self.dir.join("ws");
+        std::fs::create_dir_all(&ws).unwrap();
+        let fe_report = self.dir.join("rehearsal.json");
+        let be_report = self.dir.join("canary.json");
+        let out = Command::new(tool_bin())
+            .arg("fe")
+            .arg("--meta")
+            .arg(self.node("fe1").dir.join("meta"))
+            .arg("--new-fe")
+            .arg(new_fe)
+            .args(["--isolate", "none", "-q", "--json"])
+            .arg(&fe_report)
+            .arg("--workspace-root")
+            .arg(&ws)
+            .env("JAVA_HOME", &self.spec.jdk)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+        let out = Command::new(tool_bin())
+            .arg("be")
+            .arg("--be-home")
+            .arg(self.be_home("be1"))
+            .arg("--new-be")
+            .arg(new_be)
+            .args(["--isolate", "none", "-q", "--json"])
+            .arg(&be_report)
+            .arg("--workspace-root")
+            .arg(&ws)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+        (fe_report, be_report)
+    }
+
+    /// `sr-rehearse upgrade-plan` against fe1 with every node's home.
+    pub fn plan(&self, new_fe: &Path, new_be: &Path, extra: &[&str]) -> Output {
+        Command::new(tool_bin())
+            .arg("upgrade-plan")
+            .args(self.fe_args("fe1"))
+            .arg("--new-fe")
+            .arg(new_fe)
+            .arg("--new-be")
+            .arg(new_be)
+            .args(self.node_home_args())
+            .args(extra)
+            .output()
+            .unwrap()
+    }
+}

@@ -5,6 +5,7 @@ mod check;
 mod cluster_util;
 mod fe;
 mod fence;
+mod plan;
 mod scan;
 mod sim_be;
 mod sim_fe;
