@@ -118,20 +118,23 @@ pub fn run(keep: bool) -> anyhow::Result<i32> {
     // SAFETY: single-threaded at this point; the simulated packages read JAVA_HOME like real ones.
     std::env::set_var("JAVA_HOME", &jdk);
 
-    println!("== demo 1/3: StarRocks 3.2.5 metadata on a new 3.3.2 release (expected: pass)\n");
+    println!("== demo 1/4: StarRocks 3.2.5 metadata on a new 3.3.2 release (expected: pass)\n");
     let pass_cfg = scenario(&base, "upgrade-3.2-to-3.3", "3.2.5", "3.3.2", keep)?;
     let pass = crate::fe::run(&pass_cfg);
     std::fs::write(reports.join("pass.json"), pass.to_json())?;
 
-    println!("\n== demo 2/3: metadata last written by 3.0.9, straight to 3.3.2 (expected: fail)\n");
+    println!("\n== demo 2/4: metadata last written by 3.0.9, straight to 3.3.2 (expected: fail)\n");
     let fail_cfg = scenario(&base, "skip-3.0-to-3.3", "3.0.9", "3.3.2", keep)?;
     let fail = crate::fe::run(&fail_cfg);
     std::fs::write(reports.join("fail.json"), fail.to_json())?;
 
-    println!("\n== demo 3/3: BE canary of a new 3.3.5 build beside a 3.2.11 node, in a sandbox (expected: pass)\n");
+    println!("\n== demo 3/4: BE canary of a new 3.3.5 build beside a 3.2.11 node, in a sandbox (expected: pass)\n");
     let be = be_scenario(&base, keep)?;
     let canary = crate::be::run(&be);
     std::fs::write(reports.join("be-canary.json"), canary.to_json())?;
+
+    println!("\n== demo 4/4: a 3.2.11 cluster of 3 FEs and 3 BEs: check, plan the upgrade to 3.3.5, run the playbook (expected: healthy after)\n");
+    let cluster_ok = crate::demo_cluster::run(&base, &reports, keep)?;
 
     println!(
         "\nreports: {0}/pass.json, {0}/fail.json and {0}/be-canary.json",
@@ -152,14 +155,18 @@ pub fn run(keep: bool) -> anyhow::Result<i32> {
     }
     let as_expected = pass.verdict == Verdict::Pass
         && fail.verdict == Verdict::Fail
-        && canary.verdict == Verdict::Pass;
+        && canary.verdict == Verdict::Pass
+        && cluster_ok;
     if as_expected {
-        println!("demo: all three runs ended as expected");
+        println!("demo: all four parts ended as expected");
         Ok(exit::PASS)
     } else {
         println!(
-            "demo: a rehearsal did not end as expected (pass: {:?}, fail: {:?})",
-            pass.verdict, fail.verdict
+            "demo: a part did not end as expected (pass: {:?}, fail: {:?}, canary: {:?}, cluster: {})",
+            pass.verdict,
+            fail.verdict,
+            canary.verdict,
+            if cluster_ok { "as expected" } else { "not as expected" }
         );
         Ok(exit::FAIL)
     }

@@ -28,6 +28,7 @@ pub mod clean;
 pub mod cli;
 pub mod conf;
 pub mod demo;
+pub mod demo_cluster;
 pub mod fe;
 pub mod fence;
 pub mod meta;
