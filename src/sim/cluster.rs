@@ -141,7 +141,6 @@ pub struct Who {
 }
 
 impl Group {
-    #[allow(clippy::too_many_arguments)]
     pub fn new(
         cluster_id: i64,
         token: String,

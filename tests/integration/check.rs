@@ -162,7 +162,7 @@ fn check_names_mixed_versions_and_allows_an_upgrade_in_progress() {
     let out = c.check_until(&[], |o| stdout(o).contains("mixed versions"));
     assert_eq!(out.status.code(), Some(1));
     let s = stdout(&out);
-    assert!(s.contains(&format!("3.3.5-")), "{s}");
+    assert!(s.contains("3.3.5-"), "{s}");
     assert!(s.contains(&format!("on be 127.0.0.1:{hb}")), "{s}");
     let out = c.check(&["--allow-version", "3.3.5"]);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));

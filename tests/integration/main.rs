@@ -8,6 +8,7 @@ mod fence;
 mod plan;
 mod scan;
 mod sim_be;
+mod sim_cluster;
 mod sim_fe;
 mod sim_meta;
 mod util;
