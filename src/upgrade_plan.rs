@@ -477,14 +477,24 @@ pub fn write_ansible(cfg: &PlanConfig, plan: &Plan, out: &Path) -> Result<Vec<Pa
   max_fail_percentage: 0
   gather_facts: false
   tasks:
-    - name: Swap the build in place (journal, backup, automatic rollback to the old build)
-      ansible.builtin.command:
-        argv: ["{{{{ sr_rehearse }}}}", be, --be-home, "{{{{ node_home }}}}", --new-be, "{{{{ new_be }}}}", --in-place, --fe, "{{{{ gate_fe.split(':')[0] }}}}:{{{{ gate_query_port }}}}", --soak, "{{{{ soak }}}}", -q]
-      changed_when: true
-    - name: Gate - the whole cluster healthy before the next host
-      ansible.builtin.command:
-{gate}
-      changed_when: false
+    - name: Upgrade the BE in {{{{ node_home }}}}
+      block:
+        - name: Swap the build in place (journal, backup, automatic rollback to the old build)
+          ansible.builtin.command:
+            argv: ["{{{{ sr_rehearse }}}}", be, --be-home, "{{{{ node_home }}}}", --new-be, "{{{{ new_be }}}}", --in-place, --fe, "{{{{ gate_fe.split(':')[0] }}}}:{{{{ gate_query_port }}}}", --soak, "{{{{ soak }}}}", -q]
+          changed_when: true
+        - name: Gate - the whole cluster healthy before the next host
+          ansible.builtin.command:
+    {gate}
+          changed_when: false
+      rescue:
+        - name: Wait for the cluster to be healthy with this BE on its old build (the canary rolled it back)
+          ansible.builtin.command:
+    {gate}
+          changed_when: false
+        - name: Stop the play
+          ansible.builtin.fail:
+            msg: "BE {{{{ inventory_hostname }}}}: the in-place upgrade to {{{{ target_version }}}} or its gate failed (a BE that failed to start was rolled back to its old build by the canary); the upgrade stops here"
 
 - name: Upgrade the FE followers and observers one at a time
   hosts: starrocks_fe_followers

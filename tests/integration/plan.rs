@@ -255,6 +255,10 @@ fn playbook_stops_with_the_failed_be_back_on_its_old_build() {
     assert!(!log.contains(&be3_host), "{log}");
     // The cluster is healthy with be1 on 3.3.5 and be2 on its old build, byte for byte.
     let report = c.dir.join("after.json");
+    assert!(
+        log.contains("Wait for the cluster to be healthy with this BE on its old build"),
+        "{log}"
+    );
     let out = c.check(&[
         "--json",
         report.to_str().unwrap(),
