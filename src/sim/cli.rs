@@ -117,8 +117,8 @@ enum Cmd {
         /// Leader heartbeat interval (frontends and backends), in milliseconds.
         #[arg(long, default_value_t = 500)]
         heartbeat_ms: u64,
-        /// A BE host that cannot run a build: be<N>:<fault>[@<version prefix>] (repeatable).
-        #[arg(long = "be-fault")]
+        /// A host that cannot run a build: be<N>:<fault>[@<version prefix>] or fe<N>:… (repeatable).
+        #[arg(long = "be-fault", alias = "host-fault")]
         be_fault: Vec<String>,
         /// A follower that replays behind its leader: fe<N> (repeatable).
         #[arg(long = "lagging")]

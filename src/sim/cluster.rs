@@ -745,7 +745,7 @@ pub struct ClusterBuild {
     pub fes: usize,
     pub bes: usize,
     pub heartbeat_ms: u64,
-    /// `be<N>:<fault>@<version prefix>`: a BE host that cannot run that build.
+    /// `be<N>:<fault>@<version prefix>` (or `fe<N>:…`): a host that cannot run that build.
     pub be_faults: Vec<String>,
     /// `fe<N>`: followers that replay behind the leader.
     pub lagging: Vec<String>,
@@ -758,15 +758,15 @@ pub struct ClusterBuild {
 fn host_faults_for(name: &str, b: &ClusterBuild) -> Result<HostFaults, String> {
     let mut hf = HostFaults::default();
     for spec in &b.be_faults {
-        let (node, rest) = spec
-            .split_once(':')
-            .ok_or_else(|| format!("--be-fault {spec}: expected be<N>:<fault>[@<version>]"))?;
+        let (node, rest) = spec.split_once(':').ok_or_else(|| {
+            format!("--host-fault {spec}: expected be<N> or fe<N>, then :<fault>[@<version>]")
+        })?;
         if node != name {
             continue;
         }
         let (fault, version) = rest.split_once('@').unwrap_or((rest, ""));
         let fault: Fault = serde_json::from_value(serde_json::Value::String(fault.into()))
-            .map_err(|_| format!("--be-fault {spec}: unknown fault {fault}"))?;
+            .map_err(|_| format!("--host-fault {spec}: unknown fault {fault}"))?;
         hf.faults.push(HostFault {
             fault,
             version: version.to_string(),

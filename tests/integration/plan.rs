@@ -151,7 +151,7 @@ fn ansible_playbook() -> Option<&'static str> {
 }
 
 /// Plans the upgrade to 3.3.5 as a playbook and runs it; returns ansible's output.
-fn run_playbook(c: &SimCluster, bin: &str) -> std::process::Output {
+fn run_playbook(c: &SimCluster, bin: &str, gate_wait: &str) -> std::process::Output {
     let (new_fe, new_be) = c.new_release("3.3.5");
     c.start_all();
     c.wait_healthy();
@@ -172,7 +172,7 @@ fn run_playbook(c: &SimCluster, bin: &str) -> std::process::Output {
             "--java-home",
             c.spec.jdk.to_str().unwrap(),
             "--gate-wait",
-            "60s",
+            gate_wait,
             "--soak",
             "2s",
         ],
@@ -202,7 +202,7 @@ fn playbook_upgrades_the_cluster_node_by_node() {
         return;
     };
     let c = SimCluster::build("3.2.11", &["--table", "db1.orders:3"]);
-    let out = run_playbook(&c, bin);
+    let out = run_playbook(&c, bin, "60s");
     let log = stdout(&out);
     assert_eq!(out.status.code(), Some(0), "{log}{}", stderr(&out));
     // The leader's FE is the last host the play touched.
@@ -238,7 +238,7 @@ fn playbook_stops_with_the_failed_be_back_on_its_old_build() {
         content_digest(&be2.join("bin"), &["be.pid"]),
         content_digest(&be2.join("lib"), &["udf-runtime"]),
     );
-    let out = run_playbook(&c, bin);
+    let out = run_playbook(&c, bin, "60s");
     let log = stdout(&out);
     assert_ne!(out.status.code(), Some(0), "{log}");
     let be2_host = format!(
@@ -286,4 +286,46 @@ fn playbook_stops_with_the_failed_be_back_on_its_old_build() {
         content_digest(&be2.join("lib"), &["udf-runtime"]),
     );
     assert_eq!(before, after, "be2's bin/ and lib/ are not its old build");
+}
+
+#[test]
+fn playbook_puts_a_failed_fe_back_on_its_old_build_and_stops() {
+    let Some(bin) = ansible_playbook() else {
+        return;
+    };
+    // fe2's host cannot run the 3.3 FE: it refuses the metadata there.
+    let c = SimCluster::build("3.2.11", &["--host-fault", "fe2:incompatible-meta@3.3"]);
+    let fe2 = c.node("fe2").home.clone();
+    let before = (
+        content_digest(&fe2.join("bin"), &["fe.pid"]),
+        content_digest(&fe2.join("lib"), &[]),
+    );
+    let out = run_playbook(&c, bin, "15s");
+    let log = stdout(&out);
+    assert_ne!(out.status.code(), Some(0), "{log}");
+    let host = |n: &str| format!("fe_127_0_0_1_{}", c.node(n).ports["query_port"]);
+    assert!(log.contains("Start the old FE"), "{log}");
+    assert!(log.contains(&format!("fatal: [{}]", host("fe2"))), "{log}");
+    // fe2 is the first follower; fe3 and the leader were never reached.
+    assert!(!log.contains(&host("fe3")), "{log}");
+    assert!(!log.contains("Upgrade the leader FE last"), "{log}");
+    let report = c.dir.join("after.json");
+    let out = c.check(&[
+        "--json",
+        report.to_str().unwrap(),
+        "--allow-version",
+        "3.3.5",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let j: serde_json::Value = serde_json::from_str(&read(&report)).unwrap();
+    for n in j["nodes"].as_array().unwrap() {
+        let v = n["version"].as_str().unwrap();
+        let want = if n["kind"] == "be" { "3.3.5" } else { "3.2.11" };
+        assert!(v.starts_with(want), "{n}");
+    }
+    let after = (
+        content_digest(&fe2.join("bin"), &["fe.pid"]),
+        content_digest(&fe2.join("lib"), &[]),
+    );
+    assert_eq!(before, after, "fe2's bin/ and lib/ are not its old build");
 }
