@@ -361,10 +361,11 @@ pub fn render_text(cfg: &PlanConfig, plan: &Plan) -> String {
             ("fe", r) => format!("FE {r}"),
             (k, _) => k.to_uppercase(),
         };
-        let (new, stop, start) = if n.kind == "fe" {
-            (&cfg.new_fe, "bin/stop_fe.sh", "bin/start_fe.sh --daemon")
-        } else {
-            (&cfg.new_be, "bin/stop_be.sh", "bin/start_be.sh --daemon")
+        let (new, stop, start) = match n.kind.as_str() {
+            "fe" => (&cfg.new_fe, "bin/stop_fe.sh", "bin/start_fe.sh --daemon"),
+            // A CN runs from the be/ package with its own scripts.
+            "cn" => (&cfg.new_be, "bin/stop_cn.sh", "bin/start_cn.sh --daemon"),
+            _ => (&cfg.new_be, "bin/stop_be.sh", "bin/start_be.sh --daemon"),
         };
         o.push_str(&format!(
             "\n{}. {what} {}:{} (home {}, now {})\n",
@@ -380,7 +381,7 @@ pub fn render_text(cfg: &PlanConfig, plan: &Plan) -> String {
         o.push_str(&format!("   cp -a {}/bin {}/lib .\n", q(new), q(new)));
         o.push_str(&format!("   bash {start}\n"));
         o.push_str(&format!("   {}\n", gate_cmd(cfg, plan, &s.gate)));
-        if n.kind != "fe" {
+        if n.kind == "be" {
             o.push_str(&format!(
                 "   (or all of the above but the gate, with a journal and automatic rollback: {} be --be-home {} --new-be {} --in-place --fe {}:{} --soak {})\n",
                 tool(),
