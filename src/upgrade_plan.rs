@@ -408,6 +408,13 @@ pub fn write_ansible(cfg: &PlanConfig, plan: &Plan, out: &Path) -> Result<Vec<Pa
     let io = |p: &Path, e: std::io::Error| {
         PlanError::Io(format!("failed to write {}: {e}", p.display()))
     };
+    // The BE canary's in-place procedure knows BE homes only; a CN would need its own.
+    if let Some(cn) = plan.steps.iter().find(|s| s.node.kind == "cn") {
+        return Err(PlanError::BadInput(format!(
+            "failed to write the playbook: {} is a compute node, which --format ansible does not upgrade yet; use the text runbook",
+            cn.node.id()
+        )));
+    }
     std::fs::create_dir_all(out).map_err(|e| io(out, e))?;
     let mut inv = String::from("# Inventory written by sr-rehearse upgrade-plan: one host per StarRocks node.\nall:\n  vars:\n");
     let mut var = |k: &str, v: &str| inv.push_str(&format!("    {k}: {}\n", yaml_str(v)));
