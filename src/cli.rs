@@ -47,6 +47,12 @@ pub enum Command {
         #[arg(long)]
         keep: bool,
     },
+    /// Check the health of a whole cluster from one FE: every FE, BE and CN, versions, leader and
+    /// journal lag, tablets. Exit 0 healthy, 1 degraded, 2 bad input, 3 unreachable.
+    Check(Box<CheckArgs>),
+    /// Print the rolling-upgrade runbook of a healthy cluster (BEs, then FE followers, the leader
+    /// last, a health gate between nodes), or write it as an Ansible playbook. Exit 2 when refused.
+    UpgradePlan(Box<PlanArgs>),
     /// End the processes of runs whose tool was killed, and remove their workspaces.
     Clean {
         /// Where run folders are (default: the temp folder).
@@ -248,6 +254,135 @@ impl BeArgs {
             quiet: self.common.quiet,
             verbose: self.common.verbose,
             stop_grace: self.common.stop_grace(),
+        }
+    }
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct CheckArgs {
+    /// Any FE of the cluster, as HOST:HTTP_PORT.
+    #[arg(long)]
+    pub fe: String,
+    /// That FE's query_port.
+    #[arg(long, default_value_t = 9030)]
+    pub query_port: u16,
+    #[arg(long, default_value = "root")]
+    pub user: String,
+    /// Environment variable holding the password.
+    #[arg(long)]
+    pub password_env: Option<String>,
+    /// Poll until the cluster is healthy or this long has passed (e.g. 5m): the gate between steps.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub wait: Option<Duration>,
+    /// A follower further behind the leader's journal than this many entries is lagging.
+    #[arg(long, default_value_t = 1000)]
+    pub max_journal_lag: u64,
+    /// A version allowed to run beside the others (a rolling upgrade in progress; repeatable).
+    #[arg(long = "allow-version")]
+    pub allow_version: Vec<String>,
+    /// Timeout of each probe.
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    pub probe_timeout: Duration,
+    /// Write the result as JSON here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Write a JUnit XML report here (one case per node).
+    #[arg(long)]
+    pub junit: Option<PathBuf>,
+    /// Only the verdict line.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+impl CheckArgs {
+    pub fn to_config(&self) -> crate::check::CheckConfig {
+        crate::check::CheckConfig {
+            fe: self.fe.clone(),
+            query_port: self.query_port,
+            user: self.user.clone(),
+            password_env: self.password_env.clone(),
+            wait: self.wait,
+            max_journal_lag: self.max_journal_lag,
+            allow_versions: self.allow_version.clone(),
+            probe_timeout: self.probe_timeout,
+            json: self.json.clone(),
+            junit: self.junit.clone(),
+            quiet: self.quiet,
+        }
+    }
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub check: CheckArgs,
+    /// The unpacked new release's be/ folder.
+    #[arg(long)]
+    pub new_be: PathBuf,
+    /// The unpacked new release's fe/ folder.
+    #[arg(long)]
+    pub new_fe: PathBuf,
+    /// The JSON report of a passing `sr-rehearse fe` for this target.
+    #[arg(long)]
+    pub rehearsal_report: Option<PathBuf>,
+    /// The JSON report of a passing `sr-rehearse be` canary for this target.
+    #[arg(long)]
+    pub canary_report: Option<PathBuf>,
+    /// The target version (by default the one the reports tested).
+    #[arg(long)]
+    pub to_version: Option<Version>,
+    /// Plan even when a refusal applies; the plan says which.
+    #[arg(long)]
+    pub force: bool,
+    #[arg(long, value_enum, default_value_t = crate::upgrade_plan::PlanFormat::Text)]
+    pub format: crate::upgrade_plan::PlanFormat,
+    /// Where --format ansible writes inventory.yml, playbook.yml and fe-node.yml.
+    #[arg(long, required_if_eq("format", "ansible"))]
+    pub out: Option<PathBuf>,
+    /// The FE home on every host.
+    #[arg(long, default_value = "/opt/starrocks/fe")]
+    pub fe_home: PathBuf,
+    /// The BE home on every host.
+    #[arg(long, default_value = "/opt/starrocks/be")]
+    pub be_home: PathBuf,
+    /// One node's home: fe@HOST:QUERY_PORT=DIR or be@HOST:HEARTBEAT_PORT=DIR (repeatable).
+    #[arg(long = "node-home", value_parser = crate::upgrade_plan::parse_node_home)]
+    pub node_home: Vec<(String, PathBuf)>,
+    /// JAVA_HOME for the FE start script, when the hosts do not set it.
+    #[arg(long)]
+    pub java_home: Option<PathBuf>,
+    /// How long each gate waits for the cluster to be healthy.
+    #[arg(long, default_value = "10m", value_parser = humantime::parse_duration)]
+    pub gate_wait: Duration,
+    /// How long each new BE must stay healthy.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    pub soak: Duration,
+}
+
+impl PlanArgs {
+    pub fn to_config(&self) -> crate::upgrade_plan::PlanConfig {
+        // The runbook and playbook run elsewhere: every path in them is absolute.
+        let abs = |p: &PathBuf| std::path::absolute(p).unwrap_or_else(|_| p.clone());
+        crate::upgrade_plan::PlanConfig {
+            check: self.check.to_config(),
+            new_be: abs(&self.new_be),
+            new_fe: abs(&self.new_fe),
+            rehearsal_report: self.rehearsal_report.clone(),
+            canary_report: self.canary_report.clone(),
+            to_version: self.to_version,
+            force: self.force,
+            format: self.format,
+            out: self.out.clone(),
+            fe_home: self.fe_home.clone(),
+            be_home: self.be_home.clone(),
+            node_homes: self
+                .node_home
+                .iter()
+                .map(|(k, p)| (k.clone(), abs(p)))
+                .collect(),
+            java_home: self.java_home.as_ref().map(abs),
+            gate_wait: self.gate_wait,
+            soak: self.soak,
         }
     }
 }

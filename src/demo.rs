@@ -121,23 +121,26 @@ pub fn run(keep: bool) -> anyhow::Result<i32> {
     std::env::set_var("JAVA_HOME", &jdk);
 
     crate::output::outln(
-        "== demo 1/3: StarRocks 3.2.5 metadata on a new 3.3.2 release (expected: pass)\n",
+        "== demo 1/4: StarRocks 3.2.5 metadata on a new 3.3.2 release (expected: pass)\n",
     );
     let pass_cfg = scenario(&base, "upgrade-3.2-to-3.3", "3.2.5", "3.3.2", keep)?;
     let pass = crate::fe::run(&pass_cfg);
     std::fs::write(reports.join("pass.json"), pass.to_json())?;
 
     crate::output::outln(
-        "\n== demo 2/3: metadata last written by 3.0.9, straight to 3.3.2 (expected: fail)\n",
+        "\n== demo 2/4: metadata last written by 3.0.9, straight to 3.3.2 (expected: fail)\n",
     );
     let fail_cfg = scenario(&base, "skip-3.0-to-3.3", "3.0.9", "3.3.2", keep)?;
     let fail = crate::fe::run(&fail_cfg);
     std::fs::write(reports.join("fail.json"), fail.to_json())?;
 
-    crate::output::outln("\n== demo 3/3: BE canary of a new 3.3.5 build beside a 3.2.11 node, in a sandbox (expected: pass)\n");
+    crate::output::outln("\n== demo 3/4: BE canary of a new 3.3.5 build beside a 3.2.11 node, in a sandbox (expected: pass)\n");
     let be = be_scenario(&base, keep)?;
     let canary = crate::be::run(&be);
     std::fs::write(reports.join("be-canary.json"), canary.to_json())?;
+
+    crate::output::outln("\n== demo 4/4: a 3.2.11 cluster of 3 FEs and 3 BEs: check, plan the upgrade to 3.3.5, run the playbook (expected: healthy after)\n");
+    let cluster_ok = crate::demo_cluster::run(&base, &reports, keep)?;
 
     crate::output::outln(&format!(
         "\nreports: {0}/pass.json, {0}/fail.json and {0}/be-canary.json",
@@ -158,14 +161,18 @@ pub fn run(keep: bool) -> anyhow::Result<i32> {
     }
     let as_expected = pass.verdict == Verdict::Pass
         && fail.verdict == Verdict::Fail
-        && canary.verdict == Verdict::Pass;
+        && canary.verdict == Verdict::Pass
+        && cluster_ok;
     if as_expected {
-        crate::output::outln("demo: all three runs ended as expected");
+        crate::output::outln("demo: all four parts ended as expected");
         Ok(exit::PASS)
     } else {
         crate::output::outln(&format!(
-            "demo: a rehearsal did not end as expected (pass: {:?}, fail: {:?})",
-            pass.verdict, fail.verdict
+            "demo: a part did not end as expected (pass: {:?}, fail: {:?}, canary: {:?}, cluster: {})",
+            pass.verdict,
+            fail.verdict,
+            canary.verdict,
+            if cluster_ok { "as expected" } else { "not as expected" }
         ));
         Ok(exit::FAIL)
     }

@@ -23,10 +23,12 @@
 //!   The tool's pipelines never depend on it.
 
 pub mod be;
+pub mod check;
 pub mod clean;
 pub mod cli;
 pub mod conf;
 pub mod demo;
+pub mod demo_cluster;
 pub mod fe;
 pub mod fence;
 pub mod meta;
@@ -42,6 +44,7 @@ pub mod signals;
 pub mod sim;
 pub mod supervise;
 pub mod timefmt;
+pub mod upgrade_plan;
 pub mod version;
 pub mod watch;
 pub mod workspace;

@@ -111,6 +111,91 @@ fn check_report_paths(common: &Common, guarded: &[(&str, &Path)]) -> Result<(), 
     Ok(())
 }
 
+/// Writes one report file of `check`; a failure is printed and the verdict's exit code stands.
+fn write_check_file(what: &str, path: &Path, text: String, code: i32) {
+    if let Err(e) = std::fs::write(path, text) {
+        err(&format!(
+            "sr-rehearse check: failed to write the {what} report to {}: {e}; the verdict stands (exit {code})\n",
+            path.display()
+        ));
+    }
+}
+
+/// `check`: the summary on stdout, the files asked for, the verdict's exit code.
+fn run_check(cfg: &sr_rehearse::check::CheckConfig) -> anyhow::Result<i32> {
+    use sr_rehearse::check;
+    let status = match check::run_check(cfg) {
+        Ok(s) => s,
+        Err(e) => {
+            err(&format!("sr-rehearse check: {e}\n"));
+            if let (Some(p), check::CheckError::Unreachable(_)) = (&cfg.json, &e) {
+                let v = serde_json::json!({"schema": 1, "command": "check", "verdict": "unreachable",
+                    "exit_code": e.exit_code(), "fe": cfg.fe, "problems": [e.to_string()]});
+                write_check_file("JSON", p, serde_json::to_string_pretty(&v)?, e.exit_code());
+            }
+            return Ok(e.exit_code());
+        }
+    };
+    let text = check::render_human(&status);
+    if cfg.quiet {
+        outln(text.lines().last().unwrap_or_default());
+    } else {
+        out(&text);
+    }
+    if let Some(p) = &cfg.json {
+        let json = serde_json::to_string_pretty(&status)?;
+        write_check_file("JSON", p, json, status.exit_code);
+    }
+    if let Some(p) = &cfg.junit {
+        let xml = junit::render(&check::to_report(&status));
+        write_check_file("JUnit", p, xml, status.exit_code);
+    }
+    Ok(status.exit_code)
+}
+
+/// `upgrade-plan`: the runbook on stdout, or the playbook files; refusals on stderr, exit 2.
+fn run_plan(cfg: &sr_rehearse::upgrade_plan::PlanConfig) -> anyhow::Result<i32> {
+    use sr_rehearse::upgrade_plan::{self as up, PlanFormat};
+    let plan = match up::plan(cfg) {
+        Ok(p) => p,
+        Err(e) => {
+            err(&format!("sr-rehearse upgrade-plan: {e}\n"));
+            return Ok(e.exit_code());
+        }
+    };
+    match (cfg.format, &cfg.out) {
+        (PlanFormat::Ansible, Some(out)) => match up::write_ansible(cfg, &plan, out) {
+            Ok(files) => {
+                for f in &plan.forced {
+                    outln(&format!("FORCED (--force): {f}"));
+                }
+                outln(&format!(
+                    "sr-rehearse upgrade-plan: {} -> {}, {} hosts; wrote {}",
+                    plan.from,
+                    plan.to,
+                    plan.steps.len(),
+                    files
+                        .iter()
+                        .map(|f| f.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+                outln(&format!(
+                    "run: ansible-playbook -i {} {}",
+                    files[0].display(),
+                    files[1].display()
+                ));
+            }
+            Err(e) => {
+                err(&format!("sr-rehearse upgrade-plan: {e}\n"));
+                return Ok(e.exit_code());
+            }
+        },
+        _ => out(&format!("{}", up::render_text(cfg, &plan))),
+    }
+    Ok(exit::PASS)
+}
+
 fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Fe(args) => {
@@ -180,6 +265,8 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                 }
             }
         }
+        Command::Check(args) => run_check(&args.to_config()),
+        Command::UpgradePlan(args) => run_plan(&args.to_config()),
         Command::Demo { keep } => sr_rehearse::demo::run(keep),
         Command::Clean { workspace_root } => sr_rehearse::clean::run(workspace_root.as_deref()),
     }

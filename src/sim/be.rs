@@ -60,13 +60,17 @@ pub fn be_main(args: Vec<String>) -> i32 {
         return 255;
     };
     let home = PathBuf::from(home);
-    let release = match Release::load(&home) {
+    let mut release = match Release::load(&home) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("{e}");
             return 255;
         }
     };
+    // A host of a simulated cluster may be unable to run this build (see sim/cluster.rs).
+    if let Some(f) = super::cluster::host_fault(&home, release.version) {
+        release.fault = Some(f);
+    }
     let v = release.version;
     if std::env::var("TCMALLOC_HEAP_LIMIT_MB").is_err() || release.fault_is(Fault::LibWithoutBin) {
         eprintln!("Environment variable TCMALLOC_HEAP_LIMIT_MB is not set, maybe you forgot to replace bin directory");

@@ -111,6 +111,36 @@ enum Cmd {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Write a whole cluster on loopback: FE and BE nodes, each in its own folder with its own
+    /// package, meta or storage, distinct ports, and cluster.json describing them.
+    MakeCluster {
+        #[arg(long)]
+        version: Version,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = 3)]
+        fes: usize,
+        #[arg(long, default_value_t = 3)]
+        bes: usize,
+        /// Leader heartbeat interval (frontends and backends), in milliseconds.
+        #[arg(long, default_value_t = 500)]
+        heartbeat_ms: u64,
+        /// A host that cannot run a build: be<N>:<fault>[@<version prefix>] or fe<N>:… (repeatable).
+        #[arg(long = "be-fault", alias = "host-fault")]
+        be_fault: Vec<String>,
+        /// A follower that replays behind its leader: fe<N> (repeatable).
+        #[arg(long = "lagging")]
+        lagging: Vec<String>,
+        /// How far behind a lagging follower stays, in thousands of journal entries.
+        #[arg(long, default_value_t = 5)]
+        lag: u64,
+        /// Record a table as DB.TABLE:REPLICATION_NUM (repeatable).
+        #[arg(long = "table")]
+        table: Vec<String>,
+        /// Tablets the leader reports unhealthy in SHOW PROC '/statistic'.
+        #[arg(long, default_value_t = 0)]
+        unhealthy_tablets: u64,
+    },
     #[command(hide = true)]
     Linger {
         #[arg(long)]
@@ -206,6 +236,38 @@ pub fn main(argv: Vec<String>) -> i32 {
             };
             made.map(|()| println!("{what} {major} at {}", out.display()))
         }
+        Cmd::MakeCluster {
+            version,
+            out,
+            fes,
+            bes,
+            heartbeat_ms,
+            be_fault,
+            lagging,
+            lag,
+            table,
+            unhealthy_tablets,
+        } => super::cluster::make_cluster(&super::cluster::ClusterBuild {
+            version,
+            out: out.clone(),
+            fes,
+            bes,
+            heartbeat_ms,
+            be_faults: be_fault,
+            lagging,
+            lag_secs: lag,
+            tables: table,
+            unhealthy_tablets,
+        })
+        .map(|c| {
+            println!(
+                "cluster of StarRocks {version} at {}: {} nodes, clusterId={}",
+                out.display(),
+                c.nodes.len(),
+                c.cluster_id
+            )
+        })
+        .map_err(super::SimError::BadArgument),
         Cmd::Fe { args } => return fe::run(args),
         Cmd::Be { args } => return be::be_main(args),
         Cmd::Linger { secs } => return super::proc::linger(secs),

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 
+use super::cluster::{self, GroupRole};
 use super::http::{self, Request, Response};
 use super::image::{self, Backend, Frontend, ImageHeader, JdbHeader};
 use super::logs::{FeLog, Level, Threshold};
@@ -121,6 +122,8 @@ struct BackendState {
     err: String,
     version: String,
     last_heartbeat: String,
+    /// be_port, http_port and brpc_port as the BE's heartbeat reply gave them (-1 before).
+    ports: [String; 3],
 }
 
 struct State {
@@ -130,6 +133,8 @@ struct State {
     run_mode: String,
     /// The address this FE believes is its own (`frontend_address`, else the local IP).
     self_host: String,
+    /// `host_editlogport_timestamp`, as ROLE records it.
+    node_name: String,
     http_port: u16,
     rpc_port: u16,
     query_port: u16,
@@ -138,6 +143,8 @@ struct State {
     start_millis: i64,
     start_time: String,
     frontends: Vec<Frontend>,
+    /// Set in the cluster mode: this node's part in the group (sim/cluster.rs).
+    group: Option<Arc<cluster::Group>>,
     backends: Mutex<Vec<BackendState>>,
     tables: Vec<image::Table>,
 }
@@ -224,13 +231,17 @@ pub fn run(args: Vec<String>) -> i32 {
         return 255;
     };
     let home = PathBuf::from(home);
-    let release = match Release::load(&home) {
+    let mut release = match Release::load(&home) {
         Ok(r) => r,
         Err(e) => {
             println!("Error: {e}");
             return 1;
         }
     };
+    // A host of a simulated cluster may carry a fault of its own (see sim/cluster.rs).
+    if let Some(f) = cluster::host_fault(&home, release.version) {
+        release.fault = Some(f);
+    }
     let sigset = proc::block_signals();
 
     // Lock the pid file first, as StarRocksFE.start does; three tries ten seconds apart.
@@ -733,14 +744,41 @@ fn start(fe: &mut Fe, log_slot: &Arc<Mutex<Option<Arc<FeLog>>>>) -> Result<(), S
         .filter(|f| f.role == "FOLLOWER" && (f.name != node_name || moved))
         .cloned()
         .collect();
-    let hang = fe.release.fault_is(Fault::Hang) || (!recovery && !peers.is_empty());
-    if hang {
-        election_hang(fe, &log, &peers);
+    // With recorded followers and no reset, the node waits for the group (cluster mode) to elect.
+    let grouped = !recovery && !peers.is_empty();
+    let lag = if fe.release.fault_is(Fault::LaggingFollower) {
+        fe.release.fault_secs * cluster::LAG_PER_FAULT_SEC
+    } else {
+        0
+    };
+    let group = grouped.then(|| {
+        cluster::Group::new(
+            cluster_id,
+            token.clone(),
+            self_host.clone(),
+            (edit_log_port, http_port, query_port, rpc_port),
+            v.full(),
+            lag,
+        )
+    });
+    let edit_listener = match &group {
+        Some(g) => {
+            cluster::serve_edit_log(edit_listener, g.clone());
+            None
+        }
+        None => Some(edit_listener),
+    };
+    let mut group_role = GroupRole::Leader;
+    if fe.release.fault_is(Fault::Hang) || grouped {
+        let electing = group.as_ref().filter(|_| !fe.release.fault_is(Fault::Hang));
+        group_role = election_hang(fe, &log, &peers, electing);
     }
+    let leader = group_role == GroupRole::Leader;
+    let fe_type = if leader { "LEADER" } else { "FOLLOWER" };
 
     log.info(
         "BDBEnvironment.setup():236",
-        "state change done, current role LEADER",
+        &format!("state change done, current role {fe_type}"),
     );
     log.info(
         "BDBEnvironment.setup():238",
@@ -749,9 +787,9 @@ fn start(fe: &mut Fe, log_slot: &Arc<Mutex<Option<Arc<FeLog>>>>) -> Result<(), S
     log.rename_main_thread(format!("UNKNOWN {node_name}(-1)"));
     log.warn(
         "StateChangeExecutor.notifyNewFETypeTransfer():62",
-        "notify new FE type transfer: LEADER",
+        &format!("notify new FE type transfer: {fe_type}"),
     );
-    stdout_with_time("notify new FE type transfer: LEADER");
+    stdout_with_time(&format!("notify new FE type transfer: {fe_type}"));
 
     // transferToLeader on the stateChangeExecutor thread: replay, then ready.
     let sce = "stateChangeExecutor|77";
@@ -759,7 +797,7 @@ fn start(fe: &mut Fe, log_slot: &Arc<Mutex<Option<Arc<FeLog>>>>) -> Result<(), S
         Level::Info,
         sce,
         "GlobalStateMgr.transferToLeader():1015",
-        "begin to transfer FE type from INIT to LEADER",
+        &format!("begin to transfer FE type from INIT to {fe_type}"),
     );
     let jdbs = list_jdbs(&bdb_dir);
     let mut last_journal = header.journal_id;
@@ -823,7 +861,8 @@ fn start(fe: &mut Fe, log_slot: &Arc<Mutex<Option<Arc<FeLog>>>>) -> Result<(), S
             name: node_name.clone(),
         }];
     }
-    if let Some((path, _)) = jdbs.last() {
+    // Only the leader writes the journal; a follower replays it.
+    if let Some((path, _)) = jdbs.last().filter(|_| leader) {
         let _ = fs::OpenOptions::new()
             .append(true)
             .open(path)
@@ -842,23 +881,28 @@ fn start(fe: &mut Fe, log_slot: &Arc<Mutex<Option<Arc<FeLog>>>>) -> Result<(), S
         role_file(&Civil::now().java_date(), &role, &node_name),
     );
 
-    log.log(
-        Level::Info,
-        sce,
-        "GlobalStateMgr.transferToLeader():1101",
-        "leader finished to replay journal, can write now.",
-    );
-    stdout_with_time("leader finished to replay journal, can write now.");
-    log.log(
-        Level::Info,
-        sce,
-        "GlobalStateMgr.transferToLeader():1120",
-        v.leader_transfer_line(),
-    );
+    if leader {
+        log.log(
+            Level::Info,
+            sce,
+            "GlobalStateMgr.transferToLeader():1101",
+            "leader finished to replay journal, can write now.",
+        );
+        stdout_with_time("leader finished to replay journal, can write now.");
+        log.log(
+            Level::Info,
+            sce,
+            "GlobalStateMgr.transferToLeader():1120",
+            v.leader_transfer_line(),
+        );
+    }
     log.info(
         "GlobalStateMgr.waitForReady():1355",
-        "globalStateMgr is ready. FE type: LEADER",
+        &format!("globalStateMgr is ready. FE type: {fe_type}"),
     );
+    if let Some(g) = group.as_ref().filter(|_| leader) {
+        g.set_journal(final_journal);
+    }
 
     let start_millis = unix_millis();
     let state = Arc::new(State {
@@ -867,11 +911,13 @@ fn start(fe: &mut Fe, log_slot: &Arc<Mutex<Option<Arc<FeLog>>>>) -> Result<(), S
         token,
         run_mode,
         self_host: self_host.clone(),
+        node_name: node_name.clone(),
         http_port,
         rpc_port,
         query_port,
         edit_log_port,
         journal_id: final_journal,
+        group: group.clone(),
         start_millis,
         start_time: Civil::now().log4j_comma(),
         frontends,
@@ -886,6 +932,7 @@ fn start(fe: &mut Fe, log_slot: &Arc<Mutex<Option<Arc<FeLog>>>>) -> Result<(), S
                     err: String::new(),
                     version: String::new(),
                     last_heartbeat: "NULL".into(),
+                    ports: ["-1".into(), "-1".into(), "-1".into()],
                 })
                 .collect(),
         ),
@@ -930,13 +977,17 @@ fn start(fe: &mut Fe, log_slot: &Arc<Mutex<Option<Arc<FeLog>>>>) -> Result<(), S
     };
     let st = state.clone();
     let header_password = header.root_password.clone();
+    let query: mysql::QueryFn = Arc::new(move |user: &str, q: &str| fe_query(&st, user, q));
+    if let Some(g) = &group {
+        g.set_query(query.clone());
+    }
     mysql::serve(
         mysql_l,
         Arc::new(mysql::ServerConfig {
             server_version: v.mysql_server_version().to_string(),
             root_password: header_password,
             users: header.users.clone(),
-            query: Arc::new(move |user: &str, q: &str| fe_query(&st, user, q)),
+            query,
         }),
     );
     log.info(
@@ -987,16 +1038,26 @@ fn start(fe: &mut Fe, log_slot: &Arc<Mutex<Option<Arc<FeLog>>>>) -> Result<(), S
     if v.logs_fe_started_successfully() {
         log.info(START, "FE started successfully");
     }
-    std::thread::spawn(move || {
-        for s in edit_listener.incoming() {
-            drop(s)
-        }
-    });
+    if let Some(l) = edit_listener {
+        std::thread::spawn(move || {
+            for s in l.incoming() {
+                drop(s)
+            }
+        });
+    }
 
-    let hb_state = state.clone();
-    let hb_log = log.clone();
     let interval = Duration::from_millis(fe.release.heartbeat_ms.max(50));
-    std::thread::spawn(move || heartbeat_loop(&hb_state, &hb_log, interval));
+    match &group {
+        Some(g) if !leader => cluster::follow(g.clone(), peers.clone(), interval),
+        _ => {
+            if let Some(g) = &group {
+                cluster::heartbeat_frontends(g.clone(), peers.clone(), interval);
+            }
+            let hb_state = state.clone();
+            let hb_log = log.clone();
+            std::thread::spawn(move || heartbeat_loop(&hb_state, &hb_log, interval));
+        }
+    }
 
     if fe.release.fault_is(Fault::CrashAfterReady) {
         let secs = fe.release.fault_secs;
@@ -1078,7 +1139,13 @@ fn lock_je(bdb: &Path) -> bool {
 }
 
 /// The election that never completes: contact the recorded group, then wait and say so.
-fn election_hang(fe: &Fe, log: &FeLog, peers: &[Frontend]) -> ! {
+/// In the cluster mode (`group`), each round may end the wait with the role the group gave.
+fn election_hang(
+    fe: &Fe,
+    log: &FeLog,
+    peers: &[Frontend],
+    group: Option<&Arc<cluster::Group>>,
+) -> GroupRole {
     let helpers: Vec<String> = peers
         .iter()
         .map(|p| format!("/{}:{}", p.host, p.edit_log_port))
@@ -1086,6 +1153,9 @@ fn election_hang(fe: &Fe, log: &FeLog, peers: &[Frontend]) -> ! {
     let started = Instant::now();
     let mut warned = 0;
     loop {
+        if let Some(role) = group.and_then(|g| cluster::try_elect(g, peers)) {
+            return role;
+        }
         for p in peers {
             if let Err(e) = connect_loopback(&p.host, p.edit_log_port, Duration::from_millis(500)) {
                 log.log(
@@ -1117,7 +1187,11 @@ fn election_hang(fe: &Fe, log: &FeLog, peers: &[Frontend]) -> ! {
                 "It took too much time for FE to transfer to a stable state(LEADER/FOLLOWER), it maybe caused by one of the following reasons: 1. There are some problems with the network connection between this FE and the others. 2. The other FEs are not started. 3. The metadata of this FE is broken.",
             );
         }
-        std::thread::sleep(Duration::from_secs(2));
+        std::thread::sleep(Duration::from_millis(if group.is_some() {
+            300
+        } else {
+            2000
+        }));
     }
 }
 
@@ -1167,6 +1241,13 @@ fn heartbeat_loop(state: &State, log: &FeLog, interval: Duration) {
                         .unwrap_or("")
                         .to_string();
                     bs.last_heartbeat = Civil::now().log4j_comma();
+                    for (i, key) in ["be_port=", "http_port=", "brpc_port="].iter().enumerate() {
+                        if let Some(p) =
+                            reply.split_whitespace().find_map(|kv| kv.strip_prefix(key))
+                        {
+                            bs.ports[i] = p.to_string();
+                        }
+                    }
                 }
                 Ok(reply) => {
                     bs.alive = false;
@@ -1227,7 +1308,7 @@ fn bootstrap_body(st: &State, detail: bool, ok: bool, msg: &str) -> String {
     if detail {
         s.push_str(&format!(
             "\"replayedJournalId\":{},\"queryPort\":{},\"rpcPort\":{},\"feStartTime\":{},\"feVersion\":\"{}\",",
-            st.journal_id, st.query_port, st.rpc_port, st.start_millis, v.full()
+            st.group.as_ref().map_or(st.journal_id, |g| g.journal()), st.query_port, st.rpc_port, st.start_millis, v.full()
         ));
     } else {
         s.push_str("\"replayedJournalId\":0,\"queryPort\":0,\"rpcPort\":0,\"feStartTime\":0,");
@@ -1581,6 +1662,13 @@ fn missing_privilege(v: Version) -> Outcome {
 const ACCESS_DENIED_IS_5203: Version = Version::new(3, 2, 0);
 
 fn fe_query(st: &State, user: &str, sql: &str) -> Outcome {
+    if let Some(out) = st
+        .group
+        .as_ref()
+        .and_then(|g| cluster::intercept(g, &st.frontends, &st.tables, &st.node_name, user, sql))
+    {
+        return out;
+    }
     let q = sql.trim().trim_end_matches(';').trim();
     let norm = q
         .split_whitespace()
@@ -1622,9 +1710,9 @@ fn fe_query(st: &State, user: &str, sql: &str) -> Outcome {
                         b.be.id.to_string(),
                         b.be.host.clone(),
                         b.be.heartbeat_port.to_string(),
-                        "-1".into(),
-                        "-1".into(),
-                        "-1".into(),
+                        b.ports[0].clone(),
+                        b.ports[1].clone(),
+                        b.ports[2].clone(),
                         "NULL".into(),
                         b.last_heartbeat.clone(),
                         b.alive.to_string(),

@@ -9,6 +9,7 @@
 
 pub mod be;
 pub mod cli;
+pub mod cluster;
 pub mod fe;
 pub mod http;
 pub mod image;
@@ -69,6 +70,9 @@ pub enum Fault {
     TabletLoadFailure,
     /// BE: tablet meta takes `--fault-secs` to load (a slow start, not a failure).
     SlowTabletLoad,
+    /// FE (a host fault of the cluster mode): a follower replays `1000 × --fault-secs` journal
+    /// entries behind its leader.
+    LaggingFollower,
 }
 
 impl Fault {

@@ -548,7 +548,18 @@ fn demo_runs_on_nothing_but_the_binary() {
     assert!(text.contains("verdict: PASS (exit 0): StarRocks BE 3.3.5"));
     assert!(text
         .trim_end()
-        .ends_with("demo: all three runs ended as expected"));
+        .ends_with("demo: all four parts ended as expected"));
+    // Part four: the cluster was healthy, the plan came out in order, and (with ansible) upgraded.
+    assert!(text.contains("verdict: healthy (exit 0)"), "{text}");
+    assert!(
+        text.contains("sr-rehearse upgrade-plan: 3.2.11 -> 3.3.5 (6 nodes"),
+        "{text}"
+    );
+    assert!(text.contains("6. FE LEADER"), "{text}");
+    assert!(
+        text.contains("PLAY RECAP") || text.contains("ansible-playbook is not installed"),
+        "{text}"
+    );
     let demo_dir = std::fs::read_dir(tmp.path())
         .unwrap()
         .flatten()

@@ -1,15 +1,19 @@
 //! Integration tests: both binaries, driven through the real scripts of simulated releases.
 
 mod be;
+mod check;
+mod cluster_util;
 mod copy;
 mod fe;
 mod fe_conf;
 mod fe_sql;
 mod fence;
 mod fuzz;
+mod plan;
 mod safety;
 mod scan;
 mod sim_be;
+mod sim_cluster;
 mod sim_fe;
 mod sim_meta;
 mod util;

@@ -1,0 +1,194 @@
+//! `sr-rehearse check` against a simulated cluster of 3 FEs and 3 BEs on loopback.
+
+use std::process::Command;
+
+use super::cluster_util::{stdout, SimCluster};
+use super::util::{free_port, read, run_sim, tool_bin};
+
+fn json(p: &std::path::Path) -> serde_json::Value {
+    serde_json::from_str(&read(p)).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+#[test]
+fn check_healthy_cluster_reports_every_node_leader_and_versions() {
+    let c = SimCluster::build("3.2.11", &["--table", "db1.orders:3"]);
+    c.start_all();
+    c.wait_healthy();
+    let report = c.dir.join("check.json");
+    let junit = c.dir.join("check.xml");
+    let out = c.check(&[
+        "--json",
+        report.to_str().unwrap(),
+        "--junit",
+        junit.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert!(stdout(&out).contains("verdict: healthy (exit 0)"));
+    let j = json(&report);
+    assert_eq!(j["verdict"], "healthy");
+    let nodes = j["nodes"].as_array().unwrap();
+    assert_eq!(nodes.iter().filter(|n| n["kind"] == "fe").count(), 3);
+    assert_eq!(nodes.iter().filter(|n| n["kind"] == "be").count(), 3);
+    let leaders: Vec<_> = nodes.iter().filter(|n| n["role"] == "LEADER").collect();
+    assert_eq!(leaders.len(), 1);
+    // The leader is fe1 (lowest edit_log_port), and every probe answered.
+    assert_eq!(
+        leaders[0]["port"].as_u64().unwrap(),
+        c.node("fe1").ports["query_port"] as u64
+    );
+    for n in nodes {
+        assert!(
+            n["probes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|p| p["ok"] == true),
+            "{n}"
+        );
+        assert!(n["version"].as_str().unwrap().starts_with("3.2.11"), "{n}");
+    }
+    assert_eq!(j["versions"].as_object().unwrap().len(), 1);
+    assert_eq!(j["tablets"]["unhealthy"], 0);
+    assert_eq!(j["tablets"]["total"], 10);
+    let x = read(&junit);
+    assert_eq!(x.matches("<testcase").count(), 7, "{x}");
+    assert!(!x.contains("<failure"), "{x}");
+    // A follower answers too: the check discovers the same cluster from fe2.
+    let out = Command::new(tool_bin())
+        .arg("check")
+        .args(c.fe_args("fe2"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+}
+
+#[test]
+fn check_degraded_when_a_be_is_down() {
+    let c = SimCluster::build("3.2.11", &[]);
+    c.start_all();
+    c.wait_healthy();
+    let stop = c.stop("be2");
+    assert!(stop.status.success());
+    let hb = c.node("be2").ports["heartbeat_service_port"];
+    let out = c.check_until(&[], |o| o.status.code() == Some(1));
+    let s = stdout(&out);
+    assert!(s.contains("verdict: degraded (exit 1)"), "{s}");
+    assert!(
+        s.contains(&format!("be 127.0.0.1:{hb}: not Alive in SHOW BACKENDS")),
+        "{s}"
+    );
+    assert!(s.contains("/api/health"), "{s}");
+    // --wait gives up at its deadline with the same verdict.
+    let out = c.check(&["--wait", "2s", "-q"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out).starts_with("verdict: degraded"),
+        "{}",
+        stdout(&out)
+    );
+    // And --wait is the gate: it returns healthy once the BE is back.
+    let start = c.start("be2");
+    assert!(start.status.success());
+    let out = c.check(&["--wait", "60s"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+}
+
+#[test]
+fn check_degraded_by_a_lagging_follower() {
+    let c = SimCluster::build("3.2.11", &["--lagging", "fe3", "--lag", "5"]);
+    c.start_all();
+    let report = c.dir.join("check.json");
+    let out = c.check_until(&["--json", report.to_str().unwrap()], |o| {
+        stdout(o).contains("5000 entries behind the leader")
+    });
+    assert_eq!(out.status.code(), Some(1));
+    let j = json(&report);
+    let fe3 = c.node("fe3").ports["query_port"] as u64;
+    let node = j["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["port"].as_u64() == Some(fe3))
+        .unwrap()
+        .clone();
+    assert_eq!(node["role"], "FOLLOWER");
+    assert_eq!(node["journal_lag"], 5000);
+    // A tolerance above the lag makes the same cluster healthy.
+    let out = c.check(&["--max-journal-lag", "6000"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+}
+
+#[test]
+fn check_degraded_by_unhealthy_tablets() {
+    let c = SimCluster::build(
+        "3.3.5",
+        &["--table", "db1.orders:3", "--unhealthy-tablets", "4"],
+    );
+    c.start_all();
+    let out = c.check_until(&[], |o| stdout(o).contains("unhealthy and"));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stdout(&out).contains("4 unhealthy and 0 inconsistent tablets of 10"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn check_names_mixed_versions_and_allows_an_upgrade_in_progress() {
+    let c = SimCluster::build("3.2.11", &[]);
+    let new_be = c.dir.join("StarRocks-3.3.5/be");
+    run_sim(&[
+        "make-package",
+        "--role",
+        "be",
+        "--version",
+        "3.3.5",
+        "--out",
+        new_be.to_str().unwrap(),
+    ]);
+    c.start_all();
+    c.wait_healthy();
+    let out = Command::new(tool_bin())
+        .args(["be", "--be-home"])
+        .arg(c.be_home("be1"))
+        .arg("--new-be")
+        .arg(&new_be)
+        .args(["--in-place", "--soak", "1s", "--isolate", "none"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let hb = c.node("be1").ports["heartbeat_service_port"];
+    let out = c.check_until(&[], |o| stdout(o).contains("mixed versions"));
+    assert_eq!(out.status.code(), Some(1));
+    let s = stdout(&out);
+    assert!(s.contains("3.3.5-"), "{s}");
+    assert!(s.contains(&format!("on be 127.0.0.1:{hb}")), "{s}");
+    let out = c.check(&["--allow-version", "3.3.5"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert!(stdout(&out).contains("versions side by side (allowed)"));
+}
+
+#[test]
+fn check_unreachable_and_bad_input() {
+    let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("r.json");
+    let out = Command::new(tool_bin())
+        .args(["check", "--fe", &format!("127.0.0.1:{port}"), "--json"])
+        .arg(&report)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("failed to reach the FE"), "{err}");
+    assert_eq!(json(&report)["verdict"], "unreachable");
+    let out = Command::new(tool_bin())
+        .args(["check", "--fe", "no-port-here"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("expected HOST:PORT"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+}

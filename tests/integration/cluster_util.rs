@@ -1,0 +1,237 @@
+//! A simulated cluster for the `check` and `upgrade-plan` tests: built with
+//! `starrocks-sim make-cluster`, every node started and stopped by its own scripts, and every
+//! process mentioning the cluster folder killed when the test ends, whatever started it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use std::os::unix::process::CommandExt;
+
+use sr_rehearse::sim::cluster::{ClusterSpec, NodeSpec};
+
+use super::util::{kill_all_mentioning, run_sim, tool_bin, wait_for_or_none};
+
+pub struct SimCluster {
+    pub _dir: tempfile::TempDir,
+    pub dir: PathBuf,
+    pub spec: ClusterSpec,
+}
+
+impl Drop for SimCluster {
+    fn drop(&mut self) {
+        kill_all_mentioning(&self.dir);
+    }
+}
+
+impl SimCluster {
+    /// Builds 3 FEs and 3 BEs of `version` with `extra` make-cluster arguments.
+    pub fn build(version: &str, extra: &[&str]) -> SimCluster {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("cluster");
+        let mut args = vec![
+            "make-cluster",
+            "--version",
+            version,
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        run_sim(&args);
+        let spec = ClusterSpec::load(&out).unwrap();
+        SimCluster {
+            _dir: dir,
+            dir: out,
+            spec,
+        }
+    }
+
+    pub fn node(&self, name: &str) -> &NodeSpec {
+        self.spec.nodes.iter().find(|n| n.name == name).unwrap()
+    }
+
+    fn script(&self, name: &str, script: &str, args: &[&str]) -> Output {
+        let n = self.node(name);
+        Command::new("bash")
+            .arg(n.home.join("bin").join(script))
+            .args(args)
+            .env("JAVA_HOME", &self.spec.jdk)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .output()
+            .unwrap()
+    }
+
+    pub fn start(&self, name: &str) -> Output {
+        let script = if name.starts_with("fe") {
+            "start_fe.sh"
+        } else {
+            "start_be.sh"
+        };
+        self.script(name, script, &["--daemon"])
+    }
+
+    pub fn stop(&self, name: &str) -> Output {
+        let script = if name.starts_with("fe") {
+            "stop_fe.sh"
+        } else {
+            "stop_be.sh"
+        };
+        self.script(name, script, &[])
+    }
+
+    pub fn start_all(&self) {
+        for n in ["fe1", "fe2", "fe3", "be1", "be2", "be3"] {
+            let out = self.start(n);
+            assert!(
+                out.status.success(),
+                "{n} did not start: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    }
+
+    /// The `--fe` and `--query-port` arguments pointing at `name`.
+    pub fn fe_args(&self, name: &str) -> Vec<String> {
+        let n = self.node(name);
+        vec![
+            "--fe".into(),
+            format!("127.0.0.1:{}", n.ports["http_port"]),
+            "--query-port".into(),
+            n.ports["query_port"].to_string(),
+        ]
+    }
+
+    pub fn check(&self, extra: &[&str]) -> Output {
+        Command::new(tool_bin())
+            .arg("check")
+            .args(self.fe_args("fe1"))
+            .args(extra)
+            .output()
+            .unwrap()
+    }
+
+    /// Runs `check` until `accept` takes its output, or panics with the last one.
+    pub fn check_until(&self, extra: &[&str], accept: impl Fn(&Output) -> bool) -> Output {
+        let mut last = None;
+        let got = wait_for_or_none(Duration::from_secs(60), || {
+            let out = self.check(extra);
+            if accept(&out) {
+                return Some(out);
+            }
+            last = Some(out);
+            None
+        });
+        got.unwrap_or_else(|| {
+            let o = last.unwrap();
+            panic!(
+                "check never gave the expected answer; last (exit {:?}):\n{}{}",
+                o.status.code(),
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            )
+        })
+    }
+
+    /// Waits until `check` says healthy.
+    pub fn wait_healthy(&self) -> Output {
+        self.check_until(&[], |o| o.status.code() == Some(0))
+    }
+
+    pub fn be_home(&self, name: &str) -> &Path {
+        &self.node(name).home
+    }
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+impl SimCluster {
+    /// `--node-home` for every node, from cluster.json.
+    pub fn node_home_args(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for n in &self.spec.nodes {
+            let port = if n.role == "fe" {
+                n.ports["query_port"]
+            } else {
+                n.ports["heartbeat_service_port"]
+            };
+            out.push("--node-home".into());
+            out.push(format!("{}@127.0.0.1:{port}={}", n.role, n.home.display()));
+        }
+        out
+    }
+
+    /// Builds the new release `version` (fe/ and be/) beside the cluster.
+    pub fn new_release(&self, version: &str) -> (PathBuf, PathBuf) {
+        let base = self.dir.join(format!("StarRocks-{version}"));
+        let (fe, be) = (base.join("fe"), base.join("be"));
+        for (role, out) in [("fe", &fe), ("be", &be)] {
+            run_sim(&[
+                "make-package",
+                "--role",
+                role,
+                "--version",
+                version,
+                "--out",
+                out.to_str().unwrap(),
+            ]);
+        }
+        (fe, be)
+    }
+
+    /// A real FE rehearsal of fe1's meta and a BE sandbox canary on be1, for the new release;
+    /// returns their JSON reports.
+    pub fn rehearse(&self, new_fe: &Path, new_be: &Path) -> (PathBuf, PathBuf) {
+        let ws = self.dir.join("ws");
+        std::fs::create_dir_all(&ws).unwrap();
+        let fe_report = self.dir.join("rehearsal.json");
+        let be_report = self.dir.join("canary.json");
+        let out = Command::new(tool_bin())
+            .arg("fe")
+            .arg("--meta")
+            .arg(self.node("fe1").dir.join("meta"))
+            .arg("--new-fe")
+            .arg(new_fe)
+            .args(["--isolate", "none", "-q", "--json"])
+            .arg(&fe_report)
+            .arg("--workspace-root")
+            .arg(&ws)
+            .env("JAVA_HOME", &self.spec.jdk)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+        let out = Command::new(tool_bin())
+            .arg("be")
+            .arg("--be-home")
+            .arg(self.be_home("be1"))
+            .arg("--new-be")
+            .arg(new_be)
+            .args(["--isolate", "none", "-q", "--json"])
+            .arg(&be_report)
+            .arg("--workspace-root")
+            .arg(&ws)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+        (fe_report, be_report)
+    }
+
+    /// `sr-rehearse upgrade-plan` against fe1 with every node's home.
+    pub fn plan(&self, new_fe: &Path, new_be: &Path, extra: &[&str]) -> Output {
+        Command::new(tool_bin())
+            .arg("upgrade-plan")
+            .args(self.fe_args("fe1"))
+            .arg("--new-fe")
+            .arg(new_fe)
+            .arg("--new-be")
+            .arg(new_be)
+            .args(self.node_home_args())
+            .args(extra)
+            .output()
+            .unwrap()
+    }
+}
