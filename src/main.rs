@@ -51,41 +51,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             role,
             format,
             list,
-        } => {
-            use sr_rehearse::cli::{Format, ScanRole};
-            use sr_rehearse::watch::catalog::Role;
-            if list {
-                match format {
-                    Format::Human => print!("{}", sr_rehearse::scan::render_catalog()),
-                    Format::Json => println!(
-                        "{}",
-                        serde_json::to_string_pretty(sr_rehearse::watch::catalog::CATALOG)?
-                    ),
-                }
-                return Ok(exit::PASS);
-            }
-            let role = role.map(|r| match r {
-                ScanRole::Fe => Role::Fe,
-                ScanRole::Be => Role::Be,
-            });
-            match sr_rehearse::scan::scan(&files, role) {
-                Ok(r) => {
-                    match format {
-                        Format::Human => print!("{}", sr_rehearse::scan::render_human(&r)),
-                        Format::Json => println!("{}", serde_json::to_string_pretty(&r)?),
-                    }
-                    Ok(if r.verdict.starts_with("failed") {
-                        exit::FAIL
-                    } else {
-                        exit::PASS
-                    })
-                }
-                Err(e) => {
-                    eprintln!("sr-rehearse scan: {e}");
-                    Ok(e.exit_code())
-                }
-            }
-        }
+        } => sr_rehearse::scan::run(&files, role, format, list),
         Command::Demo { keep } => sr_rehearse::demo::run(keep),
         Command::Clean { workspace_root } => sr_rehearse::clean::run(&workspace_root),
     }

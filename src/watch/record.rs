@@ -8,10 +8,6 @@
 //! record is open) and decide with [`Verdict`]: the root cause is the most specific signature of the
 //! first fatal record, and follow-on records never override it.
 
-use std::sync::OnceLock;
-
-use regex::Regex;
-
 use super::catalog::{Severity, Signature};
 
 /// Continuation lines kept per record; a runaway stack trace cannot grow memory.
@@ -19,27 +15,55 @@ pub const MAX_RECORD_LINES: usize = 200;
 /// Bytes kept per record, and per line: the rest of a longer line is read and dropped.
 pub const MAX_RECORD_BYTES: usize = 64 << 10;
 
-fn start_pattern() -> &'static Regex {
-    static R: OnceLock<Regex> = OnceLock::new();
-    R.get_or_init(|| {
-        Regex::new(
-            r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d[,.]\d{3}|[IWEF]\d{4}(\d{4})? \d\d:\d\d:\d\d\.\d{6} )",
-        )
-        .expect("record prefix compiles")
-    })
-}
-
 /// Whether `line` opens a log record: log4j's `2024-01-02 03:04:05,678` (or `.678+08:00`) or
 /// glog's `I0102 03:04:05.678901 ` (with the year from 3.3: `I20240102 ...`).
 pub fn starts_record(line: &str) -> bool {
-    let b = line.as_bytes();
-    // Cheap shape check first: nearly every line of a real log opens a record, and the few that
-    // do not (stack frames, fe.out text) fail here without running the regex.
+    starts_record_bytes(line.as_bytes())
+}
+
+/// [`starts_record`] on raw bytes: a fixed-shape check, cheap enough to run on every line of a
+/// multi-gigabyte log.
+pub fn starts_record_bytes(b: &[u8]) -> bool {
+    let digits = |r: std::ops::Range<usize>| b.get(r).is_some_and(|s| s.iter().all(u8::is_ascii_digit));
+    let at = |i: usize, c: u8| b.get(i) == Some(&c);
     match b.first() {
-        Some(c) if c.is_ascii_digit() || matches!(c, b'I' | b'W' | b'E' | b'F') => {}
-        _ => return false,
+        Some(c) if c.is_ascii_digit() => {
+            // 2024-01-02 03:04:05,678
+            digits(0..4)
+                && at(4, b'-')
+                && digits(5..7)
+                && at(7, b'-')
+                && digits(8..10)
+                && at(10, b' ')
+                && digits(11..13)
+                && at(13, b':')
+                && digits(14..16)
+                && at(16, b':')
+                && digits(17..19)
+                && (at(19, b',') || at(19, b'.'))
+                && digits(20..23)
+        }
+        Some(b'I' | b'W' | b'E' | b'F') => {
+            // I0102 03:04:05.678901  or  I20240102 03:04:05.678901
+            let date = if digits(1..9) && at(9, b' ') {
+                9
+            } else if digits(1..5) && at(5, b' ') {
+                5
+            } else {
+                return false;
+            };
+            let t = date + 1;
+            digits(t..t + 2)
+                && at(t + 2, b':')
+                && digits(t + 3..t + 5)
+                && at(t + 5, b':')
+                && digits(t + 6..t + 8)
+                && at(t + 8, b'.')
+                && digits(t + 9..t + 15)
+                && at(t + 15, b' ')
+        }
+        _ => false,
     }
-    start_pattern().is_match(line)
 }
 
 /// Whether `line` has log4j's shape (an FE log) rather than glog's (a BE log).
