@@ -182,3 +182,58 @@ fn cli_verdicts_formats_and_errors() {
     assert_eq!(o.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&o.stdout).contains("verdict: no StarRocks lines found"));
 }
+
+/// The id a failed rehearsal's summary names, and the verdict `scan` gives on the logs it left.
+fn live_and_scan(r: &Rehearsal, extra: &[&str]) -> (String, String) {
+    let o = r.run(extra);
+    assert_eq!(o.code, Some(1), "{}\n{}", o.stdout, o.stderr);
+    let live = o.json["summary"]
+        .as_str()
+        .unwrap()
+        .split(':')
+        .next()
+        .unwrap()
+        .to_string();
+    let ws = r.workspaces();
+    assert_eq!(ws.len(), 1, "a failed run keeps its workspace");
+    let log = ws[0].join("fe/log");
+    let scanned =
+        sr_rehearse::scan::scan(&[log.join("fe.log"), log.join("fe.warn.log")], None).unwrap();
+    r.assert_no_process_left();
+    (live, scanned.verdict)
+}
+
+#[test]
+fn a_downgrade_names_the_unknown_operation_type_live_and_in_scan() {
+    let r = Rehearsal::new("3.5.0", "3.3.2", &[], &[]);
+    let (live, scanned) = live_and_scan(&r, &[]);
+    assert_eq!(live, "fe.meta.unknown-operation-type");
+    assert_eq!(scanned, format!("failed: {live}"));
+}
+
+#[test]
+fn an_incompatible_image_is_named_live_and_in_scan() {
+    let r = Rehearsal::new("3.0.9", "3.3.2", &[], &[]);
+    let (live, scanned) = live_and_scan(&r, &["--from-version", "3.0.9", "--to-version", "3.3.2"]);
+    assert_eq!(live, "fe.meta.incompatible-version");
+    assert_eq!(scanned, format!("failed: {live}"));
+}
+
+#[test]
+fn the_exception_after_start_failed_names_the_failure_live_and_in_scan() {
+    // ImageLoader.checkCheckSum throws; StarRocksFE logs `StarRocksFE start failed` with the
+    // exception on the following lines. The cause, not the generic first line, is the verdict.
+    let r = Rehearsal::new("3.4.2", "3.5.0", &[], &[]);
+    let v2 = r.meta.join("image/v2");
+    let ck = std::fs::read_dir(&v2)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("checksum."))
+        .expect("a 3.4 meta has a v2 checksum");
+    let wrong: u64 = read(&ck).trim().parse::<u64>().unwrap() ^ 1;
+    std::fs::write(&ck, wrong.to_string()).unwrap();
+    let (live, scanned) = live_and_scan(&r, &[]);
+    assert_eq!(live, "fe.meta.image-checksum");
+    assert_eq!(scanned, format!("failed: {live}"));
+}
