@@ -346,7 +346,13 @@ impl FileScan<'_> {
                     severity: sig.severity,
                     file: self.name.to_string(),
                     line,
-                    text: text.lines().next().unwrap_or("").chars().take(300).collect(),
+                    text: text
+                        .lines()
+                        .next()
+                        .unwrap_or("")
+                        .chars()
+                        .take(300)
+                        .collect(),
                     explanation: sig.explanation,
                     hint: sig.remedy,
                 });
@@ -422,7 +428,9 @@ fn scan_one(
         None if gzip
             && matches!(
                 e.kind(),
-                io::ErrorKind::InvalidInput | io::ErrorKind::InvalidData | io::ErrorKind::UnexpectedEof
+                io::ErrorKind::InvalidInput
+                    | io::ErrorKind::InvalidData
+                    | io::ErrorKind::UnexpectedEof
             ) =>
         {
             FileError::Gzip(name.clone(), e)
@@ -477,7 +485,15 @@ fn scan_one(
                     pos += i + 1;
                     skipping = false;
                 }
-                None => pos = len,
+                None => {
+                    // Still inside it: drop what was read.
+                    len = 0;
+                    pos = 0;
+                    if eof {
+                        break;
+                    }
+                    continue;
+                }
             }
         }
         let end = if eof {
@@ -489,7 +505,11 @@ fn scan_one(
                     // No newline in a full buffer: keep the line's first 64 KiB, drop the rest.
                     let cut_end = (pos + MAX_LINE).min(len);
                     hits.clear();
-                    hits.extend(candidates().find_iter(&buf[pos..cut_end]).map(|m| pos + m.start()));
+                    hits.extend(
+                        candidates()
+                            .find_iter(&buf[pos..cut_end])
+                            .map(|m| pos + m.start()),
+                    );
                     fs.lines(&buf, pos, cut_end, &hits);
                     if let Some(o) = fs.open.take() {
                         fs.finish(&buf, o, cut_end);
@@ -509,7 +529,11 @@ fn scan_one(
         };
         if end > pos {
             hits.clear();
-            hits.extend(candidates().find_iter(&buf[pos..end]).map(|m| pos + m.start()));
+            hits.extend(
+                candidates()
+                    .find_iter(&buf[pos..end])
+                    .map(|m| pos + m.start()),
+            );
             fs.lines(&buf, pos, end, &hits);
         }
         if eof {
@@ -723,7 +747,8 @@ mod tests {
         let fe = b"2024-01-01 00:00:00,000 INFO (main|1) [StarRocksFE.start():1] x\n";
         let be = b"I0101 00:00:00.000000 1 starrocks_be.cpp:1] x\n";
         let fe_out = b"using java version 17\n-Xmx8192m\nstart time: Fri\n";
-        let be_out = b"start time: Fri Nov 27 08:00:00 UTC 2026, server uptime: 08:00:00 up 1 day\n";
+        let be_out =
+            b"start time: Fri Nov 27 08:00:00 UTC 2026, server uptime: 08:00:00 up 1 day\n";
         assert_eq!(role_from_content(fe), Some(Role::Fe));
         assert_eq!(role_from_content(be), Some(Role::Be));
         assert_eq!(role_from_content(fe_out), Some(Role::Fe));

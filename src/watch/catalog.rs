@@ -212,7 +212,10 @@ pub fn classify(line: &str, role: Role) -> Vec<&'static Signature> {
 pub fn candidates() -> &'static regex::bytes::Regex {
     static R: OnceLock<regex::bytes::Regex> = OnceLock::new();
     R.get_or_init(|| {
-        let alternatives: Vec<String> = CATALOG.iter().map(|s| format!("(?:{})", s.pattern)).collect();
+        let alternatives: Vec<String> = CATALOG
+            .iter()
+            .map(|s| format!("(?:{})", s.pattern))
+            .collect();
         regex::bytes::RegexBuilder::new(&alternatives.join("|"))
             .multi_line(true)
             .unicode(false)

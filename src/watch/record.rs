@@ -24,7 +24,8 @@ pub fn starts_record(line: &str) -> bool {
 /// [`starts_record`] on raw bytes: a fixed-shape check, cheap enough to run on every line of a
 /// multi-gigabyte log.
 pub fn starts_record_bytes(b: &[u8]) -> bool {
-    let digits = |r: std::ops::Range<usize>| b.get(r).is_some_and(|s| s.iter().all(u8::is_ascii_digit));
+    let digits =
+        |r: std::ops::Range<usize>| b.get(r).is_some_and(|s| s.iter().all(u8::is_ascii_digit));
     let at = |i: usize, c: u8| b.get(i) == Some(&c);
     match b.first() {
         Some(c) if c.is_ascii_digit() => {
@@ -178,7 +179,10 @@ mod tests {
     #[test]
     fn the_cause_on_following_lines_names_the_record() {
         let rec = "2024-01-01 00:00:00,000 ERROR (main|1) [StarRocksFE.start():140] StarRocksFE start failed\njava.io.IOException: checksum mismatch! expect 1 actual 2\n\tat com.starrocks.X.y(X.java:1)";
-        assert_eq!(verdict_of(&[rec]), Verdict::Failed("fe.meta.image-checksum"));
+        assert_eq!(
+            verdict_of(&[rec]),
+            Verdict::Failed("fe.meta.image-checksum")
+        );
     }
 
     #[test]
@@ -200,7 +204,10 @@ mod tests {
     fn a_restart_after_a_failure_can_still_start() {
         let fail = "2024-01-01 00:00:00,000 ERROR (main|1) [X.y():1] StarRocksFE start failed";
         let ready = "2024-01-01 00:01:00,000 INFO (main|1) [X.y():1] FE started successfully";
-        assert_eq!(verdict_of(&[fail, ready]), Verdict::Ready("fe.ready.started"));
+        assert_eq!(
+            verdict_of(&[fail, ready]),
+            Verdict::Ready("fe.ready.started")
+        );
     }
 
     #[test]
@@ -211,7 +218,9 @@ mod tests {
         r.push("more");
         assert_eq!(r.dropped, 2, "nothing is added past the cap");
         assert!(starts_record("I20241111 19:11:26.881520 1 a.cpp:1] x"));
-        assert!(starts_record("2025-08-09 08:22:35.431-06:00 ERROR (main|1) [A.b():1] x"));
+        assert!(starts_record(
+            "2025-08-09 08:22:35.431-06:00 ERROR (main|1) [A.b():1] x"
+        ));
         assert!(!starts_record("\tat com.starrocks.X.y(X.java:1)"));
     }
 }
