@@ -416,3 +416,41 @@ fn bad_files_are_named_and_the_others_still_scanned() {
         assert_eq!(o.status.code(), Some(2), "{}", alone.display());
     }
 }
+
+#[test]
+fn reach_attempts_come_from_the_lines_heartbeat_manager_writes() {
+    // A production-like backend address the sandbox must not reach, and one that answers.
+    let answering = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = answering.local_addr().unwrap().port();
+    // Answers every heartbeat for as long as the test process lives.
+    std::thread::spawn(move || {
+        use std::io::{BufRead, BufReader, Write};
+        for s in answering.incoming().flatten() {
+            let mut line = String::new();
+            let _ = BufReader::new(&s).read_line(&mut line);
+            let _ = (&s).write_all(b"OK version=3.3.2\n");
+        }
+    });
+    let here = format!("127.0.0.1:{port}");
+    let r = Rehearsal::new(
+        "3.2.5",
+        "3.3.2",
+        &["--backend", "10.20.30.40:9050", "--backend", &here],
+        &[],
+    );
+    let o = r.run(&["--isolate", "none", "--no-query", "--keep", "always"]);
+    assert_eq!(o.code, Some(0), "{}", o.stdout);
+    let fe_log = read(&r.workspaces()[0].join("fe/log/fe.log"));
+    assert!(
+        fe_log.contains("backend heartbeat got exception, addr: 10.20.30.40:9050\norg.apache.thrift.transport.TTransportException: java.net.SocketTimeoutException: connect timed out\n\tat "),
+        "the simulator writes HeartbeatMgr's line with the exception on the next lines"
+    );
+    let attempts = o.json["isolation"]["reach_attempts"].as_array().unwrap().clone();
+    let find = |t: &str| attempts.iter().find(|a| a["target"] == t).cloned();
+    let far = find("10.20.30.40:9050").expect("the unreachable backend is listed");
+    assert_eq!(far["kind"], "backend heartbeat");
+    assert!(far["result"].as_str().unwrap().contains("connect timed out"), "{far}");
+    let near = find(&here).expect("the answering backend is listed");
+    assert_eq!(near["result"], "reached");
+    r.assert_no_process_left();
+}
