@@ -12,7 +12,7 @@
 //! A file that cannot be read or recognised is reported and the others are still scanned; a signal
 //! ends the scan with 130, even while it waits on a pipe or a FIFO.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io::{self, Read};
 use std::os::fd::AsFd;
@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::report::exit;
-use crate::watch::catalog::{candidates, classify, Role, Severity, CATALOG};
+use crate::watch::catalog::{candidates, classify, Role, Severity, Signature, CATALOG};
 use crate::watch::record::{starts_record_bytes, Verdict, MAX_RECORD_BYTES, MAX_RECORD_LINES};
 
 /// Bytes asked of the input per read.
@@ -30,6 +30,8 @@ const CHUNK: usize = 1 << 20;
 const MAX_LINE: usize = MAX_RECORD_BYTES;
 /// How much of a file's start is looked at to tell an FE log from a BE log.
 const SNIFF: usize = 64 << 10;
+/// Distinct messages whose classification is remembered (memory stays bounded).
+const MAX_KNOWN: usize = 4096;
 /// Matches listed in the report (all are counted).
 const MAX_MATCHES: usize = 1000;
 
@@ -322,6 +324,8 @@ struct FileScan<'a> {
     open: Option<Open>,
     /// After a cut record: continuation lines are dropped until the next record starts.
     dropping: bool,
+    /// Messages already classified, and their signatures.
+    known: HashMap<Box<[u8]>, Vec<&'static Signature>>,
 }
 
 impl FileScan<'_> {
@@ -331,25 +335,38 @@ impl FileScan<'_> {
             return;
         }
         let end = end.min(rec.start + MAX_RECORD_BYTES);
-        let text = String::from_utf8_lossy(&buf[rec.start..end]).replace('\r', "");
-        self.classify_text(&text, rec.line);
+        self.classify_bytes(&buf[rec.start..end], rec.line);
     }
 
-    fn classify_text(&mut self, text: &str, line: usize) {
-        let sigs = classify(text, self.role);
-        for sig in &sigs {
-            self.any_match = true;
+    fn classify_bytes(&mut self, bytes: &[u8], line: usize) {
+        // Real logs repeat the same message thousands of times (readiness waits, heartbeat
+        // warnings) under different timestamps; the catalog matches the message part only, so a
+        // message is classified once and found again by its bytes, without decoding the line.
+        let message = memchr::memmem::find(bytes, b"] ").map_or(bytes, |i| &bytes[i + 2..]);
+        if !self.known.contains_key(message) {
+            let text = String::from_utf8_lossy(bytes).replace('\r', "");
+            let sigs = classify(&text, self.role);
+            if self.known.len() >= MAX_KNOWN {
+                self.known.clear();
+            }
+            self.known.insert(message.into(), sigs);
+        }
+        let sigs = &self.known[message];
+        if sigs.is_empty() {
+            return;
+        }
+        self.any_match = true;
+        for sig in sigs {
             *self.report.counts.entry(sig.id).or_default() += 1;
             if self.report.matches.len() < MAX_MATCHES {
+                let head = bytes.split(|&b| b == b'\n').next().unwrap_or(b"");
                 self.report.matches.push(Match {
                     id: sig.id,
                     severity: sig.severity,
                     file: self.name.to_string(),
                     line,
-                    text: text
-                        .lines()
-                        .next()
-                        .unwrap_or("")
+                    text: String::from_utf8_lossy(head)
+                        .trim_end_matches('\r')
                         .chars()
                         .take(300)
                         .collect(),
@@ -358,7 +375,7 @@ impl FileScan<'_> {
                 });
             }
         }
-        self.verdict.observe(&sigs);
+        self.verdict.observe(sigs);
     }
 
     /// Reads the lines of `buf[from..end]`; `hits` are the candidate positions, ascending.
@@ -405,8 +422,7 @@ impl FileScan<'_> {
         } else if hit {
             // A line outside any record (fe.out, be.out) stands alone.
             let end = le.min(ls + MAX_LINE);
-            let t = String::from_utf8_lossy(&buf[ls..end]).replace('\r', "");
-            self.classify_text(&t, self.lines);
+            self.classify_bytes(&buf[ls..end], self.lines);
         }
     }
 }
@@ -469,6 +485,7 @@ fn scan_one(
         any_match: false,
         open: None,
         dropping: false,
+        known: HashMap::new(),
     };
     let mut pos = 0usize; // bytes before `pos` are read (an open record's start, at most)
     let mut skipping = false; // inside the dropped rest of an over-long line
@@ -504,12 +521,7 @@ fn scan_one(
                 None if len == buf.len() => {
                     // No newline in a full buffer: keep the line's first 64 KiB, drop the rest.
                     let cut_end = (pos + MAX_LINE).min(len);
-                    hits.clear();
-                    hits.extend(
-                        candidates()
-                            .find_iter(&buf[pos..cut_end])
-                            .map(|m| pos + m.start()),
-                    );
+                    find_candidates(role, &buf[..cut_end], pos, &mut hits);
                     fs.lines(&buf, pos, cut_end, &hits);
                     if let Some(o) = fs.open.take() {
                         fs.finish(&buf, o, cut_end);
@@ -528,12 +540,7 @@ fn scan_one(
             }
         };
         if end > pos {
-            hits.clear();
-            hits.extend(
-                candidates()
-                    .find_iter(&buf[pos..end])
-                    .map(|m| pos + m.start()),
-            );
+            find_candidates(role, &buf[..end], pos, &mut hits);
             fs.lines(&buf, pos, end, &hits);
         }
         if eof {
@@ -575,6 +582,23 @@ fn scan_one(
         starrocks_lines: fs.sr_lines,
         cut: fs.cut,
     })
+}
+
+/// Positions in `hay[from..]`, one per line at most, where a catalog pattern of `role` matches.
+/// Only whether a line matches matters here, so each search stops at the earliest match end (no
+/// reverse scan for where it began) and the next one starts on the following line.
+fn find_candidates(role: Role, hay: &[u8], from: usize, hits: &mut Vec<usize>) {
+    hits.clear();
+    let re = candidates(role);
+    let mut at = from;
+    while at < hay.len() {
+        let Some(end) = re.shortest_match_at(hay, at) else {
+            break;
+        };
+        let p = end.saturating_sub(1).max(at);
+        hits.push(p);
+        at = memchr::memchr(b'\n', &hay[p..]).map_or(hay.len(), |i| p + i + 1);
+    }
 }
 
 /// Moves what is not read yet (and the open record's start) to the front of the buffer.
