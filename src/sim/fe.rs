@@ -694,9 +694,21 @@ fn start(fe: &mut Fe, log_slot: &Arc<Mutex<Option<Arc<FeLog>>>>) -> Result<(), S
             locked_env = true;
             break;
         }
-        log.warn(
-            "BDBEnvironment.setup():240",
-            "failed to setup environment because of com.sleepycat.je.EnvironmentLockedException: (JE 18.3.16) The environment cannot be locked for single writer access. ENV_LOCKED",
+        // setupEnvironment catches the DatabaseException and logs it with LOG.error(msg, e): the
+        // exception is on the lines after the message.
+        log.error(
+            "BDBEnvironment.setupEnvironment():316",
+            &stack(
+                &format!(
+                    "failed to setup environment after retried {attempt} times\ncom.sleepycat.je.EnvironmentLockedException: (JE 18.3.16) {} The environment cannot be locked for single writer access. ENV_LOCKED",
+                    bdb_dir.display()
+                ),
+                &[
+                    "com.sleepycat.je.log.FileManager.lockEnvironment(FileManager.java:2423)",
+                    "com.sleepycat.je.rep.ReplicatedEnvironment.<init>(ReplicatedEnvironment.java:578)",
+                    "com.starrocks.journal.bdbje.BDBEnvironment.setupEnvironment(BDBEnvironment.java:255)",
+                ],
+            ),
         );
         if attempt < 3 {
             std::thread::sleep(Duration::from_secs(5));

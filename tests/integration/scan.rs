@@ -445,12 +445,46 @@ fn reach_attempts_come_from_the_lines_heartbeat_manager_writes() {
         fe_log.contains("backend heartbeat got exception, addr: 10.20.30.40:9050\norg.apache.thrift.transport.TTransportException: java.net.SocketTimeoutException: connect timed out\n\tat "),
         "the simulator writes HeartbeatMgr's line with the exception on the next lines"
     );
-    let attempts = o.json["isolation"]["reach_attempts"].as_array().unwrap().clone();
+    let attempts = o.json["isolation"]["reach_attempts"]
+        .as_array()
+        .unwrap()
+        .clone();
     let find = |t: &str| attempts.iter().find(|a| a["target"] == t).cloned();
     let far = find("10.20.30.40:9050").expect("the unreachable backend is listed");
     assert_eq!(far["kind"], "backend heartbeat");
-    assert!(far["result"].as_str().unwrap().contains("connect timed out"), "{far}");
+    assert!(
+        far["result"]
+            .as_str()
+            .unwrap()
+            .contains("connect timed out"),
+        "{far}"
+    );
     let near = find(&here).expect("the answering backend is listed");
     assert_eq!(near["result"], "reached");
     r.assert_no_process_left();
+}
+
+#[test]
+fn a_locked_journal_is_logged_with_its_exception_and_named_by_scan() {
+    let mut fe = FeBuild::new("3.3.2", "3.3.2").build();
+    std::fs::create_dir_all(fe.meta.join("bdb")).unwrap();
+    let lck = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(fe.meta.join("bdb/je.lck"))
+        .unwrap();
+    let _held = nix::fcntl::Flock::lock(lck, nix::fcntl::FlockArg::LockExclusive).unwrap();
+    let _child = fe.start_foreground();
+    fe.wait_log(
+        "failed to setup environment after retried 1 times",
+        Duration::from_secs(30),
+    );
+    let log = fe.log();
+    assert!(
+        log.contains("failed to setup environment after retried 1 times\ncom.sleepycat.je.EnvironmentLockedException: (JE 18.3.16) "),
+        "BDBEnvironment's LOG.error(msg, e): the exception follows the message"
+    );
+    let r = sr_rehearse::scan::scan(&[fe.home.join("log/fe.log")], None).unwrap();
+    assert_eq!(r.verdict, "failed: fe.election.bdb-setup-failed");
 }
