@@ -475,7 +475,7 @@ fn a_locked_journal_is_logged_with_its_exception_and_named_by_scan() {
         .open(fe.meta.join("bdb/je.lck"))
         .unwrap();
     let _held = nix::fcntl::Flock::lock(lck, nix::fcntl::FlockArg::LockExclusive).unwrap();
-    let _child = fe.start_foreground();
+    let mut child = fe.start_foreground();
     fe.wait_log(
         "failed to setup environment after retried 1 times",
         Duration::from_secs(30),
@@ -487,4 +487,6 @@ fn a_locked_journal_is_logged_with_its_exception_and_named_by_scan() {
     );
     let r = sr_rehearse::scan::scan(&[fe.home.join("log/fe.log")], None).unwrap();
     assert_eq!(r.verdict, "failed: fe.election.bdb-setup-failed");
+    fe.stop(&[]);
+    wait_exit(&mut child, Duration::from_secs(30));
 }
