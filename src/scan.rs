@@ -123,7 +123,7 @@ impl ScanError {
 /// Why one file could not be scanned.
 #[derive(Debug, thiserror::Error)]
 enum FileError {
-    #[error("failed to open {0}: {1}")]
+    #[error("failed to open {0}: {1}; check the path and that it is readable")]
     Open(String, #[source] io::Error),
     #[error("failed to scan {0}: it is a directory; name the log files in it (e.g. {0}/fe.log*)")]
     Directory(String),
