@@ -161,7 +161,10 @@ def main():
     # Noise, rotation, compression, and files with nothing to say.
     noisy = (fe_prelude(FE_OLD, "StarRocks FE starting, version: 3.2.1-79ee91d")
              + fe_line(FE_OLD, "WARN", "main|1", "StarRocksFE.start():140", "wait globalStateMgr to be ready. FE type: INIT. is ready: false")
-             + fe_line(FE_OLD, "WARN", "heartbeat mgr|37", "HeartbeatMgr.runAfterCatalogReady():165", "backend[10001] 10.0.0.10:9050 heartbeat failed: connect timed out")
+             + fe_line(FE_OLD, "WARN", "heartbeat-mgr-pool-0|61", "HeartbeatMgr$BackendHeartbeatHandler.call():333", "backend heartbeat got exception, addr: 10.0.0.10:9050")
+             + "org.apache.thrift.transport.TTransportException: java.net.SocketTimeoutException: connect timed out\n"
+             + "\tat org.apache.thrift.transport.TSocket.open(TSocket.java:226)\n"
+             + fe_line(FE_OLD, "WARN", "heartbeat mgr|37", "HeartbeatMgr.runAfterCatalogReady():168", "get bad heartbeat response: type: BACKEND, status: BAD, msg: java.net.SocketTimeoutException: connect timed out")
              + fe_line(FE_OLD, "INFO", "stateChangeExecutor|77", "GlobalStateMgr.transferToLeader():1101", "leader finished to replay journal, can write now.")
              + fe_line(FE_OLD, "INFO", "main|1", "QeService.start():58", "QE service start.")
              + fe_line(FE_OLD, "INFO", "main|1", "StarRocksFE.start():129", "FE started successfully"))
@@ -180,6 +183,24 @@ def main():
     write("slow-tablet-load.be.INFO", be_prelude(BE_NEW, "3.3.5-6d81f75")
           + be_line(BE_NEW, "I", "data_dir.cpp:372", "begin loading tablet from meta /data1/starrocks/storage"),
           expected, "still starting")
+    # LOG.error(msg, e): the cause is on the lines after the message, and follow-on records
+    # (`failed to init journal ... will exit`) never override it.
+    cause_after = (fe_prelude(FE_NEW, "StarRocks FE starting, version: 3.4.2-1a2b3c4")
+                   + fe_line(FE_NEW, "ERROR", "main|1", "StarRocksFE.start():202", "StarRocksFE start failed")
+                   + "java.io.IOException: checksum mismatch! expect 2761380127 actual 96044305\n"
+                   + "\tat com.starrocks.persist.ImageLoader.checkCheckSum(ImageLoader.java:120)\n"
+                   + "\tat com.starrocks.server.GlobalStateMgr.loadImage(GlobalStateMgr.java:1254)\n")
+    write("cause-after-start-failed.3.4.fe.log", cause_after, expected, "failed: fe.meta.image-checksum")
+    follow_on = (fe_prelude(FE_NEW, "StarRocks FE starting, version: 3.3.2-4c4bbca")
+                 + fe_line(FE_NEW, "ERROR", "replayer|81", "BDBJournalCursor.deserializeData():241", "fail to read journal entity key=21460997, data=")
+                 + "java.io.IOException: UNKNOWN Operation Type 10023\n"
+                 + "\tat com.starrocks.journal.JournalEntity.readFields(JournalEntity.java:1093)\n"
+                 + fe_line(FE_NEW, "ERROR", "stateChangeExecutor|77", "GlobalStateMgr.transferToLeader():1035", "failed to init journal after transfer to leader! will exit"))
+    write("follow-on-after-unknown-operation.3.3.fe.log", follow_on, expected, "failed: fe.meta.unknown-operation-type")
+    # Names that say nothing: the role comes from the content.
+    write("unnamed-fe-log.txt", noisy, expected, "started")
+    write("unnamed-be-log.txt", be_prelude(BE_NEW, "3.3.5-6d81f75")
+          + be_line(BE_NEW, "I", "starrocks_be.cpp:300", "BE started successfully"), expected, "started")
     write("not-a-starrocks-log.fe.log", "hello\nthis is a shopping list\n", expected, "no StarRocks lines found")
     record_clean_starts(expected)
     with open(os.path.join(OUT, "expected.tsv"), "w") as f:

@@ -231,40 +231,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             role,
             format,
             list,
-        } => {
-            use sr_rehearse::cli::{Format, ScanRole};
-            use sr_rehearse::watch::catalog::Role;
-            if list {
-                match format {
-                    Format::Human => out(&sr_rehearse::scan::render_catalog()),
-                    Format::Json => outln(&serde_json::to_string_pretty(
-                        sr_rehearse::watch::catalog::CATALOG,
-                    )?),
-                }
-                return Ok(exit::PASS);
-            }
-            let role = role.map(|r| match r {
-                ScanRole::Fe => Role::Fe,
-                ScanRole::Be => Role::Be,
-            });
-            match sr_rehearse::scan::scan(&files, role) {
-                Ok(r) => {
-                    match format {
-                        Format::Human => out(&sr_rehearse::scan::render_human(&r)),
-                        Format::Json => outln(&serde_json::to_string_pretty(&r)?),
-                    }
-                    Ok(if r.verdict.starts_with("failed") {
-                        exit::FAIL
-                    } else {
-                        exit::PASS
-                    })
-                }
-                Err(e) => {
-                    err(&format!("sr-rehearse scan: {e}\n"));
-                    Ok(e.exit_code())
-                }
-            }
-        }
+        } => sr_rehearse::scan::run(&files, role, format, list),
         Command::Check(args) => run_check(&args.to_config()),
         Command::UpgradePlan(args) => run_plan(&args.to_config()),
         Command::Demo { keep } => sr_rehearse::demo::run(keep),

@@ -2,24 +2,38 @@
 //!
 //! When an upgrade failed somewhere, the question is "why, and what now?". Scan streams any number
 //! of fe.log / fe.warn.log / fe.out / be.INFO / be.WARNING / be.out files (plain or gzip, rotated
-//! names included) through the same signature catalog as the live watch, attaches stack-trace and
-//! other continuation lines to the log record that started them, and ends with one verdict.
-//! Memory stays flat whatever the file size: one record at a time, bounded.
+//! names included, standard input as `-`) through the same signature catalog and the same verdict
+//! rule as the live watch ([`crate::watch::record`]), and ends with one verdict.
+//!
+//! Release engineers scan whole log archives, so the reader works at the speed of the disk: it
+//! reads large buffers, runs the catalog once over each buffer as one combined regex to find the
+//! few candidate lines, and classifies only the records holding them. Memory stays flat whatever
+//! the input: one buffer, and a record or line longer than 64 KiB is cut (and counted, and said).
+//! A file that cannot be read or recognised is reported and the others are still scanned; a signal
+//! ends the scan with 130, even while it waits on a pipe or a FIFO.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, Read};
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 
-use regex::Regex;
 use serde::Serialize;
 
-use crate::watch::catalog::{classify, Role, Severity, CATALOG};
+use crate::report::exit;
+use crate::watch::catalog::{candidates, classify, Role, Severity, Signature, CATALOG};
+use crate::watch::record::{starts_record_bytes, Verdict, MAX_RECORD_BYTES, MAX_RECORD_LINES};
 
-/// The lines one record may carry, so a runaway stack trace cannot grow memory.
-const MAX_RECORD_LINES: usize = 200;
-const MAX_RECORD_BYTES: usize = 64 << 10;
+/// Bytes asked of the input per read.
+const CHUNK: usize = 1 << 20;
+/// What a line may keep; the rest of a longer line is read and dropped.
+const MAX_LINE: usize = MAX_RECORD_BYTES;
+/// How much of a file's start is looked at to tell an FE log from a BE log.
+const SNIFF: usize = 64 << 10;
+/// Distinct messages whose classification is remembered (memory stays bounded).
+const MAX_KNOWN: usize = 4096;
+/// Matches listed in the report (all are counted).
+const MAX_MATCHES: usize = 1000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -45,9 +59,22 @@ pub struct Match {
 pub struct FileResult {
     pub file: String,
     pub role: Role,
+    /// Whether the role came from `--role`, the file's name, or its content.
+    pub role_from: &'static str,
     pub verdict: FileVerdict,
     pub lines: usize,
     pub starrocks_lines: usize,
+    /// Lines or records longer than 64 KiB, of which only the first 64 KiB were classified.
+    pub cut: usize,
+}
+
+/// A file that could not be scanned; the others were.
+#[derive(Debug, Clone, Serialize)]
+pub struct Problem {
+    pub file: String,
+    pub error: String,
+    /// The exit code this problem alone would give: 2 bad input, 3 environment.
+    pub exit_code: i32,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -55,39 +82,69 @@ pub struct ScanReport {
     /// `started`, `failed: <id>`, `still starting` or `no StarRocks lines found`.
     pub verdict: String,
     pub files: Vec<FileResult>,
+    /// Files that could not be scanned, each with why.
+    pub problems: Vec<Problem>,
     /// Every match, in file and line order (at most the first 1000).
     pub matches: Vec<Match>,
     /// How often each signature matched.
     pub counts: BTreeMap<&'static str, usize>,
 }
 
+impl ScanReport {
+    /// The documented exit code: 1 when a log failed, else 2 or 3 when a file could not be
+    /// scanned, else 0.
+    pub fn exit_code(&self) -> i32 {
+        if self.verdict.starts_with("failed") {
+            exit::FAIL
+        } else {
+            self.problems
+                .iter()
+                .map(|p| p.exit_code)
+                .min()
+                .unwrap_or(exit::PASS)
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ScanError {
-    #[error("failed to open {0}: {1}")]
-    Open(PathBuf, #[source] io::Error),
-    #[error("failed to read {0}: {1}")]
-    Read(PathBuf, #[source] io::Error),
-    #[error(
-        "cannot tell whether {0} is an FE or a BE log from its name; pass --role fe or --role be"
-    )]
-    UnknownRole(PathBuf),
+    #[error("interrupted by signal {0}; no verdict")]
+    Interrupted(i32),
 }
 
 impl ScanError {
     pub fn exit_code(&self) -> i32 {
         match self {
-            ScanError::Open(..) | ScanError::UnknownRole(..) => crate::report::exit::BAD_INPUT,
-            ScanError::Read(..) => crate::report::exit::ENVIRONMENT,
+            ScanError::Interrupted(_) => exit::INTERRUPTED,
         }
     }
 }
 
-fn record_start() -> &'static Regex {
-    static R: OnceLock<Regex> = OnceLock::new();
-    R.get_or_init(|| {
-        Regex::new(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d[,.]\d{3}|[IWEF]\d{4}(\d{4})? \d\d:\d\d:\d\d\.\d{6} )")
-            .expect("record prefix compiles")
-    })
+/// Why one file could not be scanned.
+#[derive(Debug, thiserror::Error)]
+enum FileError {
+    #[error("failed to open {0}: {1}; check the path and that it is readable")]
+    Open(String, #[source] io::Error),
+    #[error("failed to scan {0}: it is a directory; name the log files in it (e.g. {0}/fe.log*)")]
+    Directory(String),
+    #[error("failed to decompress {0}: not a valid gzip file ({1}); check the file or scan the uncompressed log")]
+    Gzip(String, #[source] io::Error),
+    #[error("failed to read {0}: {1}")]
+    Read(String, #[source] io::Error),
+    #[error("cannot tell whether {0} is an FE or a BE log from its name or its first lines; pass --role fe or --role be")]
+    UnknownRole(String),
+    #[error("interrupted")]
+    Interrupted(i32),
+}
+
+impl FileError {
+    fn exit_code(&self) -> i32 {
+        match self {
+            FileError::Read(..) => exit::ENVIRONMENT,
+            FileError::Interrupted(_) => exit::INTERRUPTED,
+            _ => exit::BAD_INPUT,
+        }
+    }
 }
 
 /// The role a file's name implies: `fe.log.20240101-1`, `be.WARNING.log.20240101-120000`,
@@ -117,153 +174,478 @@ pub fn role_from_name(p: &Path) -> Option<Role> {
     }
 }
 
-fn open(p: &Path) -> Result<Box<dyn BufRead>, ScanError> {
-    let mut f = File::open(p).map_err(|e| ScanError::Open(p.to_path_buf(), e))?;
-    let mut magic = [0u8; 2];
-    let n = f
-        .read(&mut magic)
-        .map_err(|e| ScanError::Read(p.to_path_buf(), e))?;
-    let f = File::open(p).map_err(|e| ScanError::Open(p.to_path_buf(), e))?;
-    if n == 2 && magic == [0x1f, 0x8b] {
-        Ok(Box::new(BufReader::with_capacity(
-            1 << 16,
-            flate2::read::MultiGzDecoder::new(BufReader::new(f)),
-        )))
-    } else {
-        Ok(Box::new(BufReader::with_capacity(1 << 16, f)))
+/// The role a log's first lines imply: log4j records are the FE's, glog records the BE's; the
+/// start scripts' own lines mark fe.out (`using java version`, JVM options) and be.out
+/// (`start time: …, server uptime: …`); failing that, which role's catalog entries match.
+pub fn role_from_content(sample: &[u8]) -> Option<Role> {
+    let (mut fe, mut be) = (0usize, 0usize);
+    for line in sample.split(|&b| b == b'\n').take(2000) {
+        if starts_record_bytes(line) {
+            if line[0].is_ascii_digit() {
+                fe += 2;
+            } else {
+                be += 2;
+            }
+            continue;
+        }
+        let text = String::from_utf8_lossy(line);
+        if text.starts_with("using java version")
+            || text.starts_with("-Xmx")
+            || text.contains("com.starrocks.")
+            || text.contains("StarRocksFE")
+        {
+            fe += 2;
+        } else if text.starts_with("start time:") && text.contains("server uptime:")
+            || text.contains("starrocks_be")
+        {
+            be += 2;
+        }
+        fe += classify(&text, Role::Fe).len();
+        be += classify(&text, Role::Be).len();
+    }
+    match fe.cmp(&be) {
+        std::cmp::Ordering::Greater => Some(Role::Fe),
+        std::cmp::Ordering::Less => Some(Role::Be),
+        std::cmp::Ordering::Equal => None,
     }
 }
 
-struct Record {
-    start_line: usize,
-    text: String,
-    lines: usize,
+/// A file or standard input, read so that a signal is noticed even while no data arrives: a pipe
+/// or FIFO is polled with a short timeout before each read.
+struct Source {
+    file: File,
+    pollable: bool,
 }
 
-/// Scans `files`; `role` overrides what the names say.
+/// Marks the read error that stands for a signal.
+#[derive(Debug)]
+struct Stopped(i32);
+
+impl std::fmt::Display for Stopped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "interrupted by signal {}", self.0)
+    }
+}
+
+impl std::error::Error for Stopped {}
+
+fn stopped(e: &io::Error) -> Option<i32> {
+    e.get_ref()
+        .and_then(|x| x.downcast_ref::<Stopped>())
+        .map(|s| s.0)
+        .or_else(crate::signals::interrupted)
+}
+
+impl Read for Source {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        use nix::poll::{poll, PollFd, PollFlags};
+        loop {
+            if let Some(sig) = crate::signals::interrupted() {
+                return Err(io::Error::other(Stopped(sig)));
+            }
+            if self.pollable {
+                let mut fds = [PollFd::new(self.file.as_fd(), PollFlags::POLLIN)];
+                match poll(&mut fds, 200u16) {
+                    Ok(0) | Err(nix::errno::Errno::EINTR) => continue,
+                    Ok(_) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            match self.file.read(buf) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                r => return r,
+            }
+        }
+    }
+}
+
+/// Opens `path` (`-` is standard input), decompressing gzip found by its magic bytes. Nothing is
+/// read twice and nothing is reopened, so pipes, FIFOs and `/dev/stdin` lose no bytes.
+fn open(path: &Path, name: &str) -> Result<(Box<dyn Read>, bool), FileError> {
+    let file = if path.as_os_str() == "-" {
+        io::stdin()
+            .as_fd()
+            .try_clone_to_owned()
+            .map(File::from)
+            .map_err(|e| FileError::Open(name.into(), e))?
+    } else {
+        let meta = std::fs::metadata(path).map_err(|e| FileError::Open(name.into(), e))?;
+        if meta.is_dir() {
+            return Err(FileError::Directory(name.into()));
+        }
+        File::open(path).map_err(|e| FileError::Open(name.into(), e))?
+    };
+    let pollable = !file
+        .metadata()
+        .map_err(|e| FileError::Open(name.into(), e))?
+        .is_file();
+    let mut src = Source { file, pollable };
+    let mut head = Vec::with_capacity(2);
+    while head.len() < 2 {
+        let mut b = [0u8; 2];
+        let n = src
+            .read(&mut b[..2 - head.len()])
+            .map_err(|e| match stopped(&e) {
+                Some(sig) => FileError::Interrupted(sig),
+                None => FileError::Read(name.into(), e),
+            })?;
+        if n == 0 {
+            break;
+        }
+        head.extend_from_slice(&b[..n]);
+    }
+    let gzip = head == [0x1f, 0x8b];
+    let chained = io::Cursor::new(head).chain(src);
+    if gzip {
+        Ok((Box::new(flate2::read::MultiGzDecoder::new(chained)), true))
+    } else {
+        Ok((Box::new(chained), false))
+    }
+}
+
+/// The record being read; its bytes start at `start` in the buffer.
+struct Open {
+    start: usize,
+    line: usize,
+    lines: usize,
+    candidate: bool,
+}
+
+/// One file's pass.
+struct FileScan<'a> {
+    name: &'a str,
+    role: Role,
+    report: &'a mut ScanReport,
+    verdict: Verdict,
+    lines: usize,
+    sr_lines: usize,
+    cut: usize,
+    any_match: bool,
+    open: Option<Open>,
+    /// After a cut record: continuation lines are dropped until the next record starts.
+    dropping: bool,
+    /// Messages already classified, and their signatures.
+    known: HashMap<Box<[u8]>, Vec<&'static Signature>>,
+}
+
+impl FileScan<'_> {
+    /// Classifies the record `buf[start..end]` (without its last newline).
+    fn finish(&mut self, buf: &[u8], rec: Open, end: usize) {
+        if !rec.candidate {
+            return;
+        }
+        let end = end.min(rec.start + MAX_RECORD_BYTES);
+        self.classify_bytes(&buf[rec.start..end], rec.line);
+    }
+
+    fn classify_bytes(&mut self, bytes: &[u8], line: usize) {
+        // Real logs repeat the same message thousands of times (readiness waits, heartbeat
+        // warnings) under different timestamps; the catalog matches the message part only, so a
+        // message is classified once and found again by its bytes, without decoding the line.
+        let message = memchr::memmem::find(bytes, b"] ").map_or(bytes, |i| &bytes[i + 2..]);
+        if !self.known.contains_key(message) {
+            let text = String::from_utf8_lossy(bytes).replace('\r', "");
+            let sigs = classify(&text, self.role);
+            if self.known.len() >= MAX_KNOWN {
+                self.known.clear();
+            }
+            self.known.insert(message.into(), sigs);
+        }
+        let sigs = &self.known[message];
+        if sigs.is_empty() {
+            return;
+        }
+        self.any_match = true;
+        for sig in sigs {
+            *self.report.counts.entry(sig.id).or_default() += 1;
+            if self.report.matches.len() < MAX_MATCHES {
+                let head = bytes.split(|&b| b == b'\n').next().unwrap_or(b"");
+                self.report.matches.push(Match {
+                    id: sig.id,
+                    severity: sig.severity,
+                    file: self.name.to_string(),
+                    line,
+                    text: String::from_utf8_lossy(head)
+                        .trim_end_matches('\r')
+                        .chars()
+                        .take(300)
+                        .collect(),
+                    explanation: sig.explanation,
+                    hint: sig.remedy,
+                });
+            }
+        }
+        self.verdict.observe(sigs);
+    }
+
+    /// Reads the lines of `buf[from..end]`; `hits` are the candidate positions, ascending.
+    fn lines(&mut self, buf: &[u8], from: usize, end: usize, hits: &[usize]) {
+        let mut hi = 0;
+        let mut ls = from;
+        while ls < end {
+            let le = memchr::memchr(b'\n', &buf[ls..end]).map_or(end, |i| ls + i);
+            let mut hit = false;
+            while hi < hits.len() && hits[hi] <= le {
+                hit |= hits[hi] >= ls;
+                hi += 1;
+            }
+            self.line(buf, ls, le, hit);
+            ls = le + 1;
+        }
+    }
+
+    fn line(&mut self, buf: &[u8], ls: usize, le: usize, hit: bool) {
+        self.lines += 1;
+        let text = &buf[ls..le];
+        if starts_record_bytes(text) {
+            self.sr_lines += 1;
+            self.dropping = false;
+            if let Some(o) = self.open.take() {
+                self.finish(buf, o, ls.saturating_sub(1));
+            }
+            self.open = Some(Open {
+                start: ls,
+                line: self.lines,
+                lines: 1,
+                candidate: hit,
+            });
+        } else if self.dropping {
+        } else if let Some(o) = self.open.as_mut() {
+            o.candidate |= hit;
+            o.lines += 1;
+            if o.lines >= MAX_RECORD_LINES || le - o.start >= MAX_RECORD_BYTES {
+                let o = self.open.take().expect("open record");
+                self.finish(buf, o, le);
+                self.cut += 1;
+                self.dropping = true;
+            }
+        } else if hit {
+            // A line outside any record (fe.out, be.out) stands alone.
+            let end = le.min(ls + MAX_LINE);
+            self.classify_bytes(&buf[ls..end], self.lines);
+        }
+    }
+}
+
+/// Scans one input into `report`; returns its result.
+fn scan_one(
+    path: &Path,
+    forced: Option<Role>,
+    report: &mut ScanReport,
+) -> Result<FileResult, FileError> {
+    let name = if path.as_os_str() == "-" {
+        "<stdin>".to_string()
+    } else {
+        path.display().to_string()
+    };
+    let (mut input, gzip) = open(path, &name)?;
+    let read_err = |e: io::Error| match stopped(&e) {
+        Some(sig) => FileError::Interrupted(sig),
+        None if gzip
+            && matches!(
+                e.kind(),
+                io::ErrorKind::InvalidInput
+                    | io::ErrorKind::InvalidData
+                    | io::ErrorKind::UnexpectedEof
+            ) =>
+        {
+            FileError::Gzip(name.clone(), e)
+        }
+        None => FileError::Read(name.clone(), e),
+    };
+    let mut buf = vec![0u8; CHUNK + MAX_RECORD_BYTES + MAX_LINE];
+    let mut len = 0usize;
+    let mut eof = false;
+    // The role: --role, else the name, else the first lines.
+    let (role, role_from) = match forced {
+        Some(r) => (r, "--role"),
+        None => match role_from_name(path) {
+            Some(r) => (r, "name"),
+            None => {
+                while len < SNIFF && !eof {
+                    let n = input.read(&mut buf[len..]).map_err(read_err)?;
+                    eof = n == 0;
+                    len += n;
+                }
+                (
+                    role_from_content(&buf[..len]).ok_or(FileError::UnknownRole(name.clone()))?,
+                    "content",
+                )
+            }
+        },
+    };
+    let mut fs = FileScan {
+        name: &name,
+        role,
+        report,
+        verdict: Verdict::default(),
+        lines: 0,
+        sr_lines: 0,
+        cut: 0,
+        any_match: false,
+        open: None,
+        dropping: false,
+        known: HashMap::new(),
+    };
+    let mut pos = 0usize; // bytes before `pos` are read (an open record's start, at most)
+    let mut skipping = false; // inside the dropped rest of an over-long line
+    let mut hits: Vec<usize> = Vec::new();
+    loop {
+        if !eof && len < buf.len() {
+            let n = input.read(&mut buf[len..]).map_err(read_err)?;
+            eof = n == 0;
+            len += n;
+        }
+        if skipping {
+            match memchr::memchr(b'\n', &buf[pos..len]) {
+                Some(i) => {
+                    pos += i + 1;
+                    skipping = false;
+                }
+                None => {
+                    // Still inside it: drop what was read.
+                    len = 0;
+                    pos = 0;
+                    if eof {
+                        break;
+                    }
+                    continue;
+                }
+            }
+        }
+        let end = if eof {
+            len
+        } else {
+            match memchr::memrchr(b'\n', &buf[pos..len]) {
+                Some(i) => pos + i,
+                None if len == buf.len() => {
+                    // No newline in a full buffer: keep the line's first 64 KiB, drop the rest.
+                    let cut_end = (pos + MAX_LINE).min(len);
+                    find_candidates(role, &buf[..cut_end], pos, &mut hits);
+                    fs.lines(&buf, pos, cut_end, &hits);
+                    if let Some(o) = fs.open.take() {
+                        fs.finish(&buf, o, cut_end);
+                    }
+                    fs.cut += 1;
+                    fs.dropping = true;
+                    skipping = true;
+                    len = 0;
+                    pos = 0;
+                    continue;
+                }
+                None => {
+                    compact(&mut buf, &mut len, &mut pos, &mut fs.open);
+                    continue;
+                }
+            }
+        };
+        if end > pos {
+            find_candidates(role, &buf[..end], pos, &mut hits);
+            fs.lines(&buf, pos, end, &hits);
+        }
+        if eof {
+            if let Some(o) = fs.open.take() {
+                fs.finish(&buf, o, end);
+            }
+            break;
+        }
+        // `end` is a newline: the next chunk starts after it.
+        pos = end + 1;
+        if let Some(o) = fs.open.as_ref() {
+            if pos - o.start > MAX_RECORD_BYTES {
+                let o = fs.open.take().expect("open record");
+                fs.finish(&buf, o, end);
+                fs.cut += 1;
+                fs.dropping = true;
+            }
+        }
+        compact(&mut buf, &mut len, &mut pos, &mut fs.open);
+    }
+    let verdict = match fs.verdict {
+        Verdict::Failed(_) => FileVerdict::Failed,
+        Verdict::Ready(_) => FileVerdict::Started,
+        Verdict::Open if fs.sr_lines > 0 || fs.any_match => FileVerdict::StillStarting,
+        Verdict::Open => FileVerdict::NoStarRocksLines,
+    };
+    // While scanning, `verdict` holds the root cause of the first file that failed.
+    if let Verdict::Failed(id) = fs.verdict {
+        if fs.report.verdict.is_empty() {
+            fs.report.verdict = format!("failed: {id}");
+        }
+    }
+    Ok(FileResult {
+        file: name.clone(),
+        role,
+        role_from,
+        verdict,
+        lines: fs.lines,
+        starrocks_lines: fs.sr_lines,
+        cut: fs.cut,
+    })
+}
+
+/// Positions in `hay[from..]`, one per line at most, where a catalog pattern of `role` matches.
+/// Only whether a line matches matters here, so each search stops at the earliest match end (no
+/// reverse scan for where it began) and the next one starts on the following line.
+fn find_candidates(role: Role, hay: &[u8], from: usize, hits: &mut Vec<usize>) {
+    hits.clear();
+    let re = candidates(role);
+    let mut at = from;
+    while at < hay.len() {
+        let Some(end) = re.shortest_match_at(hay, at) else {
+            break;
+        };
+        let p = end.saturating_sub(1).max(at);
+        hits.push(p);
+        at = memchr::memchr(b'\n', &hay[p..]).map_or(hay.len(), |i| p + i + 1);
+    }
+}
+
+/// Moves what is not read yet (and the open record's start) to the front of the buffer.
+fn compact(buf: &mut [u8], len: &mut usize, pos: &mut usize, open: &mut Option<Open>) {
+    let keep = open.as_ref().map_or(*pos, |o| o.start.min(*pos));
+    buf.copy_within(keep..*len, 0);
+    *len -= keep;
+    *pos -= keep;
+    if let Some(o) = open.as_mut() {
+        o.start -= keep;
+    }
+}
+
+/// Scans `files` in order; `role` overrides what the names and contents say. A file that cannot
+/// be scanned is listed in `problems` and the others are still scanned; only a signal stops it.
 pub fn scan(files: &[PathBuf], role: Option<Role>) -> Result<ScanReport, ScanError> {
     let mut report = ScanReport {
         verdict: String::new(),
         files: Vec::new(),
+        problems: Vec::new(),
         matches: Vec::new(),
         counts: BTreeMap::new(),
     };
-    let mut first_fatal: Option<&'static str> = None;
     for path in files {
-        let role = role
-            .or_else(|| role_from_name(path))
-            .ok_or_else(|| ScanError::UnknownRole(path.clone()))?;
-        let name = path.display().to_string();
-        let mut reader = open(path)?;
-        let mut buf = Vec::with_capacity(1024);
-        let mut line_no = 0usize;
-        let mut sr_lines = 0usize;
-        let mut record: Option<Record> = None;
-        // Which came last decides the file: a fatal signature or a readiness line.
-        let mut last_state: Option<(bool, &'static str)> = None;
-        let finish =
-            |rec: Record, report: &mut ScanReport, last: &mut Option<(bool, &'static str)>| {
-                // The most specific signature of a record decides it: the first the catalog lists.
-                let mut decided = false;
-                for sig in classify(&rec.text, role) {
-                    *report.counts.entry(sig.id).or_default() += 1;
-                    if report.matches.len() < 1000 {
-                        report.matches.push(Match {
-                            id: sig.id,
-                            severity: sig.severity,
-                            file: name.clone(),
-                            line: rec.start_line,
-                            text: rec
-                                .text
-                                .lines()
-                                .next()
-                                .unwrap_or("")
-                                .chars()
-                                .take(300)
-                                .collect(),
-                            explanation: sig.explanation,
-                            hint: sig.remedy,
-                        });
-                    }
-                    let ready = sig.id.contains(".ready.");
-                    if !decided && (sig.severity == Severity::Fatal || ready) {
-                        *last = Some((ready, sig.id));
-                        decided = true;
-                    }
-                }
-            };
-        loop {
-            buf.clear();
-            let n = reader
-                .read_until(b'\n', &mut buf)
-                .map_err(|e| ScanError::Read(path.clone(), e))?;
-            if n == 0 {
-                break;
-            }
-            line_no += 1;
-            let line = String::from_utf8_lossy(&buf);
-            let line = line.trim_end_matches(['\n', '\r']);
-            let starts = record_start().is_match(line);
-            if starts {
-                sr_lines += 1;
-            }
-            match record.as_mut() {
-                Some(r)
-                    if !starts && r.lines < MAX_RECORD_LINES && r.text.len() < MAX_RECORD_BYTES =>
-                {
-                    r.text.push('\n');
-                    r.text.push_str(line);
-                    r.lines += 1;
-                    continue;
-                }
-                _ => {}
-            }
-            if let Some(r) = record.take() {
-                finish(r, &mut report, &mut last_state);
-            }
-            let rec = Record {
-                start_line: line_no,
-                text: line.to_string(),
-                lines: 1,
-            };
-            if starts {
-                record = Some(rec);
-            } else {
-                // A line outside any log record (fe.out, be.out) stands alone.
-                finish(rec, &mut report, &mut last_state);
-            }
+        if let Some(sig) = crate::signals::interrupted() {
+            return Err(ScanError::Interrupted(sig));
         }
-        if let Some(r) = record.take() {
-            finish(r, &mut report, &mut last_state);
+        match scan_one(path, role, &mut report) {
+            Ok(f) => report.files.push(f),
+            Err(FileError::Interrupted(sig)) => return Err(ScanError::Interrupted(sig)),
+            Err(e) => report.problems.push(Problem {
+                file: path.display().to_string(),
+                exit_code: e.exit_code(),
+                error: e.to_string(),
+            }),
         }
-        let any_sr = sr_lines > 0 || report.matches.iter().any(|m| m.file == name);
-        let verdict = match last_state {
-            Some((false, id)) => {
-                first_fatal.get_or_insert(id);
-                FileVerdict::Failed
-            }
-            Some((true, _)) => FileVerdict::Started,
-            None if any_sr => FileVerdict::StillStarting,
-            None => FileVerdict::NoStarRocksLines,
-        };
-        report.files.push(FileResult {
-            file: name,
-            role,
-            verdict,
-            lines: line_no,
-            starrocks_lines: sr_lines,
-        });
     }
-    let has = |v: FileVerdict| report.files.iter().any(|f| f.verdict == v);
-    report.verdict = if let Some(id) = first_fatal {
-        format!("failed: {id}")
-    } else if has(FileVerdict::Started) {
-        "started".into()
-    } else if has(FileVerdict::StillStarting) {
-        "still starting".into()
-    } else {
-        "no StarRocks lines found".into()
-    };
+    if report.verdict.is_empty() {
+        let has = |v: FileVerdict| report.files.iter().any(|f| f.verdict == v);
+        report.verdict = if has(FileVerdict::Started) {
+            "started".into()
+        } else if has(FileVerdict::StillStarting) {
+            "still starting".into()
+        } else {
+            "no StarRocks lines found".into()
+        };
+    }
     Ok(report)
 }
 
@@ -272,9 +654,14 @@ pub fn render_human(r: &ScanReport) -> String {
     let mut s = String::new();
     for f in &r.files {
         s.push_str(&format!(
-            "{}: {:?} log, {} lines, {}\n",
+            "{}: {:?} log ({}), {} lines, {}\n",
             f.file,
             f.role,
+            match f.role_from {
+                "content" => "recognised from its content",
+                "name" => "from its name",
+                _ => "--role",
+            },
             f.lines,
             match f.verdict {
                 FileVerdict::Started => "started",
@@ -283,6 +670,15 @@ pub fn render_human(r: &ScanReport) -> String {
                 FileVerdict::NoStarRocksLines => "no StarRocks lines found",
             }
         ));
+        if f.cut > 0 {
+            s.push_str(&format!(
+                "  {} over-long line(s) or record(s) cut: only their first 64 KiB were classified\n",
+                f.cut
+            ));
+        }
+    }
+    for p in &r.problems {
+        s.push_str(&format!("{}: not scanned: {}\n", p.file, p.error));
     }
     for m in &r.matches {
         let sev = match m.severity {
@@ -326,4 +722,65 @@ pub fn render_catalog() -> String {
         }
     }
     s
+}
+
+/// The `scan` command: prints the report (or the catalog) and returns the exit code. Problems with
+/// single files go to standard error, one line each.
+pub fn run(
+    files: &[PathBuf],
+    role: Option<crate::cli::ScanRole>,
+    format: crate::cli::Format,
+    list: bool,
+) -> anyhow::Result<i32> {
+    use crate::cli::{Format, ScanRole};
+    if list {
+        match format {
+            Format::Human => crate::output::out(&format!("{}", render_catalog())),
+            Format::Json => {
+                crate::output::outln(&format!("{}", serde_json::to_string_pretty(CATALOG)?))
+            }
+        }
+        return Ok(exit::PASS);
+    }
+    let role = role.map(|r| match r {
+        ScanRole::Fe => Role::Fe,
+        ScanRole::Be => Role::Be,
+    });
+    match scan(files, role) {
+        Ok(r) => {
+            for p in &r.problems {
+                crate::output::err(&format!("sr-rehearse scan: {}\n", p.error));
+            }
+            match format {
+                Format::Human => crate::output::out(&format!("{}", render_human(&r))),
+                Format::Json => {
+                    crate::output::outln(&format!("{}", serde_json::to_string_pretty(&r)?))
+                }
+            }
+            Ok(r.exit_code())
+        }
+        Err(e) => {
+            crate::output::err(&format!("sr-rehearse scan: {e}\n"));
+            Ok(e.exit_code())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_tells_fe_from_be() {
+        let fe = b"2024-01-01 00:00:00,000 INFO (main|1) [StarRocksFE.start():1] x\n";
+        let be = b"I0101 00:00:00.000000 1 starrocks_be.cpp:1] x\n";
+        let fe_out = b"using java version 17\n-Xmx8192m\nstart time: Fri\n";
+        let be_out =
+            b"start time: Fri Nov 27 08:00:00 UTC 2026, server uptime: 08:00:00 up 1 day\n";
+        assert_eq!(role_from_content(fe), Some(Role::Fe));
+        assert_eq!(role_from_content(be), Some(Role::Be));
+        assert_eq!(role_from_content(fe_out), Some(Role::Fe));
+        assert_eq!(role_from_content(be_out), Some(Role::Be));
+        assert_eq!(role_from_content(b"hello\n"), None);
+    }
 }

@@ -64,7 +64,13 @@ pub(super) fn decide(
         run.interrupted()?;
         // Read the logs after checking for exit, so the lines a dying FE wrote last are classified.
         let exited = run.group.as_mut().and_then(|g| g.try_exit());
-        for id in watch.poll(&mut run.report.signatures, &mut |_| {})? {
+        // Once it has exited nothing more will be written: decide the records still open.
+        let ids = if exited.is_some() {
+            watch.flush(&mut run.report.signatures, &mut |_| {})?
+        } else {
+            watch.poll(&mut run.report.signatures, &mut |_| {})?
+        };
+        for id in ids {
             match id {
                 "fe.ready.qe-service" => qe_started = true,
                 "fe.ready.started" => fe_started = true,
@@ -461,48 +467,10 @@ fn sql_ending(f: &SqlFailure, user: &str, extra: Option<&str>, fe_version: &str)
     }
 }
 
-/// What the sandbox tried to reach outside itself, from the lines it logs about it: backend
-/// heartbeats and election attempts toward the recorded frontends.
+/// What the sandbox tried to reach outside itself, from the lines real releases log about it:
+/// backend heartbeats and election attempts toward the recorded frontends.
 pub(super) fn reach_attempts(fe_log: &Path, fenced: bool) -> Vec<crate::report::ReachAttempt> {
-    use std::collections::BTreeMap;
-    static PATTERNS: std::sync::OnceLock<[(regex::Regex, &str); 3]> = std::sync::OnceLock::new();
-    let pats = PATTERNS.get_or_init(|| {
-        [
-            (
-                regex::Regex::new(r"backend\[\d+\] (\S+:\d+) heartbeat failed: (.*)$").unwrap(),
-                "backend heartbeat",
-            ),
-            (
-                regex::Regex::new(r"backend\[\d+\] (\S+:\d+) is alive()").unwrap(),
-                "backend heartbeat",
-            ),
-            (
-                regex::Regex::new(r"cannot reach helper (\S+:\d+): (.*)$").unwrap(),
-                "frontend election",
-            ),
-        ]
-    });
-    let text = std::fs::read_to_string(fe_log).unwrap_or_default();
-    let mut seen: BTreeMap<(String, String), String> = BTreeMap::new();
-    for line in text.lines() {
-        for (re, kind) in pats.iter() {
-            if let Some(c) = re.captures(line) {
-                let result = match c.get(2).map(|m| m.as_str()) {
-                    Some("") | None => "reached".to_string(),
-                    Some(err) => err.to_string(),
-                };
-                seen.insert((c[1].to_string(), kind.to_string()), result);
-            }
-        }
-    }
-    seen.into_iter()
-        .map(|((target, kind), result)| crate::report::ReachAttempt {
-            target,
-            kind,
-            result,
-            blocked_by_fence: fenced,
-        })
-        .collect()
+    crate::watch::reach::from_log(fe_log, fenced)
 }
 
 #[cfg(test)]

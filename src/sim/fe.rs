@@ -710,9 +710,21 @@ fn start(fe: &mut Fe, log_slot: &Arc<Mutex<Option<Arc<FeLog>>>>) -> Result<(), S
             locked_env = true;
             break;
         }
-        log.warn(
-            "BDBEnvironment.setup():240",
-            "failed to setup environment because of com.sleepycat.je.EnvironmentLockedException: (JE 18.3.16) The environment cannot be locked for single writer access. ENV_LOCKED",
+        // setupEnvironment catches the DatabaseException and logs it with LOG.error(msg, e): the
+        // exception is on the lines after the message.
+        log.error(
+            "BDBEnvironment.setupEnvironment():316",
+            &stack(
+                &format!(
+                    "failed to setup environment after retried {attempt} times\ncom.sleepycat.je.EnvironmentLockedException: (JE 18.3.16) {} The environment cannot be locked for single writer access. ENV_LOCKED",
+                    bdb_dir.display()
+                ),
+                &[
+                    "com.sleepycat.je.log.FileManager.lockEnvironment(FileManager.java:2423)",
+                    "com.sleepycat.je.rep.ReplicatedEnvironment.<init>(ReplicatedEnvironment.java:578)",
+                    "com.starrocks.journal.bdbje.BDBEnvironment.setupEnvironment(BDBEnvironment.java:255)",
+                ],
+            ),
         );
         if attempt < 3 {
             std::thread::sleep(Duration::from_secs(5));
@@ -1156,15 +1168,10 @@ fn election_hang(
         if let Some(role) = group.and_then(|g| cluster::try_elect(g, peers)) {
             return role;
         }
+        // BDB JE contacts the recorded electable nodes itself and logs to bdb/je.info, not fe.log;
+        // what fe.log shows is the UnknownMasterException that names them.
         for p in peers {
-            if let Err(e) = connect_loopback(&p.host, p.edit_log_port, Duration::from_millis(500)) {
-                log.log(
-                    Level::Warn,
-                    "REPLICA-0|55",
-                    "BDBEnvironment.setup():224",
-                    &format!("cannot reach helper {}:{}: {e}", p.host, p.edit_log_port),
-                );
-            }
+            let _ = connect_loopback(&p.host, p.edit_log_port, Duration::from_millis(500));
         }
         if !helpers.is_empty() {
             log.warn(
@@ -1192,6 +1199,28 @@ fn election_hang(
         } else {
             2000
         }));
+    }
+}
+
+enum HbFailure {
+    /// The connection failed: the Java exception's message.
+    Exception(String),
+    /// The backend answered with an error status.
+    Refused(String),
+}
+
+/// The Java exception a failed connection raises in the real FE, from the simulator's own error.
+/// Addresses the simulator never contacts (anything but loopback) fail as an unreachable production
+/// host does from a sandbox: the connect times out.
+fn java_connect_error(e: &str) -> String {
+    if e.contains("refused") {
+        "java.net.ConnectException: Connection refused (Connection refused)".into()
+    } else if e.contains("unreachable") {
+        "java.net.NoRouteToHostException: No route to host (Host unreachable)".into()
+    } else if e.contains("timed out") || e.contains("not a loopback address") {
+        "java.net.SocketTimeoutException: connect timed out".into()
+    } else {
+        format!("java.net.SocketException: {e}")
     }
 }
 
@@ -1230,7 +1259,16 @@ fn heartbeat_loop(state: &State, log: &FeLog, interval: Duration) {
                 continue;
             };
             let was_alive = bs.alive;
-            let old_err = bs.err.clone();
+            let failure = match &result {
+                Ok(reply) if reply.starts_with("OK") => None,
+                Ok(reply) => Some(HbFailure::Refused(
+                    reply
+                        .strip_prefix("ERR ")
+                        .unwrap_or("no heartbeat response")
+                        .to_string(),
+                )),
+                Err(e) => Some(HbFailure::Exception(java_connect_error(e))),
+            };
             match result {
                 Ok(reply) if reply.starts_with("OK") => {
                     bs.alive = true;
@@ -1261,28 +1299,50 @@ fn heartbeat_loop(state: &State, log: &FeLog, interval: Duration) {
                     bs.err = e;
                 }
             }
-            if bs.alive != was_alive || bs.err != old_err {
-                if bs.alive {
+            // HeartbeatMgr's lines: the handler logs a failed connection with its exception on
+            // the following lines, runAfterCatalogReady logs every bad response, and
+            // ComputeNode.handleHbResponse logs the first answered heartbeat.
+            match &failure {
+                Some(HbFailure::Exception(ex)) => {
                     log.log(
-                        Level::Info,
-                        tl,
-                        "HeartbeatMgr.runAfterCatalogReady():160",
-                        &format!(
-                            "backend[{}] {}:{} is alive, version: {}",
-                            b.id, b.host, b.heartbeat_port, bs.version
+                        Level::Warn,
+                        "heartbeat-mgr-pool-0|61",
+                        "HeartbeatMgr$BackendHeartbeatHandler.call():333",
+                        &stack(
+                            &format!(
+                                "backend heartbeat got exception, addr: {}:{}\norg.apache.thrift.transport.TTransportException: {ex}",
+                                b.host, b.heartbeat_port
+                            ),
+                            &[
+                                "org.apache.thrift.transport.TSocket.open(TSocket.java:226)",
+                                "com.starrocks.common.GenericPool$ThriftClientFactory.create(GenericPool.java:158)",
+                                "com.starrocks.system.HeartbeatMgr$BackendHeartbeatHandler.call(HeartbeatMgr.java:296)",
+                            ],
                         ),
                     );
-                } else {
                     log.log(
                         Level::Warn,
                         tl,
-                        "HeartbeatMgr.runAfterCatalogReady():165",
-                        &format!(
-                            "backend[{}] {}:{} heartbeat failed: {}",
-                            b.id, b.host, b.heartbeat_port, bs.err
-                        ),
+                        "HeartbeatMgr.runAfterCatalogReady():168",
+                        &format!("get bad heartbeat response: type: BACKEND, status: BAD, msg: {ex}"),
                     );
                 }
+                Some(HbFailure::Refused(msg)) => log.log(
+                    Level::Warn,
+                    tl,
+                    "HeartbeatMgr.runAfterCatalogReady():168",
+                    &format!("get bad heartbeat response: type: BACKEND, status: BAD, msg: {msg}"),
+                ),
+                None if !was_alive => log.log(
+                    Level::Info,
+                    tl,
+                    "ComputeNode.handleHbResponse():530",
+                    &format!(
+                        "Backend [id={}, host={}, heartbeatPort={}, alive=false] is alive, last start time: {}, hbTime: {}",
+                        b.id, b.host, b.heartbeat_port, state.start_millis, unix_millis()
+                    ),
+                ),
+                None => {}
             }
         }
         std::thread::sleep(interval);

@@ -163,7 +163,27 @@ fn compiled() -> &'static Compiled {
     })
 }
 
-/// The signatures of `role` that match `line`, most severe first.
+/// Entries that say *that* startup failed rather than *why*: `LOG.error(msg, e)` writes them with
+/// the cause on the following lines, and a follow-on line (`failed to init journal after transfer to
+/// leader! will exit`) repeats them. A record that also matches a specific entry is named by that.
+const GENERIC: &[&str] = &[
+    "fe.start.failed",
+    "fe.start.will-exit",
+    "fe.meta.journal-init-failed",
+    "fe.meta.read-journal-failed",
+    "fe.meta.replay-failed",
+    "fe.meta.bdb-env-invalid",
+    "fe.election.bdb-setup-failed",
+    "fe.jvm.create-failed",
+];
+
+/// Whether `id` is one of the generic entries that a specific one overrides.
+pub fn is_generic(id: &str) -> bool {
+    GENERIC.contains(&id)
+}
+
+/// The signatures of `role` that match `line` (one line or a whole record), most severe first and,
+/// among the fatal ones, the most specific first: `hits[0]` names the record.
 pub fn classify(line: &str, role: Role) -> Vec<&'static Signature> {
     let c = compiled();
     // Most log lines match nothing; the yes/no question is much cheaper than which ones.
@@ -177,12 +197,41 @@ pub fn classify(line: &str, role: Role) -> Vec<&'static Signature> {
         .map(|i| &CATALOG[i])
         .filter(|s| s.role == role)
         .collect();
-    hits.sort_by_key(|s| std::cmp::Reverse(s.severity));
+    // Most severe first; among equals, a cause before the generic line that reports it.
+    hits.sort_by_key(|s| (std::cmp::Reverse(s.severity), is_generic(s.id)));
     // The generic "will exit" entry only counts when nothing more specific matched.
     if hits.len() > 1 {
         hits.retain(|s| s.id != "fe.start.will-exit");
     }
     hits
+}
+
+/// Every pattern of `role` as one multi-line byte regex. `scan` runs it once over large buffers to
+/// find the few lines worth classifying (the regex engine's literal prefilter skips the rest at
+/// memory speed), instead of asking the `RegexSet` about every line.
+pub fn candidates(role: Role) -> &'static regex::bytes::Regex {
+    static FE: OnceLock<regex::bytes::Regex> = OnceLock::new();
+    static BE: OnceLock<regex::bytes::Regex> = OnceLock::new();
+    let cell = match role {
+        Role::Fe => &FE,
+        Role::Be => &BE,
+    };
+    cell.get_or_init(|| {
+        let alternatives: Vec<String> = CATALOG
+            .iter()
+            .filter(|s| s.role == role)
+            .map(|s| format!("(?:{})", s.pattern))
+            .collect();
+        regex::bytes::RegexBuilder::new(&alternatives.join("|"))
+            .multi_line(true)
+            .unicode(false)
+            .size_limit(64 << 20)
+            // The lazy DFA of ~50 alternatives needs more states than the default cache holds;
+            // a cache that is cleared over and over halves the throughput.
+            .dfa_size_limit(16 << 20)
+            .build()
+            .expect("combined catalog compiles")
+    })
 }
 
 /// Whether a pattern matches, for tests and for `scan` excerpts.
