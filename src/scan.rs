@@ -735,10 +735,8 @@ pub fn run(
     use crate::cli::{Format, ScanRole};
     if list {
         match format {
-            Format::Human => crate::output::out(&format!("{}", render_catalog())),
-            Format::Json => {
-                crate::output::outln(&format!("{}", serde_json::to_string_pretty(CATALOG)?))
-            }
+            Format::Human => crate::output::out(&render_catalog()),
+            Format::Json => crate::output::outln(&serde_json::to_string_pretty(CATALOG)?),
         }
         return Ok(exit::PASS);
     }
@@ -752,10 +750,8 @@ pub fn run(
                 crate::output::err(&format!("sr-rehearse scan: {}\n", p.error));
             }
             match format {
-                Format::Human => crate::output::out(&format!("{}", render_human(&r))),
-                Format::Json => {
-                    crate::output::outln(&format!("{}", serde_json::to_string_pretty(&r)?))
-                }
+                Format::Human => crate::output::out(&render_human(&r)),
+                Format::Json => crate::output::outln(&serde_json::to_string_pretty(&r)?),
             }
             Ok(r.exit_code())
         }
