@@ -229,7 +229,8 @@ fn playbook_upgrades_the_cluster_node_by_node() {
 
 #[test]
 fn playbook_stops_with_the_failed_be_back_on_its_old_build() {
-    let Some(bin) = ansible_playbook("playbook_stops_with_the_failed_be_back_on_its_old_build") else {
+    let Some(bin) = ansible_playbook("playbook_stops_with_the_failed_be_back_on_its_old_build")
+    else {
         return;
     };
     // be2's host cannot run the 3.3 build.
@@ -291,7 +292,8 @@ fn playbook_stops_with_the_failed_be_back_on_its_old_build() {
 
 #[test]
 fn playbook_puts_a_failed_fe_back_on_its_old_build_and_stops() {
-    let Some(bin) = ansible_playbook("playbook_puts_a_failed_fe_back_on_its_old_build_and_stops") else {
+    let Some(bin) = ansible_playbook("playbook_puts_a_failed_fe_back_on_its_old_build_and_stops")
+    else {
         return;
     };
     // fe2's host cannot run the 3.3 FE: it refuses the metadata there.
