@@ -4,6 +4,9 @@ use std::fs;
 use std::process::Stdio;
 use std::time::Duration;
 
+use predicates::prelude::*;
+use predicates::str::contains;
+
 use crate::util::*;
 
 const T: Duration = Duration::from_secs(60);
@@ -305,17 +308,12 @@ fn clean_ends_the_orphans_of_a_killed_run() {
         !group_members(ws.1).is_empty(),
         "the sandbox FE outlives a SIGKILLed tool"
     );
-    let out = std::process::Command::new(tool_bin())
+    assert_cmd::Command::new(tool_bin())
         .args(["clean", "--workspace-root"])
         .arg(&r.root)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0));
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        text.contains("ended processes") && text.contains("removed"),
-        "{text}"
-    );
+        .assert()
+        .code(0)
+        .stdout(contains("ended processes").and(contains("removed")));
     assert!(group_members(ws.1).is_empty());
     assert!(!ws.0.exists());
     r.assert_no_process_left();
@@ -564,10 +562,13 @@ fn demo_runs_on_nothing_but_the_binary() {
         "{text}"
     );
     assert!(text.contains("6. FE LEADER"), "{text}");
-    assert!(
-        text.contains("PLAY RECAP") || text.contains("ansible-playbook is not installed"),
-        "{text}"
-    );
+    if !text.contains("PLAY RECAP") {
+        assert!(text.contains("ansible-playbook is not installed"), "{text}");
+        skip(
+            "demo_runs_on_nothing_but_the_binary (the playbook part)",
+            "ansible-playbook is not installed",
+        );
+    }
     let demo_dir = std::fs::read_dir(tmp.path())
         .unwrap()
         .flatten()
