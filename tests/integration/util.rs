@@ -63,17 +63,14 @@ pub fn skip(test: &str, why: impl std::fmt::Display) {
     eprintln!("SKIPPED {test}: {why}");
 }
 
+/// Runs `starrocks-sim` to completion; a failure shows its command line and both outputs.
 pub fn run_sim(args: &[&str]) -> Output {
-    let out = Command::new(sim_bin())
+    assert_cmd::Command::new(sim_bin())
         .args(args)
-        .output()
-        .expect("run starrocks-sim");
-    assert!(
-        out.status.success(),
-        "starrocks-sim {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
+        .assert()
+        .success()
+        .get_output()
+        .clone()
 }
 
 pub fn read(p: &Path) -> String {
