@@ -130,12 +130,18 @@ impl Runner {
 
 /// Test hook: `SR_REHEARSE_TEST_PANIC_AT=<step>` makes the tool panic right after that step is
 /// recorded (`probe` panics inside the probe runner), so tests can prove a panic still stops the
-/// sandbox. Unset in every real run.
+/// sandbox. Compiled only with the `test-hooks` feature, which `cargo test` turns on and a release
+/// build leaves off, so no environment can make a real run panic.
+#[cfg(feature = "test-hooks")]
 pub fn test_panic_at(point: &str) {
     if std::env::var_os("SR_REHEARSE_TEST_PANIC_AT").is_some_and(|s| s == point) {
         panic!("test panic requested at {point}");
     }
 }
+
+#[cfg(not(feature = "test-hooks"))]
+#[inline(always)]
+pub fn test_panic_at(_point: &str) {}
 
 /// An I/O failure while laying out the workspace: bad input when the source was refused (a
 /// dangling link, a loop: `InvalidInput`), an environment error otherwise.

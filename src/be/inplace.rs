@@ -583,8 +583,11 @@ fn check_backup(node: &Node, j: &Journal, entries: &[Entry]) -> Result<RestorePl
                     if diff.len() > 3 { ", …" } else { "" }
                 ));
             }
-        } else if !journaled("install") && differences(m, &node.home, d).is_empty() {
-            // Killed between the journal line and the move: the old folder never left.
+        } else if (!journaled("install") || journaled("rollback-restore"))
+            && differences(m, &node.home, d).is_empty()
+        {
+            // Killed between the journal line and the move: the old folder never left; or killed
+            // during a rollback after it was moved back: it is home already.
         } else {
             problems.push(format!("{d}/ is not in it"));
         }

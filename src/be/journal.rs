@@ -11,7 +11,6 @@ use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use nix::sys::signal::Signal;
 use serde::{Deserialize, Serialize};
 
 use crate::runner::Ending;
@@ -92,12 +91,18 @@ impl Journal {
 
 /// Test hook: `SR_REHEARSE_TEST_KILL_AT=<step>` makes the tool SIGKILL itself right after that
 /// step was journaled, which is exactly what an operator's kill -9 at that moment would do. Only the
-/// integration tests set it.
+/// integration tests set it, and only a build with the `test-hooks` feature (`cargo test`, never a
+/// release build) reads it.
+#[cfg(feature = "test-hooks")]
 fn crash_point(step: &str) {
     if std::env::var("SR_REHEARSE_TEST_KILL_AT").is_ok_and(|s| s == step) {
-        let _ = nix::sys::signal::raise(Signal::SIGKILL);
+        let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL);
     }
 }
+
+#[cfg(not(feature = "test-hooks"))]
+#[inline(always)]
+fn crash_point(_step: &str) {}
 
 /// Entries a running BE rewrites (its pid file, the UDF runtime copies, downloaded JDBC drivers);
 /// they are no part of the build and may change between the manifest and the move.

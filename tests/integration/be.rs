@@ -515,45 +515,145 @@ fn a_second_canary_is_refused_while_one_is_open() {
     assert_eq!(code, Some(0), "{out}");
 }
 
-#[test]
-fn kill_9_at_every_step_then_rollback_restores_the_node() {
-    for step in [
-        "begin",
-        "backup-bin",
-        "backup-lib",
-        "install",
-        "stop-old",
-        "start-new",
-        "verify",
-    ] {
-        let n = Node::new("3.2.11", "3.3.5", &[]);
-        n.start();
-        let before = n.binlib();
-        let st = n
-            .cmd(&[
+/// The steps a passing in-place canary journals, in order (src/be/inplace.rs `upgrade`).
+const FORWARD_STEPS: &[&str] = &[
+    "begin",
+    "backup-bin",
+    "backup-lib",
+    "install",
+    "stop-old",
+    "start-new",
+    "verify",
+    "kept",
+];
+
+/// The steps a rollback journals after a failed or killed canary (src/be/inplace.rs `restore`).
+const ROLLBACK_STEPS: &[&str] = &[
+    "rollback-begin",
+    "rollback-restore",
+    "rollback-start-old",
+    "rolled-back",
+];
+
+impl Node {
+    /// Runs the in-place canary (or `--rollback` when `new_be` is false) with the crash hook set
+    /// at `step`, and asserts the tool died there by SIGKILL.
+    fn killed_at(&self, step: &str, canary: bool) {
+        let mut c = if canary {
+            self.cmd(&[
                 "--new-be",
-                n.new_be.to_str().unwrap(),
+                self.new_be.to_str().unwrap(),
                 "--in-place",
                 "--soak",
                 "1s",
             ])
+        } else {
+            self.cmd(&["--rollback"])
+        };
+        let st = c
             .env("SR_REHEARSE_TEST_KILL_AT", step)
             .stdout(Stdio::null())
             .status()
             .unwrap();
         use std::os::unix::process::ExitStatusExt;
         assert_eq!(st.signal(), Some(9), "{step}: the tool was killed there");
-        let (code, out, _) = n.run(&["--rollback"]);
+        assert_eq!(self.last_step(), step, "the journal ends with the step");
+    }
+
+    /// The steps journaled on this node so far, without repeats.
+    fn journaled(&self) -> Vec<String> {
+        let mut v: Vec<String> = Vec::new();
+        for e in sr_rehearse::be::inplace::read_journal(&self.home) {
+            if !v.contains(&e.step) {
+                v.push(e.step);
+            }
+        }
+        v
+    }
+
+    /// `--rollback` brings the old build back (or finds nothing to do after a closed journal),
+    /// and a second one has nothing left to do.
+    fn assert_rollback_restores(&self, step: &str, before: &(String, String)) {
+        let (code, out, _) = self.run(&["--rollback"]);
         assert_eq!(code, Some(0), "{step}: {out}");
-        assert_eq!(n.binlib(), before, "{step}: bin/ and lib/ byte for byte");
+        assert_eq!(
+            &self.binlib(),
+            before,
+            "{step}: bin/ and lib/ byte for byte"
+        );
         assert!(
-            n.pid().is_some() && n.healthy(),
+            self.pid().is_some() && self.healthy(),
             "{step}: the old BE runs and is healthy"
         );
-        n.assert_one_be_serving_old_build(step);
-        let (code, out, _) = n.run(&["--rollback"]);
+        self.assert_one_be_serving_old_build(step);
+        let (code, out, _) = self.run(&["--rollback"]);
         assert_eq!(code, Some(0));
         assert!(out.contains("nothing to roll back"), "{step}: {out}");
+    }
+}
+
+#[test]
+fn kill_9_at_every_upgrade_step_then_rollback_restores_the_node() {
+    for step in FORWARD_STEPS {
+        let n = Node::new("3.2.11", "3.3.5", &[]);
+        n.start();
+        let before = n.binlib();
+        n.killed_at(step, true);
+        if *step == "kept" {
+            // Killed after the canary closed its journal: the new build stays and there is
+            // nothing for --rollback to do. Every upgrade step was journaled on the way, so a step
+            // added to the canary without being added here fails this test.
+            assert_eq!(
+                n.journaled(),
+                FORWARD_STEPS,
+                "the steps of a passing canary"
+            );
+            assert_ne!(n.binlib(), before, "kept: the new build is installed");
+            let (code, out, _) = n.run(&["--rollback"]);
+            assert_eq!(code, Some(0), "{out}");
+            assert!(out.contains("nothing to roll back"), "kept: {out}");
+            continue;
+        }
+        n.assert_rollback_restores(step, &before);
+    }
+}
+
+#[test]
+fn kill_9_during_the_canarys_own_rollback_then_rollback_finishes_it() {
+    for step in ROLLBACK_STEPS {
+        // The new build cannot load its tablets: the canary fails and rolls back by itself.
+        let n = Node::new("3.2.11", "3.3.5", &["--fault", "tablet-load-failure"]);
+        n.start();
+        let before = n.binlib();
+        n.killed_at(step, true);
+        // The rollback journaled its steps in order up to the kill; killed at the last one, this
+        // is every step of a rollback, so a step added without being added here fails this test.
+        let steps = n.journaled();
+        let from = steps
+            .iter()
+            .position(|s| s == "rollback-begin")
+            .expect("the canary began its rollback");
+        let upto = ROLLBACK_STEPS.iter().position(|s| s == step).unwrap();
+        assert_eq!(
+            &steps[from..],
+            &ROLLBACK_STEPS[..=upto],
+            "{step}: {steps:?}"
+        );
+        n.assert_rollback_restores(step, &before);
+    }
+}
+
+#[test]
+fn kill_9_during_rollback_then_rollback_again_finishes_it() {
+    // The canary is killed while the new build runs; the `--rollback` that follows is killed at
+    // each of its own steps, and the next `--rollback` still brings the old build back.
+    for step in ROLLBACK_STEPS {
+        let n = Node::new("3.2.11", "3.3.5", &[]);
+        n.start();
+        let before = n.binlib();
+        n.killed_at("verify", true);
+        n.killed_at(step, false);
+        n.assert_rollback_restores(step, &before);
     }
 }
 

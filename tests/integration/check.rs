@@ -2,6 +2,9 @@
 
 use std::process::Command;
 
+use predicates::prelude::*;
+use predicates::str::contains;
+
 use super::cluster_util::{stdout, SimCluster};
 use super::util::{free_port, read, run_sim, tool_bin};
 
@@ -180,21 +183,21 @@ fn check_unreachable_and_bad_input() {
     let port = free_port();
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("r.json");
-    let out = Command::new(tool_bin())
+    assert_cmd::Command::new(tool_bin())
         .args(["check", "--fe", &format!("127.0.0.1:{port}"), "--json"])
         .arg(&report)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(3));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("failed to reach the FE"), "{err}");
+        .assert()
+        .code(3)
+        .stderr(contains("failed to reach the FE"));
     assert_eq!(json(&report)["verdict"], "unreachable");
-    let out = Command::new(tool_bin())
+    assert_cmd::Command::new(tool_bin())
         .args(["check", "--fe", "no-port-here"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("expected HOST:PORT"), "{err}");
-    assert_eq!(err.lines().count(), 1, "{err}");
+        .assert()
+        .code(2)
+        .stderr(contains("expected HOST:PORT").and(line_count(1)));
+}
+
+/// Output of exactly `n` lines.
+fn line_count(n: usize) -> impl predicates::Predicate<str> {
+    predicates::function::function(move |s: &str| s.lines().count() == n)
 }

@@ -190,7 +190,7 @@ impl SimCluster {
         std::fs::create_dir_all(&ws).unwrap();
         let fe_report = self.dir.join("rehearsal.json");
         let be_report = self.dir.join("canary.json");
-        let out = Command::new(tool_bin())
+        assert_cmd::Command::new(tool_bin())
             .arg("fe")
             .arg("--meta")
             .arg(self.node("fe1").dir.join("meta"))
@@ -201,10 +201,9 @@ impl SimCluster {
             .arg("--workspace-root")
             .arg(&ws)
             .env("JAVA_HOME", &self.spec.jdk)
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
-        let out = Command::new(tool_bin())
+            .assert()
+            .success();
+        assert_cmd::Command::new(tool_bin())
             .arg("be")
             .arg("--be-home")
             .arg(self.be_home("be1"))
@@ -214,9 +213,8 @@ impl SimCluster {
             .arg(&be_report)
             .arg("--workspace-root")
             .arg(&ws)
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+            .assert()
+            .success();
         (fe_report, be_report)
     }
 

@@ -4,6 +4,9 @@ use std::fs;
 use std::process::Stdio;
 use std::time::Duration;
 
+use predicates::prelude::*;
+use predicates::str::contains;
+
 use crate::util::*;
 
 const T: Duration = Duration::from_secs(60);
@@ -305,17 +308,12 @@ fn clean_ends_the_orphans_of_a_killed_run() {
         !group_members(ws.1).is_empty(),
         "the sandbox FE outlives a SIGKILLed tool"
     );
-    let out = std::process::Command::new(tool_bin())
+    assert_cmd::Command::new(tool_bin())
         .args(["clean", "--workspace-root"])
         .arg(&r.root)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0));
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        text.contains("ended processes") && text.contains("removed"),
-        "{text}"
-    );
+        .assert()
+        .code(0)
+        .stdout(contains("ended processes").and(contains("removed")));
     assert!(group_members(ws.1).is_empty());
     assert!(!ws.0.exists());
     r.assert_no_process_left();
@@ -494,23 +492,34 @@ fn bad_input_is_refused_cleanly() {
 
 #[test]
 fn netns_where_unavailable_is_an_environment_error() {
-    if sr_rehearse::fence::available().is_ok() {
-        eprintln!("SKIPPED netns_where_unavailable_is_an_environment_error: this host can make network namespaces (the fence tests cover it)");
-        return;
-    }
     let r = Rehearsal::new("3.2.5", "3.3.2", &[], &[]);
-    let o = r.run(&["--isolate", "netns"]);
+    let mut cmd = r.command(&["--isolate", "netns"]);
+    if sr_rehearse::fence::available().is_ok() {
+        // This host can fence (root, as in CI): run the tool as an unprivileged user, which
+        // cannot, so the test runs everywhere instead of skipping where the fence works.
+        use std::os::unix::process::CommandExt;
+        const NOBODY: u32 = 65534;
+        let st = std::process::Command::new("chown")
+            .args(["-R", "65534:65534"])
+            .arg(r.dir.path())
+            .status()
+            .unwrap();
+        assert!(st.success(), "chown the setup to nobody");
+        cmd.uid(NOBODY).gid(NOBODY);
+    }
+    let o = r.outcome(cmd.output().unwrap());
     assert_eq!(o.code, Some(3));
     assert!(o.stdout.contains("network fence"));
     assert!(r.workspaces().is_empty());
 }
 
 #[test]
+#[ignore = "needs root"]
 fn not_enough_space_is_an_environment_error() {
+    const TEST: &str = "not_enough_space_is_an_environment_error";
     // A small tmpfs is the honest way to make a disk too small; it needs root.
-    if !nix::unistd::Uid::effective().is_root() {
-        eprintln!("SKIPPED not_enough_space_is_an_environment_error: needs root to mount a tmpfs");
-        return;
+    if !is_root() {
+        return skip(TEST, "needs root to mount a tmpfs");
     }
     let r = Rehearsal::new("3.2.5", "3.3.2", &[], &[]);
     let small = r.dir.path().join("small");
@@ -521,10 +530,7 @@ fn not_enough_space_is_an_environment_error() {
         .status()
         .is_ok_and(|st| st.success());
     if !mounted {
-        eprintln!(
-            "SKIPPED not_enough_space_is_an_environment_error: this host refuses to mount a tmpfs"
-        );
-        return;
+        return skip(TEST, "this host refuses to mount a tmpfs");
     }
     let o = r.run(&["--workspace-root", small.to_str().unwrap()]);
     let _ = std::process::Command::new("umount").arg(&small).status();
@@ -556,10 +562,13 @@ fn demo_runs_on_nothing_but_the_binary() {
         "{text}"
     );
     assert!(text.contains("6. FE LEADER"), "{text}");
-    assert!(
-        text.contains("PLAY RECAP") || text.contains("ansible-playbook is not installed"),
-        "{text}"
-    );
+    if !text.contains("PLAY RECAP") {
+        assert!(text.contains("ansible-playbook is not installed"), "{text}");
+        skip(
+            "demo_runs_on_nothing_but_the_binary (the playbook part)",
+            "ansible-playbook is not installed",
+        );
+    }
     let demo_dir = std::fs::read_dir(tmp.path())
         .unwrap()
         .flatten()

@@ -9,16 +9,13 @@ use std::time::Duration;
 
 use crate::util::*;
 
-fn is_root() -> bool {
-    nix::unistd::Uid::effective().is_root()
-}
-
-/// Whether this host can fence (root and network namespaces); says why not when it cannot.
+/// Whether this host can fence (root and network namespaces); says why not when it cannot, and
+/// fails where every test must run.
 fn can_fence(test: &str) -> bool {
     match sr_rehearse::fence::available() {
         Ok(()) => true,
         Err(why) => {
-            eprintln!("SKIPPED {test}: {why}");
+            skip(test, why);
             false
         }
     }
@@ -35,6 +32,7 @@ fn drain(listener: &TcpListener) -> usize {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn fence_blocks_backend_heartbeats_that_otherwise_arrive() {
     if !can_fence("fence_blocks_backend_heartbeats_that_otherwise_arrive") {
         return;
@@ -79,6 +77,7 @@ fn fence_blocks_backend_heartbeats_that_otherwise_arrive() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn fence_blocks_election_attempts_toward_recorded_frontends() {
     if !can_fence("fence_blocks_election_attempts_toward_recorded_frontends") {
         return;

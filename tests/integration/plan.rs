@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::Command;
 
 use super::cluster_util::{stdout, SimCluster};
-use super::util::{content_digest, read};
+use super::util::{content_digest, read, skip};
 
 fn stderr(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
@@ -137,14 +137,15 @@ fn plan_refuses_without_rehearsals_unhealthy_or_skipping_a_minor_version() {
     );
 }
 
-fn ansible_playbook() -> Option<&'static str> {
+fn ansible_playbook(test: &str) -> Option<&'static str> {
     let found = Command::new("ansible-playbook")
         .arg("--version")
         .output()
         .is_ok_and(|o| o.status.success());
     if !found {
-        eprintln!(
-            "SKIPPED: ansible-playbook is not installed; scripts/install-deps.sh installs ansible-core from PyPI"
+        skip(
+            test,
+            "ansible-playbook is not installed; scripts/install-deps.sh installs ansible-core from PyPI",
         );
     }
     found.then_some("ansible-playbook")
@@ -198,7 +199,7 @@ fn run_playbook(c: &SimCluster, bin: &str, gate_wait: &str) -> std::process::Out
 
 #[test]
 fn playbook_upgrades_the_cluster_node_by_node() {
-    let Some(bin) = ansible_playbook() else {
+    let Some(bin) = ansible_playbook("playbook_upgrades_the_cluster_node_by_node") else {
         return;
     };
     let c = SimCluster::build("3.2.11", &["--table", "db1.orders:3"]);
@@ -228,7 +229,8 @@ fn playbook_upgrades_the_cluster_node_by_node() {
 
 #[test]
 fn playbook_stops_with_the_failed_be_back_on_its_old_build() {
-    let Some(bin) = ansible_playbook() else {
+    let Some(bin) = ansible_playbook("playbook_stops_with_the_failed_be_back_on_its_old_build")
+    else {
         return;
     };
     // be2's host cannot run the 3.3 build.
@@ -290,7 +292,8 @@ fn playbook_stops_with_the_failed_be_back_on_its_old_build() {
 
 #[test]
 fn playbook_puts_a_failed_fe_back_on_its_old_build_and_stops() {
-    let Some(bin) = ansible_playbook() else {
+    let Some(bin) = ansible_playbook("playbook_puts_a_failed_fe_back_on_its_old_build_and_stops")
+    else {
         return;
     };
     // fe2's host cannot run the 3.3 FE: it refuses the metadata there.

@@ -1,11 +1,12 @@
 //! `sr-rehearse scan` over the fixture corpus: every file's verdict, every signature covered.
 
+use predicates::prelude::*;
+use predicates::str::{contains, ends_with};
+use sr_rehearse::watch::catalog::{Role, CATALOG};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
-
-use sr_rehearse::watch::catalog::{Role, CATALOG};
 
 use crate::util::*;
 
@@ -128,60 +129,63 @@ fn gzip_and_rotated_names_and_several_files() {
 
 #[test]
 fn cli_verdicts_formats_and_errors() {
-    let run = |args: &[&str]| {
-        Command::new(tool_bin())
-            .arg("scan")
-            .args(args)
-            .output()
-            .unwrap()
+    let scan = || {
+        let mut c = assert_cmd::Command::new(tool_bin());
+        c.arg("scan");
+        c
     };
     let c = corpus();
-    let o = run(&[c
-        .join("fe.meta.incompatible-version.3.3.fe.log")
-        .to_str()
-        .unwrap()]);
-    assert_eq!(o.status.code(), Some(1));
-    let text = String::from_utf8_lossy(&o.stdout);
-    assert!(text.contains(
-        "fe.meta.incompatible-version.3.3.fe.log:4 [fatal] fe.meta.incompatible-version"
-    ));
-    assert!(text.contains("what to do: upgrade through the intermediate minor versions"));
-    assert!(text
-        .trim_end()
-        .ends_with("verdict: failed: fe.meta.incompatible-version"));
+    scan()
+        .arg(c.join("fe.meta.incompatible-version.3.3.fe.log"))
+        .assert()
+        .code(1)
+        .stdout(
+            contains(
+                "fe.meta.incompatible-version.3.3.fe.log:4 [fatal] fe.meta.incompatible-version",
+            )
+            .and(contains(
+                "what to do: upgrade through the intermediate minor versions",
+            ))
+            .and(ends_with("verdict: failed: fe.meta.incompatible-version").trim()),
+        );
 
-    let o = run(&[
-        "--format",
-        "json",
-        c.join("clean-start-be-3.3.5.be.INFO").to_str().unwrap(),
-    ]);
-    assert_eq!(o.status.code(), Some(0));
-    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let o = scan()
+        .args(["--format", "json"])
+        .arg(c.join("clean-start-be-3.3.5.be.INFO"))
+        .assert()
+        .code(0);
+    let j: serde_json::Value = serde_json::from_slice(&o.get_output().stdout).unwrap();
     assert_eq!(j["verdict"], "started");
     assert_eq!(j["files"][0]["role"], "be");
 
-    let o = run(&["--list"]);
-    assert_eq!(o.status.code(), Some(0));
+    let o = scan().arg("--list").assert().code(0);
     assert_eq!(
-        String::from_utf8_lossy(&o.stdout)
+        String::from_utf8_lossy(&o.get_output().stdout)
             .lines()
             .filter(|l| !l.starts_with(' '))
             .count(),
         CATALOG.len()
     );
 
-    let o = run(&["/nonexistent/fe.log"]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("failed to open /nonexistent/fe.log"));
+    scan()
+        .arg("/nonexistent/fe.log")
+        .assert()
+        .code(2)
+        .stderr(contains("failed to open /nonexistent/fe.log"));
     let dir = tempfile::tempdir().unwrap();
     let odd = dir.path().join("server.txt");
     std::fs::write(&odd, "x\n").unwrap();
-    let o = run(&[odd.to_str().unwrap()]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("pass --role fe or --role be"));
-    let o = run(&["--role", "fe", odd.to_str().unwrap()]);
-    assert_eq!(o.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&o.stdout).contains("verdict: no StarRocks lines found"));
+    scan()
+        .arg(&odd)
+        .assert()
+        .code(2)
+        .stderr(contains("pass --role fe or --role be"));
+    scan()
+        .args(["--role", "fe"])
+        .arg(&odd)
+        .assert()
+        .code(0)
+        .stdout(contains("verdict: no StarRocks lines found"));
 }
 
 /// The id a failed rehearsal's summary names, and the verdict `scan` gives on the logs it left.
