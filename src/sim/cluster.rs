@@ -730,18 +730,11 @@ impl ClusterSpec {
     }
 }
 
-/// Ports nobody listens on now, all distinct: asked of the kernel and held until all are chosen.
+/// Ports nobody listens on now, all distinct, outside the kernel's ephemeral range (where any
+/// outgoing connection of this host could take one before the node binds it).
 fn free_ports(n: usize) -> Result<Vec<u16>, String> {
-    let mut held = Vec::new();
-    let mut out = Vec::new();
-    while out.len() < n {
-        let l = TcpListener::bind(("0.0.0.0", 0))
-            .map_err(|e| format!("failed to find a free port: {e}"))?;
-        let p = l.local_addr().map_err(|e| e.to_string())?.port();
-        out.push(p);
-        held.push(l);
-    }
-    Ok(out)
+    crate::ports::pick(n, &Default::default())
+        .ok_or_else(|| "failed to find free ports".to_string())
 }
 
 /// What `make-cluster` builds.

@@ -2,10 +2,9 @@
 //! with a deadline, and a guard that kills every process a test started.
 
 use std::fs;
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::{Duration, Instant};
 
 use std::os::unix::process::CommandExt;
@@ -17,18 +16,10 @@ pub fn sim_bin() -> &'static str {
     env!("CARGO_BIN_EXE_starrocks-sim")
 }
 
-/// A port nobody listens on now. Tests run in parallel, so each call starts from a different offset
-/// and the port is checked free on every interface the simulator binds.
+/// A port nobody listens on now, outside the ephemeral range that the tests' own connections
+/// draw their local ports from (see `sr_rehearse::ports::pick`).
 pub fn free_port() -> u16 {
-    static NEXT: AtomicU16 = AtomicU16::new(0);
-    let base = 20000 + (std::process::id() % 200) as u16 * 100;
-    loop {
-        let p = base + NEXT.fetch_add(1, Ordering::SeqCst) % 20000;
-        if TcpListener::bind(("0.0.0.0", p)).is_ok() && TcpListener::bind(("127.0.0.1", p)).is_ok()
-        {
-            return p;
-        }
-    }
+    sr_rehearse::ports::pick(1, &Default::default()).expect("a free port")[0]
 }
 
 /// Polls `f` until it returns Some or the deadline passes.
