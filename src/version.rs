@@ -136,11 +136,7 @@ impl Version {
     /// versions that are the same on every run.
     pub fn commit(&self) -> String {
         let digest = Sha256::digest(format!("starrocks-{self}").as_bytes());
-        digest[..4]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()[..7]
-            .to_string()
+        format!("{digest:x}")[..7].to_string()
     }
 
     /// The version string StarRocks reports (`feVersion`, `SHOW FRONTENDS`, be.INFO banner).

@@ -410,10 +410,7 @@ pub fn copy_tree(
         .map(|(rel, d)| format!("{d}  {}\n", rel.display()))
         .collect();
     fs::write(manifest, &lines).map_err(|e| werr(manifest, e))?;
-    summary.manifest_digest = Sha256::digest(lines.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    summary.manifest_digest = format!("{:x}", Sha256::digest(lines.as_bytes()));
     Ok(summary)
 }
 
@@ -915,10 +912,7 @@ mod tests {
     use super::*;
 
     fn sha(b: &[u8]) -> String {
-        Sha256::digest(b)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        format!("{:x}", Sha256::digest(b))
     }
 
     fn copy(src: &Path, d: &Path) -> Result<(CopySummary, PathBuf, String), CopyError> {
