@@ -74,7 +74,10 @@ mod tests {
         let r = get(addr, "/api/health", Duration::from_millis(500));
         let _ = done_tx.send(());
         server.join().unwrap();
-        assert!(r.is_err(), "a body trickled past the deadline must fail the probe, got {r:?}");
+        assert!(
+            r.is_err(),
+            "a body trickled past the deadline must fail the probe, got {r:?}"
+        );
     }
 
     #[test]

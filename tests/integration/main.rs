@@ -10,6 +10,7 @@ mod fe_sql;
 mod fence;
 mod fuzz;
 mod plan;
+mod report_schema;
 mod safety;
 mod scan;
 mod sim_be;
