@@ -363,9 +363,9 @@ fn start(fe: &mut Fe, log_slot: &Arc<Mutex<Option<Arc<FeLog>>>>) -> Result<(), S
         {
             continue;
         }
-        let value = props::expand_vars(&entry.value, &lookup).map_err(|name| {
+        let value = props::expand_vars(&entry.value, &lookup).map_err(|unset| {
             Stop::StartFailed(stack(
-                &format!("java.lang.IllegalArgumentException: no such env variable: {name}"),
+                &format!("java.lang.IllegalArgumentException: {unset}"),
                 &["com.starrocks.common.ConfigBase.replacedByEnv(ConfigBase.java:290)"],
             ))
         })?;
@@ -645,8 +645,8 @@ fn start(fe: &mut Fe, log_slot: &Arc<Mutex<Option<Arc<FeLog>>>>) -> Result<(), S
                 v.meta_version_written() + 1
             };
         }
-        if let Err(msg) = v.check_meta_version(header.meta_version) {
-            return Err(fe.fatal("GlobalStateMgr.loadHeader():1301", &msg));
+        if let Err(refused) = v.check_meta_version(header.meta_version) {
+            return Err(fe.fatal("GlobalStateMgr.loadHeader():1301", &refused.to_string()));
         }
         log.info(
             "GlobalStateMgr.loadImage():1226",
