@@ -623,7 +623,7 @@ fn start(fe: &mut Fe, log_slot: &Arc<Mutex<Option<Arc<FeLog>>>>) -> Result<(), S
             }
         }
         header = match image::read_header_lines(path)
-            .map_err(|e| e.to_string())
+            .map_err(image::HeaderError::from)
             .and_then(|l| ImageHeader::parse(&l))
         {
             Ok(h) => h,
@@ -1217,12 +1217,9 @@ fn heartbeat_loop(state: &State, log: &FeLog, interval: Duration) {
                         s,
                         "HEARTBEAT cluster_id={} token={} fe_host=127.0.0.1 rpc_port={} http_port={}",
                         state.cluster_id, state.token, state.rpc_port, state.http_port
-                    )
-                    .map_err(|e| e.to_string())?;
+                    )?;
                     let mut line = String::new();
-                    BufReader::new(s)
-                        .read_line(&mut line)
-                        .map_err(|e| e.to_string())?;
+                    BufReader::new(s).read_line(&mut line)?;
                     Ok(line.trim().to_string())
                 });
             let mut all = state.backends.lock().unwrap();
@@ -1258,7 +1255,7 @@ fn heartbeat_loop(state: &State, log: &FeLog, interval: Duration) {
                 }
                 Err(e) => {
                     bs.alive = false;
-                    bs.err = e;
+                    bs.err = e.to_string();
                 }
             }
             if bs.alive != was_alive || bs.err != old_err {
