@@ -268,7 +268,9 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Check(args) => run_check(&args.to_config()),
         Command::UpgradePlan(args) => run_plan(&args.to_config()),
         Command::Demo { keep } => sr_rehearse::demo::run(keep),
-        Command::Clean { workspace_root } => sr_rehearse::clean::run(workspace_root.as_deref()),
+        Command::Clean { workspace_root } => {
+            Ok(sr_rehearse::clean::run(workspace_root.as_deref())?)
+        }
     }
 }
 
