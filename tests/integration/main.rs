@@ -4,6 +4,7 @@ mod be;
 mod check;
 mod cluster_util;
 mod copy;
+mod error_types;
 mod fe;
 mod fe_conf;
 mod fe_sql;
