@@ -191,7 +191,7 @@ fn run_plan(cfg: &sr_rehearse::upgrade_plan::PlanConfig) -> anyhow::Result<i32> 
                 return Ok(e.exit_code());
             }
         },
-        _ => out(&format!("{}", up::render_text(cfg, &plan))),
+        _ => out(&up::render_text(cfg, &plan)),
     }
     Ok(exit::PASS)
 }

@@ -342,15 +342,8 @@ fn pipeline(cfg: &BeConfig, r: &mut Runner) -> Result<(), Ending> {
 /// Why the old build could not be brought back; each message says the node's state and what to do.
 #[derive(Debug, thiserror::Error)]
 enum RollbackError {
-    #[error("the backup {} cannot restore the old build: {problems}. Nothing was changed. Node state: bin/ is {bin}, lib/ is {lib}; {running}. To recover: put the backup back at {} (bin/ and lib/ as listed in {MANIFEST}) and run `sr-rehearse be --be-home {} --rollback` again, or reinstall the old release's bin/ and lib/ by hand and start it with bin/start_be.sh --daemon", backup.display(), backup.display(), home.display())]
-    BackupUnusable {
-        backup: PathBuf,
-        home: PathBuf,
-        problems: String,
-        bin: String,
-        lib: String,
-        running: String,
-    },
+    #[error("the backup {} cannot restore the old build: {}. Nothing was changed. Node state: bin/ is {}, lib/ is {}; {}. To recover: put the backup back at {} (bin/ and lib/ as listed in {MANIFEST}) and run `sr-rehearse be --be-home {} --rollback` again, or reinstall the old release's bin/ and lib/ by hand and start it with bin/start_be.sh --daemon", .0.backup.display(), .0.problems, .0.bin, .0.lib, .0.running, .0.backup.display(), .0.home.display())]
+    BackupUnusable(Box<UnusableBackup>),
     #[error("the new BE could not be stopped: {source}; bin/ and lib/ are still the new build, the old ones are in {}", backup.display())]
     StopNew {
         backup: PathBuf,
@@ -392,6 +385,17 @@ enum RollbackError {
         waited: Duration,
         home: PathBuf,
     },
+}
+
+/// A backup that cannot bring the old build back, and the node's state to recover from by hand.
+#[derive(Debug)]
+struct UnusableBackup {
+    backup: PathBuf,
+    home: PathBuf,
+    problems: String,
+    bin: String,
+    lib: String,
+    running: String,
 }
 
 /// Restores the old build and records the `rollback` step; the error says the node's state.
@@ -683,14 +687,14 @@ fn check_backup(node: &Node, j: &Journal, entries: &[Entry]) -> Result<RestorePl
         Some(p) => format!("a BE runs as pid {p} ({}/be.pid)", node.pid_dir.display()),
         None => format!("no BE runs ({}/be.pid names none)", node.pid_dir.display()),
     };
-    Err(RollbackError::BackupUnusable {
+    Err(RollbackError::BackupUnusable(Box::new(UnusableBackup {
         backup: j.backup.clone(),
         home: node.home.clone(),
         problems: problems.join("; "),
         bin: state_of("bin"),
         lib: state_of("lib"),
         running,
-    })
+    })))
 }
 
 /// Brings the old build back: check the backup, stop every BE of this node but the old one, put
