@@ -48,8 +48,9 @@ const KEPT: &[&str] = &[
     "status",
 ];
 
-/// Keys and types of `v`; arrays of varying length (signatures, warnings) shrink to their first
-/// element, except `steps`, whose order is part of the contract.
+/// Keys and types of `v`. Arrays other than `steps` (whose order is part of the contract) become
+/// `<array>`: how many signatures, warnings or reach attempts a run has depends on the host (fenced
+/// as root or not) and on timing, and the keys of their items are pinned by the schema instead.
 fn shape(key: &str, v: &Value, in_steps: bool) -> Value {
     match v {
         Value::Object(m) => Value::Object(
@@ -60,7 +61,7 @@ fn shape(key: &str, v: &Value, in_steps: bool) -> Value {
         Value::Array(a) if key == "steps" => {
             Value::Array(a.iter().map(|x| shape("", x, true)).collect())
         }
-        Value::Array(a) => Value::Array(a.iter().take(1).map(|x| shape("", x, in_steps)).collect()),
+        Value::Array(_) => json!("<array>"),
         _ if KEPT.contains(&key) && (in_steps || !matches!(key, "name" | "status")) => v.clone(),
         Value::Null => json!("<null>"),
         Value::Bool(_) => json!("<bool>"),
