@@ -172,12 +172,46 @@ pub fn parse_host_port(flag: &str, s: &str) -> Result<(String, u16), CheckError>
     Ok((h.trim_matches(['[', ']']).to_string(), port))
 }
 
-fn resolve(host: &str, port: u16) -> Result<SocketAddr, String> {
+/// Why a probe of one node failed; the text becomes the probe's detail.
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    #[error("failed to resolve {host}: {source}")]
+    Resolve {
+        host: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("failed to resolve {0}: no address")]
+    NoAddress(String),
+    #[error(transparent)]
+    Http(#[from] std::io::Error),
+    #[error("HTTP {0}")]
+    Status(u16),
+    #[error("not JSON ({source}): {body}")]
+    NotJson {
+        body: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The endpoint answered, and not OK: its own status and message.
+    #[error("{0}")]
+    NotOk(String),
+    /// The leader does not know the port to probe.
+    #[error("{0}")]
+    NoPort(&'static str),
+    #[error(transparent)]
+    Sql(#[from] mysql::Error),
+}
+
+fn resolve(host: &str, port: u16) -> Result<SocketAddr, ProbeError> {
     (host, port)
         .to_socket_addrs()
-        .map_err(|e| format!("failed to resolve {host}: {e}"))?
+        .map_err(|source| ProbeError::Resolve {
+            host: host.into(),
+            source,
+        })?
         .next()
-        .ok_or_else(|| format!("failed to resolve {host}: no address"))
+        .ok_or_else(|| ProbeError::NoAddress(host.into()))
 }
 
 /// The SQL connection settings StarRocks accepts: TCP only (it refuses `SELECT @@socket`) and an
@@ -199,7 +233,7 @@ impl Sql {
         }
     }
 
-    pub fn query(&self, host: &str, port: u16, sql: &str) -> Result<Rows, String> {
+    pub fn query(&self, host: &str, port: u16, sql: &str) -> Result<Rows, mysql::Error> {
         let opts = mysql::OptsBuilder::new()
             .ip_or_hostname(Some(host))
             .tcp_port(port)
@@ -211,8 +245,8 @@ impl Sql {
             .tcp_connect_timeout(Some(self.timeout))
             .read_timeout(Some(self.timeout))
             .write_timeout(Some(self.timeout));
-        let mut conn = mysql::Conn::new(opts).map_err(|e| e.to_string())?;
-        let rows: Vec<mysql::Row> = conn.query(sql).map_err(|e| e.to_string())?;
+        let mut conn = mysql::Conn::new(opts)?;
+        let rows: Vec<mysql::Row> = conn.query(sql)?;
         Ok(rows
             .into_iter()
             .map(|r| {
@@ -242,13 +276,21 @@ fn col<'a>(row: &'a BTreeMap<String, String>, name: &str) -> &'a str {
     row.get(name).map(String::as_str).unwrap_or("")
 }
 
-fn http_json(host: &str, port: u16, path: &str, t: Duration) -> Result<serde_json::Value, String> {
+fn http_json(
+    host: &str,
+    port: u16,
+    path: &str,
+    t: Duration,
+) -> Result<serde_json::Value, ProbeError> {
     let addr = resolve(host, port)?;
-    let r = crate::probe::http::get(addr, path, t).map_err(|e| e.to_string())?;
+    let r = crate::probe::http::get(addr, path, t)?;
     if r.status != 200 {
-        return Err(format!("HTTP {}", r.status));
+        return Err(ProbeError::Status(r.status));
     }
-    serde_json::from_str(&r.body).map_err(|e| format!("not JSON ({e}): {}", r.body.trim()))
+    serde_json::from_str(&r.body).map_err(|source| ProbeError::NotJson {
+        body: r.body.trim().to_string(),
+        source,
+    })
 }
 
 /// `/api/bootstrap` answers `{"status":"OK","msg":"Success"}` on a ready FE.
@@ -257,7 +299,10 @@ fn probe_bootstrap(host: &str, port: u16, t: Duration) -> ProbeResult {
         if v["status"] == "OK" {
             Ok(format!("{}:{port}/api/bootstrap OK", host))
         } else {
-            Err(format!("status {} ({})", v["status"], v["msg"]))
+            Err(ProbeError::NotOk(format!(
+                "status {} ({})",
+                v["status"], v["msg"]
+            )))
         }
     });
     probe_result("bootstrap", r)
@@ -269,23 +314,23 @@ fn probe_health(host: &str, port: u16, t: Duration) -> ProbeResult {
         if v["status"] == "OK" {
             Ok(format!("{}:{port}/api/health OK", host))
         } else {
-            Err(format!("status {}", v["status"]))
+            Err(ProbeError::NotOk(format!("status {}", v["status"])))
         }
     });
     probe_result("health", r)
 }
 
-fn probe_result(name: &str, r: Result<String, String>) -> ProbeResult {
+fn probe_result(name: &str, r: Result<String, ProbeError>) -> ProbeResult {
     match r {
         Ok(detail) => ProbeResult {
             name: name.into(),
             ok: true,
             detail,
         },
-        Err(detail) => ProbeResult {
+        Err(e) => ProbeResult {
             name: name.into(),
             ok: false,
-            detail,
+            detail: e.to_string(),
         },
     }
 }
@@ -383,10 +428,13 @@ pub fn check_once(cfg: &CheckConfig) -> Result<ClusterStatus, CheckError> {
         }
         n.probes.push(b);
         let q = match qp {
-            0 => Err("no query port known (the leader has no heartbeat from it)".to_string()),
+            0 => Err(ProbeError::NoPort(
+                "no query port known (the leader has no heartbeat from it)",
+            )),
             _ => sql
                 .query(&h, qp, "SHOW FRONTENDS")
-                .map(|rows| format!("SHOW FRONTENDS on {h}:{qp}: {} rows", rows.len())),
+                .map(|rows| format!("SHOW FRONTENDS on {h}:{qp}: {} rows", rows.len()))
+                .map_err(ProbeError::Sql),
         };
         let q = probe_result("query", q);
         if !q.ok {
@@ -465,7 +513,7 @@ pub fn check_once(cfg: &CheckConfig) -> Result<ClusterStatus, CheckError> {
                 n.problems.push("being decommissioned".into());
             }
             let p = if hp == 0 {
-                probe_result("health", Err("no HTTP port known".into()))
+                probe_result("health", Err(ProbeError::NoPort("no HTTP port known")))
             } else {
                 probe_health(&h, hp, t)
             };

@@ -94,13 +94,24 @@ fn not_ours(dir: &Path, st: &workspace::RunState, pgid: i32, members: &[i32]) ->
     None
 }
 
+/// The folder to clean cannot be listed.
+#[derive(Debug, thiserror::Error)]
+#[error("failed to read --workspace-root {}: {source}", root.display())]
+pub struct CleanError {
+    root: PathBuf,
+    #[source]
+    source: std::io::Error,
+}
+
 /// Cleans the run folders under `root` (the temp folder when not given).
-pub fn run(root: Option<&Path>) -> anyhow::Result<i32> {
+pub fn run(root: Option<&Path>) -> Result<i32, CleanError> {
     let root: PathBuf = root
         .map(Path::to_path_buf)
         .unwrap_or_else(std::env::temp_dir);
-    let rd = fs::read_dir(&root)
-        .map_err(|e| anyhow::anyhow!("failed to read --workspace-root {}: {e}", root.display()))?;
+    let rd = match fs::read_dir(&root) {
+        Ok(rd) => rd,
+        Err(source) => return Err(CleanError { root, source }),
+    };
     let uid = nix::unistd::geteuid().as_raw();
     let mut cleaned = 0;
     for e in rd.flatten() {

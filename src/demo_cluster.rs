@@ -85,7 +85,7 @@ fn check_cfg(spec: &ClusterSpec, allow: &[String]) -> CheckConfig {
 
 fn run_check(spec: &ClusterSpec) -> anyhow::Result<bool> {
     let s = check::run_check(&check_cfg(spec, &[])).map_err(|e| anyhow::anyhow!("{e}"))?;
-    crate::output::out(&check::render_human(&s).to_string());
+    crate::output::out(&check::render_human(&s));
     Ok(s.healthy())
 }
 
@@ -160,7 +160,7 @@ fn run_started(spec: &ClusterSpec, dir: &Path, reports: &Path, keep: bool) -> an
         verbose: false,
         stop_grace: Duration::from_secs(10),
     });
-    crate::output::outln(&fe.summary.to_string());
+    crate::output::outln(&fe.summary);
     let fe_report = reports.join("cluster-rehearsal.json");
     std::fs::write(&fe_report, fe.to_json())?;
     let be1 = spec.nodes.iter().find(|n| n.name == "be1").expect("be1");
@@ -184,7 +184,7 @@ fn run_started(spec: &ClusterSpec, dir: &Path, reports: &Path, keep: bool) -> an
         verbose: false,
         stop_grace: Duration::from_secs(10),
     });
-    crate::output::outln(&be.summary.to_string());
+    crate::output::outln(&be.summary);
     let be_report = reports.join("cluster-canary.json");
     std::fs::write(&be_report, be.to_json())?;
 
@@ -228,7 +228,7 @@ fn run_started(spec: &ClusterSpec, dir: &Path, reports: &Path, keep: bool) -> an
             return Ok(false);
         }
     };
-    crate::output::out(&up::render_text(&cfg, &plan).to_string());
+    crate::output::out(&up::render_text(&cfg, &plan));
     let files = up::write_ansible(&cfg, &plan, &dir.join("playbook"))
         .map_err(|e| anyhow::anyhow!("{e}"))?;
 

@@ -17,17 +17,28 @@ use std::sync::mpsc;
 
 use nix::sched::{unshare, CloneFlags};
 
+/// Why the fence cannot be put up here.
+#[derive(Debug, thiserror::Error)]
+pub enum Unavailable {
+    #[error("not running as root: a network namespace needs CAP_SYS_ADMIN")]
+    NotRoot,
+    #[error("this host refuses new network namespaces ({0})")]
+    Refused(std::process::ExitStatus),
+    #[error("this host refuses new network namespaces: {0}")]
+    FailedToStart(#[source] std::io::Error),
+}
+
 /// Whether a network namespace can be created here, and if not, why.
-pub fn available() -> Result<(), String> {
+pub fn available() -> Result<(), Unavailable> {
     if !nix::unistd::Uid::effective().is_root() {
-        return Err("not running as root: a network namespace needs CAP_SYS_ADMIN".into());
+        return Err(Unavailable::NotRoot);
     }
     let mut probe = Command::new("true");
     enter_new_netns(&mut probe);
     match probe.status() {
         Ok(s) if s.success() => Ok(()),
-        Ok(s) => Err(format!("this host refuses new network namespaces ({s})")),
-        Err(e) => Err(format!("this host refuses new network namespaces: {e}")),
+        Ok(s) => Err(Unavailable::Refused(s)),
+        Err(e) => Err(Unavailable::FailedToStart(e)),
     }
 }
 

@@ -191,7 +191,7 @@ fn run_plan(cfg: &sr_rehearse::upgrade_plan::PlanConfig) -> anyhow::Result<i32> 
                 return Ok(e.exit_code());
             }
         },
-        _ => out(&up::render_text(cfg, &plan).to_string()),
+        _ => out(&up::render_text(cfg, &plan)),
     }
     Ok(exit::PASS)
 }
@@ -231,11 +231,13 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             role,
             format,
             list,
-        } => sr_rehearse::scan::run(&files, role, format, list),
+        } => Ok(sr_rehearse::scan::run(&files, role, format, list)?),
         Command::Check(args) => run_check(&args.to_config()),
         Command::UpgradePlan(args) => run_plan(&args.to_config()),
         Command::Demo { keep } => sr_rehearse::demo::run(keep),
-        Command::Clean { workspace_root } => sr_rehearse::clean::run(workspace_root.as_deref()),
+        Command::Clean { workspace_root } => {
+            Ok(sr_rehearse::clean::run(workspace_root.as_deref())?)
+        }
     }
 }
 

@@ -160,9 +160,17 @@ pub fn store(date_line: &str, entries: &[(&str, &str)]) -> String {
     out
 }
 
+/// A `${VAR}` reference to a variable the lookup does not know; holds its name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("no such env variable: {0}")]
+pub struct UnsetVariable(pub String);
+
 /// Expands `${VAR}` references the way StarRocks' `ConfigBase` does: from the given lookup, and an
 /// unknown variable is an error naming it.
-pub fn expand_vars(value: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+pub fn expand_vars(
+    value: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<String, UnsetVariable> {
     let mut out = String::with_capacity(value.len());
     let mut rest = value;
     while let Some(pos) = rest.find("${") {
@@ -173,7 +181,7 @@ pub fn expand_vars(value: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Resu
                 let name = &after[..end];
                 match lookup(name) {
                     Some(v) => out.push_str(&v),
-                    None => return Err(name.to_string()),
+                    None => return Err(UnsetVariable(name.to_string())),
                 }
                 rest = &after[end + 1..];
             }
@@ -229,6 +237,9 @@ mod tests {
     fn expands_known_and_names_unknown() {
         let lookup = |n: &str| (n == "HOME").then(|| "/h".to_string());
         assert_eq!(expand_vars("${HOME}/log", &lookup).unwrap(), "/h/log");
-        assert_eq!(expand_vars("${NOPE}/x", &lookup).unwrap_err(), "NOPE");
+        assert_eq!(
+            expand_vars("${NOPE}/x", &lookup).unwrap_err(),
+            UnsetVariable("NOPE".into())
+        );
     }
 }

@@ -731,7 +731,7 @@ pub fn run(
     role: Option<crate::cli::ScanRole>,
     format: crate::cli::Format,
     list: bool,
-) -> anyhow::Result<i32> {
+) -> Result<i32, serde_json::Error> {
     use crate::cli::{Format, ScanRole};
     if list {
         match format {

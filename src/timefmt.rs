@@ -1,167 +1,80 @@
-//! Wall-clock formatting without a calendar crate.
+//! Wall-clock formatting on top of `jiff`.
 //!
 //! StarRocks writes several timestamp shapes (log4j with a comma or with an ISO offset, glog with
 //! or without the year, Java's `Date.toString()` in VERSION/ROLE, `[yyyy-MM-dd HH:mm:ss]` in fe.out)
-//! and the tool names workspaces by UTC time. All of them are UTC here; the civil-date conversion
-//! is the well-known days-from-epoch algorithm.
+//! and the tool names workspaces by UTC time. All of them are UTC here. This module only names the
+//! shapes; the calendar arithmetic is `jiff`'s, so leap years and weekdays are not ours to get right.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use jiff::civil::DateTime;
+use jiff::tz::TimeZone;
+use jiff::Timestamp;
 
 /// A broken-down UTC instant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Civil {
-    pub year: i64,
-    pub month: u32,
-    pub day: u32,
-    pub hour: u32,
-    pub minute: u32,
-    pub second: u32,
-    pub micros: u32,
-    /// 0 = Sunday.
-    pub weekday: u32,
-}
+pub struct Civil(DateTime);
 
 impl Civil {
     pub fn now() -> Civil {
-        Civil::from_system(SystemTime::now())
+        Civil::from_timestamp(Timestamp::now())
     }
 
-    pub fn from_system(t: SystemTime) -> Civil {
-        let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
-        Civil::from_unix_micros(d.as_micros() as i64)
-    }
-
+    /// Out of jiff's range (beyond the years ±9999) only for a corrupt value; the epoch is a
+    /// harmless stand-in for a label.
     pub fn from_unix_micros(us: i64) -> Civil {
-        let secs = us.div_euclid(1_000_000);
-        let micros = us.rem_euclid(1_000_000) as u32;
-        let days = secs.div_euclid(86_400);
-        let sod = secs.rem_euclid(86_400);
-        let (year, month, day) = civil_from_days(days);
-        Civil {
-            year,
-            month,
-            day,
-            hour: (sod / 3600) as u32,
-            minute: ((sod % 3600) / 60) as u32,
-            second: (sod % 60) as u32,
-            micros,
-            weekday: (days + 4).rem_euclid(7) as u32,
-        }
+        Civil::from_timestamp(Timestamp::from_microsecond(us).unwrap_or(Timestamp::UNIX_EPOCH))
     }
 
-    fn millis(&self) -> u32 {
-        self.micros / 1000
+    fn from_timestamp(t: Timestamp) -> Civil {
+        Civil(TimeZone::UTC.to_datetime(t))
+    }
+
+    fn fmt(&self, pattern: &str) -> String {
+        self.0.strftime(pattern).to_string()
     }
 
     /// `2024-01-02 03:04:05,678` (log4j up to StarRocks 3.2).
     pub fn log4j_comma(&self) -> String {
-        format!(
-            "{:04}-{:02}-{:02} {:02}:{:02}:{:02},{:03}",
-            self.year,
-            self.month,
-            self.day,
-            self.hour,
-            self.minute,
-            self.second,
-            self.millis()
-        )
+        self.fmt("%Y-%m-%d %H:%M:%S,%3f")
     }
 
     /// `2024-01-02 03:04:05.678Z` (log4j `XXX` in UTC, StarRocks 3.3+).
     pub fn log4j_iso(&self) -> String {
-        format!(
-            "{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:03}Z",
-            self.year,
-            self.month,
-            self.day,
-            self.hour,
-            self.minute,
-            self.second,
-            self.millis()
-        )
+        self.fmt("%Y-%m-%d %H:%M:%S.%3fZ")
     }
 
     /// `[2024-01-02 03:04:05]` as `Util.stdoutWithTime` prints to fe.out.
     pub fn bracketed(&self) -> String {
-        format!(
-            "[{:04}-{:02}-{:02} {:02}:{:02}:{:02}]",
-            self.year, self.month, self.day, self.hour, self.minute, self.second
-        )
+        self.fmt("[%Y-%m-%d %H:%M:%S]")
     }
 
-    /// `Fri Jan 19 20:03:14 UTC 2024`, Java's `Date.toString()` in UTC.
+    /// `Fri Jan 19 20:03:14 UTC 2024`, Java's `Date.toString()` in UTC (day of month zero-padded).
     pub fn java_date(&self) -> String {
-        const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
-        const MONTHS: [&str; 12] = [
-            "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-        ];
-        format!(
-            "{} {} {:02} {:02}:{:02}:{:02} UTC {}",
-            DAYS[self.weekday as usize],
-            MONTHS[(self.month - 1) as usize],
-            self.day,
-            self.hour,
-            self.minute,
-            self.second,
-            self.year
-        )
+        self.fmt("%a %b %d %H:%M:%S UTC %Y")
     }
 
     /// The glog prefix time: `0901 11:27:08.965626`, or `20240901 11:27:08.965626` with the year.
     pub fn glog(&self, with_year: bool) -> String {
-        let date = if with_year {
-            format!("{:04}{:02}{:02}", self.year, self.month, self.day)
+        if with_year {
+            self.fmt("%Y%m%d %H:%M:%S.%6f")
         } else {
-            format!("{:02}{:02}", self.month, self.day)
-        };
-        format!(
-            "{date} {:02}:{:02}:{:02}.{:06}",
-            self.hour, self.minute, self.second, self.micros
-        )
+            self.fmt("%m%d %H:%M:%S.%6f")
+        }
     }
 
     /// `20240901-112708`, used in glog file names and workspace names.
     pub fn compact(&self) -> String {
-        format!(
-            "{:04}{:02}{:02}-{:02}{:02}{:02}",
-            self.year, self.month, self.day, self.hour, self.minute, self.second
-        )
+        self.fmt("%Y%m%d-%H%M%S")
     }
 
     /// RFC 3339 with milliseconds, for reports.
     pub fn rfc3339(&self) -> String {
-        format!(
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-            self.year,
-            self.month,
-            self.day,
-            self.hour,
-            self.minute,
-            self.second,
-            self.millis()
-        )
+        self.fmt("%Y-%m-%dT%H:%M:%S.%3fZ")
     }
-}
-
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
 /// Milliseconds since the Unix epoch, as Java's `System.currentTimeMillis()`.
 pub fn unix_millis() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    Timestamp::now().as_millisecond()
 }
 
 #[cfg(test)]
@@ -175,14 +88,25 @@ mod tests {
         assert_eq!(c.java_date(), "Fri Jan 19 20:03:14 UTC 2024");
         assert_eq!(c.log4j_comma(), "2024-01-19 20:03:14,123");
         assert_eq!(c.log4j_iso(), "2024-01-19 20:03:14.123Z");
+        assert_eq!(c.bracketed(), "[2024-01-19 20:03:14]");
         assert_eq!(c.glog(false), "0119 20:03:14.123456");
         assert_eq!(c.glog(true), "20240119 20:03:14.123456");
         assert_eq!(c.compact(), "20240119-200314");
+        assert_eq!(c.rfc3339(), "2024-01-19T20:03:14.123Z");
+    }
+
+    #[test]
+    fn single_digit_day_and_whole_second() {
+        // Java pads the day of month to two digits; a whole second still prints its fraction.
+        let c = Civil::from_unix_micros(1_709_251_200_000_000);
+        assert_eq!(c.java_date(), "Fri Mar 01 00:00:00 UTC 2024");
+        assert_eq!(c.log4j_comma(), "2024-03-01 00:00:00,000");
+        assert_eq!(c.glog(false), "0301 00:00:00.000000");
     }
 
     #[test]
     fn leap_day() {
         let c = Civil::from_unix_micros(951_782_400_000_000);
-        assert_eq!((c.year, c.month, c.day), (2000, 2, 29));
+        assert_eq!(c.compact(), "20000229-000000");
     }
 }

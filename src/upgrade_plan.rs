@@ -102,35 +102,73 @@ fn parse_version(s: &str) -> Option<Version> {
     s.trim().split('-').next()?.parse().ok()
 }
 
+/// Why a rehearsal or canary report does not allow the upgrade; each is a refusal.
+#[derive(Debug, thiserror::Error)]
+enum ReportError {
+    #[error("failed to read {flag} {}: {source}", path.display())]
+    Read {
+        flag: String,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("failed to read {flag} {}: not a JSON report of sr-rehearse ({source})", path.display())]
+    NotJson {
+        flag: String,
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("{flag} {} is a report of `{found}`, not of `{want}`", path.display())]
+    WrongCommand {
+        flag: String,
+        path: PathBuf,
+        found: String,
+        want: String,
+    },
+    #[error("{flag} {} did not pass (verdict {verdict}): {summary}", path.display())]
+    NotPassed {
+        flag: String,
+        path: PathBuf,
+        verdict: serde_json::Value,
+        summary: String,
+    },
+    #[error("{flag} {} names no target version", path.display())]
+    NoTarget { flag: String, path: PathBuf },
+}
+
 /// A rehearsal or canary report: it must exist, parse, have passed, and name its target version.
-fn read_report(flag: &str, p: &Path, command: &str) -> Result<Version, String> {
-    let text = std::fs::read_to_string(p)
-        .map_err(|e| format!("failed to read {flag} {}: {e}", p.display()))?;
-    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
-        format!(
-            "failed to read {flag} {}: not a JSON report of sr-rehearse ({e})",
-            p.display()
-        )
-    })?;
+fn read_report(flag: &str, p: &Path, command: &str) -> Result<Version, ReportError> {
+    let (flag, path) = (flag.to_string(), p.to_path_buf());
+    let text = match std::fs::read_to_string(p) {
+        Ok(t) => t,
+        Err(source) => return Err(ReportError::Read { flag, path, source }),
+    };
+    let v: serde_json::Value = match serde_json::from_str(&text) {
+        Ok(v) => v,
+        Err(source) => return Err(ReportError::NotJson { flag, path, source }),
+    };
     let cmd = v["command"].as_str().unwrap_or("");
     if cmd.split_whitespace().next() != Some(command) {
-        return Err(format!(
-            "{flag} {} is a report of `{cmd}`, not of `{command}`",
-            p.display()
-        ));
+        return Err(ReportError::WrongCommand {
+            flag,
+            path,
+            found: cmd.into(),
+            want: command.into(),
+        });
     }
     if v["verdict"] != "pass" {
-        return Err(format!(
-            "{flag} {} did not pass (verdict {}): {}",
-            p.display(),
-            v["verdict"],
-            v["summary"].as_str().unwrap_or("")
-        ));
+        return Err(ReportError::NotPassed {
+            flag,
+            path,
+            verdict: v["verdict"].clone(),
+            summary: v["summary"].as_str().unwrap_or("").into(),
+        });
     }
     v["target"]["detected_version"]
         .as_str()
         .and_then(parse_version)
-        .ok_or_else(|| format!("{flag} {} names no target version", p.display()))
+        .ok_or(ReportError::NoTarget { flag, path })
 }
 
 fn check_package(flag: &str, dir: &Path) -> Result<(), PlanError> {
@@ -146,18 +184,27 @@ fn check_package(flag: &str, dir: &Path) -> Result<(), PlanError> {
     Ok(())
 }
 
+/// A `--node-home` value that is not `KIND@HOST:PORT=DIR`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NodeHomeError {
+    #[error("failed to read --node-home {0}: expected fe@HOST:QUERY_PORT=DIR or be@HOST:HEARTBEAT_PORT=DIR")]
+    NoDir(String),
+    #[error("failed to read --node-home {0}: expected KIND@HOST:PORT before =")]
+    NoNode(String),
+    #[error("failed to read --node-home {0}: the node is fe@HOST:QUERY_PORT, be@HOST:HEARTBEAT_PORT or cn@HOST:HEARTBEAT_PORT")]
+    BadNode(String),
+}
+
 /// Parses `--node-home KIND@HOST:PORT=DIR`.
-pub fn parse_node_home(s: &str) -> Result<(String, PathBuf), String> {
+pub fn parse_node_home(s: &str) -> Result<(String, PathBuf), NodeHomeError> {
     let (id, dir) = s
         .split_once('=')
-        .ok_or_else(|| format!("failed to read --node-home {s}: expected fe@HOST:QUERY_PORT=DIR or be@HOST:HEARTBEAT_PORT=DIR"))?;
-    let (kind, addr) = id.split_once('@').ok_or_else(|| {
-        format!("failed to read --node-home {s}: expected KIND@HOST:PORT before =")
-    })?;
+        .ok_or_else(|| NodeHomeError::NoDir(s.into()))?;
+    let (kind, addr) = id
+        .split_once('@')
+        .ok_or_else(|| NodeHomeError::NoNode(s.into()))?;
     if !matches!(kind, "fe" | "be" | "cn") || !addr.contains(':') {
-        return Err(format!(
-            "failed to read --node-home {s}: the node is fe@HOST:QUERY_PORT, be@HOST:HEARTBEAT_PORT or cn@HOST:HEARTBEAT_PORT"
-        ));
+        return Err(NodeHomeError::BadNode(s.into()));
     }
     Ok((format!("{kind} {addr}"), PathBuf::from(dir)))
 }
@@ -172,7 +219,7 @@ pub fn plan(cfg: &PlanConfig) -> Result<Plan, PlanError> {
     // The rehearsals, for the same target.
     let fe_target = match &cfg.rehearsal_report {
         Some(p) => read_report("--rehearsal-report", p, "fe")
-            .map_err(|e| refusals.push(e))
+            .map_err(|e| refusals.push(e.to_string()))
             .ok(),
         None => {
             refusals.push("no FE rehearsal report (--rehearsal-report): run `sr-rehearse fe --meta ... --new-fe ... --json REPORT` first".into());
@@ -181,7 +228,7 @@ pub fn plan(cfg: &PlanConfig) -> Result<Plan, PlanError> {
     };
     let be_target = match &cfg.canary_report {
         Some(p) => read_report("--canary-report", p, "be")
-            .map_err(|e| refusals.push(e))
+            .map_err(|e| refusals.push(e.to_string()))
             .ok(),
         None => {
             refusals.push("no BE canary report (--canary-report): run `sr-rehearse be --be-home ... --new-be ... --json REPORT` on one node first".into());

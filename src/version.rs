@@ -24,6 +24,18 @@ pub struct Version {
 #[error("invalid StarRocks version `{0}`: expected MAJOR.MINOR or MAJOR.MINOR.PATCH, e.g. 3.3.2")]
 pub struct ParseVersionError(pub String);
 
+/// Why a release refuses an image: the wording of `MetaContext`/`ImageLoader` in that release
+/// (the 2.x spelling mistakes are StarRocks').
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MetaVersionError {
+    /// 3.1 and later.
+    #[error("Not compatible with meta version {meta}, current version is {code}")]
+    NotCompatible { meta: u32, code: u32 },
+    /// Before 3.1.
+    #[error("invalid meta data version found, cat not bigger than FeConstants.meta_version.please update FeConstants.meta_version bigger or equal to {meta} and restart.")]
+    TooNew { meta: u32 },
+}
+
 impl FromStr for Version {
     type Err = ParseVersionError;
 
@@ -136,11 +148,7 @@ impl Version {
     /// versions that are the same on every run.
     pub fn commit(&self) -> String {
         let digest = Sha256::digest(format!("starrocks-{self}").as_bytes());
-        digest[..4]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()[..7]
-            .to_string()
+        format!("{digest:x}")[..7].to_string()
     }
 
     /// The version string StarRocks reports (`feVersion`, `SHOW FRONTENDS`, be.INFO banner).
@@ -213,27 +221,20 @@ impl Version {
         }
     }
 
-    /// Whether an image written with `meta` loads on this release, and the message when it does not.
-    pub fn check_meta_version(&self, meta: u32) -> Result<(), String> {
+    /// Whether an image written with `meta` loads on this release, and StarRocks' message when it
+    /// does not.
+    pub fn check_meta_version(&self, meta: u32) -> Result<(), MetaVersionError> {
         let code = self.meta_version_written();
-        if self.at_least(3, 3) {
-            if meta != code {
-                return Err(format!(
-                    "Not compatible with meta version {meta}, current version is {code}"
-                ));
-            }
-        } else if self.at_least(3, 1) {
-            if meta > code {
-                return Err(format!(
-                    "Not compatible with meta version {meta}, current version is {code}"
-                ));
-            }
-        } else if meta > code {
-            return Err(format!(
-                "invalid meta data version found, cat not bigger than FeConstants.meta_version.please update FeConstants.meta_version bigger or equal to {meta} and restart."
-            ));
+        let refused = if self.at_least(3, 3) {
+            meta != code
+        } else {
+            meta > code
+        };
+        match (refused, self.at_least(3, 1)) {
+            (false, _) => Ok(()),
+            (true, true) => Err(MetaVersionError::NotCompatible { meta, code }),
+            (true, false) => Err(MetaVersionError::TooNew { meta }),
         }
-        Ok(())
     }
 
     /// 3.4 added `image/v2/` with `checksum.<id>`.
@@ -410,7 +411,7 @@ mod tests {
     fn meta_version_rules() {
         assert!(v("3.2.0").check_meta_version(3).is_ok());
         assert_eq!(
-            v("3.3.0").check_meta_version(3).unwrap_err(),
+            v("3.3.0").check_meta_version(3).unwrap_err().to_string(),
             "Not compatible with meta version 3, current version is 4"
         );
         assert!(v("2.5.0").check_meta_version(4).is_err());

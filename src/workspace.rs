@@ -31,7 +31,26 @@ pub enum CopyError {
     #[error("interrupted")]
     Interrupted,
     #[error("failed to copy the symlink {0}: it {1}; make it point to an existing file or folder, or remove it")]
-    Link(PathBuf, String),
+    Link(PathBuf, LinkProblem),
+}
+
+/// What is wrong with a symlink of a tree to copy; reads after "the symlink PATH".
+#[derive(Debug, thiserror::Error)]
+pub enum LinkProblem {
+    #[error("cannot be read ({0})")]
+    Unreadable(#[source] io::Error),
+    #[error("is a symlink loop (-> {})", .0.display())]
+    SelfLoop(PathBuf),
+    #[error("is dangling: its target {} does not exist", .0.display())]
+    Dangling(PathBuf),
+    #[error("cannot be resolved ({0})")]
+    Unresolvable(#[source] io::Error),
+    #[error("is a loop: it points to {}, a folder that contains it", .0.display())]
+    ContainsItself(PathBuf),
+    #[error("is a loop: it points to {}, which contains the folder being copied", .0.display())]
+    ContainsCopy(PathBuf),
+    #[error("points to {}, which is neither a file nor a folder", .0.display())]
+    Special(PathBuf),
 }
 
 impl CopyError {
@@ -181,29 +200,21 @@ fn link_rule(
     disk: &Path,
     rel: &Path,
     expanding: &[PathBuf],
-) -> Result<LinkRule, String> {
-    let text = fs::read_link(disk).map_err(|e| format!("cannot be read ({e})"))?;
+) -> Result<LinkRule, LinkProblem> {
+    let text = fs::read_link(disk).map_err(LinkProblem::Unreadable)?;
     let target = match fs::canonicalize(disk) {
         Ok(t) => t,
         Err(e) if e.raw_os_error() == Some(nix::libc::ELOOP) => {
-            return Err(format!("is a symlink loop (-> {})", text.display()))
+            return Err(LinkProblem::SelfLoop(text))
         }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            return Err(format!(
-                "is dangling: its target {} does not exist",
-                text.display()
-            ))
-        }
-        Err(e) => return Err(format!("cannot be resolved ({e})")),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(LinkProblem::Dangling(text)),
+        Err(e) => return Err(LinkProblem::Unresolvable(e)),
     };
-    let meta = fs::metadata(&target).map_err(|e| format!("cannot be resolved ({e})"))?;
+    let meta = fs::metadata(&target).map_err(LinkProblem::Unresolvable)?;
     let parent = rel.parent().unwrap_or(Path::new(""));
     if let Ok(inside) = target.strip_prefix(root) {
         if meta.is_dir() && parent.starts_with(inside) {
-            return Err(format!(
-                "is a loop: it points to {}, a folder that contains it",
-                text.display()
-            ));
+            return Err(LinkProblem::ContainsItself(text));
         }
         let mut rel_text = PathBuf::new();
         for _ in parent.components() {
@@ -217,19 +228,13 @@ fn link_rule(
     }
     if meta.is_dir() {
         if expanding.iter().any(|d| d.starts_with(&target)) {
-            return Err(format!(
-                "is a loop: it points to {}, which contains the folder being copied",
-                target.display()
-            ));
+            return Err(LinkProblem::ContainsCopy(target));
         }
         Ok(LinkRule::OutsideDir(target))
     } else if meta.is_file() {
         Ok(LinkRule::OutsideFile(target))
     } else {
-        Err(format!(
-            "points to {}, which is neither a file nor a folder",
-            target.display()
-        ))
+        Err(LinkProblem::Special(target))
     }
 }
 
@@ -410,10 +415,7 @@ pub fn copy_tree(
         .map(|(rel, d)| format!("{d}  {}\n", rel.display()))
         .collect();
     fs::write(manifest, &lines).map_err(|e| werr(manifest, e))?;
-    summary.manifest_digest = Sha256::digest(lines.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    summary.manifest_digest = format!("{:x}", Sha256::digest(lines.as_bytes()));
     Ok(summary)
 }
 
@@ -915,10 +917,7 @@ mod tests {
     use super::*;
 
     fn sha(b: &[u8]) -> String {
-        Sha256::digest(b)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        format!("{:x}", Sha256::digest(b))
     }
 
     fn copy(src: &Path, d: &Path) -> Result<(CopySummary, PathBuf, String), CopyError> {

@@ -51,13 +51,18 @@ impl Cidr {
     }
 }
 
+/// An entry of `priority_networks` the BE would reject.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a CIDR")]
+pub struct NotACidr(pub String);
+
 /// `priority_networks`: CIDRs separated by `;`. Err names the entry the BE would reject.
-pub fn parse_priority_networks(value: &str) -> Result<Vec<Cidr>, String> {
+pub fn parse_priority_networks(value: &str) -> Result<Vec<Cidr>, NotACidr> {
     value
         .split(';')
         .map(str::trim)
         .filter(|s| !s.is_empty())
-        .map(|s| Cidr::parse(s).ok_or_else(|| s.to_string()))
+        .map(|s| Cidr::parse(s).ok_or_else(|| NotACidr(s.to_string())))
         .collect()
 }
 
@@ -108,8 +113,25 @@ pub enum Want<'a> {
     Detected(&'a [IpAddr]),
 }
 
+/// Why SHOW BACKENDS does not name exactly one row for this node, and what to do.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PickError {
+    #[error("SHOW BACKENDS has no row for {who} with heartbeat port {hb_port} (rows on that port: {on_port}); pass this node's address as it appears in SHOW BACKENDS with --be-host")]
+    NoRow {
+        who: String,
+        hb_port: u16,
+        on_port: String,
+    },
+    #[error("SHOW BACKENDS has several rows for {who} with heartbeat port {hb_port}: {rows}; say which one is this node with --be-host")]
+    Several {
+        who: String,
+        hb_port: u16,
+        rows: String,
+    },
+}
+
 /// The one row for this node; Err says why there is not exactly one, and what to do.
-pub fn pick(rows: Vec<Row>, want: &Want, hb_port: u16) -> Result<Row, String> {
+pub fn pick(rows: Vec<Row>, want: &Want, hb_port: u16) -> Result<Row, PickError> {
     let port = hb_port.to_string();
     let on_port: Vec<&Row> = rows
         .iter()
@@ -154,14 +176,20 @@ pub fn pick(rows: Vec<Row>, want: &Want, hb_port: u16) -> Result<Row, String> {
     };
     match matches.len() {
         1 => Ok(matches[0].clone()),
-        0 => Err(format!(
-            "SHOW BACKENDS has no row for {who} with heartbeat port {hb_port} (rows on that port: {}); pass this node's address as it appears in SHOW BACKENDS with --be-host",
-            if on_port.is_empty() { "none".to_string() } else { listed(&on_port) }
-        )),
-        _ => Err(format!(
-            "SHOW BACKENDS has several rows for {who} with heartbeat port {hb_port}: {}; say which one is this node with --be-host",
-            listed(&matches)
-        )),
+        0 => Err(PickError::NoRow {
+            who,
+            hb_port,
+            on_port: if on_port.is_empty() {
+                "none".to_string()
+            } else {
+                listed(&on_port)
+            },
+        }),
+        _ => Err(PickError::Several {
+            who,
+            hb_port,
+            rows: listed(&matches),
+        }),
     }
 }
 
@@ -207,10 +235,12 @@ mod tests {
         assert_eq!(r["BackendId"], "3");
         assert!(pick(rows.clone(), &Want::Host("10.0.0.9"), 9050)
             .unwrap_err()
+            .to_string()
             .contains("no row"));
         let two: Vec<IpAddr> = vec!["10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap()];
         assert!(pick(rows, &Want::Detected(&two), 9050)
             .unwrap_err()
+            .to_string()
             .contains("several rows"));
     }
 

@@ -28,35 +28,53 @@ fn bad(msg: String) -> Ending {
     Ending::bad_input(msg)
 }
 
+/// An entry of `storage_root_path` the BE would refuse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StorageRootError {
+    #[error("`{item}`: the path must be absolute")]
+    Relative { item: String },
+    #[error("`{item}`: invalid storage medium `{medium}` (SSD or HDD)")]
+    Medium { item: String, medium: String },
+    #[error("`{item}`: invalid property `{prop}`")]
+    Property { item: String, prop: String },
+    #[error("no path given")]
+    Empty,
+}
+
 /// Parses `storage_root_path` as the BE does: `path[,medium:SSD|HDD][,capacity:N]` separated by `;`.
-pub fn parse_storage_roots(value: &str) -> Result<Vec<String>, String> {
+pub fn parse_storage_roots(value: &str) -> Result<Vec<String>, StorageRootError> {
     let mut out = Vec::new();
     for item in value.split(';').map(str::trim).filter(|s| !s.is_empty()) {
         let mut parts = item.split(',');
         let path = parts.next().unwrap_or("").trim();
         if !path.starts_with('/') {
-            return Err(format!("`{item}`: the path must be absolute"));
+            return Err(StorageRootError::Relative { item: item.into() });
         }
         for prop in parts.map(str::trim).filter(|p| !p.is_empty()) {
             match prop.split_once(':') {
                 Some((k, v)) if k.trim().eq_ignore_ascii_case("medium") => {
                     let m = v.trim().to_ascii_uppercase();
                     if m != "SSD" && m != "HDD" {
-                        return Err(format!(
-                            "`{item}`: invalid storage medium `{}` (SSD or HDD)",
-                            v.trim()
-                        ));
+                        return Err(StorageRootError::Medium {
+                            item: item.into(),
+                            medium: v.trim().into(),
+                        });
                     }
                 }
                 Some((k, _)) if k.trim().eq_ignore_ascii_case("capacity") => {}
                 None if prop.parse::<i64>().is_ok() => {}
-                _ => return Err(format!("`{item}`: invalid property `{prop}`")),
+                _ => {
+                    return Err(StorageRootError::Property {
+                        item: item.into(),
+                        prop: prop.into(),
+                    })
+                }
             }
         }
         out.push(path.to_string());
     }
     if out.is_empty() {
-        return Err("no path given".into());
+        return Err(StorageRootError::Empty);
     }
     Ok(out)
 }
@@ -126,7 +144,8 @@ pub fn read(be_home: &Path) -> Result<NodeConf, Ending> {
     })
     .map_err(|v| {
         bad(format!(
-            "{file}: storage_root_path uses ${{{v}}}, which is not set"
+            "{file}: storage_root_path uses ${{{}}}, which is not set",
+            v.0
         ))
     })?;
     let storage_roots = parse_storage_roots(&expanded).map_err(|e| {
@@ -168,13 +187,16 @@ mod tests {
         );
         assert!(parse_storage_roots("data1")
             .unwrap_err()
+            .to_string()
             .contains("absolute"));
         assert!(parse_storage_roots("/d,medium:floppy")
             .unwrap_err()
+            .to_string()
             .contains("floppy"));
         assert!(parse_storage_roots("/d,colour:red")
             .unwrap_err()
+            .to_string()
             .contains("invalid property"));
-        assert!(parse_storage_roots(" ; ").is_err());
+        assert_eq!(parse_storage_roots(" ; "), Err(StorageRootError::Empty));
     }
 }

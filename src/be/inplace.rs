@@ -13,7 +13,7 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::backends::{self, Row, Want};
+use super::backends::{self, PickError, Row, Want};
 use super::conf;
 pub use super::journal::read_journal;
 use super::journal::{
@@ -55,8 +55,8 @@ impl Node {
         let networks = nc.conf.get("priority_networks").unwrap_or_default();
         let networks = backends::parse_priority_networks(&networks).map_err(|bad| {
             Ending::bad_input(format!(
-                "{}: priority_networks has `{bad}`, which is not a CIDR; fix be.conf",
-                nc.path
+                "{}: priority_networks has `{}`, which is not a CIDR; fix be.conf",
+                nc.path, bad.0
             ))
         })?;
         Ok(Node {
@@ -86,37 +86,48 @@ impl Node {
     }
 }
 
-fn fe_query(cfg: &BeConfig, sql: &str) -> Result<Vec<Row>, String> {
+/// Why a statement on the FE given with `--fe` did not run.
+#[derive(Debug, thiserror::Error)]
+enum FeQueryError {
+    #[error("--fe {0} is not HOST:QUERY_PORT")]
+    NotHostPort(String),
+    #[error("--fe {0}: bad port")]
+    BadPort(String),
+    #[error("--password-env {0}: the variable is not set")]
+    PasswordUnset(String),
+    #[error(transparent)]
+    Sql(#[from] crate::probe::mysql::SqlError),
+}
+
+fn fe_query(cfg: &BeConfig, sql: &str) -> Result<Vec<Row>, FeQueryError> {
     let fe = cfg.fe.as_deref().unwrap_or_default();
     let (host, port) = fe
         .rsplit_once(':')
-        .ok_or_else(|| format!("--fe {fe} is not HOST:QUERY_PORT"))?;
-    let port: u16 = port.parse().map_err(|_| format!("--fe {fe}: bad port"))?;
+        .ok_or_else(|| FeQueryError::NotHostPort(fe.into()))?;
+    let port: u16 = port.parse().map_err(|_| FeQueryError::BadPort(fe.into()))?;
     let password = match &cfg.password_env {
-        Some(v) => Some(
-            std::env::var(v).map_err(|_| format!("--password-env {v}: the variable is not set"))?,
-        ),
+        Some(v) => Some(std::env::var(v).map_err(|_| FeQueryError::PasswordUnset(v.clone()))?),
         None => None,
     };
-    crate::probe::mysql::query_host(
+    Ok(crate::probe::mysql::query_host(
         host,
         port,
         &cfg.user,
         password.as_deref(),
         sql,
         Duration::from_secs(10),
-    )
+    )?)
 }
 
 /// This node's row of SHOW BACKENDS. The outer error is a failed query (possibly transient), the
 /// inner one a row that cannot be told apart.
-fn backend_row(cfg: &BeConfig, node: &Node) -> Result<Result<Row, String>, String> {
+fn backend_row(cfg: &BeConfig, node: &Node) -> Result<Result<Row, PickError>, FeQueryError> {
     let rows = fe_query(cfg, "SHOW BACKENDS")?;
     Ok(backends::pick(rows, &node.want(), node.hb_port))
 }
 
 /// Tables with fewer than three replicas, as `db.table (N)`, from the FE's partitions_meta.
-fn low_replica_tables(cfg: &BeConfig) -> Result<Vec<String>, String> {
+fn low_replica_tables(cfg: &BeConfig) -> Result<Vec<String>, FeQueryError> {
     let rows = fe_query(
         cfg,
         "SELECT DB_NAME, TABLE_NAME, PARTITION_NAME, REPLICATION_NUM FROM information_schema.partitions_meta WHERE REPLICATION_NUM < 3",
@@ -227,7 +238,7 @@ fn preflight(cfg: &BeConfig, r: &mut Runner) -> Result<Checked, Ending> {
     if cfg.fe.is_some() {
         let row = backend_row(cfg, &node)
             .map_err(|e| Ending::bad_input(format!("failed to query SHOW BACKENDS: {e}")))?
-            .map_err(Ending::bad_input)?;
+            .map_err(|e| Ending::bad_input(e.to_string()))?;
         if new_version.is_none() {
             return Err(Ending::env(format!(
                 "failed to read the new build's version with {}/lib/starrocks_be --version; SHOW BACKENDS cannot be checked against it",
@@ -328,8 +339,72 @@ fn pipeline(cfg: &BeConfig, r: &mut Runner) -> Result<(), Ending> {
     }
 }
 
+/// Why the old build could not be brought back; each message says the node's state and what to do.
+#[derive(Debug, thiserror::Error)]
+enum RollbackError {
+    #[error("the backup {} cannot restore the old build: {}. Nothing was changed. Node state: bin/ is {}, lib/ is {}; {}. To recover: put the backup back at {} (bin/ and lib/ as listed in {MANIFEST}) and run `sr-rehearse be --be-home {} --rollback` again, or reinstall the old release's bin/ and lib/ by hand and start it with bin/start_be.sh --daemon", .0.backup.display(), .0.problems, .0.bin, .0.lib, .0.running, .0.backup.display(), .0.home.display())]
+    BackupUnusable(Box<UnusableBackup>),
+    #[error("the new BE could not be stopped: {source}; bin/ and lib/ are still the new build, the old ones are in {}", backup.display())]
+    StopNew {
+        backup: PathBuf,
+        #[source]
+        source: node::NodeError,
+    },
+    #[error("failed to create {}: {source}", path.display())]
+    CreateAside {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("failed to move the new {dir}/ aside: {source}")]
+    MoveAside {
+        dir: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("failed to move {}/{dir} back: {source}; the node has no {dir}/ now", backup.display())]
+    MoveBack {
+        backup: PathBuf,
+        dir: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("failed to write {}/be.pid: {source}", pid_dir.display())]
+    WritePid {
+        pid_dir: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the old BE did not start: {0}; bin/ and lib/ are the old build again")]
+    StartOld(#[source] node::NodeError),
+    #[error("the old build serves as pid {pid}, but other BEs of this node still run: {others:?}; stop them by hand")]
+    OthersRunning { pid: i32, others: Vec<i32> },
+    #[error("the old build is back in bin/ and lib/ but its BE is {} after {}; look at {}/log/be.out", if *running { "running and unhealthy" } else { "not running" }, humantime::format_duration(*waited), home.display())]
+    OldUnhealthy {
+        running: bool,
+        waited: Duration,
+        home: PathBuf,
+    },
+}
+
+/// A backup that cannot bring the old build back, and the node's state to recover from by hand.
+#[derive(Debug)]
+struct UnusableBackup {
+    backup: PathBuf,
+    home: PathBuf,
+    problems: String,
+    bin: String,
+    lib: String,
+    running: String,
+}
+
 /// Restores the old build and records the `rollback` step; the error says the node's state.
-fn rollback_step(r: &mut Runner, node: &Node, j: &Journal, cfg: &BeConfig) -> Result<(), String> {
+fn rollback_step(
+    r: &mut Runner,
+    node: &Node,
+    j: &Journal,
+    cfg: &BeConfig,
+) -> Result<(), RollbackError> {
     let t = Instant::now();
     let restored = restore(node, j, cfg.stop_grace, cfg.timeout);
     match &restored {
@@ -339,7 +414,7 @@ fn rollback_step(r: &mut Runner, node: &Node, j: &Journal, cfg: &BeConfig) -> Re
             StepStatus::Ok,
             "old build restored, started and healthy",
         ),
-        Err(state) => r.step("rollback", t, StepStatus::Failed, state.clone()),
+        Err(state) => r.step("rollback", t, StepStatus::Failed, state.to_string()),
     }
     restored
 }
@@ -511,7 +586,7 @@ fn soak(cfg: &BeConfig, r: &mut Runner, c: &Checked) -> Result<u32, Ending> {
                     }
                     settled = false;
                 }
-                Ok(Err(e)) => return Err(Ending::fail(e)),
+                Ok(Err(e)) => return Err(Ending::fail(e.to_string())),
                 Ok(Ok(row)) => {
                     in_a_row = 0;
                     let alive = row.get("Alive").map(String::as_str) == Some("true");
@@ -554,7 +629,7 @@ struct RestorePlan {
 }
 
 /// Checks that the backup can bring the old build back; Err states the node and what to do.
-fn check_backup(node: &Node, j: &Journal, entries: &[Entry]) -> Result<RestorePlan, String> {
+fn check_backup(node: &Node, j: &Journal, entries: &[Entry]) -> Result<RestorePlan, RollbackError> {
     let journaled = |s: &str| entries.iter().any(|e| e.step == s);
     let old_pid = entries.iter().find_map(|e| e.old_pid);
     let manifest = read_manifest(&j.backup);
@@ -615,22 +690,26 @@ fn check_backup(node: &Node, j: &Journal, entries: &[Entry]) -> Result<RestorePl
         Some(p) => format!("a BE runs as pid {p} ({}/be.pid)", node.pid_dir.display()),
         None => format!("no BE runs ({}/be.pid names none)", node.pid_dir.display()),
     };
-    Err(format!(
-        "the backup {} cannot restore the old build: {}. Nothing was changed. Node state: bin/ is {}, lib/ is {}; {running}. To recover: put the backup back at {} (bin/ and lib/ as listed in {MANIFEST}) and run `sr-rehearse be --be-home {} --rollback` again, or reinstall the old release's bin/ and lib/ by hand and start it with bin/start_be.sh --daemon",
-        j.backup.display(),
-        problems.join("; "),
-        state_of("bin"),
-        state_of("lib"),
-        j.backup.display(),
-        node.home.display()
-    ))
+    Err(RollbackError::BackupUnusable(Box::new(UnusableBackup {
+        backup: j.backup.clone(),
+        home: node.home.clone(),
+        problems: problems.join("; "),
+        bin: state_of("bin"),
+        lib: state_of("lib"),
+        running,
+    })))
 }
 
 /// Brings the old build back: check the backup, stop every BE of this node but the old one, put
 /// bin/ and lib/ back, start the old BE if it is not running, and make sure it is the one BE of the
 /// node and the one be.pid names. Every action checks the filesystem first, so running it again
 /// after a crash is safe.
-fn restore(node: &Node, j: &Journal, grace: Duration, timeout: Duration) -> Result<(), String> {
+fn restore(
+    node: &Node,
+    j: &Journal,
+    grace: Duration,
+    timeout: Duration,
+) -> Result<(), RollbackError> {
     let home = &node.home;
     let entries = read_journal(home);
     let plan = check_backup(node, j, &entries)?;
@@ -642,11 +721,9 @@ fn restore(node: &Node, j: &Journal, grace: Duration, timeout: Duration) -> Resu
         if Some(pid) != old {
             // Its own stop_be.sh only when be.pid names it; a stray BE is killed directly.
             let script_home = (running_pid(&node.pid_dir) == Some(pid)).then_some(home.as_path());
-            node::stop(pid, script_home, grace).map_err(|e| {
-                format!(
-                    "the new BE could not be stopped: {e}; bin/ and lib/ are still the new build, the old ones are in {}",
-                    j.backup.display()
-                )
+            node::stop(pid, script_home, grace).map_err(|source| RollbackError::StopNew {
+                backup: j.backup.clone(),
+                source,
             })?;
         }
     }
@@ -655,17 +732,20 @@ fn restore(node: &Node, j: &Journal, grace: Duration, timeout: Duration) -> Resu
         let failed = j.backup.join("failed-new");
         for d in &plan.from_backup {
             if home.join(d).exists() {
-                fs::create_dir_all(&failed)
-                    .map_err(|e| format!("cannot create {}: {e}", failed.display()))?;
+                fs::create_dir_all(&failed).map_err(|source| RollbackError::CreateAside {
+                    path: failed.clone(),
+                    source,
+                })?;
                 let _ = fs::remove_dir_all(failed.join(d));
                 fs::rename(home.join(d), failed.join(d))
-                    .map_err(|e| format!("cannot move the new {d}/ aside: {e}"))?;
+                    .map_err(|source| RollbackError::MoveAside { dir: d, source })?;
             }
-            fs::rename(j.backup.join(d), home.join(d)).map_err(|e| {
-                format!(
-                    "cannot move {}/{d} back: {e}; the node has no {d}/ now",
-                    j.backup.display()
-                )
+            fs::rename(j.backup.join(d), home.join(d)).map_err(|source| {
+                RollbackError::MoveBack {
+                    backup: j.backup.clone(),
+                    dir: d,
+                    source,
+                }
             })?;
         }
     }
@@ -676,18 +756,16 @@ fn restore(node: &Node, j: &Journal, grace: Duration, timeout: Duration) -> Resu
             if running_pid(&node.pid_dir) != Some(pid) {
                 fs::create_dir_all(&node.pid_dir)
                     .and_then(|_| fs::write(node.pid_dir.join("be.pid"), format!("{pid}\n")))
-                    .map_err(|e| format!("cannot write {}/be.pid: {e}", node.pid_dir.display()))?;
+                    .map_err(|source| RollbackError::WritePid {
+                        pid_dir: node.pid_dir.clone(),
+                        source,
+                    })?;
             }
         }
         None => {
             if running_pid(&node.pid_dir).is_none() {
-                node::script(home, "start_be.sh", &["--daemon"], Duration::from_secs(60)).map_err(
-                    |e| {
-                        format!(
-                            "the old BE did not start: {e}; bin/ and lib/ are the old build again"
-                        )
-                    },
-                )?;
+                node::script(home, "start_be.sh", &["--daemon"], Duration::from_secs(60))
+                    .map_err(RollbackError::StartOld)?;
             }
         }
     }
@@ -700,9 +778,7 @@ fn restore(node: &Node, j: &Journal, grace: Duration, timeout: Duration) -> Resu
                     .filter(|p| *p != pid)
                     .collect();
                 if !others.is_empty() {
-                    return Err(format!(
-                        "the old build serves as pid {pid}, but other BEs of this node still run: {others:?}; stop them by hand"
-                    ));
+                    return Err(RollbackError::OthersRunning { pid, others });
                 }
                 let _ = j.record("rolled-back", None);
                 return Ok(());
@@ -710,16 +786,11 @@ fn restore(node: &Node, j: &Journal, grace: Duration, timeout: Duration) -> Resu
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    Err(format!(
-        "the old build is back in bin/ and lib/ but its BE is {} after {}; look at {}/log/be.out",
-        if running_pid(&node.pid_dir).is_some() {
-            "running and unhealthy"
-        } else {
-            "not running"
-        },
-        humantime::format_duration(timeout),
-        home.display()
-    ))
+    Err(RollbackError::OldUnhealthy {
+        running: running_pid(&node.pid_dir).is_some(),
+        waited: timeout,
+        home: home.clone(),
+    })
 }
 
 /// `sr-rehearse be --be-home DIR --rollback`: reverses an interrupted canary from its journal.

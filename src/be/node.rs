@@ -163,9 +163,29 @@ pub fn same_release(expected: &str, reported: &str) -> bool {
     }
 }
 
+/// Why a BE script or a stop did not do its job.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    #[error("failed to run {}: {source}", path.display())]
+    Spawn {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{} exited with {status}", path.display())]
+    Exited {
+        path: PathBuf,
+        status: std::process::ExitStatus,
+    },
+    #[error("{} did not finish within {}", path.display(), humantime::format_duration(*limit))]
+    Overran { path: PathBuf, limit: Duration },
+    #[error("BE process {0} did not stop")]
+    StillRunning(i32),
+}
+
 /// Runs a BE script of `home` (start with `--daemon`, or stop) in its own session, so the BE it
 /// starts belongs to the node, not to this tool; a script still running after `limit` is killed.
-pub fn script(home: &Path, name: &str, args: &[&str], limit: Duration) -> Result<(), String> {
+pub fn script(home: &Path, name: &str, args: &[&str], limit: Duration) -> Result<(), NodeError> {
     let path = home.join("bin").join(name);
     let mut cmd = Command::new("bash");
     cmd.arg(&path)
@@ -182,24 +202,21 @@ pub fn script(home: &Path, name: &str, args: &[&str], limit: Duration) -> Result
                 .map_err(std::io::Error::from)
         });
     }
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| format!("failed to run {}: {e}", path.display()))?;
+    let mut child = cmd.spawn().map_err(|source| NodeError::Spawn {
+        path: path.clone(),
+        source,
+    })?;
     let until = Instant::now() + limit;
     loop {
         match child.try_wait() {
             Ok(Some(st)) if st.success() => return Ok(()),
-            Ok(Some(st)) => return Err(format!("{} exited with {st}", path.display())),
+            Ok(Some(status)) => return Err(NodeError::Exited { path, status }),
             Ok(None) if Instant::now() < until => std::thread::sleep(Duration::from_millis(20)),
             _ => {
                 // The script leads its own session and group: end all of it.
                 let _ = kill(Pid::from_raw(-(child.id() as i32)), Signal::SIGKILL);
                 let _ = child.wait();
-                return Err(format!(
-                    "{} did not finish within {}",
-                    path.display(),
-                    humantime::format_duration(limit)
-                ));
+                return Err(NodeError::Overran { path, limit });
             }
         }
     }
@@ -207,7 +224,7 @@ pub fn script(home: &Path, name: &str, args: &[&str], limit: Duration) -> Result
 
 /// Stops the BE `pid` with the stop_be.sh of `script_home` (if given and present; SIGKILL, as
 /// that script sends by default, otherwise), then SIGKILL after `grace`, and waits until it is gone.
-pub fn stop(pid: i32, script_home: Option<&Path>, grace: Duration) -> Result<(), String> {
+pub fn stop(pid: i32, script_home: Option<&Path>, grace: Duration) -> Result<(), NodeError> {
     if !is_be(pid) {
         return Ok(());
     }
@@ -231,7 +248,7 @@ pub fn stop(pid: i32, script_home: Option<&Path>, grace: Duration) -> Result<(),
         wait(Duration::from_secs(5));
     }
     if is_be(pid) {
-        Err(format!("BE process {pid} did not stop"))
+        Err(NodeError::StillRunning(pid))
     } else {
         Ok(())
     }

@@ -414,6 +414,13 @@ fn port_value(conf: &ConfFile, key: &str, file: &str) -> Result<Option<u16>, End
     }
 }
 
+/// A `JAVA_HOME` in fe.conf that only the shell can evaluate; holds its raw value.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "JAVA_HOME = {0} in fe.conf is evaluated by the shell at start; cannot tell which JDK it names"
+)]
+struct ShellOnly(String);
+
 /// Where start_fe.sh will take its JDK from, in the script's own order: `export_env_from_conf`
 /// runs after the environment is inherited, so a `JAVA_HOME` line in fe.conf wins over the
 /// environment; without either, 3.1+ infers the JDK from `javac` on `PATH` (and 3.4+ from `java`).
@@ -421,11 +428,9 @@ fn port_value(conf: &ConfFile, key: &str, file: &str) -> Result<Option<u16>, End
 fn script_java_home(
     conf: &ConfFile,
     to: Option<Version>,
-) -> Result<Option<(String, String)>, String> {
+) -> Result<Option<(String, String)>, ShellOnly> {
     if let Some(raw) = conf.get("JAVA_HOME") {
-        let value = shell_word(&raw).ok_or_else(|| {
-            format!("JAVA_HOME = {} in fe.conf is evaluated by the shell at start; cannot tell which JDK it names", raw.trim())
-        })?;
+        let value = shell_word(&raw).ok_or_else(|| ShellOnly(raw.trim().to_string()))?;
         if !value.is_empty() {
             return Ok(Some((value, "JAVA_HOME in fe.conf".into())));
         }
@@ -531,7 +536,7 @@ fn check_jdk(
     let found = match script_java_home(conf, to) {
         Ok(f) => f,
         Err(why) => {
-            warnings.push(why);
+            warnings.push(why.to_string());
             return Ok(None);
         }
     };

@@ -1,12 +1,15 @@
-//! A minimal HTTP/1.1 GET client for the readiness endpoints.
+//! The HTTP GET behind the readiness endpoints, on `ureq`.
 //!
-//! `/api/bootstrap` and `/api/health` are plain GETs on loopback with small JSON bodies. A client
-//! this small runs on the calling thread with a hard deadline, which matters when probes must run
-//! inside a network namespace the thread has entered; a general-purpose client would add pools and
-//! threads we would then have to keep out of the namespace.
+//! `/api/bootstrap` and `/api/health` are plain GETs on loopback with small JSON bodies. When the
+//! sandbox is fenced the probe runs on a thread that has joined its network namespace, and a socket
+//! belongs to the namespace of the thread that creates it; `ureq` connects on the calling thread, so
+//! the probe lands inside the fence. Three settings keep it there: no proxy from the environment (a
+//! proxy address does not exist inside the namespace, and must never be tried outside it), no
+//! connection pool (every probe opens its own socket), and one global deadline for the whole
+//! exchange, so a server that trickles bytes cannot hold a probe past it.
 
-use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 /// A response: status code and body.
@@ -16,28 +19,80 @@ pub struct HttpResponse {
     pub body: String,
 }
 
-/// Sends `GET path` to `addr` and reads the whole response, within `timeout` for each step.
+/// Sends `GET path` to `addr` and reads the whole response, all within `timeout`.
 pub fn get(addr: SocketAddr, path: &str, timeout: Duration) -> io::Result<HttpResponse> {
-    let mut s = TcpStream::connect_timeout(&addr, timeout)?;
-    s.set_read_timeout(Some(timeout))?;
-    s.set_write_timeout(Some(timeout))?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: sr-rehearse\r\nConnection: close\r\n\r\n"
-    )?;
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw)?;
-    let text = String::from_utf8_lossy(&raw);
-    let (head, body) = text
-        .split_once("\r\n\r\n")
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "no end of HTTP headers"))?;
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "no HTTP status line"))?;
-    Ok(HttpResponse {
-        status,
-        body: body.to_string(),
-    })
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .proxy(None)
+        .max_idle_connections(0)
+        .timeout_global(Some(timeout))
+        // A 404 or 500 is an answer the caller reads, not a transport failure.
+        .http_status_as_error(false)
+        .user_agent("sr-rehearse")
+        .build()
+        .into();
+    let mut resp = agent
+        .get(format!("http://{addr}{path}"))
+        .call()
+        .map_err(ureq::Error::into_io)?;
+    let status = resp.status().as_u16();
+    let body = resp
+        .body_mut()
+        .read_to_string()
+        .map_err(ureq::Error::into_io)?;
+    Ok(HttpResponse { status, body })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::net::TcpListener;
+
+    /// A server that trickles its body one byte at a time, each well within the deadline: the
+    /// whole exchange, not each read, is bounded, so the probe gives up at the deadline.
+    #[test]
+    fn a_trickled_body_hits_the_deadline() {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+        let server = std::thread::spawn(move || {
+            let (mut s, _) = l.accept().unwrap();
+            let mut buf = [0u8; 1024];
+            let _ = s.read(&mut buf);
+            let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 200\r\n\r\n");
+            // Paced by the client's verdict, not by a clock: one byte per 100 ms until it returns.
+            for _ in 0..200 {
+                match done_rx.recv_timeout(Duration::from_millis(100)) {
+                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                    _ => return,
+                }
+                if s.write_all(b" ").is_err() {
+                    return;
+                }
+            }
+        });
+        let r = get(addr, "/api/health", Duration::from_millis(500));
+        let _ = done_tx.send(());
+        server.join().unwrap();
+        assert!(
+            r.is_err(),
+            "a body trickled past the deadline must fail the probe, got {r:?}"
+        );
+    }
+
+    #[test]
+    fn an_error_status_is_returned_not_raised() {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        let server = std::thread::spawn(move || {
+            let (mut s, _) = l.accept().unwrap();
+            let mut buf = [0u8; 1024];
+            let _ = s.read(&mut buf);
+            s.write_all(b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}")
+                .unwrap();
+        });
+        let r = get(addr, "/api/health", Duration::from_secs(5)).unwrap();
+        server.join().unwrap();
+        assert_eq!((r.status, r.body.as_str()), (500, "{}"));
+    }
 }

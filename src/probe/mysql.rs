@@ -142,10 +142,8 @@ pub fn query_host(
     password: Option<&str>,
     sql: &str,
     timeout: Duration,
-) -> Result<Vec<Row>, String> {
-    Session::connect(host, port, user, password, timeout)
-        .and_then(|mut s| s.query(sql))
-        .map_err(|e| e.to_string())
+) -> Result<Vec<Row>, SqlError> {
+    Session::connect(host, port, user, password, timeout).and_then(|mut s| s.query(sql))
 }
 
 #[cfg(test)]

@@ -267,7 +267,7 @@ pub fn main(argv: Vec<String>) -> i32 {
                 c.cluster_id
             )
         })
-        .map_err(super::SimError::BadArgument),
+        .map_err(|e| super::SimError::Cluster(Box::new(e))),
         Cmd::Fe { args } => return fe::run(args),
         Cmd::Be { args } => return be::be_main(args),
         Cmd::Linger { secs } => return super::proc::linger(secs),

@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use super::image::{Frontend, Table};
 use super::mysql::{Outcome, ResultSet};
-use super::{connect_loopback, Fault};
+use super::{connect_loopback, ConnectError, Fault};
 use crate::timefmt::Civil;
 use crate::version::Version;
 
@@ -259,15 +259,13 @@ fn answer(s: TcpStream, g: &Group) {
     }
 }
 
-fn request(g: &Group, host: &str, port: u16, line: &str) -> Result<String, String> {
+fn request(g: &Group, host: &str, port: u16, line: &str) -> Result<String, ConnectError> {
     let mut s = connect_loopback(host, port, Duration::from_millis(500))?;
     let _ = s.set_read_timeout(Some(Duration::from_secs(3)));
     let (verb, rest) = line.split_once(' ').unwrap_or((line, ""));
-    writeln!(s, "{verb} cluster_id={} {rest}", g.cluster_id).map_err(|e| e.to_string())?;
+    writeln!(s, "{verb} cluster_id={} {rest}", g.cluster_id)?;
     let mut reply = String::new();
-    BufReader::new(s)
-        .read_line(&mut reply)
-        .map_err(|e| e.to_string())?;
+    BufReader::new(s).read_line(&mut reply)?;
     Ok(reply.trim().to_string())
 }
 
@@ -364,12 +362,10 @@ pub fn heartbeat_frontends(g: Arc<Group>, peers: Vec<Frontend>, interval: Durati
             let key = (p.host.clone(), p.edit_log_port);
             let mut info = g.peer(&p.host, p.edit_log_port).unwrap_or_default();
             let http = who(&g, &p.host, p.edit_log_port).map(|w| w.http_port);
-            let got = http
-                .ok_or_else(|| "connect failed".to_string())
-                .and_then(|port| {
-                    info.http_port = port;
-                    bootstrap(&g, &p.host, port)
-                });
+            let got = http.ok_or(PeerError::ConnectFailed).and_then(|port| {
+                info.http_port = port;
+                bootstrap(&g, &p.host, port)
+            });
             match got {
                 Ok(b) => {
                     info.alive = true;
@@ -383,7 +379,7 @@ pub fn heartbeat_frontends(g: Arc<Group>, peers: Vec<Frontend>, interval: Durati
                 }
                 Err(e) => {
                     info.alive = false;
-                    info.err = e;
+                    info.err = e.to_string();
                 }
             }
             g.peers.lock().unwrap().insert(key, info);
@@ -399,17 +395,34 @@ fn millis_to_time(ms: i64) -> String {
     Civil::from_unix_micros(ms * 1000).log4j_comma()
 }
 
-fn bootstrap(g: &Group, host: &str, port: u16) -> Result<serde_json::Value, String> {
-    let addr: SocketAddr = super::loopback_addr(host, port).ok_or("not a loopback address")?;
+/// Why a peer FE's heartbeat failed; the text is what SHOW FRONTENDS shows as its ErrMsg.
+#[derive(Debug, thiserror::Error)]
+enum PeerError {
+    #[error("connect failed")]
+    ConnectFailed,
+    #[error("not a loopback address")]
+    NotLoopback,
+    #[error(transparent)]
+    Http(#[from] std::io::Error),
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+    /// The peer answered with a failure of its own.
+    #[error("{0}")]
+    Refused(String),
+}
+
+fn bootstrap(g: &Group, host: &str, port: u16) -> Result<serde_json::Value, PeerError> {
+    let addr: SocketAddr = super::loopback_addr(host, port).ok_or(PeerError::NotLoopback)?;
     let path = format!(
         "/api/bootstrap?cluster_id={}&token={}",
         g.cluster_id, g.token
     );
-    let r =
-        crate::probe::http::get(addr, &path, Duration::from_secs(2)).map_err(|e| e.to_string())?;
-    let v: serde_json::Value = serde_json::from_str(&r.body).map_err(|e| e.to_string())?;
+    let r = crate::probe::http::get(addr, &path, Duration::from_secs(2))?;
+    let v: serde_json::Value = serde_json::from_str(&r.body)?;
     if v["status"] != "OK" {
-        return Err(v["msg"].as_str().unwrap_or("bootstrap failed").to_string());
+        return Err(PeerError::Refused(
+            v["msg"].as_str().unwrap_or("bootstrap failed").to_string(),
+        ));
     }
     Ok(v)
 }
@@ -714,12 +727,48 @@ pub struct ClusterSpec {
     pub nodes: Vec<NodeSpec>,
 }
 
+/// Why `make-cluster` or reading `cluster.json` failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    #[error("{} already holds a cluster; choose an empty folder", .0.display())]
+    NotEmpty(PathBuf),
+    #[error("failed to {action} {}: {source}", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("failed to parse {}: {source}", path.display())]
+    Parse {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("failed to find free ports for the cluster outside the ephemeral range")]
+    NoFreePort,
+    #[error("--host-fault {0}: expected be<N> or fe<N>, then :<fault>[@<version>]")]
+    HostFaultSyntax(String),
+    #[error("--host-fault {spec}: unknown fault {fault}")]
+    UnknownFault { spec: String, fault: String },
+    #[error(transparent)]
+    Build(#[from] super::SimError),
+}
+
+fn io_err(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> ClusterError {
+    let path = path.to_path_buf();
+    move |source| ClusterError::Io {
+        action,
+        path,
+        source,
+    }
+}
+
 impl ClusterSpec {
-    pub fn load(dir: &Path) -> Result<ClusterSpec, String> {
-        let p = dir.join("cluster.json");
-        let t = std::fs::read_to_string(&p)
-            .map_err(|e| format!("failed to read {}: {e}", p.display()))?;
-        serde_json::from_str(&t).map_err(|e| format!("failed to parse {}: {e}", p.display()))
+    pub fn load(dir: &Path) -> Result<ClusterSpec, ClusterError> {
+        let path = dir.join("cluster.json");
+        let t = std::fs::read_to_string(&path).map_err(io_err("read", &path))?;
+        serde_json::from_str(&t).map_err(|source| ClusterError::Parse { path, source })
     }
 
     pub fn leader_candidate(&self) -> &NodeSpec {
@@ -732,9 +781,8 @@ impl ClusterSpec {
 
 /// Ports nobody listens on now, all distinct, outside the kernel's ephemeral range (where any
 /// outgoing connection of this host could take one before the node binds it).
-fn free_ports(n: usize) -> Result<Vec<u16>, String> {
-    crate::ports::pick(n, &Default::default())
-        .ok_or_else(|| "failed to find free ports".to_string())
+fn free_ports(n: usize) -> Result<Vec<u16>, ClusterError> {
+    crate::ports::pick(n, &Default::default()).ok_or(ClusterError::NoFreePort)
 }
 
 /// What `make-cluster` builds.
@@ -754,18 +802,21 @@ pub struct ClusterBuild {
     pub unhealthy_tablets: u64,
 }
 
-fn host_faults_for(name: &str, b: &ClusterBuild) -> Result<HostFaults, String> {
+fn host_faults_for(name: &str, b: &ClusterBuild) -> Result<HostFaults, ClusterError> {
     let mut hf = HostFaults::default();
     for spec in &b.be_faults {
-        let (node, rest) = spec.split_once(':').ok_or_else(|| {
-            format!("--host-fault {spec}: expected be<N> or fe<N>, then :<fault>[@<version>]")
-        })?;
+        let (node, rest) = spec
+            .split_once(':')
+            .ok_or_else(|| ClusterError::HostFaultSyntax(spec.clone()))?;
         if node != name {
             continue;
         }
         let (fault, version) = rest.split_once('@').unwrap_or((rest, ""));
         let fault: Fault = serde_json::from_value(serde_json::Value::String(fault.into()))
-            .map_err(|_| format!("--host-fault {spec}: unknown fault {fault}"))?;
+            .map_err(|_| ClusterError::UnknownFault {
+                spec: spec.clone(),
+                fault: fault.into(),
+            })?;
         hf.faults.push(HostFault {
             fault,
             version: version.to_string(),
@@ -785,18 +836,15 @@ fn host_faults_for(name: &str, b: &ClusterBuild) -> Result<HostFaults, String> {
 
 /// Builds `fes` FE nodes and `bes` BE nodes under `out`, each in its own folder with its own
 /// package, meta or storage and ports, and writes `cluster.json`.
-pub fn make_cluster(b: &ClusterBuild) -> Result<ClusterSpec, String> {
+pub fn make_cluster(b: &ClusterBuild) -> Result<ClusterSpec, ClusterError> {
     use super::meta::{make_meta, MetaSpec};
     use super::package::{make_jdk, make_package, PackageSpec, Role};
     if b.out.join("cluster.json").exists() {
-        return Err(format!(
-            "{} already holds a cluster; choose an empty folder",
-            b.out.display()
-        ));
+        return Err(ClusterError::NotEmpty(b.out.clone()));
     }
     let v = b.version;
     let jdk = b.out.join("jdk");
-    make_jdk(17, &jdk).map_err(|e| e.to_string())?;
+    make_jdk(17, &jdk)?;
     // Sorted, so fe1 has the lowest edit_log_port and wins the first election.
     let mut ports = free_ports(b.fes * 4 + b.bes * 4)?;
     ports.sort_unstable();
@@ -850,7 +898,7 @@ pub fn make_cluster(b: &ClusterBuild) -> Result<ClusterSpec, String> {
         spec.cluster_id = Some(cluster_id as i32);
         spec.token = Some(token.clone());
         spec.tables = b.tables.clone();
-        make_meta(&spec).map_err(|e| e.to_string())?;
+        make_meta(&spec)?;
         make_package(&PackageSpec {
             role: Role::Fe,
             version: v,
@@ -859,8 +907,7 @@ pub fn make_cluster(b: &ClusterBuild) -> Result<ClusterSpec, String> {
             fault_secs: b.lag_secs,
             heartbeat_ms: b.heartbeat_ms,
             too_much_time_secs: 60,
-        })
-        .map_err(|e| e.to_string())?;
+        })?;
         append(
             &home.join("conf/fe.conf"),
             &format!(
@@ -889,8 +936,7 @@ pub fn make_cluster(b: &ClusterBuild) -> Result<ClusterSpec, String> {
         let dir = b.out.join(&name);
         let home = dir.join("be");
         let storage = dir.join("storage");
-        std::fs::create_dir_all(&storage)
-            .map_err(|e| format!("failed to create {}: {e}", storage.display()))?;
+        std::fs::create_dir_all(&storage).map_err(io_err("create", &storage))?;
         make_package(&PackageSpec {
             role: Role::Be,
             version: v,
@@ -899,8 +945,7 @@ pub fn make_cluster(b: &ClusterBuild) -> Result<ClusterSpec, String> {
             fault_secs: 5,
             heartbeat_ms: b.heartbeat_ms,
             too_much_time_secs: 60,
-        })
-        .map_err(|e| e.to_string())?;
+        })?;
         append(
             &home.join("conf/be.conf"),
             &format!(
@@ -934,28 +979,23 @@ pub fn make_cluster(b: &ClusterBuild) -> Result<ClusterSpec, String> {
         cluster_id,
         nodes,
     };
-    let text = serde_json::to_string_pretty(&spec).map_err(|e| e.to_string())?;
-    std::fs::write(b.out.join("cluster.json"), text).map_err(|e| {
-        format!(
-            "failed to write {}: {e}",
-            b.out.join("cluster.json").display()
-        )
-    })?;
+    let text = serde_json::to_string_pretty(&spec).expect("a cluster spec serialises");
+    let path = b.out.join("cluster.json");
+    std::fs::write(&path, text).map_err(io_err("write", &path))?;
     Ok(spec)
 }
 
-fn append(p: &Path, text: &str) -> Result<(), String> {
-    let mut t =
-        std::fs::read_to_string(p).map_err(|e| format!("failed to read {}: {e}", p.display()))?;
+fn append(p: &Path, text: &str) -> Result<(), ClusterError> {
+    let mut t = std::fs::read_to_string(p).map_err(io_err("read", p))?;
     t.push_str(text);
-    std::fs::write(p, t).map_err(|e| format!("failed to write {}: {e}", p.display()))
+    std::fs::write(p, t).map_err(io_err("write", p))
 }
 
-fn write_host(dir: &Path, hf: &HostFaults) -> Result<(), String> {
+fn write_host(dir: &Path, hf: &HostFaults) -> Result<(), ClusterError> {
     if hf.faults.is_empty() && hf.unhealthy_tablets == 0 {
         return Ok(());
     }
     let p = dir.join(HOST_FILE);
     std::fs::write(&p, serde_json::to_string_pretty(hf).unwrap_or_default())
-        .map_err(|e| format!("failed to write {}: {e}", p.display()))
+        .map_err(io_err("write", &p))
 }

@@ -363,9 +363,9 @@ fn start(fe: &mut Fe, log_slot: &Arc<Mutex<Option<Arc<FeLog>>>>) -> Result<(), S
         {
             continue;
         }
-        let value = props::expand_vars(&entry.value, &lookup).map_err(|name| {
+        let value = props::expand_vars(&entry.value, &lookup).map_err(|unset| {
             Stop::StartFailed(stack(
-                &format!("java.lang.IllegalArgumentException: no such env variable: {name}"),
+                &format!("java.lang.IllegalArgumentException: {unset}"),
                 &["com.starrocks.common.ConfigBase.replacedByEnv(ConfigBase.java:290)"],
             ))
         })?;
@@ -623,7 +623,7 @@ fn start(fe: &mut Fe, log_slot: &Arc<Mutex<Option<Arc<FeLog>>>>) -> Result<(), S
             }
         }
         header = match image::read_header_lines(path)
-            .map_err(|e| e.to_string())
+            .map_err(image::HeaderError::from)
             .and_then(|l| ImageHeader::parse(&l))
         {
             Ok(h) => h,
@@ -645,8 +645,8 @@ fn start(fe: &mut Fe, log_slot: &Arc<Mutex<Option<Arc<FeLog>>>>) -> Result<(), S
                 v.meta_version_written() + 1
             };
         }
-        if let Err(msg) = v.check_meta_version(header.meta_version) {
-            return Err(fe.fatal("GlobalStateMgr.loadHeader():1301", &msg));
+        if let Err(refused) = v.check_meta_version(header.meta_version) {
+            return Err(fe.fatal("GlobalStateMgr.loadHeader():1301", &refused.to_string()));
         }
         log.info(
             "GlobalStateMgr.loadImage():1226",
@@ -1212,12 +1212,18 @@ enum HbFailure {
 /// The Java exception a failed connection raises in the real FE, from the simulator's own error.
 /// Addresses the simulator never contacts (anything but loopback) fail as an unreachable production
 /// host does from a sandbox: the connect times out.
-fn java_connect_error(e: &str) -> String {
+fn java_connect_error(e: &super::ConnectError) -> String {
+    // A backend the simulator will not contact (any non-loopback host) looks like one that does
+    // not answer in time, which is what a fenced sandbox or a firewalled host shows.
+    if let super::ConnectError::NotLoopback { .. } = e {
+        return "java.net.SocketTimeoutException: connect timed out".into();
+    }
+    let e = e.to_string();
     if e.contains("refused") {
         "java.net.ConnectException: Connection refused (Connection refused)".into()
     } else if e.contains("unreachable") {
         "java.net.NoRouteToHostException: No route to host (Host unreachable)".into()
-    } else if e.contains("timed out") || e.contains("not a loopback address") {
+    } else if e.contains("timed out") {
         "java.net.SocketTimeoutException: connect timed out".into()
     } else {
         format!("java.net.SocketException: {e}")
@@ -1246,12 +1252,9 @@ fn heartbeat_loop(state: &State, log: &FeLog, interval: Duration) {
                         s,
                         "HEARTBEAT cluster_id={} token={} fe_host=127.0.0.1 rpc_port={} http_port={}",
                         state.cluster_id, state.token, state.rpc_port, state.http_port
-                    )
-                    .map_err(|e| e.to_string())?;
+                    )?;
                     let mut line = String::new();
-                    BufReader::new(s)
-                        .read_line(&mut line)
-                        .map_err(|e| e.to_string())?;
+                    BufReader::new(s).read_line(&mut line)?;
                     Ok(line.trim().to_string())
                 });
             let mut all = state.backends.lock().unwrap();
@@ -1296,7 +1299,7 @@ fn heartbeat_loop(state: &State, log: &FeLog, interval: Duration) {
                 }
                 Err(e) => {
                     bs.alive = false;
-                    bs.err = e;
+                    bs.err = e.to_string();
                 }
             }
             // HeartbeatMgr's lines: the handler logs a failed connection with its exception on

@@ -85,14 +85,17 @@ impl ImageHeader {
         s
     }
 
-    pub fn parse(lines: &[String]) -> Result<ImageHeader, String> {
+    pub fn parse(lines: &[String]) -> Result<ImageHeader, HeaderError> {
         if lines.first().map(String::as_str) != Some(IMAGE_MAGIC) {
-            return Err("not a simulator image".into());
+            return Err(HeaderError::NotImage);
         }
         let mut h = ImageHeader::default();
         for line in &lines[1..] {
             let (k, v) = line.split_once('=').unwrap_or((line.as_str(), ""));
-            let bad = || format!("malformed image header line `{line}`");
+            let bad = || HeaderError::Malformed {
+                what: "image",
+                line: line.clone(),
+            };
             match k {
                 "metaVersion" => h.meta_version = v.parse().map_err(|_| bad())?,
                 "writerVersion" => h.writer_version = v.to_string(),
@@ -160,14 +163,17 @@ impl JdbHeader {
         )
     }
 
-    pub fn parse(lines: &[String]) -> Result<JdbHeader, String> {
+    pub fn parse(lines: &[String]) -> Result<JdbHeader, HeaderError> {
         if lines.first().map(String::as_str) != Some(JDB_MAGIC) {
-            return Err("not a simulator journal file".into());
+            return Err(HeaderError::NotJournal);
         }
         let mut h = JdbHeader::default();
         for line in &lines[1..] {
             let (k, v) = line.split_once('=').unwrap_or((line.as_str(), ""));
-            let bad = || format!("malformed journal header line `{line}`");
+            let bad = || HeaderError::Malformed {
+                what: "journal",
+                line: line.clone(),
+            };
             match k {
                 "first" => h.first_journal = v.parse().map_err(|_| bad())?,
                 "last" => h.last_journal = v.parse().map_err(|_| bad())?,
@@ -178,6 +184,19 @@ impl JdbHeader {
         }
         Ok(h)
     }
+}
+
+/// Why a file's header is not one the simulator wrote.
+#[derive(Debug, thiserror::Error)]
+pub enum HeaderError {
+    #[error("failed to read the header: not a simulator image")]
+    NotImage,
+    #[error("failed to read the header: not a simulator journal file")]
+    NotJournal,
+    #[error("failed to read the header: malformed {what} header line `{line}`")]
+    Malformed { what: &'static str, line: String },
+    #[error("failed to read the header: {0}")]
+    Io(#[from] io::Error),
 }
 
 /// Reads header lines up to `END`, without reading the padding behind them.

@@ -44,15 +44,20 @@ pub enum Threshold {
     Fatal,
 }
 
+/// A `sys_log_level` log4j does not know; the message is `Log4jConfig`'s.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("sys_log_level config error")]
+pub struct BadLogLevel;
+
 impl Threshold {
-    pub fn parse(value: &str) -> Result<Threshold, String> {
+    pub fn parse(value: &str) -> Result<Threshold, BadLogLevel> {
         match value.trim().to_ascii_uppercase().as_str() {
             "DEBUG" => Ok(Threshold::Debug),
             "INFO" => Ok(Threshold::Info),
             "WARN" => Ok(Threshold::Warn),
             "ERROR" => Ok(Threshold::Error),
             "FATAL" => Ok(Threshold::Fatal),
-            _ => Err("sys_log_level config error".into()),
+            _ => Err(BadLogLevel),
         }
     }
 
@@ -276,7 +281,7 @@ mod tests {
         assert!(Threshold::parse("DEBUG").unwrap().admits(Level::Info));
         assert!(!Threshold::parse("FATAL").unwrap().admits(Level::Error));
         assert_eq!(
-            Threshold::parse("WARNING").unwrap_err(),
+            Threshold::parse("WARNING").unwrap_err().to_string(),
             "sys_log_level config error"
         );
     }

@@ -21,7 +21,7 @@ pub mod proc;
 mod scripts;
 
 use std::io;
-use std::net::{IpAddr, TcpStream, ToSocketAddrs};
+use std::net::{IpAddr, TcpStream};
 use std::path::Path;
 use std::time::Duration;
 
@@ -36,6 +36,8 @@ pub enum SimError {
     Io(String, #[source] io::Error),
     #[error("{0}")]
     BadArgument(String),
+    #[error(transparent)]
+    Cluster(Box<cluster::ClusterError>),
 }
 
 /// A fault baked into a package at build time.
@@ -114,12 +116,40 @@ fn default_too_much_time_secs() -> u64 {
 
 pub const RELEASE_FILE: &str = "starrocks-sim.json";
 
+/// Why a package's release description cannot be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ReleaseError {
+    #[error("failed to read {}: {source}", path.display())]
+    Read {
+        path: std::path::PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("failed to parse {}: {source}", path.display())]
+    Malformed {
+        path: std::path::PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// Why the simulator did not open a connection.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("{host}:{port} is not a loopback address; not contacted")]
+    NotLoopback { host: String, port: u16 },
+    #[error(transparent)]
+    Io(#[from] io::Error),
+}
+
 impl Release {
-    pub fn load(home: &Path) -> Result<Release, String> {
-        let p = home.join("lib").join(RELEASE_FILE);
-        let text =
-            std::fs::read_to_string(&p).map_err(|e| format!("cannot read {}: {e}", p.display()))?;
-        serde_json::from_str(&text).map_err(|e| format!("malformed {}: {e}", p.display()))
+    pub fn load(home: &Path) -> Result<Release, ReleaseError> {
+        let path = home.join("lib").join(RELEASE_FILE);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(source) => return Err(ReleaseError::Read { path, source }),
+        };
+        serde_json::from_str(&text).map_err(|source| ReleaseError::Malformed { path, source })
     }
 
     pub fn fault_is(&self, f: Fault) -> bool {
@@ -148,13 +178,14 @@ pub fn loopback_addr(host: &str, port: u16) -> Option<std::net::SocketAddr> {
 }
 
 /// Tries a TCP connection to a loopback `host:port`; any other host is refused without a packet.
-pub fn connect_loopback(host: &str, port: u16, timeout: Duration) -> Result<TcpStream, String> {
-    let addr = loopback_addr(host, port)
-        .ok_or_else(|| format!("{host}:{port} is not a loopback address; not contacted"))?;
-    let addr = addr
-        .to_socket_addrs()
-        .map_err(|e| e.to_string())?
-        .next()
-        .ok_or("no address")?;
-    TcpStream::connect_timeout(&addr, timeout).map_err(|e| e.to_string())
+pub fn connect_loopback(
+    host: &str,
+    port: u16,
+    timeout: Duration,
+) -> Result<TcpStream, ConnectError> {
+    let addr = loopback_addr(host, port).ok_or_else(|| ConnectError::NotLoopback {
+        host: host.into(),
+        port,
+    })?;
+    Ok(TcpStream::connect_timeout(&addr, timeout)?)
 }
