@@ -7,12 +7,12 @@
 //! inconsistent tablets, decommissioning nodes. `--wait` makes it the gate between two upgrade
 //! steps: it polls until the cluster is healthy or the deadline passes.
 
+use crate::probe::mysql::{Session, SqlError};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use mysql::prelude::Queryable;
 use serde::Serialize;
 
 use crate::report::{exit, Report, Step, StepStatus, Verdict};
@@ -200,7 +200,7 @@ pub enum ProbeError {
     #[error("{0}")]
     NoPort(&'static str),
     #[error(transparent)]
-    Sql(#[from] mysql::Error),
+    Sql(#[from] SqlError),
 }
 
 fn resolve(host: &str, port: u16) -> Result<SocketAddr, ProbeError> {
@@ -222,7 +222,7 @@ pub struct Sql {
     timeout: Duration,
 }
 
-pub type Rows = Vec<BTreeMap<String, String>>;
+pub type Rows = Vec<crate::probe::mysql::Row>;
 
 impl Sql {
     pub fn new(user: &str, password: Option<String>, timeout: Duration) -> Sql {
@@ -233,42 +233,17 @@ impl Sql {
         }
     }
 
-    pub fn query(&self, host: &str, port: u16, sql: &str) -> Result<Rows, mysql::Error> {
-        let opts = mysql::OptsBuilder::new()
-            .ip_or_hostname(Some(host))
-            .tcp_port(port)
-            .user(Some(&self.user))
-            .pass(self.password.as_deref())
-            .prefer_socket(false)
-            .max_allowed_packet(Some(16 * 1024 * 1024))
-            .stmt_cache_size(0)
-            .tcp_connect_timeout(Some(self.timeout))
-            .read_timeout(Some(self.timeout))
-            .write_timeout(Some(self.timeout));
-        let mut conn = mysql::Conn::new(opts)?;
-        let rows: Vec<mysql::Row> = conn.query(sql)?;
-        Ok(rows
-            .into_iter()
-            .map(|r| {
-                let names: Vec<String> = r
-                    .columns_ref()
-                    .iter()
-                    .map(|c| c.name_str().into_owned())
-                    .collect();
-                names
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, c)| {
-                        let v = match r.as_ref(i) {
-                            Some(mysql::Value::Bytes(b)) => String::from_utf8_lossy(b).into_owned(),
-                            Some(mysql::Value::NULL) | None => String::new(),
-                            Some(other) => other.as_sql(true),
-                        };
-                        (c, v)
-                    })
-                    .collect()
-            })
-            .collect())
+    /// Runs `sql` on its own connection, through the same client settings as the rehearsal's
+    /// SQL check (src/probe/mysql.rs).
+    pub fn query(&self, host: &str, port: u16, sql: &str) -> Result<Rows, SqlError> {
+        let mut s = Session::connect(
+            host,
+            port,
+            &self.user,
+            self.password.as_deref(),
+            self.timeout,
+        )?;
+        s.query(sql)
     }
 }
 

@@ -616,24 +616,7 @@ fn show_compute_nodes() -> Outcome {
 /// last frontend heartbeat. The HttpPort of the other rows is the one they serve on (see
 /// docs/conformance.md: StarRocks prints its own `http_port`, which a real cluster must share).
 fn show_frontends(g: &Group, frontends: &[Frontend], node_name: &str) -> Outcome {
-    let cols = [
-        "Name",
-        "IP",
-        "EditLogPort",
-        "HttpPort",
-        "QueryPort",
-        "RpcPort",
-        "Role",
-        "ClusterId",
-        "Join",
-        "Alive",
-        "ReplayedJournalId",
-        "LastHeartbeat",
-        "IsHelper",
-        "ErrMsg",
-        "StartTime",
-        "Version",
-    ];
+    let cols = super::fe::FRONTENDS_COLUMNS;
     let now = Civil::now().log4j_comma();
     let rows = frontends
         .iter()

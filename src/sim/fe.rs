@@ -1564,28 +1564,32 @@ fn needs_backend(st: &State) -> Option<Outcome> {
     })
 }
 
+/// The columns of SHOW FRONTENDS (`FrontendsProcNode.TITLE_NAMES`, 2.5-3.5), for the sandbox FE
+/// here and the cluster mode's leader alike.
+pub(super) const FRONTENDS_COLUMNS: [&str; 16] = [
+    "Name",
+    "IP",
+    "EditLogPort",
+    "HttpPort",
+    "QueryPort",
+    "RpcPort",
+    "Role",
+    "ClusterId",
+    "Join",
+    "Alive",
+    "ReplayedJournalId",
+    "LastHeartbeat",
+    "IsHelper",
+    "ErrMsg",
+    "StartTime",
+    "Version",
+];
+
 /// SHOW FRONTENDS as `FrontendsProcNode` builds it: one row per FE in the (copied) frontend list,
 /// LEADER and Alive decided by comparing each row's host with this node's own address. Up to 3.3 a
 /// sandbox keeps production's hosts, so no row matches; from 3.4 `resetFrontends` left only itself.
 fn show_frontends(st: &State) -> Outcome {
-    let cols = [
-        "Name",
-        "IP",
-        "EditLogPort",
-        "HttpPort",
-        "QueryPort",
-        "RpcPort",
-        "Role",
-        "ClusterId",
-        "Join",
-        "Alive",
-        "ReplayedJournalId",
-        "LastHeartbeat",
-        "IsHelper",
-        "ErrMsg",
-        "StartTime",
-        "Version",
-    ];
+    let cols = FRONTENDS_COLUMNS;
     let out = st
         .frontends
         .iter()
