@@ -245,7 +245,7 @@ pub struct BeArgs {
     #[arg(long, help_heading = "Mode", conflicts_with_all = ["rollback", "storage_copy", "keep"])]
     pub in_place: bool,
     /// Finish an interrupted in-place canary backwards, from its journal, and nothing else.
-    #[arg(long, help_heading = "Mode", conflicts_with_all = ["new_be", "storage_copy", "keep", "plan"])]
+    #[arg(long, help_heading = "Mode", conflicts_with_all = ["new_be", "storage_copy", "keep", "plan", "soak", "fe", "be_host", "user", "password_env"])]
     pub rollback: bool,
     /// Sandbox: copy this storage root instead of starting with an empty one.
     #[arg(long, value_name = "DIR", help_heading = "Sandbox")]

@@ -106,10 +106,8 @@ impl Runner {
             detail: detail.into(),
         };
         self.print(&human::step_line(&st));
-        match st.status {
-            StepStatus::Failed => tracing::warn!(step = %st.name, ms = st.duration_ms, "failed: {}", st.detail),
-            _ => tracing::info!(step = %st.name, status = ?st.status, ms = st.duration_ms, "{}", st.detail),
-        }
+        // Info, not a warning: the summary on stdout already shows a failed step.
+        tracing::info!(step = %st.name, status = ?st.status, ms = st.duration_ms, "{}", st.detail);
         self.report.steps.push(st);
         test_panic_at(name);
     }
