@@ -557,6 +557,30 @@ fn kill_9_at_every_step_then_rollback_restores_the_node() {
     }
 }
 
+/// On a terminal the storage copy shows a bar and the wait says what it waits for; on a pipe
+/// (CI) stderr carries no progress bytes.
+#[test]
+fn sandbox_progress_on_a_terminal_only() {
+    let n = Node::new("3.2.11", "3.3.5", &[]);
+    let root = n.dir.path().join("node/storage");
+    fs::create_dir_all(root.join("data/10005")).unwrap();
+    fs::write(root.join("data/10005/0.dat"), b"tablet bytes").unwrap();
+    let args = ["--new-be", n.new_be.to_str().unwrap(), "--storage-copy", root.to_str().unwrap()];
+    let mut c = n.cmd(&args);
+    c.env_remove("CI").env("TERM", "xterm");
+    let (code, out, err) = crate::cli::stderr_on_a_terminal(c);
+    assert_eq!(code, Some(0), "{out}\n{err}");
+    assert!(err.contains("copy storage"), "the storage copy's bar: {err:?}");
+    assert!(
+        err.contains("decide: waiting for the BE to answer /api/health"),
+        "the wait says what for: {err:?}"
+    );
+    let o = n.cmd(&args).env_remove("CI").output().unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!err.contains('\r') && !err.contains('\x1b') && !err.contains("copy storage"), "{err:?}");
+}
+
 #[test]
 fn sandbox_storage_copy_is_copied_not_used() {
     let n = Node::new("3.2.11", "3.3.5", &[]);

@@ -231,7 +231,7 @@ fn colour_only_where_wanted_and_never_in_reports() {
 }
 
 /// Runs `cmd` with its stderr on a fresh pseudo-terminal and returns what it wrote there.
-fn stderr_on_a_terminal(mut cmd: Command) -> (Option<i32>, String, String) {
+pub(crate) fn stderr_on_a_terminal(mut cmd: Command) -> (Option<i32>, String, String) {
     let pty = nix::pty::openpty(None, None).unwrap();
     cmd.stderr(Stdio::from(pty.slave)).stdout(Stdio::piped());
     let mut child = cmd.spawn().unwrap();
