@@ -166,19 +166,40 @@ pub struct FeArgs {
     #[arg(long, value_name = "FILE", help_heading = "Input")]
     pub prod_conf: Option<PathBuf>,
     /// The sandbox cluster id; must differ from the source's.
-    #[arg(long, value_name = "ID", help_heading = "Sandbox", default_value_t = 123456)]
+    #[arg(
+        long,
+        value_name = "ID",
+        help_heading = "Sandbox",
+        default_value_t = 123456
+    )]
     pub cluster_id: i64,
     /// An extra statement that must succeed after the built-in SQL check (it must not need a BE).
-    #[arg(long, value_name = "SQL", help_heading = "SQL check", conflicts_with = "no_query")]
+    #[arg(
+        long,
+        value_name = "SQL",
+        help_heading = "SQL check",
+        conflicts_with = "no_query"
+    )]
     pub query: Option<String>,
     /// Skip the SQL check (SHOW DATABASES, SHOW PROC '/statistic', SHOW FRONTENDS).
     #[arg(long, help_heading = "SQL check")]
     pub no_query: bool,
     /// The user of the SQL check (one of production's, since the copied meta carries its users).
-    #[arg(long, value_name = "USER", help_heading = "SQL check", default_value = "root", conflicts_with = "no_query")]
+    #[arg(
+        long,
+        value_name = "USER",
+        help_heading = "SQL check",
+        default_value = "root",
+        conflicts_with = "no_query"
+    )]
     pub user: String,
     /// Environment variable holding the password (the copied meta carries production's users).
-    #[arg(long, value_name = "VAR", help_heading = "SQL check", conflicts_with = "no_query")]
+    #[arg(
+        long,
+        value_name = "VAR",
+        help_heading = "SQL check",
+        conflicts_with = "no_query"
+    )]
     pub password_env: Option<String>,
     /// The version production runs now (for upgrade-path advice).
     #[arg(long, value_name = "VERSION", help_heading = "Versions")]
@@ -238,7 +259,12 @@ pub struct BeArgs {
     #[arg(long, value_name = "DIR", help_heading = "Input")]
     pub be_home: PathBuf,
     /// The unpacked new release's be/ folder. Read, never written.
-    #[arg(long, value_name = "DIR", help_heading = "Input", required_unless_present = "rollback")]
+    #[arg(
+        long,
+        value_name = "DIR",
+        help_heading = "Input",
+        required_unless_present = "rollback"
+    )]
     pub new_be: Option<PathBuf>,
     /// Swap the build on the real node, with a journal and an automatic rollback (default: a
     /// sandbox beside the node).
@@ -251,14 +277,25 @@ pub struct BeArgs {
     #[arg(long, value_name = "DIR", help_heading = "Sandbox")]
     pub storage_copy: Option<PathBuf>,
     /// In place: an FE's HOST:QUERY_PORT, to require Alive and the new Version in SHOW BACKENDS.
-    #[arg(long, value_name = "HOST:PORT", help_heading = "In place", requires = "in_place")]
+    #[arg(
+        long,
+        value_name = "HOST:PORT",
+        help_heading = "In place",
+        requires = "in_place"
+    )]
     pub fe: Option<String>,
     /// In place with --fe: this node's address as SHOW BACKENDS lists it (default: detected from
     /// this host's interfaces and priority_networks).
     #[arg(long, value_name = "HOST", help_heading = "In place", requires = "fe")]
     pub be_host: Option<String>,
     /// In place with --fe: the user of the SHOW BACKENDS check.
-    #[arg(long, value_name = "USER", help_heading = "In place", default_value = "root", requires = "fe")]
+    #[arg(
+        long,
+        value_name = "USER",
+        help_heading = "In place",
+        default_value = "root",
+        requires = "fe"
+    )]
     pub user: String,
     /// In place with --fe: environment variable holding the FE password.
     #[arg(long, value_name = "VAR", help_heading = "In place", requires = "fe")]
@@ -304,10 +341,20 @@ pub struct CheckArgs {
     #[arg(long, value_name = "HOST:PORT", help_heading = "Cluster")]
     pub fe: String,
     /// That FE's query_port.
-    #[arg(long, value_name = "PORT", help_heading = "Cluster", default_value_t = 9030)]
+    #[arg(
+        long,
+        value_name = "PORT",
+        help_heading = "Cluster",
+        default_value_t = 9030
+    )]
     pub query_port: u16,
     /// The user of the SQL queries.
-    #[arg(long, value_name = "USER", help_heading = "Cluster", default_value = "root")]
+    #[arg(
+        long,
+        value_name = "USER",
+        help_heading = "Cluster",
+        default_value = "root"
+    )]
     pub user: String,
     /// Environment variable holding the password.
     #[arg(long, value_name = "VAR", help_heading = "Cluster")]
@@ -316,10 +363,19 @@ pub struct CheckArgs {
     #[arg(long, value_name = "DURATION", help_heading = "Health", value_parser = humantime::parse_duration)]
     pub wait: Option<Duration>,
     /// A follower further behind the leader's journal than this many entries is lagging.
-    #[arg(long, value_name = "ENTRIES", help_heading = "Health", default_value_t = 1000)]
+    #[arg(
+        long,
+        value_name = "ENTRIES",
+        help_heading = "Health",
+        default_value_t = 1000
+    )]
     pub max_journal_lag: u64,
     /// A version allowed to run beside the others (a rolling upgrade in progress; repeatable).
-    #[arg(long = "allow-version", value_name = "VERSION", help_heading = "Health")]
+    #[arg(
+        long = "allow-version",
+        value_name = "VERSION",
+        help_heading = "Health"
+    )]
     pub allow_version: Vec<String>,
     /// Timeout of each probe.
     #[arg(long, value_name = "DURATION", help_heading = "Health", default_value = "5s", value_parser = humantime::parse_duration)]
@@ -379,13 +435,28 @@ pub struct PlanArgs {
     #[arg(long, value_enum, value_name = "FORMAT", help_heading = "Plan", default_value_t = crate::upgrade_plan::PlanFormat::Text)]
     pub format: crate::upgrade_plan::PlanFormat,
     /// Where --format ansible writes inventory.yml, playbook.yml and fe-node.yml.
-    #[arg(long, value_name = "DIR", help_heading = "Plan", required_if_eq("format", "ansible"))]
+    #[arg(
+        long,
+        value_name = "DIR",
+        help_heading = "Plan",
+        required_if_eq("format", "ansible")
+    )]
     pub out: Option<PathBuf>,
     /// The FE home on every host.
-    #[arg(long, value_name = "DIR", help_heading = "Hosts", default_value = "/opt/starrocks/fe")]
+    #[arg(
+        long,
+        value_name = "DIR",
+        help_heading = "Hosts",
+        default_value = "/opt/starrocks/fe"
+    )]
     pub fe_home: PathBuf,
     /// The BE home on every host.
-    #[arg(long, value_name = "DIR", help_heading = "Hosts", default_value = "/opt/starrocks/be")]
+    #[arg(
+        long,
+        value_name = "DIR",
+        help_heading = "Hosts",
+        default_value = "/opt/starrocks/be"
+    )]
     pub be_home: PathBuf,
     /// One node's home: fe@HOST:QUERY_PORT=DIR or be@HOST:HEARTBEAT_PORT=DIR (repeatable).
     #[arg(long = "node-home", value_name = "ROLE@HOST:PORT=DIR", help_heading = "Hosts", value_parser = crate::upgrade_plan::parse_node_home)]

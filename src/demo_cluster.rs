@@ -85,7 +85,7 @@ fn check_cfg(spec: &ClusterSpec, allow: &[String]) -> CheckConfig {
 
 fn run_check(spec: &ClusterSpec) -> anyhow::Result<bool> {
     let s = check::run_check(&check_cfg(spec, &[])).map_err(|e| anyhow::anyhow!("{e}"))?;
-    crate::output::out(&format!("{}", check::render_human(&s)));
+    crate::output::out(&check::render_human(&s).to_string());
     Ok(s.healthy())
 }
 
@@ -119,9 +119,7 @@ fn run_started(spec: &ClusterSpec, dir: &Path, reports: &Path, keep: bool) -> an
         };
         script(&n.home, name, &["--daemon"], &spec.jdk)?;
     }
-    crate::output::outln(&format!(
-        "-- check: 3 FEs and 3 BEs of 3.2.11, each started by its own script\n"
-    ));
+    crate::output::outln("-- check: 3 FEs and 3 BEs of 3.2.11, each started by its own script\n");
     let healthy = run_check(spec)?;
 
     let new: PathBuf = dir.join("StarRocks-3.3.5");
@@ -137,9 +135,9 @@ fn run_started(spec: &ClusterSpec, dir: &Path, reports: &Path, keep: bool) -> an
         })
         .map_err(|e| anyhow::anyhow!("failed to build the simulated 3.3.5 release: {e}"))?;
     }
-    crate::output::outln(&format!(
-        "\n-- rehearse 3.3.5: the FE on a copy of the leader's meta, the BE canary beside be1\n"
-    ));
+    crate::output::outln(
+        "\n-- rehearse 3.3.5: the FE on a copy of the leader's meta, the BE canary beside be1\n",
+    );
     let keep_mode = if keep { Keep::Always } else { Keep::Never };
     let fe1 = &spec.nodes[0];
     let fe = crate::fe::run(&FeConfig {
@@ -162,7 +160,7 @@ fn run_started(spec: &ClusterSpec, dir: &Path, reports: &Path, keep: bool) -> an
         verbose: false,
         stop_grace: Duration::from_secs(10),
     });
-    crate::output::outln(&format!("{}", fe.summary));
+    crate::output::outln(&fe.summary);
     let fe_report = reports.join("cluster-rehearsal.json");
     std::fs::write(&fe_report, fe.to_json())?;
     let be1 = spec.nodes.iter().find(|n| n.name == "be1").expect("be1");
@@ -186,13 +184,11 @@ fn run_started(spec: &ClusterSpec, dir: &Path, reports: &Path, keep: bool) -> an
         verbose: false,
         stop_grace: Duration::from_secs(10),
     });
-    crate::output::outln(&format!("{}", be.summary));
+    crate::output::outln(&be.summary);
     let be_report = reports.join("cluster-canary.json");
     std::fs::write(&be_report, be.to_json())?;
 
-    crate::output::outln(&format!(
-        "\n-- upgrade-plan: the runbook, refused unless both rehearsals passed\n"
-    ));
+    crate::output::outln("\n-- upgrade-plan: the runbook, refused unless both rehearsals passed\n");
     let node_homes = spec
         .nodes
         .iter()
@@ -232,7 +228,7 @@ fn run_started(spec: &ClusterSpec, dir: &Path, reports: &Path, keep: bool) -> an
             return Ok(false);
         }
     };
-    crate::output::out(&format!("{}", up::render_text(&cfg, &plan)));
+    crate::output::out(&up::render_text(&cfg, &plan).to_string());
     let files = up::write_ansible(&cfg, &plan, &dir.join("playbook"))
         .map_err(|e| anyhow::anyhow!("{e}"))?;
 

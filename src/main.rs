@@ -191,7 +191,7 @@ fn run_plan(cfg: &sr_rehearse::upgrade_plan::PlanConfig) -> anyhow::Result<i32> 
                 return Ok(e.exit_code());
             }
         },
-        _ => out(&format!("{}", up::render_text(cfg, &plan))),
+        _ => out(&up::render_text(cfg, &plan).to_string()),
     }
     Ok(exit::PASS)
 }
@@ -289,9 +289,15 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                 return Ok(exit::BAD_INPUT);
             }
             clap_mangen::generate_to(Cli::command(), &dir).map_err(|e| {
-                anyhow::anyhow!("failed to write the manual pages into {}: {e}", dir.display())
+                anyhow::anyhow!(
+                    "failed to write the manual pages into {}: {e}",
+                    dir.display()
+                )
             })?;
-            outln(&format!("sr-rehearse man: wrote the manual pages into {}", dir.display()));
+            outln(&format!(
+                "sr-rehearse man: wrote the manual pages into {}",
+                dir.display()
+            ));
             Ok(exit::PASS)
         }
         Command::Clean { workspace_root } => sr_rehearse::clean::run(workspace_root.as_deref()),

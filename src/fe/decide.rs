@@ -182,7 +182,9 @@ pub(super) fn decide(
             .unwrap_or_default();
         wake.wait(next_probe.min(IDLE));
     };
-    spinner.set_message("decide: the FE is ready; checking the cluster id, the journal, SQL and /api/health");
+    spinner.set_message(
+        "decide: the FE is ready; checking the cluster id, the journal, SQL and /api/health",
+    );
     tracing::debug!(response = %boot, "the FE is ready");
     let ready_after = started.elapsed();
     let fe_version = boot["feVersion"].as_str().unwrap_or("").to_string();

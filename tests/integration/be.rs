@@ -565,12 +565,20 @@ fn sandbox_progress_on_a_terminal_only() {
     let root = n.dir.path().join("node/storage");
     fs::create_dir_all(root.join("data/10005")).unwrap();
     fs::write(root.join("data/10005/0.dat"), b"tablet bytes").unwrap();
-    let args = ["--new-be", n.new_be.to_str().unwrap(), "--storage-copy", root.to_str().unwrap()];
+    let args = [
+        "--new-be",
+        n.new_be.to_str().unwrap(),
+        "--storage-copy",
+        root.to_str().unwrap(),
+    ];
     let mut c = n.cmd(&args);
     c.env_remove("CI").env("TERM", "xterm");
     let (code, out, err) = crate::cli::stderr_on_a_terminal(c);
     assert_eq!(code, Some(0), "{out}\n{err}");
-    assert!(err.contains("copy storage"), "the storage copy's bar: {err:?}");
+    assert!(
+        err.contains("copy storage"),
+        "the storage copy's bar: {err:?}"
+    );
     assert!(
         err.contains("decide: waiting for the BE to answer /api/health"),
         "the wait says what for: {err:?}"
@@ -578,7 +586,10 @@ fn sandbox_progress_on_a_terminal_only() {
     let o = n.cmd(&args).env_remove("CI").output().unwrap();
     assert_eq!(o.status.code(), Some(0));
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(!err.contains('\r') && !err.contains('\x1b') && !err.contains("copy storage"), "{err:?}");
+    assert!(
+        !err.contains('\r') && !err.contains('\x1b') && !err.contains("copy storage"),
+        "{err:?}"
+    );
 }
 
 #[test]

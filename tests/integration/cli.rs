@@ -44,27 +44,54 @@ fn mode_flags_that_do_not_apply_are_parse_errors() {
     fs::create_dir(&root).unwrap();
     let root_s = root.to_str().unwrap();
     let be = |extra: &[&str]| {
-        let mut a = vec!["be", "--be-home", "/nonexistent/be", "--workspace-root", root_s];
+        let mut a = vec![
+            "be",
+            "--be-home",
+            "/nonexistent/be",
+            "--workspace-root",
+            root_s,
+        ];
         a.extend_from_slice(extra);
         a.iter().map(|s| s.to_string()).collect::<Vec<_>>()
     };
     let cases: Vec<(Vec<String>, &str)> = vec![
         (be(&["--new-be", "/x", "--soak", "5s"]), "--in-place"),
         (be(&["--new-be", "/x", "--fe", "h:9030"]), "--in-place"),
-        (be(&["--new-be", "/x", "--in-place", "--be-host", "h"]), "--fe"),
+        (
+            be(&["--new-be", "/x", "--in-place", "--be-host", "h"]),
+            "--fe",
+        ),
         (be(&["--new-be", "/x", "--in-place", "--user", "u"]), "--fe"),
         (be(&["--new-be", "/x", "--password-env", "P"]), "--fe"),
-        (be(&["--new-be", "/x", "--in-place", "--storage-copy", "/s"]), "--storage-copy"),
-        (be(&["--new-be", "/x", "--in-place", "--keep", "always"]), "--keep"),
-        (be(&["--new-be", "/x", "--in-place", "--rollback"]), "--rollback"),
+        (
+            be(&["--new-be", "/x", "--in-place", "--storage-copy", "/s"]),
+            "--storage-copy",
+        ),
+        (
+            be(&["--new-be", "/x", "--in-place", "--keep", "always"]),
+            "--keep",
+        ),
+        (
+            be(&["--new-be", "/x", "--in-place", "--rollback"]),
+            "--rollback",
+        ),
         (be(&["--rollback", "--new-be", "/x"]), "--new-be"),
         (be(&["--rollback", "--plan"]), "--plan"),
         (be(&["--rollback", "--soak", "1s"]), "--soak"),
         (be(&["--rollback", "--fe", "h:9030"]), "--fe"),
         (
-            ["fe", "--meta", "/m", "--new-fe", "/p", "--no-query", "--user", "u"]
-                .map(String::from)
-                .to_vec(),
+            [
+                "fe",
+                "--meta",
+                "/m",
+                "--new-fe",
+                "/p",
+                "--no-query",
+                "--user",
+                "u",
+            ]
+            .map(String::from)
+            .to_vec(),
             "--no-query",
         ),
         (
@@ -79,11 +106,18 @@ fn mode_flags_that_do_not_apply_are_parse_errors() {
         let o = Command::new(tool_bin()).args(&args).output().unwrap();
         let err = text(&o.stderr);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
-        assert!(err.starts_with("error: "), "{args:?}: clap's message: {err}");
+        assert!(
+            err.starts_with("error: "),
+            "{args:?}: clap's message: {err}"
+        );
         assert!(err.contains(names), "{args:?} names {names}: {err}");
         assert!(o.stdout.is_empty(), "{args:?}");
     }
-    assert_eq!(fs::read_dir(&root).unwrap().count(), 0, "nothing was created");
+    assert_eq!(
+        fs::read_dir(&root).unwrap().count(),
+        0,
+        "nothing was created"
+    );
 }
 
 /// The same flags in their own mode still parse: the refusals above are about the mode.
@@ -91,13 +125,37 @@ fn mode_flags_that_do_not_apply_are_parse_errors() {
 fn in_place_flags_parse_in_place() {
     use clap::Parser;
     let ok = Cli::try_parse_from([
-        "sr-rehearse", "be", "--be-home", "/b", "--new-be", "/n", "--in-place", "--fe", "h:9030",
-        "--be-host", "h", "--user", "u", "--password-env", "P", "--soak", "5s",
+        "sr-rehearse",
+        "be",
+        "--be-home",
+        "/b",
+        "--new-be",
+        "/n",
+        "--in-place",
+        "--fe",
+        "h:9030",
+        "--be-host",
+        "h",
+        "--user",
+        "u",
+        "--password-env",
+        "P",
+        "--soak",
+        "5s",
     ]);
     assert!(ok.is_ok(), "{:?}", ok.err());
     let ok = Cli::try_parse_from([
-        "sr-rehearse", "be", "--be-home", "/b", "--new-be", "/n", "--storage-copy", "/s",
-        "--keep", "always", "--dry-run",
+        "sr-rehearse",
+        "be",
+        "--be-home",
+        "/b",
+        "--new-be",
+        "/n",
+        "--storage-copy",
+        "/s",
+        "--keep",
+        "always",
+        "--dry-run",
     ]);
     assert!(ok.is_ok(), "{:?}", ok.err());
 }
@@ -108,7 +166,11 @@ fn in_place_flags_parse_in_place() {
 fn every_option_has_help_and_a_value_name() {
     let cli = Cli::command();
     for sub in cli.get_subcommands() {
-        assert!(sub.get_about().is_some(), "{} has a description", sub.get_name());
+        assert!(
+            sub.get_about().is_some(),
+            "{} has a description",
+            sub.get_name()
+        );
         for arg in sub.get_arguments() {
             let id = arg.get_id().as_str();
             if id == "help" {
@@ -116,7 +178,8 @@ fn every_option_has_help_and_a_value_name() {
             }
             let what = format!("{} --{}", sub.get_name(), id);
             assert!(
-                arg.get_help().is_some_and(|h| !h.to_string().trim().is_empty()),
+                arg.get_help()
+                    .is_some_and(|h| !h.to_string().trim().is_empty()),
                 "{what} has help"
             );
             if arg.get_action().takes_values() {
@@ -135,7 +198,11 @@ fn dry_run_is_the_plan() {
     let r = Rehearsal::new("3.2.5", "3.3.2", &[], &[]);
     let o = r.run(&["--dry-run"]);
     assert_eq!(o.code, Some(0), "{}\n{}", o.stdout, o.stderr);
-    assert!(o.stdout.contains("plan only: nothing was written"), "{}", o.stdout);
+    assert!(
+        o.stdout.contains("plan only: nothing was written"),
+        "{}",
+        o.stdout
+    );
     assert!(r.workspaces().is_empty(), "no run folder");
 }
 
@@ -179,7 +246,10 @@ fn man_page_lists_every_subcommand() {
     let o = tool(&["man"]);
     assert_eq!(o.status.code(), Some(0));
     let s = text(&o.stdout);
-    assert!(s.starts_with(".ie") || s.contains(".TH sr-rehearse"), "roff: {s}");
+    assert!(
+        s.starts_with(".ie") || s.contains(".TH sr-rehearse"),
+        "roff: {s}"
+    );
     for sub in SUBCOMMANDS {
         let entry = format!("sr\\-rehearse\\-{}(1)", sub.replace('-', "\\-"));
         assert!(s.contains(&entry), "the page lists {entry}");
@@ -192,7 +262,10 @@ fn man_page_lists_every_subcommand() {
     let fe = read(&dir.path().join("sr-rehearse-fe.1"));
     assert!(fe.contains("\\-\\-new\\-fe"), "{fe}");
     for sub in SUBCOMMANDS {
-        assert!(dir.path().join(format!("sr-rehearse-{sub}.1")).is_file(), "{sub}");
+        assert!(
+            dir.path().join(format!("sr-rehearse-{sub}.1")).is_file(),
+            "{sub}"
+        );
     }
     let o = tool(&["man", "--out", "/nonexistent/man"]);
     assert_eq!(o.status.code(), Some(2));
@@ -216,14 +289,21 @@ fn colour_only_where_wanted_and_never_in_reports() {
     };
     let o = run(&[]);
     assert_eq!(o.code, Some(0), "{}", o.stdout);
-    assert!(!o.stdout.contains('\x1b'), "a pipe gets plain text: {:?}", o.stdout);
+    assert!(
+        !o.stdout.contains('\x1b'),
+        "a pipe gets plain text: {:?}",
+        o.stdout
+    );
 
     let o = run(&[("CLICOLOR_FORCE", "1")]);
     assert_eq!(o.code, Some(0));
     assert!(o.stdout.contains("\x1b["), "forced colour: {:?}", o.stdout);
     assert!(o.stdout.contains("PASS\x1b["), "the verdict is coloured");
     let json = read(&r.dir.path().join("report.json"));
-    assert!(!json.contains('\x1b') && !json.contains("\\u001b"), "JSON is plain");
+    assert!(
+        !json.contains('\x1b') && !json.contains("\\u001b"),
+        "JSON is plain"
+    );
     assert!(!read(&junit).contains('\x1b'), "JUnit is plain");
 
     let o = run(&[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")]);
@@ -251,7 +331,12 @@ pub(crate) fn stderr_on_a_terminal(mut cmd: Command) -> (Option<i32>, String, St
         all
     });
     let mut out = String::new();
-    child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
     let st = wait_exit(&mut child, std::time::Duration::from_secs(60));
     let err = reader.join().unwrap();
     (st.code(), out, text(&err))
@@ -267,8 +352,14 @@ fn progress_only_on_a_terminal() {
     let (code, out, err) = stderr_on_a_terminal(c);
     assert_eq!(code, Some(0), "{out}\n{err}");
     assert!(err.contains("copy meta"), "the copy's bar: {err:?}");
-    assert!(err.contains("decide: waiting for"), "the wait says what for: {err:?}");
-    assert!(!out.contains('\x1b') && !out.contains('\r'), "stdout is a pipe: {out:?}");
+    assert!(
+        err.contains("decide: waiting for"),
+        "the wait says what for: {err:?}"
+    );
+    assert!(
+        !out.contains('\x1b') && !out.contains('\r'),
+        "stdout is a pipe: {out:?}"
+    );
 
     for (args, env) in [(vec!["-q"], None), (vec![], Some(("CI", "true")))] {
         let mut c = r.command(&args);
@@ -278,7 +369,10 @@ fn progress_only_on_a_terminal() {
         }
         let (code, _, err) = stderr_on_a_terminal(c);
         assert_eq!(code, Some(0));
-        assert!(!err.contains("copy meta") && !err.contains('\x1b'), "{args:?} {env:?}: {err:?}");
+        assert!(
+            !err.contains("copy meta") && !err.contains('\x1b'),
+            "{args:?} {env:?}: {err:?}"
+        );
     }
 
     let mut c = r.command(&["-v"]);
@@ -299,7 +393,11 @@ fn run_log_in_the_run_folder_and_verbosity_on_stderr() {
     let r = Rehearsal::new("3.2.5", "3.3.2", &[], &[]);
     let o = r.run(&["--keep", "always"]);
     assert_eq!(o.code, Some(0), "{}", o.stdout);
-    assert!(!o.stderr.contains("step="), "no step events by default: {}", o.stderr);
+    assert!(
+        !o.stderr.contains("step="),
+        "no step events by default: {}",
+        o.stderr
+    );
     let ws = r.workspaces();
     assert_eq!(ws.len(), 1);
     let log = read(&ws[0].join("sr-rehearse.log"));
@@ -326,12 +424,19 @@ fn run_log_in_the_run_folder_and_verbosity_on_stderr() {
     assert_eq!(o.code, Some(0));
     assert!(o.stderr.contains("step=decide"), "-v: {}", o.stderr);
     assert!(!o.stderr.contains("DEBUG"), "-v is info: {}", o.stderr);
-    assert!(r.workspaces().is_empty(), "--keep never removes the log too");
+    assert!(
+        r.workspaces().is_empty(),
+        "--keep never removes the log too"
+    );
 
     let mut c = r.command(&["--keep", "never"]);
     c.env("RUST_LOG", "sr_rehearse=debug");
     let o = r.outcome(c.output().unwrap());
-    assert!(o.stderr.contains("probe /api/bootstrap"), "RUST_LOG: {}", o.stderr);
+    assert!(
+        o.stderr.contains("probe /api/bootstrap"),
+        "RUST_LOG: {}",
+        o.stderr
+    );
 
     // Closed stderr, most verbose: the run still passes.
     let mut c = r.command(&["-vv", "--keep", "never"]);
