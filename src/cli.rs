@@ -52,7 +52,7 @@ pub enum Command {
         #[arg(long, value_enum, value_name = "FORMAT", default_value_t = Format::Human)]
         format: Format,
         /// Print the signature catalog instead of scanning.
-        #[arg(long, conflicts_with = "role")]
+        #[arg(long, conflicts_with_all = ["role", "files"])]
         list: bool,
     },
     /// Show what the tool does on the built-in simulator: two FE rehearsals (one passes, one
@@ -335,8 +335,9 @@ impl BeArgs {
     }
 }
 
+/// How to reach the cluster and what counts as healthy: shared by `check` and `upgrade-plan`.
 #[derive(Args, Debug, Clone)]
-pub struct CheckArgs {
+pub struct ClusterArgs {
     /// Any FE of the cluster, as HOST:HTTP_PORT.
     #[arg(long, value_name = "HOST:PORT", help_heading = "Cluster")]
     pub fe: String,
@@ -359,9 +360,6 @@ pub struct CheckArgs {
     /// Environment variable holding the password.
     #[arg(long, value_name = "VAR", help_heading = "Cluster")]
     pub password_env: Option<String>,
-    /// Poll until the cluster is healthy or this long has passed (e.g. 5m): the gate between steps.
-    #[arg(long, value_name = "DURATION", help_heading = "Health", value_parser = humantime::parse_duration)]
-    pub wait: Option<Duration>,
     /// A follower further behind the leader's journal than this many entries is lagging.
     #[arg(
         long,
@@ -380,6 +378,16 @@ pub struct CheckArgs {
     /// Timeout of each probe.
     #[arg(long, value_name = "DURATION", help_heading = "Health", default_value = "5s", value_parser = humantime::parse_duration)]
     pub probe_timeout: Duration,
+}
+
+/// `check`: the cluster options, and what only a check does (wait, reports, quiet).
+#[derive(Args, Debug, Clone)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    /// Poll until the cluster is healthy or this long has passed (e.g. 5m): the gate between steps.
+    #[arg(long, value_name = "DURATION", help_heading = "Health", value_parser = humantime::parse_duration)]
+    pub wait: Option<Duration>,
     /// Write the result as JSON here.
     #[arg(long, value_name = "FILE", help_heading = "Reports")]
     pub json: Option<PathBuf>,
@@ -391,20 +399,33 @@ pub struct CheckArgs {
     pub quiet: bool,
 }
 
-impl CheckArgs {
+impl ClusterArgs {
+    /// A check of the cluster as it is now: no wait, no report files, the full summary.
     pub fn to_config(&self) -> crate::check::CheckConfig {
         crate::check::CheckConfig {
             fe: self.fe.clone(),
             query_port: self.query_port,
             user: self.user.clone(),
             password_env: self.password_env.clone(),
-            wait: self.wait,
+            wait: None,
             max_journal_lag: self.max_journal_lag,
             allow_versions: self.allow_version.clone(),
             probe_timeout: self.probe_timeout,
+            json: None,
+            junit: None,
+            quiet: false,
+        }
+    }
+}
+
+impl CheckArgs {
+    pub fn to_config(&self) -> crate::check::CheckConfig {
+        crate::check::CheckConfig {
+            wait: self.wait,
             json: self.json.clone(),
             junit: self.junit.clone(),
             quiet: self.quiet,
+            ..self.cluster.to_config()
         }
     }
 }
@@ -412,7 +433,7 @@ impl CheckArgs {
 #[derive(Args, Debug, Clone)]
 pub struct PlanArgs {
     #[command(flatten)]
-    pub check: CheckArgs,
+    pub cluster: ClusterArgs,
     /// The unpacked new release's be/ folder.
     #[arg(long, value_name = "DIR", help_heading = "Target")]
     pub new_be: PathBuf,
@@ -477,7 +498,7 @@ impl PlanArgs {
         // The runbook and playbook run elsewhere: every path in them is absolute.
         let abs = |p: &PathBuf| std::path::absolute(p).unwrap_or_else(|_| p.clone());
         crate::upgrade_plan::PlanConfig {
-            check: self.check.to_config(),
+            check: self.cluster.to_config(),
             new_be: abs(&self.new_be),
             new_fe: abs(&self.new_fe),
             rehearsal_report: self.rehearsal_report.clone(),

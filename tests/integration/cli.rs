@@ -101,6 +101,41 @@ fn mode_flags_that_do_not_apply_are_parse_errors() {
             "--quiet",
         ),
         (["fe", "--bogus"].map(String::from).to_vec(), "--bogus"),
+        (
+            ["scan", "--list", "fe.log"].map(String::from).to_vec(),
+            "--list",
+        ),
+        (
+            [
+                "upgrade-plan",
+                "--fe",
+                "h:8030",
+                "--new-fe",
+                "/f",
+                "--new-be",
+                "/b",
+                "--wait",
+                "5m",
+            ]
+            .map(String::from)
+            .to_vec(),
+            "--wait",
+        ),
+        (
+            [
+                "upgrade-plan",
+                "--fe",
+                "h:8030",
+                "--new-fe",
+                "/f",
+                "--new-be",
+                "/b",
+                "-q",
+            ]
+            .map(String::from)
+            .to_vec(),
+            "-q",
+        ),
     ];
     for (args, names) in cases {
         let o = Command::new(tool_bin()).args(&args).output().unwrap();
