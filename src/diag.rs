@@ -260,3 +260,34 @@ impl Drop for Progress {
 pub fn short(d: Duration) -> String {
     humantime::format_duration(Duration::from_secs(d.as_secs())).to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // One test: the run log is process-wide state.
+    #[test]
+    fn run_log_holds_early_lines_and_never_follows_a_link() {
+        let tmp = tempfile::tempdir().unwrap();
+        let run = tmp.path().join("run");
+        std::fs::create_dir(&run).unwrap();
+        let _ = RunLogWriter.write(b"before the folder\n");
+        attach(&run);
+        let _ = RunLogWriter.write(b"inside\n");
+        detach();
+        let _ = RunLogWriter.write(b"after the run\n");
+        let log = std::fs::read_to_string(run.join(LOG_FILE)).unwrap();
+        assert_eq!(log, "before the folder\ninside\n");
+
+        // A link planted where the log goes is not followed: nothing is written outside.
+        let other = tmp.path().join("other");
+        std::fs::create_dir(&other).unwrap();
+        let outside = tmp.path().join("outside.txt");
+        std::fs::write(&outside, "").unwrap();
+        std::os::unix::fs::symlink(&outside, other.join(LOG_FILE)).unwrap();
+        attach(&other);
+        let _ = RunLogWriter.write(b"secret\n");
+        detach();
+        assert_eq!(std::fs::read_to_string(&outside).unwrap(), "");
+    }
+}
