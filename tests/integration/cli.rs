@@ -345,7 +345,9 @@ fn colour_only_where_wanted_and_never_in_reports() {
     assert!(!o.stdout.contains('\x1b'), "NO_COLOR wins: {:?}", o.stdout);
 }
 
-/// Runs `cmd` with its stderr on a fresh pseudo-terminal and returns what it wrote there.
+/// Runs `cmd` with its stderr on a fresh pseudo-terminal and returns what it wrote there. Only for
+/// runs that leave no process behind (a sandbox): the read ends when the last holder of the
+/// terminal is gone, so a daemon the run leaves running (an in-place BE) would block it.
 pub(crate) fn stderr_on_a_terminal(mut cmd: Command) -> (Option<i32>, String, String) {
     let pty = nix::pty::openpty(None, None).unwrap();
     cmd.stderr(Stdio::from(pty.slave)).stdout(Stdio::piped());
