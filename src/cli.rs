@@ -8,13 +8,26 @@ use clap::{Args, Parser, Subcommand};
 use crate::fe::{FeConfig, Isolate, Keep};
 use crate::version::{Version, VersionReq};
 
+/// The version line: the crate's version and the commit it was built from (`build.rs`), so a report
+/// or a bug can be tied to the exact build.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("SR_REHEARSE_GIT_COMMIT"),
+    ")"
+);
+
+/// The exit codes, as `--help` and the man page list them (the README has the same table).
+const EXIT_CODES: &str = "Exit codes: 0 passed, 1 failed, 2 bad input or unsafe request (also a command line clap refuses), 3 environment error, 4 timed out, 5 in-place BE rollback failed, 101 internal error (a bug: please report it), 130 interrupted by SIGINT, 143 terminated by SIGTERM (129 for SIGHUP).";
+
 #[derive(Parser, Debug)]
 #[command(
     name = "sr-rehearse",
-    version,
+    version = VERSION,
     args_override_self = true,
     about = "Rehearse a StarRocks upgrade before it touches production",
-    long_about = "Rehearse a StarRocks upgrade before it touches production.\n\nExit codes: 0 passed, 1 failed, 2 bad input or unsafe request, 3 environment error, 4 timed out, 5 in-place BE rollback failed, 101 internal error (a bug: please report it), 130 interrupted."
+    long_about = None,
+    after_help = EXIT_CODES
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -30,18 +43,20 @@ pub enum Command {
     /// Classify StarRocks logs (plain or .gz) with the signature catalog and say what happened.
     Scan {
         /// fe.log, fe.warn.log, fe.out, be.INFO, be.WARNING, be.out (rotated names too).
-        #[arg(required_unless_present = "list")]
+        #[arg(required_unless_present = "list", value_name = "LOG")]
         files: Vec<PathBuf>,
         /// Whose logs these are, when the file names do not say.
-        #[arg(long, value_enum)]
+        #[arg(long, value_enum, value_name = "ROLE")]
         role: Option<ScanRole>,
-        #[arg(long, value_enum, default_value_t = Format::Human)]
+        /// How to print the result: a summary for people, or JSON for scripts.
+        #[arg(long, value_enum, value_name = "FORMAT", default_value_t = Format::Human)]
         format: Format,
-        /// Print the signature catalog instead.
-        #[arg(long)]
+        /// Print the signature catalog instead of scanning.
+        #[arg(long, conflicts_with_all = ["role", "files"])]
         list: bool,
     },
-    /// Run a passing and a failing FE rehearsal on the built-in simulator.
+    /// Show what the tool does on the built-in simulator: two FE rehearsals (one passes, one
+    /// fails), a BE canary, then a simulated 3-FE/3-BE cluster checked, planned and upgraded.
     Demo {
         /// Keep the simulated cluster and the workspaces for inspection.
         #[arg(long)]
@@ -56,42 +71,57 @@ pub enum Command {
     /// End the processes of runs whose tool was killed, and remove their workspaces.
     Clean {
         /// Where run folders are (default: the temp folder).
-        #[arg(long)]
+        #[arg(long, value_name = "DIR")]
         workspace_root: Option<PathBuf>,
+    },
+    /// Print a completion script for SHELL on stdout (e.g. `sr-rehearse completions bash >
+    /// /etc/bash_completion.d/sr-rehearse`).
+    Completions {
+        /// The shell to complete in.
+        #[arg(value_enum, value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff) on stdout, or write one page per command into --out.
+    Man {
+        /// Write sr-rehearse.1 and sr-rehearse-COMMAND.1 into this existing folder instead.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
     },
 }
 
 #[derive(Args, Debug, Clone)]
 pub struct Common {
     /// Where run folders are created.
-    #[arg(long, default_value_os_t = std::env::temp_dir())]
+    #[arg(long, value_name = "DIR", help_heading = "Workspace", default_value_os_t = std::env::temp_dir())]
     pub workspace_root: PathBuf,
-    /// When to keep the workspace.
-    #[arg(long, value_enum, default_value_t = Keep::OnFailure)]
+    /// When to keep the run folder (the copy, the logs, sr-rehearse.log) afterwards.
+    #[arg(long, value_enum, value_name = "WHEN", help_heading = "Workspace", default_value_t = Keep::OnFailure)]
     pub keep: Keep,
     /// How long to wait for a verdict (e.g. 90s, 10m).
-    #[arg(long, default_value = "10m", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", help_heading = "Run", default_value = "10m", value_parser = humantime::parse_duration)]
     pub timeout: Duration,
     /// Write the JSON report here.
-    #[arg(long)]
+    #[arg(long, value_name = "FILE", help_heading = "Reports")]
     pub json: Option<PathBuf>,
     /// Write a JUnit XML report here.
-    #[arg(long)]
+    #[arg(long, value_name = "FILE", help_heading = "Reports")]
     pub junit: Option<PathBuf>,
     /// Print every step, change, port and process, run the read-only checks, change nothing.
-    #[arg(long)]
+    #[arg(long, visible_alias = "dry-run", help_heading = "Run")]
     pub plan: bool,
     /// Network fence around the sandbox.
-    #[arg(long, value_enum, default_value_t = Isolate::Auto)]
+    #[arg(long, value_enum, value_name = "HOW", help_heading = "Run", default_value_t = Isolate::Auto)]
     pub isolate: Isolate,
     /// How long each rung of the stop ladder (stop script, SIGTERM) may take before the next.
-    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", help_heading = "Run", default_value = "10s", value_parser = humantime::parse_duration)]
     pub stop_grace: Duration,
-    /// More detail.
-    #[arg(short, long)]
-    pub verbose: bool,
-    /// Only the verdict line.
-    #[arg(short, long, conflicts_with = "verbose")]
+    /// Diagnostics on stderr: -v the tool's steps (info), -vv everything (debug). RUST_LOG
+    /// overrides. The run folder's sr-rehearse.log always has the full debug log.
+    #[arg(short, long, action = clap::ArgAction::Count, help_heading = "Output")]
+    pub verbose: u8,
+    /// Print only the one-line verdict summary on stdout: no steps, no progress, no diagnostics
+    /// below errors (the exit code and the reports are unchanged).
+    #[arg(short, long, conflicts_with = "verbose", help_heading = "Output")]
     pub quiet: bool,
 }
 
@@ -127,34 +157,56 @@ impl Common {
 #[derive(Args, Debug, Clone)]
 pub struct FeArgs {
     /// The production Leader FE's meta_dir (holding image/ and bdb/). Read, never written.
-    #[arg(long)]
+    #[arg(long, value_name = "DIR", help_heading = "Input")]
     pub meta: PathBuf,
     /// The unpacked new release's fe/ folder. Read, never written.
-    #[arg(long)]
+    #[arg(long, value_name = "DIR", help_heading = "Input")]
     pub new_fe: PathBuf,
     /// The production fe.conf: its ports are avoided and its settings carried into the sandbox.
-    #[arg(long)]
+    #[arg(long, value_name = "FILE", help_heading = "Input")]
     pub prod_conf: Option<PathBuf>,
     /// The sandbox cluster id; must differ from the source's.
-    #[arg(long, default_value_t = 123456)]
+    #[arg(
+        long,
+        value_name = "ID",
+        help_heading = "Sandbox",
+        default_value_t = 123456
+    )]
     pub cluster_id: i64,
     /// An extra statement that must succeed after the built-in SQL check (it must not need a BE).
-    #[arg(long, conflicts_with = "no_query")]
+    #[arg(
+        long,
+        value_name = "SQL",
+        help_heading = "SQL check",
+        conflicts_with = "no_query"
+    )]
     pub query: Option<String>,
     /// Skip the SQL check (SHOW DATABASES, SHOW PROC '/statistic', SHOW FRONTENDS).
-    #[arg(long)]
+    #[arg(long, help_heading = "SQL check")]
     pub no_query: bool,
-    #[arg(long, default_value = "root")]
+    /// The user of the SQL check (one of production's, since the copied meta carries its users).
+    #[arg(
+        long,
+        value_name = "USER",
+        help_heading = "SQL check",
+        default_value = "root",
+        conflicts_with = "no_query"
+    )]
     pub user: String,
     /// Environment variable holding the password (the copied meta carries production's users).
-    #[arg(long)]
+    #[arg(
+        long,
+        value_name = "VAR",
+        help_heading = "SQL check",
+        conflicts_with = "no_query"
+    )]
     pub password_env: Option<String>,
     /// The version production runs now (for upgrade-path advice).
-    #[arg(long)]
+    #[arg(long, value_name = "VERSION", help_heading = "Versions")]
     pub from_version: Option<Version>,
     /// The version being rehearsed (checked against what the package reports): `3.3` accepts any
     /// 3.3.x, `3.3.2` only that patch.
-    #[arg(long)]
+    #[arg(long, value_name = "VERSION", help_heading = "Versions")]
     pub to_version: Option<VersionReq>,
     #[command(flatten)]
     pub common: Common,
@@ -179,7 +231,7 @@ impl FeArgs {
             from_version: self.from_version,
             to_version: self.to_version,
             quiet: self.common.quiet,
-            verbose: self.common.verbose,
+            verbose: self.common.verbose > 0,
             stop_grace: self.common.stop_grace(),
         }
     }
@@ -187,51 +239,76 @@ impl FeArgs {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ScanRole {
+    /// Frontend logs (fe.log, fe.warn.log, fe.out).
     Fe,
+    /// Backend logs (be.INFO, be.WARNING, be.out).
     Be,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
+    /// A summary for people.
     Human,
+    /// JSON for scripts.
     Json,
 }
 
 #[derive(Args, Debug, Clone)]
 pub struct BeArgs {
     /// The node's BE home (bin/, lib/, conf/be.conf). Only --in-place and --rollback write there.
-    #[arg(long)]
+    #[arg(long, value_name = "DIR", help_heading = "Input")]
     pub be_home: PathBuf,
     /// The unpacked new release's be/ folder. Read, never written.
-    #[arg(long, required_unless_present = "rollback")]
+    #[arg(
+        long,
+        value_name = "DIR",
+        help_heading = "Input",
+        required_unless_present = "rollback"
+    )]
     pub new_be: Option<PathBuf>,
-    /// Swap the build on the real node, with a journal and an automatic rollback.
-    #[arg(long, conflicts_with = "rollback")]
+    /// Swap the build on the real node, with a journal and an automatic rollback (default: a
+    /// sandbox beside the node).
+    #[arg(long, help_heading = "Mode", conflicts_with_all = ["rollback", "storage_copy", "keep"])]
     pub in_place: bool,
-    /// Finish an interrupted in-place canary backwards, from its journal.
-    #[arg(long)]
+    /// Finish an interrupted in-place canary backwards, from its journal, and nothing else.
+    #[arg(long, help_heading = "Mode", conflicts_with_all = ["new_be", "storage_copy", "keep", "plan", "soak", "fe", "be_host", "user", "password_env"])]
     pub rollback: bool,
     /// Sandbox: copy this storage root instead of starting with an empty one.
-    #[arg(long)]
+    #[arg(long, value_name = "DIR", help_heading = "Sandbox")]
     pub storage_copy: Option<PathBuf>,
     /// In place: an FE's HOST:QUERY_PORT, to require Alive and the new Version in SHOW BACKENDS.
-    #[arg(long)]
+    #[arg(
+        long,
+        value_name = "HOST:PORT",
+        help_heading = "In place",
+        requires = "in_place"
+    )]
     pub fe: Option<String>,
-    /// In place: this node's address as SHOW BACKENDS lists it (default: detected from this host's
-    /// interfaces and priority_networks).
-    #[arg(long)]
+    /// In place with --fe: this node's address as SHOW BACKENDS lists it (default: detected from
+    /// this host's interfaces and priority_networks).
+    #[arg(long, value_name = "HOST", help_heading = "In place", requires = "fe")]
     pub be_host: Option<String>,
-    #[arg(long, default_value = "root")]
+    /// In place with --fe: the user of the SHOW BACKENDS check.
+    #[arg(
+        long,
+        value_name = "USER",
+        help_heading = "In place",
+        default_value = "root",
+        requires = "fe"
+    )]
     pub user: String,
-    /// Environment variable holding the FE password.
-    #[arg(long)]
+    /// In place with --fe: environment variable holding the FE password.
+    #[arg(long, value_name = "VAR", help_heading = "In place", requires = "fe")]
     pub password_env: Option<String>,
-    /// In place: how long the new build must stay healthy.
-    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
-    pub soak: Duration,
+    /// In place: how long the new build must stay healthy [default: 30s].
+    #[arg(long, value_name = "DURATION", help_heading = "In place", requires = "in_place", value_parser = humantime::parse_duration)]
+    pub soak: Option<Duration>,
     #[command(flatten)]
     pub common: Common,
 }
+
+/// How long an in-place canary soaks when `--soak` is not given.
+pub const DEFAULT_SOAK: Duration = Duration::from_secs(30);
 
 impl BeArgs {
     pub fn to_config(&self) -> crate::be::BeConfig {
@@ -245,69 +322,110 @@ impl BeArgs {
             be_host: self.be_host.clone(),
             user: self.user.clone(),
             password_env: self.password_env.clone(),
-            soak: capped("--soak", self.soak, MAX_WAIT),
+            soak: capped("--soak", self.soak.unwrap_or(DEFAULT_SOAK), MAX_WAIT),
             workspace_root: self.common.workspace_root.clone(),
             keep: self.common.keep,
             timeout: self.common.timeout(),
             plan: self.common.plan,
             isolate: self.common.isolate,
             quiet: self.common.quiet,
-            verbose: self.common.verbose,
+            verbose: self.common.verbose > 0,
             stop_grace: self.common.stop_grace(),
         }
     }
 }
 
+/// How to reach the cluster and what counts as healthy: shared by `check` and `upgrade-plan`.
 #[derive(Args, Debug, Clone)]
-pub struct CheckArgs {
+pub struct ClusterArgs {
     /// Any FE of the cluster, as HOST:HTTP_PORT.
-    #[arg(long)]
+    #[arg(long, value_name = "HOST:PORT", help_heading = "Cluster")]
     pub fe: String,
     /// That FE's query_port.
-    #[arg(long, default_value_t = 9030)]
+    #[arg(
+        long,
+        value_name = "PORT",
+        help_heading = "Cluster",
+        default_value_t = 9030
+    )]
     pub query_port: u16,
-    #[arg(long, default_value = "root")]
+    /// The user of the SQL queries.
+    #[arg(
+        long,
+        value_name = "USER",
+        help_heading = "Cluster",
+        default_value = "root"
+    )]
     pub user: String,
     /// Environment variable holding the password.
-    #[arg(long)]
+    #[arg(long, value_name = "VAR", help_heading = "Cluster")]
     pub password_env: Option<String>,
-    /// Poll until the cluster is healthy or this long has passed (e.g. 5m): the gate between steps.
-    #[arg(long, value_parser = humantime::parse_duration)]
-    pub wait: Option<Duration>,
     /// A follower further behind the leader's journal than this many entries is lagging.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(
+        long,
+        value_name = "ENTRIES",
+        help_heading = "Health",
+        default_value_t = 1000
+    )]
     pub max_journal_lag: u64,
     /// A version allowed to run beside the others (a rolling upgrade in progress; repeatable).
-    #[arg(long = "allow-version")]
+    #[arg(
+        long = "allow-version",
+        value_name = "VERSION",
+        help_heading = "Health"
+    )]
     pub allow_version: Vec<String>,
     /// Timeout of each probe.
-    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", help_heading = "Health", default_value = "5s", value_parser = humantime::parse_duration)]
     pub probe_timeout: Duration,
+}
+
+/// `check`: the cluster options, and what only a check does (wait, reports, quiet).
+#[derive(Args, Debug, Clone)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    /// Poll until the cluster is healthy or this long has passed (e.g. 5m): the gate between steps.
+    #[arg(long, value_name = "DURATION", help_heading = "Health", value_parser = humantime::parse_duration)]
+    pub wait: Option<Duration>,
     /// Write the result as JSON here.
-    #[arg(long)]
+    #[arg(long, value_name = "FILE", help_heading = "Reports")]
     pub json: Option<PathBuf>,
     /// Write a JUnit XML report here (one case per node).
-    #[arg(long)]
+    #[arg(long, value_name = "FILE", help_heading = "Reports")]
     pub junit: Option<PathBuf>,
-    /// Only the verdict line.
-    #[arg(short, long)]
+    /// Print only the verdict line (the last line of the summary).
+    #[arg(short, long, help_heading = "Output")]
     pub quiet: bool,
 }
 
-impl CheckArgs {
+impl ClusterArgs {
+    /// A check of the cluster as it is now: no wait, no report files, the full summary.
     pub fn to_config(&self) -> crate::check::CheckConfig {
         crate::check::CheckConfig {
             fe: self.fe.clone(),
             query_port: self.query_port,
             user: self.user.clone(),
             password_env: self.password_env.clone(),
-            wait: self.wait,
+            wait: None,
             max_journal_lag: self.max_journal_lag,
             allow_versions: self.allow_version.clone(),
             probe_timeout: self.probe_timeout,
+            json: None,
+            junit: None,
+            quiet: false,
+        }
+    }
+}
+
+impl CheckArgs {
+    pub fn to_config(&self) -> crate::check::CheckConfig {
+        crate::check::CheckConfig {
+            wait: self.wait,
             json: self.json.clone(),
             junit: self.junit.clone(),
             quiet: self.quiet,
+            ..self.cluster.to_config()
         }
     }
 }
@@ -315,47 +433,63 @@ impl CheckArgs {
 #[derive(Args, Debug, Clone)]
 pub struct PlanArgs {
     #[command(flatten)]
-    pub check: CheckArgs,
+    pub cluster: ClusterArgs,
     /// The unpacked new release's be/ folder.
-    #[arg(long)]
+    #[arg(long, value_name = "DIR", help_heading = "Target")]
     pub new_be: PathBuf,
     /// The unpacked new release's fe/ folder.
-    #[arg(long)]
+    #[arg(long, value_name = "DIR", help_heading = "Target")]
     pub new_fe: PathBuf,
     /// The JSON report of a passing `sr-rehearse fe` for this target.
-    #[arg(long)]
+    #[arg(long, value_name = "FILE", help_heading = "Target")]
     pub rehearsal_report: Option<PathBuf>,
     /// The JSON report of a passing `sr-rehearse be` canary for this target.
-    #[arg(long)]
+    #[arg(long, value_name = "FILE", help_heading = "Target")]
     pub canary_report: Option<PathBuf>,
     /// The target version (by default the one the reports tested).
-    #[arg(long)]
+    #[arg(long, value_name = "VERSION", help_heading = "Target")]
     pub to_version: Option<Version>,
     /// Plan even when a refusal applies; the plan says which.
-    #[arg(long)]
+    #[arg(long, help_heading = "Plan")]
     pub force: bool,
-    #[arg(long, value_enum, default_value_t = crate::upgrade_plan::PlanFormat::Text)]
+    /// A runbook on stdout, or Ansible files written into --out.
+    #[arg(long, value_enum, value_name = "FORMAT", help_heading = "Plan", default_value_t = crate::upgrade_plan::PlanFormat::Text)]
     pub format: crate::upgrade_plan::PlanFormat,
     /// Where --format ansible writes inventory.yml, playbook.yml and fe-node.yml.
-    #[arg(long, required_if_eq("format", "ansible"))]
+    #[arg(
+        long,
+        value_name = "DIR",
+        help_heading = "Plan",
+        required_if_eq("format", "ansible")
+    )]
     pub out: Option<PathBuf>,
     /// The FE home on every host.
-    #[arg(long, default_value = "/opt/starrocks/fe")]
+    #[arg(
+        long,
+        value_name = "DIR",
+        help_heading = "Hosts",
+        default_value = "/opt/starrocks/fe"
+    )]
     pub fe_home: PathBuf,
     /// The BE home on every host.
-    #[arg(long, default_value = "/opt/starrocks/be")]
+    #[arg(
+        long,
+        value_name = "DIR",
+        help_heading = "Hosts",
+        default_value = "/opt/starrocks/be"
+    )]
     pub be_home: PathBuf,
     /// One node's home: fe@HOST:QUERY_PORT=DIR or be@HOST:HEARTBEAT_PORT=DIR (repeatable).
-    #[arg(long = "node-home", value_parser = crate::upgrade_plan::parse_node_home)]
+    #[arg(long = "node-home", value_name = "ROLE@HOST:PORT=DIR", help_heading = "Hosts", value_parser = crate::upgrade_plan::parse_node_home)]
     pub node_home: Vec<(String, PathBuf)>,
     /// JAVA_HOME for the FE start script, when the hosts do not set it.
-    #[arg(long)]
+    #[arg(long, value_name = "DIR", help_heading = "Hosts")]
     pub java_home: Option<PathBuf>,
     /// How long each gate waits for the cluster to be healthy.
-    #[arg(long, default_value = "10m", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", help_heading = "Plan", default_value = "10m", value_parser = humantime::parse_duration)]
     pub gate_wait: Duration,
     /// How long each new BE must stay healthy.
-    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    #[arg(long, value_name = "DURATION", help_heading = "Plan", default_value = "30s", value_parser = humantime::parse_duration)]
     pub soak: Duration,
 }
 
@@ -364,7 +498,7 @@ impl PlanArgs {
         // The runbook and playbook run elsewhere: every path in them is absolute.
         let abs = |p: &PathBuf| std::path::absolute(p).unwrap_or_else(|_| p.clone());
         crate::upgrade_plan::PlanConfig {
-            check: self.check.to_config(),
+            check: self.cluster.to_config(),
             new_be: abs(&self.new_be),
             new_fe: abs(&self.new_fe),
             rehearsal_report: self.rehearsal_report.clone(),

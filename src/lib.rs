@@ -19,6 +19,7 @@
 //! - [`report`]: the human summary, JSON and JUnit; exit codes.
 //! - [`version`]: StarRocks versions and every behaviour that changes with them.
 //! - [`clean`], [`demo`]: the other commands.
+//! - [`diag`]: diagnostics (tracing on stderr and the run folder's log) and progress bars.
 //! - [`sim`]: `starrocks-sim`, the simulator of StarRocks releases the tests and `demo` run against.
 //!   The tool's pipelines never depend on it.
 
@@ -29,6 +30,7 @@ pub mod cli;
 pub mod conf;
 pub mod demo;
 pub mod demo_cluster;
+pub mod diag;
 pub mod fe;
 pub mod fence;
 pub mod meta;

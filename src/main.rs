@@ -10,7 +10,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use sr_rehearse::cli::{Cli, Command, Common};
 use sr_rehearse::output::{err, out, outln};
 use sr_rehearse::report::{exit, junit, Report};
@@ -235,6 +235,38 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Check(args) => run_check(&args.to_config()),
         Command::UpgradePlan(args) => run_plan(&args.to_config()),
         Command::Demo { keep } => sr_rehearse::demo::run(keep),
+        Command::Completions { shell } => {
+            let mut buf = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "sr-rehearse", &mut buf);
+            out(&String::from_utf8_lossy(&buf));
+            Ok(exit::PASS)
+        }
+        Command::Man { out: None } => {
+            let mut buf = Vec::new();
+            clap_mangen::Man::new(Cli::command()).render(&mut buf)?;
+            out(&String::from_utf8_lossy(&buf));
+            Ok(exit::PASS)
+        }
+        Command::Man { out: Some(dir) } => {
+            if !dir.is_dir() {
+                err(&format!(
+                    "sr-rehearse man: --out {} is not a folder; create it or pass another\n",
+                    dir.display()
+                ));
+                return Ok(exit::BAD_INPUT);
+            }
+            clap_mangen::generate_to(Cli::command(), &dir).map_err(|e| {
+                anyhow::anyhow!(
+                    "failed to write the manual pages into {}: {e}",
+                    dir.display()
+                )
+            })?;
+            outln(&format!(
+                "sr-rehearse man: wrote the manual pages into {}",
+                dir.display()
+            ));
+            Ok(exit::PASS)
+        }
         Command::Clean { workspace_root } => {
             Ok(sr_rehearse::clean::run(workspace_root.as_deref())?)
         }
@@ -278,6 +310,15 @@ fn main() -> ExitCode {
         return ExitCode::from(sr_rehearse::sim::cli::main(argv).clamp(0, 255) as u8);
     }
     let cli = Cli::parse_from(argv);
+    let (verbose, quiet) = match &cli.command {
+        Command::Fe(a) => (a.common.verbose, a.common.quiet),
+        Command::Be(a) => (a.common.verbose, a.common.quiet),
+        Command::Check(a) => (0, a.quiet),
+        _ => (0, false),
+    };
+    sr_rehearse::diag::init(verbose, quiet);
+    sr_rehearse::report::human::set_colour(sr_rehearse::report::human::colour_wanted());
+    tracing::debug!(version = sr_rehearse::cli::VERSION, args = ?std::env::args_os().skip(1).collect::<Vec<_>>(), "sr-rehearse started");
     install_panic_hook();
     sr_rehearse::signals::install();
     let code = match std::panic::catch_unwind(move || run(cli)) {

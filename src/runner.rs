@@ -38,7 +38,7 @@ impl Ending {
         Ending::new(Verdict::Fail, exit::FAIL, s)
     }
     pub fn interrupted(s: impl Into<String>) -> Ending {
-        Ending::new(Verdict::Interrupted, exit::INTERRUPTED, s)
+        Ending::new(Verdict::Interrupted, crate::signals::exit_code(), s)
     }
 }
 
@@ -106,13 +106,18 @@ impl Runner {
             detail: detail.into(),
         };
         self.print(&human::step_line(&st));
+        // Info, not a warning: the summary on stdout already shows a failed step.
+        tracing::info!(step = %st.name, status = ?st.status, ms = st.duration_ms, "{}", st.detail);
         self.report.steps.push(st);
         test_panic_at(name);
     }
 
     pub fn save_state(&mut self, phase: &str) {
         self.state.phase = phase.into();
+        tracing::debug!(phase, "run state");
         if let Some(d) = &self.run_dir {
+            // The run log lives in the run folder from the moment there is one.
+            crate::diag::attach(d);
             let _ = workspace::write_run_state(d, &self.state);
         }
     }
@@ -189,8 +194,11 @@ pub fn check_workspace_root(
 /// When to keep a run's workspace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Keep {
+    /// Remove it whatever the verdict.
     Never,
+    /// Keep it when the run did not pass.
     OnFailure,
+    /// Keep it whatever the verdict.
     Always,
 }
 
@@ -202,6 +210,7 @@ impl Runner {
         };
         let t = Instant::now();
         self.save_state("stopping");
+        tracing::debug!(pgid = g.pgid, grace = ?grace, "stopping the sandbox");
         let rep = g.stop(Some(stop_script), grace);
         // Fenced ports lived in the sandbox's own namespace, which is gone with its processes.
         let busy: Vec<String> = if self.fenced {
@@ -248,7 +257,9 @@ impl Runner {
                 "interrupted by signal {sig} while the sandbox was being stopped"
             ))),
             (Err(e), Some(sig))
-                if launched && e.code != exit::INTERRUPTED && e.code != exit::ROLLBACK_FAILED =>
+                if launched
+                    && e.verdict != Verdict::Interrupted
+                    && e.code != exit::ROLLBACK_FAILED =>
             {
                 Err(Ending::interrupted(format!(
                     "interrupted by signal {sig} while the sandbox was being stopped; before that: {}",
@@ -273,6 +284,17 @@ impl Runner {
                 Keep::Never => false,
                 Keep::OnFailure => verdict != Verdict::Pass,
             };
+        tracing::info!(
+            verdict = ?verdict,
+            exit_code = code,
+            kept = keep,
+            "run ended: {}",
+            self.report.summary
+        );
+        for h in &self.report.signatures {
+            tracing::debug!(id = %h.id, severity = ?h.severity, "signature at {}:{}: {}", h.file, h.line, h.text);
+        }
+        crate::diag::detach();
         if let Some(d) = self.run_dir.clone() {
             if keep {
                 self.report.workspace.kept = true;
@@ -305,8 +327,11 @@ impl Runner {
 /// Whether to fence the sandbox in its own network namespace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Isolate {
+    /// A network namespace where the host allows one, else none (said in the report).
     Auto,
+    /// A network namespace, or exit 3.
     Netns,
+    /// No fence: moved ports and a new cluster id only.
     None,
 }
 
@@ -381,6 +406,7 @@ impl Runner {
         if self.fenced {
             crate::fence::enter_new_netns(&mut cmd);
         }
+        tracing::debug!(command = ?cmd, fenced = self.fenced, "starting the sandbox");
         let group = crate::supervise::spawn_group(cmd)
             .map_err(|e| Ending::env(format!("failed to start the sandbox: {e}")))?;
         self.state.pgid = Some(group.pgid);
@@ -414,6 +440,8 @@ impl Drop for Runner {
             return;
         }
         drop(self.group.take());
+        tracing::error!("the run unwound from a panic; its sandbox was stopped");
+        crate::diag::detach();
         if let Some(d) = self.run_dir.take() {
             if self.keep == Keep::Never {
                 crate::fe::remove_dir_all_writable(&d);

@@ -10,7 +10,7 @@
 //! few candidate lines, and classifies only the records holding them. Memory stays flat whatever
 //! the input: one buffer, and a record or line longer than 64 KiB is cut (and counted, and said).
 //! A file that cannot be read or recognised is reported and the others are still scanned; a signal
-//! ends the scan with 130, even while it waits on a pipe or a FIFO.
+//! ends the scan with 128 + the signal (130, 143), even while it waits on a pipe or a FIFO.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
@@ -115,7 +115,8 @@ pub enum ScanError {
 impl ScanError {
     pub fn exit_code(&self) -> i32 {
         match self {
-            ScanError::Interrupted(_) => exit::INTERRUPTED,
+            // 128 + the signal, as for the rehearsals: 130 for SIGINT, 143 for SIGTERM.
+            ScanError::Interrupted(sig) => 128 + sig,
         }
     }
 }
@@ -141,7 +142,7 @@ impl FileError {
     fn exit_code(&self) -> i32 {
         match self {
             FileError::Read(..) => exit::ENVIRONMENT,
-            FileError::Interrupted(_) => exit::INTERRUPTED,
+            FileError::Interrupted(sig) => 128 + sig,
             _ => exit::BAD_INPUT,
         }
     }

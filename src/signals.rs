@@ -1,7 +1,8 @@
 //! SIGINT and SIGTERM to the tool: remember them, let the pipeline stop cleanly.
 //!
 //! The pipeline polls [`interrupted`] between steps and inside every wait, so a signal ends the run
-//! through the same stop-and-clean path as any failure, with exit code 130.
+//! through the same stop-and-clean path as any failure, with the shell's exit code for the signal:
+//! 130 for SIGINT, 143 for SIGTERM, 129 for SIGHUP (see [`exit_code`]).
 
 use std::sync::atomic::{AtomicI32, Ordering};
 
@@ -26,6 +27,13 @@ pub fn install() {
             let _ = sigaction(s, &action);
         }
     }
+}
+
+/// The exit code of a run ended by the signal received: 128 + its number, as a shell reports a
+/// process killed by it, so a CI log tells a Ctrl-C (130) from a job stopped by its runner (143).
+/// 130 when none was received (an interruption seen some other way, e.g. a copy cut short).
+pub fn exit_code() -> i32 {
+    interrupted().map_or(crate::report::exit::INTERRUPTED, |s| 128 + s)
 }
 
 /// The signal received, if any.

@@ -18,7 +18,9 @@ use crate::version::Version;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum PlanFormat {
+    /// A runbook on stdout.
     Text,
+    /// inventory.yml, playbook.yml and fe-node.yml in --out.
     Ansible,
 }
 

@@ -558,8 +558,18 @@ fn soak(cfg: &BeConfig, r: &mut Runner, c: &Checked) -> Result<u32, Ending> {
     let soak_end = Instant::now() + cfg.soak;
     let (mut in_a_row, mut errors) = (0u32, 0u32);
     let mut dead_since: Option<Instant> = None;
+    let spinner = crate::diag::Progress::spinner("soak", cfg.quiet);
     loop {
         r.interrupted()?;
+        spinner.set_message(&format!(
+            "soak: the new BE must stay healthy{} for {} more",
+            if cfg.fe.is_some() {
+                " and Alive in SHOW BACKENDS"
+            } else {
+                ""
+            },
+            crate::diag::short(soak_end.saturating_duration_since(Instant::now()))
+        ));
         if running_pid(&node.pid_dir).is_none() {
             return Err(Ending::fail("the new BE exited during the soak period"));
         }

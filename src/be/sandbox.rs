@@ -297,13 +297,16 @@ fn pipeline(cfg: &BeConfig, r: &mut Runner) -> Result<(), Ending> {
     let storage = home.join("storage");
     if let Some(src) = &cfg.storage_copy {
         let _ = fs::remove_dir(&storage);
+        let (total, _) = crate::meta::tree_size(src);
+        let bar = crate::diag::Progress::bytes("copy storage", total, cfg.quiet);
         let copied = workspace::copy_tree(
             src,
             &storage,
             &dir.join("storage-manifest.sha256"),
             &|| crate::signals::interrupted().is_some(),
-            &mut |_| {},
+            &mut |done| bar.set_position(done),
         );
+        drop(bar);
         match copied {
             Ok(c) => {
                 let detail = format!(
@@ -422,8 +425,19 @@ pub(super) fn decide(
     let addr: SocketAddr = ([127, 0, 0, 1], http_port).into();
     let mut banner: Option<String> = None;
     let mut last_probe: Option<Instant> = None;
+    let spinner = crate::diag::Progress::spinner("decide", r.quiet);
+    let mut last_seen = String::new();
+    let limit = crate::diag::short(timeout);
     loop {
         r.interrupted()?;
+        spinner.set_message(&format!(
+            "decide: waiting for the BE to answer /api/health on port {http_port} and accept heartbeats on {hb_port}{} (timeout {limit})",
+            if watch.has_seen("be.progress.tablet-load") {
+                "; it is loading tablet meta"
+            } else {
+                ""
+            }
+        ));
         let gone = exited(r);
         let mut on_line = |text: &str| {
             if banner.is_none() {
@@ -461,6 +475,15 @@ pub(super) fn decide(
             let resp = r
                 .probes
                 .run(move || http::get(addr, "/api/health", Duration::from_secs(2)));
+            // Logged when the answer changes: a probe every 100 ms must not flood the run log.
+            let seen = match &resp {
+                Ok(resp) => format!("HTTP {}: {}", resp.status, resp.body),
+                Err(e) => e.to_string(),
+            };
+            if seen != last_seen {
+                tracing::debug!("probe /api/health: {seen}");
+                last_seen = seen;
+            }
             if let Ok(resp) = resp {
                 let ok = super::node::health_ok(resp.status, &resp.body);
                 r.report.probes.health = Some(Probe {

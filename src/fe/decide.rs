@@ -60,8 +60,19 @@ pub(super) fn decide(
     let mut retry = FIRST_RETRY;
     let mut eager_since_line = false;
     let mut wake = Wake::new(&[&log]);
+    let spinner = crate::diag::Progress::spinner("decide", run.cfg.quiet);
+    let mut last_seen = String::new();
+    let limit = crate::diag::short(run.cfg.timeout);
     let boot: serde_json::Value = loop {
         run.interrupted()?;
+        spinner.set_message(&if qe_started || fe_started {
+            format!(
+                "decide: a start line is in fe.log; waiting for /api/bootstrap on port {} to answer OK (timeout {limit})",
+                http_addr.port()
+            )
+        } else {
+            format!("decide: waiting for the FE to load the metadata and log its start line (timeout {limit})")
+        });
         // Read the logs after checking for exit, so the lines a dying FE wrote last are classified.
         let exited = run.group.as_mut().and_then(|g| g.try_exit());
         // Once it has exited nothing more will be written: decide the records still open.
@@ -100,6 +111,15 @@ pub(super) fn decide(
             let probe = run
                 .probes
                 .run(move || http::get(http_addr, &path, Duration::from_secs(2)));
+            // Logged when the answer changes: a retry every few ms must not flood the run log.
+            let seen = match &probe {
+                Ok(resp) => format!("HTTP {}: {}", resp.status, resp.body),
+                Err(e) => e.to_string(),
+            };
+            if seen != last_seen {
+                tracing::debug!("probe /api/bootstrap: {seen}");
+                last_seen = seen;
+            }
             if let Ok(resp) = probe {
                 if let Ok(v) = serde_json::from_str::<serde_json::Value>(&resp.body) {
                     let ok = v["status"] == "OK" && v["feVersion"].is_string();
@@ -168,6 +188,10 @@ pub(super) fn decide(
             .unwrap_or_default();
         wake.wait(next_probe.min(IDLE));
     };
+    spinner.set_message(
+        "decide: the FE is ready; checking the cluster id, the journal, SQL and /api/health",
+    );
+    tracing::debug!(response = %boot, "the FE is ready");
     let ready_after = started.elapsed();
     let fe_version = boot["feVersion"].as_str().unwrap_or("").to_string();
     let replayed = boot["replayedJournalId"].as_u64().unwrap_or(0);

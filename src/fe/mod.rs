@@ -10,7 +10,6 @@ mod decide;
 mod prepare;
 
 use std::fs;
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -156,30 +155,15 @@ fn pipeline(run: &mut Run) -> Result<(), Ending> {
     // Copy the meta.
     let t = Instant::now();
     let meta_copy = fe_home.join("meta");
-    let total = plan.source_bytes;
-    let show_progress = !run.cfg.quiet && std::io::stderr().is_terminal() && total > (256 << 20);
-    let mut last_tick = Instant::now();
-    let mut progress = |done: u64| {
-        if show_progress && last_tick.elapsed() > Duration::from_millis(100) {
-            last_tick = Instant::now();
-            crate::output::err(&format!(
-                "\r  copying meta: {:>3}% ({} / {} MiB)",
-                done.saturating_mul(100) / total.max(1),
-                done >> 20,
-                total >> 20
-            ));
-        }
-    };
+    let bar = crate::diag::Progress::bytes("copy meta", plan.source_bytes, run.cfg.quiet);
     let copied = workspace::copy_tree(
         &run.cfg.meta,
         &meta_copy,
         &dir.join("manifest.sha256"),
         &|| crate::signals::interrupted().is_some(),
-        &mut progress,
+        &mut |done| bar.set_position(done),
     );
-    if show_progress {
-        crate::output::err(&format!("\r{:60}\r", ""));
-    }
+    drop(bar);
     let copied = match copied {
         Ok(c) => c,
         Err(workspace::CopyError::Interrupted) => {

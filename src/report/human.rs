@@ -1,6 +1,67 @@
 //! The human summary: fits on one screen, one line per step, the verdict last.
+//!
+//! On a terminal the marks, the verdict and the signatures' severities are coloured, so a failure
+//! stands out in a long scroll. Colour is decided once by `main` ([`colour_wanted`]) and only ever
+//! applies to what goes to stdout here: the JSON and JUnit reports never pass through this module,
+//! and a pipe or a file (a CI log) gets plain text.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anstyle::{AnsiColor, Style};
 
 use super::{Report, StepStatus, Verdict};
+use crate::watch::catalog::Severity;
+
+static COLOUR: AtomicBool = AtomicBool::new(false);
+
+/// Turns colour in the human summary on or off for the rest of the process.
+pub fn set_colour(on: bool) {
+    COLOUR.store(on, Ordering::Relaxed);
+}
+
+/// Whether the summary should be coloured: never with `NO_COLOR` (any non-empty value, see
+/// no-color.org), always with `CLICOLOR_FORCE` (non-empty, not `0`), else only when stdout is a
+/// terminal that is not `TERM=dumb`.
+pub fn colour_wanted() -> bool {
+    let set = |k: &str| std::env::var_os(k).is_some_and(|v| !v.is_empty());
+    if set("NO_COLOR") {
+        return false;
+    }
+    if set("CLICOLOR_FORCE") && std::env::var_os("CLICOLOR_FORCE").is_some_and(|v| v != "0") {
+        return true;
+    }
+    use std::io::IsTerminal;
+    std::io::stdout().is_terminal() && std::env::var_os("TERM").is_none_or(|t| t != "dumb")
+}
+
+/// `text` in `style` when colour is on.
+fn paint(text: &str, style: Style) -> String {
+    if COLOUR.load(Ordering::Relaxed) {
+        format!("{}{text}{}", style.render(), style.render_reset())
+    } else {
+        text.to_string()
+    }
+}
+
+fn red() -> Style {
+    Style::new().fg_color(Some(AnsiColor::Red.into())).bold()
+}
+
+fn green() -> Style {
+    Style::new().fg_color(Some(AnsiColor::Green.into())).bold()
+}
+
+fn yellow() -> Style {
+    Style::new().fg_color(Some(AnsiColor::Yellow.into()))
+}
+
+fn severity_style(s: Severity) -> Style {
+    match s {
+        Severity::Fatal => red(),
+        Severity::Warning => yellow(),
+        Severity::Progress => Style::new().dimmed(),
+    }
+}
 
 fn ms(d: u64) -> String {
     if d >= 10_000 {
@@ -27,9 +88,9 @@ pub fn header(r: &Report) -> String {
 
 pub fn step_line(step: &super::Step) -> String {
     let mark = match step.status {
-        StepStatus::Ok => " ok ",
-        StepStatus::Failed => "FAIL",
-        StepStatus::Skipped => "skip",
+        StepStatus::Ok => paint(" ok ", green()),
+        StepStatus::Failed => paint("FAIL", red()),
+        StepStatus::Skipped => paint("skip", Style::new().dimmed()),
     };
     format!(
         "  [{mark}] {:<16} {:>8}  {}\n",
@@ -51,7 +112,8 @@ pub fn footer(r: &Report) -> String {
     if !shown.is_empty() {
         s.push_str("signatures:\n");
         for h in shown {
-            s.push_str(&format!("  {} ({}:{})\n", h.id, h.file, h.line));
+            let id = paint(&h.id, severity_style(h.severity));
+            s.push_str(&format!("  {id} ({}:{})\n", h.file, h.line));
             if !h.hint.is_empty() {
                 s.push_str(&format!("    what to do: {}\n", h.hint));
             }
@@ -59,9 +121,9 @@ pub fn footer(r: &Report) -> String {
     }
     for a in r.isolation.reach_attempts.iter().take(6) {
         let how = if a.blocked_by_fence {
-            "blocked by the network fence"
+            "blocked by the network fence".to_string()
         } else {
-            "NOT fenced"
+            paint("NOT fenced", red())
         };
         s.push_str(&format!(
             "reach: the sandbox tried {} ({}): {}; {how}\n",
@@ -69,14 +131,14 @@ pub fn footer(r: &Report) -> String {
         ));
     }
     for w in r.warnings.iter().take(6) {
-        s.push_str(&format!("warning: {w}\n"));
+        s.push_str(&format!("{}: {w}\n", paint("warning", yellow())));
     }
     let word = match r.verdict {
-        Verdict::Pass => "PASS",
-        Verdict::Fail => "FAIL",
-        Verdict::Error => "ERROR",
-        Verdict::Timeout => "TIMEOUT",
-        Verdict::Interrupted => "INTERRUPTED",
+        Verdict::Pass => paint("PASS", green()),
+        Verdict::Fail => paint("FAIL", red()),
+        Verdict::Error => paint("ERROR", red()),
+        Verdict::Timeout => paint("TIMEOUT", red()),
+        Verdict::Interrupted => paint("INTERRUPTED", yellow()),
     };
     if let Some(p) = r.workspace.path.as_ref().filter(|_| r.workspace.kept) {
         s.push_str(&format!("kept: {p}\n"));

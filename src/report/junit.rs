@@ -208,6 +208,7 @@ mod tests {
             (Verdict::Error, exit::ENVIRONMENT, false, false),
             (Verdict::Timeout, exit::TIMEOUT, false, false),
             (Verdict::Interrupted, exit::INTERRUPTED, false, false),
+            (Verdict::Interrupted, exit::TERMINATED, false, false),
             (Verdict::Fail, exit::ROLLBACK_FAILED, false, false),
             (Verdict::Error, exit::ENVIRONMENT, true, false),
         ];

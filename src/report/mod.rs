@@ -17,7 +17,10 @@ pub mod exit {
     pub const ENVIRONMENT: i32 = 3;
     pub const TIMEOUT: i32 = 4;
     pub const ROLLBACK_FAILED: i32 = 5;
+    /// Interrupted by SIGINT (128 + 2, the shell's convention).
     pub const INTERRUPTED: i32 = 130;
+    /// Terminated by SIGTERM (128 + 15), as a service manager or CI stops a job.
+    pub const TERMINATED: i32 = 143;
     /// A bug of the tool (a panic); the sandbox was stopped on the way out.
     pub const INTERNAL: i32 = 101;
 }

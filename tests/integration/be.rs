@@ -349,7 +349,7 @@ fn sandbox_interrupted_stops_everything() {
     });
     kill(child.id() as i32, Signal::SIGTERM);
     let st = wait_exit(&mut child, T);
-    assert_eq!(st.code(), Some(130));
+    assert_eq!(st.code(), Some(143), "SIGTERM is 128 + 15");
     let j: serde_json::Value =
         serde_json::from_str(&read(&n.dir.path().join("report.json"))).unwrap();
     assert_eq!(j["verdict"], "interrupted");
@@ -590,6 +590,41 @@ impl Node {
         assert_eq!(code, Some(0));
         assert!(out.contains("nothing to roll back"), "{step}: {out}");
     }
+}
+
+/// On a terminal the storage copy shows a bar and the wait says what it waits for; on a pipe
+/// (CI) stderr carries no progress bytes.
+#[test]
+fn sandbox_progress_on_a_terminal_only() {
+    let n = Node::new("3.2.11", "3.3.5", &[]);
+    let root = n.dir.path().join("node/storage");
+    fs::create_dir_all(root.join("data/10005")).unwrap();
+    fs::write(root.join("data/10005/0.dat"), b"tablet bytes").unwrap();
+    let args = [
+        "--new-be",
+        n.new_be.to_str().unwrap(),
+        "--storage-copy",
+        root.to_str().unwrap(),
+    ];
+    let mut c = n.cmd(&args);
+    c.env_remove("CI").env("TERM", "xterm");
+    let (code, out, err) = crate::cli::stderr_on_a_terminal(c);
+    assert_eq!(code, Some(0), "{out}\n{err}");
+    assert!(
+        err.contains("copy storage"),
+        "the storage copy's bar: {err:?}"
+    );
+    assert!(
+        err.contains("decide: waiting for the BE to answer /api/health"),
+        "the wait says what for: {err:?}"
+    );
+    let o = n.cmd(&args).env_remove("CI").output().unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !err.contains('\r') && !err.contains('\x1b') && !err.contains("copy storage"),
+        "{err:?}"
+    );
 }
 
 #[test]

@@ -273,7 +273,8 @@ fn interrupt_mid_run(sig: Signal) {
         stdout: Vec::new(),
         stderr: Vec::new(),
     });
-    assert_eq!(o.code, Some(130));
+    // The shell's convention, 128 + the signal: 130 for SIGINT, 143 for SIGTERM.
+    assert_eq!(o.code, Some(128 + sig as i32));
     assert_eq!(o.json["verdict"], "interrupted");
     r.assert_no_process_left();
 }

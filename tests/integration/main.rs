@@ -2,6 +2,7 @@
 
 mod be;
 mod check;
+mod cli;
 mod cluster_util;
 mod copy;
 mod error_types;
