@@ -83,7 +83,7 @@ fn not_ours(dir: &Path, st: &workspace::RunState, pgid: i32, members: &[i32]) ->
     }
     let dir = fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
     for pid in members {
-        let cwd = fs::read_link(format!("/proc/{pid}/cwd")).unwrap_or_default();
+        let cwd = crate::procfs::cwd(*pid).unwrap_or_default();
         if !cwd.starts_with(&dir) {
             return Some(format!(
                 "process {pid} of group {pgid} runs from {}, not from the run folder",

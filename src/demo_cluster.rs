@@ -51,17 +51,12 @@ fn stop_all(spec: &ClusterSpec, base: &Path) {
         let _ = script(&n.home, name, &[], &spec.jdk);
     }
     // The simulated servers run from binaries inside `base` (lib/starrocks_be, jdk/bin/java).
-    if let Ok(rd) = std::fs::read_dir("/proc") {
-        for e in rd.flatten() {
-            let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
-                continue;
-            };
-            if std::fs::read_link(e.path().join("exe")).is_ok_and(|x| x.starts_with(base)) {
-                let _ = nix::sys::signal::kill(
-                    nix::unistd::Pid::from_raw(pid),
-                    nix::sys::signal::Signal::SIGKILL,
-                );
-            }
+    for pid in crate::procfs::pids() {
+        if crate::procfs::exe(pid).is_some_and(|x| x.starts_with(base)) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
         }
     }
 }

@@ -10,7 +10,6 @@
 //! but joining such a namespace from a multithreaded tool is not possible, so the fence is used when
 //! the tool runs as root and reported as absent otherwise.
 
-use std::fs::File;
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 use std::sync::mpsc;
@@ -101,7 +100,7 @@ impl ProbeRunner {
 
     /// Probes on a thread that joined the network namespace of `pid`.
     pub fn inside(pid: u32) -> std::io::Result<ProbeRunner> {
-        let ns = File::open(format!("/proc/{pid}/ns/net"))?;
+        let ns = crate::procfs::net_namespace(pid)?;
         let (tx, rx) = mpsc::channel::<Job>();
         let (ready_tx, ready_rx) = mpsc::channel();
         let thread = std::thread::spawn(move || {

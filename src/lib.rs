@@ -37,6 +37,7 @@ pub mod meta;
 pub mod output;
 pub mod ports;
 pub mod probe;
+pub mod procfs;
 pub mod props;
 pub mod rand;
 pub mod report;

@@ -120,7 +120,7 @@ pub fn live_reasons(meta: &Path) -> Vec<String> {
         let pid_file = home.join("bin/fe.pid");
         if let Ok(text) = fs::read_to_string(&pid_file) {
             if let Ok(pid) = text.trim().parse::<i32>() {
-                if Path::new(&format!("/proc/{pid}")).exists() {
+                if crate::procfs::exists(pid) {
                     out.push(format!(
                         "{} names running process {pid}",
                         pid_file.display()

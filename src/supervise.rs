@@ -56,31 +56,12 @@ fn processes() -> Vec<(i32, i32, i32)> {
 
 /// Processes as (pid, parent pid, process group): only zombies with `zombies`, else only live ones.
 fn all_processes(zombies: bool) -> Vec<(i32, i32, i32)> {
-    let mut out = Vec::new();
-    let Ok(rd) = std::fs::read_dir("/proc") else {
-        return out;
-    };
-    for e in rd.flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        // Fields after the command name: state, ppid, pgrp, …
-        let f: Vec<&str> = stat
-            .rsplit(')')
-            .next()
-            .unwrap_or("")
-            .split_whitespace()
-            .collect();
-        if f.len() > 2 && (f[0] == "Z") == zombies {
-            if let (Ok(ppid), Ok(pgrp)) = (f[1].parse(), f[2].parse()) {
-                out.push((pid, ppid, pgrp));
-            }
-        }
-    }
-    out
+    crate::procfs::pids()
+        .into_iter()
+        .filter_map(|pid| Some((pid, crate::procfs::stat(pid)?)))
+        .filter(|(_, s)| s.is_zombie() == zombies)
+        .map(|(pid, s)| (pid, s.ppid, s.pgrp))
+        .collect()
 }
 
 /// Live pids of group `pgid`.

@@ -858,13 +858,7 @@ pub struct RunState {
 
 /// The start time of `pid` in clock ticks since boot (field 22 of /proc/<pid>/stat).
 pub fn process_start_ticks(pid: u32) -> Option<u64> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    stat.rsplit(')')
-        .next()?
-        .split_whitespace()
-        .nth(19)?
-        .parse()
-        .ok()
+    Some(crate::procfs::stat(i32::try_from(pid).ok()?)?.start_ticks)
 }
 
 pub fn write_run_state(dir: &Path, st: &RunState) -> io::Result<()> {

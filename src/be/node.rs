@@ -40,18 +40,8 @@ pub fn pid_dir(home: &Path, conf: &ConfFile) -> PathBuf {
 
 /// Whether `pid` is a live (not zombie) `starrocks_be`.
 pub fn is_be(pid: i32) -> bool {
-    let Ok(comm) = fs::read_to_string(format!("/proc/{pid}/comm")) else {
-        return false;
-    };
-    let zombie = fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|s| {
-            s.rsplit(')')
-                .next()
-                .map(|r| r.trim_start().starts_with('Z'))
-        })
-        .unwrap_or(true);
-    comm.trim() == "starrocks_be" && !zombie
+    let live = crate::procfs::stat(pid).is_some_and(|s| !s.is_zombie());
+    live && crate::procfs::comm(pid).is_some_and(|c| c == "starrocks_be")
 }
 
 /// The pid in `pid_dir/be.pid`, if that process is a live BE.
@@ -68,20 +58,13 @@ pub fn running_pid(pid_dir: &Path) -> Option<i32> {
 /// logical path `pwd` prints, so both sides are canonicalised before they are compared).
 pub fn be_processes(home: &Path) -> Vec<i32> {
     let want = fs::canonicalize(home).unwrap_or_else(|_| home.to_path_buf());
-    let Ok(dir) = fs::read_dir("/proc") else {
-        return Vec::new();
-    };
     let home_of = |pid: i32| -> Option<PathBuf> {
-        let env = fs::read(format!("/proc/{pid}/environ")).ok()?;
-        let v = env
-            .split(|b| *b == 0)
-            .find_map(|kv| kv.strip_prefix(b"STARROCKS_HOME="))?;
-        let p = PathBuf::from(std::str::from_utf8(v).ok()?);
+        let v = crate::procfs::env_var(pid, "STARROCKS_HOME")?;
+        let p = PathBuf::from(String::from_utf8(v).ok()?);
         Some(fs::canonicalize(&p).unwrap_or(p))
     };
-    let mut out: Vec<i32> = dir
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+    let mut out: Vec<i32> = crate::procfs::pids()
+        .into_iter()
         .filter(|pid| is_be(*pid))
         .filter(|pid| home_of(*pid).is_some_and(|h| h == want))
         .collect();

@@ -1,6 +1,7 @@
 //! Shared helpers: temporary clusters built with `starrocks-sim`, free ports, waiting on a condition
 //! with a deadline, and a guard that kills every process a test started.
 
+use sr_rehearse::procfs;
 use std::fs;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -87,37 +88,16 @@ pub fn kill(pid: i32, sig: Signal) -> bool {
 }
 
 pub fn alive(pid: i32) -> bool {
-    // Zombies count as gone: read the state from /proc.
-    match fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(s) => !s
-            .rsplit(')')
-            .next()
-            .is_some_and(|rest| rest.trim_start().starts_with('Z')),
-        Err(_) => false,
-    }
+    // Zombies count as gone.
+    procfs::stat(pid).is_some_and(|s| !s.is_zombie())
 }
 
 /// Every live process whose process group is `pgid`.
 pub fn group_members(pgid: i32) -> Vec<i32> {
-    let mut out = Vec::new();
-    for e in fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        let rest: Vec<&str> = stat
-            .rsplit(')')
-            .next()
-            .unwrap_or("")
-            .split_whitespace()
-            .collect();
-        if rest.len() > 3 && rest[0] != "Z" && rest[2].parse::<i32>() == Ok(pgid) {
-            out.push(pid);
-        }
-    }
-    out
+    procfs::pids()
+        .into_iter()
+        .filter(|pid| procfs::stat(*pid).is_some_and(|s| !s.is_zombie() && s.pgrp == pgid))
+        .collect()
 }
 
 /// A simulated FE node: meta dir, package, JDK and the ports it was given.
@@ -469,17 +449,12 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 pub fn procs_mentioning(path: &Path) -> Vec<(i32, String)> {
     let needle = path.to_string_lossy().to_string();
     let mut out = Vec::new();
-    for e in fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
+    for pid in procfs::pids() {
         if pid == std::process::id() as i32 || !alive(pid) {
             continue;
         }
-        let cmd = fs::read(format!("/proc/{pid}/cmdline"))
-            .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
-            .unwrap_or_default();
-        let cwd = fs::read_link(format!("/proc/{pid}/cwd"))
+        let cmd = procfs::cmdline(pid).unwrap_or_default();
+        let cwd = procfs::cwd(pid)
             .map(|p| p.to_string_lossy().to_string())
             .unwrap_or_default();
         if cmd.contains(&needle) || cwd.contains(&needle) {
