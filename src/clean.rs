@@ -159,7 +159,7 @@ pub fn run(root: Option<&Path>) -> Result<i32, CleanError> {
             }
         }
         crate::fe::remove_home_link(&dir);
-        crate::fe::remove_dir_all_writable(&dir);
+        crate::workspace::remove_dir_all_writable(&dir);
         cleaned += 1;
         if ended.is_empty() {
             outln(&format!(

@@ -154,7 +154,7 @@ pub fn run(keep: bool) -> anyhow::Result<i32> {
     } else {
         for e in std::fs::read_dir(&base)?.flatten() {
             if e.path() != reports {
-                crate::fe::remove_dir_all_writable(&e.path());
+                crate::workspace::remove_dir_all_writable(&e.path());
                 let _ = std::fs::remove_file(e.path());
             }
         }

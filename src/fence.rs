@@ -133,7 +133,7 @@ impl ProbeRunner {
     /// resumed there, so it unwinds through the run's guards, which stop the sandbox.
     pub fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> T {
         let f = move || {
-            crate::runner::test_panic_at("probe");
+            crate::hooks::test_panic_at("probe");
             f()
         };
         match &self.tx {

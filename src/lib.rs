@@ -33,6 +33,7 @@ pub mod demo_cluster;
 pub mod diag;
 pub mod fe;
 pub mod fence;
+pub mod hooks;
 pub mod meta;
 pub mod output;
 pub mod ports;

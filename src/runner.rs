@@ -20,6 +20,12 @@ pub(crate) struct Ending {
     pub summary: String,
 }
 
+impl From<crate::watch::Fatal> for Ending {
+    fn from(f: crate::watch::Fatal) -> Ending {
+        Ending::fail(f.0)
+    }
+}
+
 impl Ending {
     pub fn new(verdict: Verdict, code: i32, summary: impl Into<String>) -> Ending {
         Ending {
@@ -133,20 +139,7 @@ impl Runner {
     }
 }
 
-/// Test hook: `SR_REHEARSE_TEST_PANIC_AT=<step>` makes the tool panic right after that step is
-/// recorded (`probe` panics inside the probe runner), so tests can prove a panic still stops the
-/// sandbox. Compiled only with the `test-hooks` feature, which `cargo test` turns on and a release
-/// build leaves off, so no environment can make a real run panic.
-#[cfg(feature = "test-hooks")]
-pub fn test_panic_at(point: &str) {
-    if std::env::var_os("SR_REHEARSE_TEST_PANIC_AT").is_some_and(|s| s == point) {
-        panic!("test panic requested at {point}");
-    }
-}
-
-#[cfg(not(feature = "test-hooks"))]
-#[inline(always)]
-pub fn test_panic_at(_point: &str) {}
+pub use crate::hooks::test_panic_at;
 
 /// An I/O failure while laying out the workspace: bad input when the source was refused (a
 /// dangling link, a loop: `InvalidInput`), an environment error otherwise.
@@ -300,7 +293,7 @@ impl Runner {
                 self.report.workspace.kept = true;
                 let _ = std::fs::remove_file(d.join(workspace::RUN_FILE));
             } else {
-                crate::fe::remove_dir_all_writable(&d);
+                crate::workspace::remove_dir_all_writable(&d);
             }
         }
         self.report.duration_ms = started.elapsed().as_millis() as u64;
@@ -444,7 +437,7 @@ impl Drop for Runner {
         crate::diag::detach();
         if let Some(d) = self.run_dir.take() {
             if self.keep == Keep::Never {
-                crate::fe::remove_dir_all_writable(&d);
+                crate::workspace::remove_dir_all_writable(&d);
             } else {
                 let _ = std::fs::remove_file(d.join(workspace::RUN_FILE));
                 crate::output::err(&format!("the workspace is kept in {}\n", d.display()));

@@ -894,6 +894,20 @@ pub fn may_clone(src: &Path, dst: &Path) -> bool {
         })
 }
 
+/// Removes a run folder even where the copy kept read-only modes on folders.
+pub fn remove_dir_all_writable(d: &Path) {
+    if fs::remove_dir_all(d).is_ok() {
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    for e in walkdir::WalkDir::new(d).into_iter().flatten() {
+        if e.file_type().is_dir() {
+            let _ = fs::set_permissions(e.path(), fs::Permissions::from_mode(0o700));
+        }
+    }
+    let _ = fs::remove_dir_all(d);
+}
+
 /// Free bytes on the filesystem holding `path`.
 pub fn free_bytes(path: &Path) -> Option<u64> {
     nix::sys::statvfs::statvfs(path)

@@ -17,8 +17,8 @@ mod sandbox;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::fe::Isolate;
 use crate::report::Report;
+use crate::runner::Isolate;
 pub use crate::runner::Keep;
 
 /// Everything `sr-rehearse be` was asked to do.

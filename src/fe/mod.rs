@@ -10,7 +10,7 @@ mod decide;
 mod prepare;
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -311,18 +311,4 @@ fn teardown(run: &mut Run, outcome: Result<(), Ending>, started: Instant) -> Rep
     }
     let (keep, verbose) = (run.cfg.keep, run.cfg.verbose);
     run.finish(outcome, keep, launched, verbose, started)
-}
-
-/// Removes a run folder even where the copy kept read-only modes on folders.
-pub(crate) fn remove_dir_all_writable(d: &Path) {
-    if fs::remove_dir_all(d).is_ok() {
-        return;
-    }
-    use std::os::unix::fs::PermissionsExt;
-    for e in walkdir::WalkDir::new(d).into_iter().flatten() {
-        if e.file_type().is_dir() {
-            let _ = fs::set_permissions(e.path(), fs::Permissions::from_mode(0o700));
-        }
-    }
-    let _ = fs::remove_dir_all(d);
 }

@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::watch::catalog::Severity;
+// What the log watcher found: reports carry them as they are.
+pub use crate::watch::reach::ReachAttempt;
+pub use crate::watch::SignatureHit;
 
 /// Exit codes, stable and documented in the README.
 pub mod exit {
@@ -51,31 +53,12 @@ pub struct Step {
     pub detail: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct SignatureHit {
-    pub id: String,
-    pub severity: Severity,
-    pub file: String,
-    pub line: usize,
-    pub text: String,
-    pub hint: String,
-}
-
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Isolation {
     pub mode: String,
     pub reason: String,
     /// Addresses outside the sandbox it tried to reach, read from its own log lines.
     pub reach_attempts: Vec<ReachAttempt>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct ReachAttempt {
-    pub target: String,
-    pub kind: String,
-    /// What the sandbox saw: `reached`, or the error it logged.
-    pub result: String,
-    pub blocked_by_fence: bool,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]

@@ -10,10 +10,9 @@ pub mod wake;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use crate::report::SignatureHit;
-use crate::runner::Ending;
 use catalog::{classify, Role, Severity, Signature};
 use record::{starts_record, Record, Verdict};
+use serde::Serialize;
 use tail::Tailer;
 
 /// How long a record may stay without a next line before it counts as complete. log4j writes a
@@ -26,6 +25,23 @@ struct Pending {
     record: Record,
     last_growth: Instant,
 }
+
+/// A signature seen in a log, where and on which line: what the reports list.
+#[derive(Debug, Clone, Serialize)]
+pub struct SignatureHit {
+    pub id: String,
+    pub severity: Severity,
+    pub file: String,
+    pub line: usize,
+    pub text: String,
+    pub hint: String,
+}
+
+/// A fatal record, with the failure its root cause names: the end of a live wait. Each pipeline
+/// turns it into the end of its run, so the watcher knows nothing of runs.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Fatal(pub String);
 
 /// Follows a sandbox's logs and classifies every complete record with the catalog.
 pub(crate) struct Watcher {
@@ -63,7 +79,7 @@ impl Watcher {
         &mut self,
         hits: &mut Vec<SignatureHit>,
         on_line: &mut dyn FnMut(&str),
-    ) -> Result<Vec<&'static str>, Ending> {
+    ) -> Result<Vec<&'static str>, Fatal> {
         let mut ids = Vec::new();
         let now = Instant::now();
         for line in self.tail.poll() {
@@ -121,7 +137,7 @@ impl Watcher {
         &mut self,
         hits: &mut Vec<SignatureHit>,
         on_line: &mut dyn FnMut(&str),
-    ) -> Result<Vec<&'static str>, Ending> {
+    ) -> Result<Vec<&'static str>, Fatal> {
         let mut ids = self.poll(hits, on_line)?;
         while !self.pending.is_empty() {
             let done = self.pending.remove(0);
@@ -152,7 +168,7 @@ impl Watcher {
         rec: Record,
         hits: &mut Vec<SignatureHit>,
         ids: &mut Vec<&'static str>,
-    ) -> Result<(), Ending> {
+    ) -> Result<(), Fatal> {
         let sigs = classify(&rec.text, self.role);
         for sig in &sigs {
             if sig.severity != Severity::Progress {
@@ -169,7 +185,7 @@ impl Watcher {
         }
         if let Some(sig) = self.verdict.observe(&sigs) {
             let cause = cause_line(&rec.text, sig);
-            return Err(Ending::fail(format!(
+            return Err(Fatal(format!(
                 "{}: {}{}",
                 sig.id,
                 sig.explanation,
@@ -227,8 +243,8 @@ mod tests {
     use super::*;
     use std::io::Write;
 
-    fn summary(r: Result<Vec<&'static str>, Ending>) -> Option<String> {
-        r.err().map(|e| e.summary)
+    fn summary(r: Result<Vec<&'static str>, Fatal>) -> Option<String> {
+        r.err().map(|e| e.0)
     }
 
     #[test]

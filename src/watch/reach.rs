@@ -19,7 +19,17 @@ use std::sync::OnceLock;
 use regex::Regex;
 
 use super::record::{starts_record, Record};
-use crate::report::ReachAttempt;
+use serde::Serialize;
+
+/// Something the sandbox tried to reach outside itself, as its log tells it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReachAttempt {
+    pub target: String,
+    pub kind: String,
+    /// What the sandbox saw: `reached`, or the error it logged.
+    pub result: String,
+    pub blocked_by_fence: bool,
+}
 
 struct Patterns {
     hb_failed: Regex,

@@ -11,6 +11,7 @@ mod fe_conf;
 mod fe_sql;
 mod fence;
 mod fuzz;
+mod module_cycles;
 mod plan;
 mod report_schema;
 mod safety;
