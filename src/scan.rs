@@ -41,6 +41,7 @@ pub enum FileVerdict {
     Started,
     Failed,
     StillStarting,
+    #[serde(rename = "no_starrocks_lines")]
     NoStarRocksLines,
 }
 
@@ -91,6 +92,37 @@ pub struct ScanReport {
 }
 
 impl ScanReport {
+    /// The verdict as data: `started`, `failed`, `still_starting` or `no_starrocks_lines`, and
+    /// the signature that names a failure.
+    pub fn verdict_parts(&self) -> (&'static str, Option<&str>) {
+        match self.verdict.strip_prefix("failed: ") {
+            Some(id) => ("failed", Some(id)),
+            None => match self.verdict.as_str() {
+                "started" => ("started", None),
+                "still starting" => ("still_starting", None),
+                _ => ("no_starrocks_lines", None),
+            },
+        }
+    }
+
+    /// What `scan --format json` writes: the report with the fields every JSON report of the
+    /// tool has (`schema`, `command`, `exit_code`), the verdict as data (`verdict`,
+    /// `root_cause`) and the sentence in `summary` (docs/report-schema.json, `$defs/scan`).
+    pub fn to_json(&self) -> Result<serde_json::Value, serde_json::Error> {
+        let mut v = serde_json::to_value(self)?;
+        let (state, cause) = self.verdict_parts();
+        if let Some(m) = v.as_object_mut() {
+            m.insert("schema".into(), 1.into());
+            m.insert("command".into(), "scan".into());
+            m.insert("tool_version".into(), env!("CARGO_PKG_VERSION").into());
+            m.insert("summary".into(), self.verdict.clone().into());
+            m.insert("verdict".into(), state.into());
+            m.insert("root_cause".into(), cause.map(String::from).into());
+            m.insert("exit_code".into(), self.exit_code().into());
+        }
+        Ok(v)
+    }
+
     /// The documented exit code: 1 when a log failed, else 2 or 3 when a file could not be
     /// scanned, else 0.
     pub fn exit_code(&self) -> i32 {
@@ -752,7 +784,7 @@ pub fn run(
             }
             match format {
                 Format::Human => crate::output::out(&render_human(&r)),
-                Format::Json => crate::output::outln(&serde_json::to_string_pretty(&r)?),
+                Format::Json => crate::output::outln(&serde_json::to_string_pretty(&r.to_json()?)?),
             }
             Ok(r.exit_code())
         }

@@ -202,3 +202,50 @@ fn check_reports_match_the_schema() {
     let j: Value = serde_json::from_str(&read(&report)).unwrap();
     assert_valid("check unreachable", &j);
 }
+
+/// `scan --format json` carries the same `schema` field as the run reports, its verdict as data,
+/// and matches `$defs/scan`: for a failing log, a started one, and a file it could not read.
+#[test]
+fn scan_reports_match_the_schema() {
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/logs");
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("gone.fe.log");
+    let cases: [(&str, Vec<PathBuf>, &str, Value); 3] = [
+        (
+            "a downgrade",
+            vec![corpus.join("fe.meta.unknown-operation-type.3.3.fe.log")],
+            "failed",
+            Value::from("fe.meta.unknown-operation-type"),
+        ),
+        (
+            "a clean start",
+            vec![corpus.join("clean-start-fe-3.3.5.fe.log")],
+            "started",
+            Value::Null,
+        ),
+        (
+            "a missing file beside a clean start",
+            vec![corpus.join("clean-start-fe-3.3.5.fe.log"), missing],
+            "started",
+            Value::Null,
+        ),
+    ];
+    for (what, files, verdict, cause) in cases {
+        let out = std::process::Command::new(tool_bin())
+            .args(["scan", "--format", "json"])
+            .args(&files)
+            .output()
+            .unwrap();
+        let j: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_valid(what, &j);
+        assert_eq!(j["schema"], 1, "{what}");
+        assert_eq!(j["command"], "scan", "{what}");
+        assert_eq!(j["verdict"], verdict, "{what}");
+        assert_eq!(j["root_cause"], cause, "{what}");
+        assert_eq!(
+            j["exit_code"].as_i64(),
+            out.status.code().map(i64::from),
+            "{what}"
+        );
+    }
+}

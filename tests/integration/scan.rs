@@ -317,7 +317,14 @@ fn standard_input_is_read_whole_plain_or_gzip() {
         assert_eq!(out.status.code(), Some(1), "{arg}");
         assert_eq!(j["files"][0]["lines"], lines, "{arg}: no byte lost");
         assert_eq!(j["files"][0]["role_from"], "content");
-        assert_eq!(j["verdict"], "failed: fe.meta.unknown-operation-type");
+        assert_eq!(j["verdict"], "failed");
+        assert_eq!(j["root_cause"], "fe.meta.unknown-operation-type");
+        assert_eq!(j["summary"], "failed: fe.meta.unknown-operation-type");
+        assert_eq!(
+            (j["schema"].as_u64(), j["command"].as_str()),
+            (Some(1), Some("scan"))
+        );
+        assert_eq!(j["exit_code"], 1);
     }
 }
 
