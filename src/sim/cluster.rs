@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::fe::{statistic_result, DbStat};
 use super::image::{Frontend, Table};
 use super::mysql::{Outcome, ResultSet};
 use super::{connect_loopback, ConnectError, Fault};
@@ -517,71 +518,34 @@ pub fn intercept(
 /// Tablets per table in the simulated catalogue (buckets of one partition).
 const TABLETS_PER_TABLE: u64 = 10;
 
-/// SHOW PROC '/statistic' (StatisticProcDir): a row per database and the `Total` row. The
-/// unhealthy count is what the cluster was built with, not derived from BE liveness.
+/// SHOW PROC '/statistic' on the leader: a row per database, `TABLETS_PER_TABLE` tablets per
+/// table. The unhealthy count is what the cluster was built with (all in the first database), not
+/// derived from BE liveness. The simulated clusters are 3.x, which have `ErrorStateTabletNum`.
 fn show_statistic(tables: &[Table], unhealthy: u64) -> Outcome {
-    let cols = [
-        "DbId",
-        "DbName",
-        "TableNum",
-        "PartitionNum",
-        "IndexNum",
-        "TabletNum",
-        "ReplicaNum",
-        "UnhealthyTabletNum",
-        "InconsistentTabletNum",
-        "CloningTabletNum",
-        "ErrorStateTabletNum",
-    ];
-    let mut dbs: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
+    let mut per_db: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
     for t in tables {
-        let e = dbs.entry(t.db.as_str()).or_default();
+        let e = per_db.entry(t.db.as_str()).or_default();
         e.0 += 1;
         e.1 += TABLETS_PER_TABLE * t.replication_num as u64;
     }
-    let mut rows = Vec::new();
-    let (mut tt, mut tr, mut tu) = (0, 0, 0);
-    for (i, (db, (n, replicas))) in dbs.iter().enumerate() {
-        let tablets = n * TABLETS_PER_TABLE;
-        let bad = if i == 0 { unhealthy.min(tablets) } else { 0 };
-        tt += tablets;
-        tr += replicas;
-        tu += bad;
-        rows.push(vec![
-            (10_004 + i).to_string(),
-            db.to_string(),
-            n.to_string(),
-            n.to_string(),
-            n.to_string(),
-            tablets.to_string(),
-            replicas.to_string(),
-            bad.to_string(),
-            "0".into(),
-            "0".into(),
-            "0".into(),
-        ]);
-    }
-    let n = tables.len().to_string();
-    rows.push(vec![
-        "Total".into(),
-        dbs.len().to_string(),
-        n.clone(),
-        n.clone(),
-        n,
-        tt.to_string(),
-        tr.to_string(),
-        tu.to_string(),
-        "0".into(),
-        "0".into(),
-        "0".into(),
-    ]);
-    Outcome::Rows(ResultSet {
-        columns: cols.iter().map(|c| c.to_string()).collect(),
-        rows: rows
-            .into_iter()
-            .map(|r| r.into_iter().map(Some).collect())
-            .collect(),
-    })
+    let dbs: Vec<DbStat> = per_db
+        .iter()
+        .enumerate()
+        .map(|(i, (db, (n, replicas)))| {
+            let tablets = n * TABLETS_PER_TABLE;
+            DbStat {
+                id: 10_004 + i as u64,
+                name: db.to_string(),
+                tables: *n,
+                partitions: *n,
+                indexes: *n,
+                tablets,
+                replicas: *replicas,
+                unhealthy: if i == 0 { unhealthy.min(tablets) } else { 0 },
+            }
+        })
+        .collect();
+    statistic_result(true, &dbs)
 }
 
 /// SHOW COMPUTE NODES (ComputeNodeProcDir, shared-nothing columns): the simulated clusters have none.

@@ -1642,10 +1642,23 @@ fn database_names(st: &State) -> Vec<String> {
     dbs
 }
 
-/// SHOW PROC '/statistic' as `StatisticProcDir` counts it: per database (information_schema
-/// skipped), sorted by name, then a `Total` row. The simulated image gives each table one
-/// partition with one index of one tablet; with no backend alive every tablet is unhealthy.
-fn show_statistic(st: &State) -> Outcome {
+/// One database's row of SHOW PROC '/statistic' (`StatisticProcDir`), before layout.
+pub(super) struct DbStat {
+    pub id: u64,
+    pub name: String,
+    pub tables: u64,
+    pub partitions: u64,
+    pub indexes: u64,
+    pub tablets: u64,
+    pub replicas: u64,
+    pub unhealthy: u64,
+}
+
+/// SHOW PROC '/statistic' laid out as `StatisticProcDir` lays it out: the columns (with
+/// `ErrorStateTabletNum` where the release has it), a row per database, then `Total`, whose
+/// DbName holds the database count. The sandbox FE and the cluster's leader count differently
+/// (see their callers); both answer through this.
+pub(super) fn statistic_result(error_state: bool, dbs: &[DbStat]) -> Outcome {
     let mut cols = vec![
         "DbId",
         "DbName",
@@ -1658,42 +1671,62 @@ fn show_statistic(st: &State) -> Outcome {
         "InconsistentTabletNum",
         "CloningTabletNum",
     ];
-    let error_state = st.version >= STATISTIC_HAS_ERROR_STATE;
     if error_state {
         cols.push("ErrorStateTabletNum");
     }
-    let any_alive = st.backends.lock().unwrap().iter().any(|b| b.alive);
+    // Inconsistent, cloning and (where present) error-state tablets: none in the simulator.
+    let zeros = if error_state { 3 } else { 2 };
     let mut total = [0u64; 6];
     let mut out = Vec::new();
-    let dbs: Vec<String> = database_names(st)
-        .into_iter()
-        .filter(|d| d != "information_schema")
-        .collect();
-    for (i, db) in dbs.iter().enumerate() {
-        let tables: Vec<&image::Table> = st.tables.iter().filter(|t| &t.db == db).collect();
-        let n = tables.len() as u64;
-        let replicas: u64 = tables.iter().map(|t| t.replication_num as u64).sum();
-        let unhealthy = if any_alive { 0 } else { n };
-        let counts = [n, n, n, n, replicas, unhealthy];
+    for d in dbs {
+        let counts = [
+            d.tables,
+            d.partitions,
+            d.indexes,
+            d.tablets,
+            d.replicas,
+            d.unhealthy,
+        ];
         for (t, c) in total.iter_mut().zip(counts) {
             *t += c;
         }
-        let mut row = vec![(10_001 + i as u64).to_string(), db.clone()];
+        let mut row = vec![d.id.to_string(), d.name.clone()];
         row.extend(counts.iter().map(u64::to_string));
-        row.extend(["0".to_string(), "0".to_string()]);
-        if error_state {
-            row.push("0".into());
-        }
+        row.extend(std::iter::repeat_n("0".to_string(), zeros));
         out.push(row);
     }
     let mut row = vec!["Total".to_string(), dbs.len().to_string()];
     row.extend(total.iter().map(u64::to_string));
-    row.extend(["0".to_string(), "0".to_string()]);
-    if error_state {
-        row.push("0".into());
-    }
+    row.extend(std::iter::repeat_n("0".to_string(), zeros));
     out.push(row);
     rows(&cols, out)
+}
+
+/// SHOW PROC '/statistic' of the sandbox FE: per database (information_schema skipped), sorted
+/// by name. The simulated image gives each table one partition with one index of one tablet; with
+/// no backend alive every tablet is unhealthy.
+fn show_statistic(st: &State) -> Outcome {
+    let any_alive = st.backends.lock().unwrap().iter().any(|b| b.alive);
+    let dbs: Vec<DbStat> = database_names(st)
+        .into_iter()
+        .filter(|d| d != "information_schema")
+        .enumerate()
+        .map(|(i, db)| {
+            let tables: Vec<&image::Table> = st.tables.iter().filter(|t| t.db == db).collect();
+            let n = tables.len() as u64;
+            DbStat {
+                id: 10_001 + i as u64,
+                name: db,
+                tables: n,
+                partitions: n,
+                indexes: n,
+                tablets: n,
+                replicas: tables.iter().map(|t| t.replication_num as u64).sum(),
+                unhealthy: if any_alive { 0 } else { n },
+            }
+        })
+        .collect();
+    statistic_result(st.version >= STATISTIC_HAS_ERROR_STATE, &dbs)
 }
 
 /// Accounts other than root hold no privilege in the simulated image: the statements that need a
