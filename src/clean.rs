@@ -83,7 +83,19 @@ fn not_ours(dir: &Path, st: &workspace::RunState, pgid: i32, members: &[i32]) ->
     }
     let dir = fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
     for pid in members {
-        let cwd = crate::procfs::cwd(*pid).unwrap_or_default();
+        let Some(cwd) = crate::procfs::cwd(*pid) else {
+            // A zombie has no working folder any more, and neither has a process that exited
+            // since the listing: the kill cannot harm either, so neither argues against the run.
+            match crate::procfs::stat(*pid) {
+                None => continue,
+                Some(s) if s.is_zombie() => continue,
+                Some(_) => {
+                    return Some(format!(
+                        "the working folder of process {pid} of group {pgid} cannot be read"
+                    ))
+                }
+            }
+        };
         if !cwd.starts_with(&dir) {
             return Some(format!(
                 "process {pid} of group {pgid} runs from {}, not from the run folder",
@@ -180,4 +192,76 @@ pub fn run(root: Option<&Path>) -> Result<i32, CleanError> {
         outln(&format!("nothing to clean in {}", root.display()));
     }
     Ok(exit::PASS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::process::CommandExt;
+    use std::process::Command;
+    use std::time::Instant;
+
+    /// A group whose leader never reaps its child, which then stays a zombie (no working folder):
+    /// what a member that exits between the listing and the check looks like. Returns the leader
+    /// and every member, the zombie included.
+    fn group_with_a_zombie(cwd: &Path) -> (std::process::Child, i32, Vec<i32>) {
+        let mut leader = Command::new("sh")
+            .args(["-c", "sleep 0 & exec sleep 30"])
+            .current_dir(cwd)
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let pgid = leader.id() as i32;
+        let until = Instant::now() + Duration::from_secs(10);
+        loop {
+            let zombie = crate::procfs::pids()
+                .into_iter()
+                .find(|p| crate::procfs::stat(*p).is_some_and(|s| s.is_zombie() && s.pgrp == pgid));
+            if let Some(z) = zombie {
+                let mut members = supervise::group_members(pgid);
+                members.push(z);
+                return (leader, pgid, members);
+            }
+            if Instant::now() > until {
+                let _ = leader.kill();
+                panic!("no zombie appeared in group {pgid}");
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    fn state_of(pgid: i32) -> workspace::RunState {
+        workspace::RunState {
+            tool_pid: 0,
+            tool_start_ticks: 0,
+            phase: "started".into(),
+            pgid: Some(pgid),
+            pgid_start_ticks: workspace::process_start_ticks(pgid as u32),
+            pids: vec![pgid],
+            ports: vec![],
+            started_at: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_zombie_in_the_group_does_not_make_the_run_look_foreign() {
+        let run = tempfile::tempdir().unwrap();
+        let (mut leader, pgid, members) = group_with_a_zombie(run.path());
+        let verdict = not_ours(run.path(), &state_of(pgid), pgid, &members);
+        let _ = leader.kill();
+        let _ = leader.wait();
+        assert!(members.len() >= 2, "leader and zombie: {members:?}");
+        assert_eq!(verdict, None);
+    }
+
+    #[test]
+    fn a_live_member_elsewhere_makes_it_foreign() {
+        let run = tempfile::tempdir().unwrap();
+        let elsewhere = tempfile::tempdir().unwrap();
+        let (mut leader, pgid, members) = group_with_a_zombie(elsewhere.path());
+        let verdict = not_ours(run.path(), &state_of(pgid), pgid, &members);
+        let _ = leader.kill();
+        let _ = leader.wait();
+        assert!(verdict.is_some_and(|w| w.contains("not from the run folder")));
+    }
 }
