@@ -224,6 +224,7 @@ mod tests {
             }
             if Instant::now() > until {
                 let _ = leader.kill();
+                let _ = leader.wait();
                 panic!("no zombie appeared in group {pgid}");
             }
             std::thread::sleep(Duration::from_millis(5));
