@@ -204,6 +204,8 @@ mod tests {
     /// A group whose leader never reaps its child, which then stays a zombie (no working folder):
     /// what a member that exits between the listing and the check looks like. Returns the leader
     /// and every member, the zombie included.
+    // The leader is handed to the caller, which kills and waits for it.
+    #[allow(clippy::zombie_processes)]
     fn group_with_a_zombie(cwd: &Path) -> (std::process::Child, i32, Vec<i32>) {
         let mut leader = Command::new("sh")
             .args(["-c", "sleep 0 & exec sleep 30"])
