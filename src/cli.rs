@@ -55,6 +55,7 @@ pub enum Command {
         #[arg(long, conflicts_with_all = ["role", "files"])]
         list: bool,
     },
+    #[cfg(feature = "demo")]
     /// Show what the tool does on the built-in simulator: two FE rehearsals (one passes, one
     /// fails), a BE canary, then a simulated 3-FE/3-BE cluster checked, planned and upgraded.
     Demo {

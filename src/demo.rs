@@ -1,7 +1,7 @@
 //! `sr-rehearse demo`: the newcomer's first command.
 //!
-//! It needs nothing but this binary: the simulated cluster and releases are built with the
-//! simulator library, and the simulated packages run this same binary as their server. It shows a
+//! The simulated cluster and releases are built with the simulator's library, and their servers
+//! are the `starrocks-sim` binary that `cargo build` puts beside this one. It shows a
 //! rehearsal that passes (3.2 metadata on 3.3) and one that fails with its diagnosis (metadata last
 //! written by 3.0, which 3.3 refuses), a BE canary in a sandbox, and leaves the JSON reports behind.
 
@@ -12,8 +12,8 @@ use anyhow::Context;
 
 use crate::fe::{FeConfig, Isolate, Keep};
 use crate::report::{exit, Verdict};
-use crate::sim::meta::{make_meta, MetaSpec};
-use crate::sim::package::{make_jdk, make_package, PackageSpec, Role};
+use starrocks_sim::meta::{make_meta, MetaSpec};
+use starrocks_sim::package::{make_jdk, make_package, PackageSpec, Role};
 
 fn scenario(
     root: &Path,
@@ -106,7 +106,22 @@ fn be_scenario(root: &Path, keep: bool) -> anyhow::Result<crate::be::BeConfig> {
     })
 }
 
+/// The `starrocks-sim` binary beside this one, which the simulated packages run as their servers.
+fn simulator() -> anyhow::Result<std::path::PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let me = std::env::current_exe().context("failed to find the running sr-rehearse binary")?;
+    let sim = me.with_file_name("starrocks-sim");
+    match std::fs::metadata(&sim) {
+        Ok(m) if m.is_file() && m.permissions().mode() & 0o111 != 0 => Ok(sim),
+        _ => anyhow::bail!(
+            "failed to find the simulator {} that demo runs as its StarRocks nodes; build it with `cargo build --release` at the top of the source tree (or `cargo build --release -p starrocks-sim`)",
+            sim.display()
+        ),
+    }
+}
+
 pub fn run(keep: bool) -> anyhow::Result<i32> {
+    starrocks_sim::package::use_binary(simulator()?);
     let base = std::env::temp_dir().join(format!(
         "sr-rehearse-demo-{}",
         crate::timefmt::Civil::now().compact()

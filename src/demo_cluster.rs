@@ -15,9 +15,9 @@ use anyhow::Context;
 use crate::check::{self, CheckConfig};
 use crate::fe::{FeConfig, Isolate, Keep};
 use crate::report::Verdict;
-use crate::sim::cluster::{make_cluster, ClusterBuild, ClusterSpec};
-use crate::sim::package::{make_package, PackageSpec, Role};
 use crate::upgrade_plan::{self as up, PlanConfig, PlanFormat};
+use starrocks_sim::cluster::{make_cluster, ClusterBuild, ClusterSpec};
+use starrocks_sim::package::{make_package, PackageSpec, Role};
 
 /// The rehearsals make this process a subreaper and kill the orphans reparented to it when they
 /// stop; the cluster's daemons (started by their scripts or by the playbook) must not become ours.

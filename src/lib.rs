@@ -17,18 +17,21 @@
 //! - [`supervise`]: process groups and the stop ladder; [`signals`]: SIGINT/SIGTERM to the tool.
 //! - [`watch`]: the signature catalog and log tailing; [`probe`]: HTTP and MySQL probes.
 //! - [`report`]: the human summary, JSON and JUnit; exit codes.
-//! - [`version`]: StarRocks versions and every behaviour that changes with them.
-//! - [`clean`], [`demo`]: the other commands.
+//! - [`version`], [`props`], [`ports`], [`timefmt`]: from `starrocks-common`, the crate the tool
+//!   shares with the simulator (versions and the behaviours that change with them, Java properties).
+//! - [`clean`], `demo` (with the default `demo` feature): the other commands.
 //! - [`diag`]: diagnostics (tracing on stderr and the run folder's log) and progress bars.
-//! - [`sim`]: `starrocks-sim`, the simulator of StarRocks releases the tests and `demo` run against.
-//!   The tool's pipelines never depend on it.
+//! - The simulator of StarRocks releases the tests and `demo` run against is its own crate,
+//!   `starrocks-sim` (crates/starrocks-sim); only `demo` depends on it.
 
 pub mod be;
 pub mod check;
 pub mod clean;
 pub mod cli;
 pub mod conf;
+#[cfg(feature = "demo")]
 pub mod demo;
+#[cfg(feature = "demo")]
 pub mod demo_cluster;
 pub mod diag;
 pub mod fe;
@@ -36,19 +39,16 @@ pub mod fence;
 pub mod hooks;
 pub mod meta;
 pub mod output;
-pub mod ports;
 pub mod probe;
 pub mod procfs;
-pub mod props;
-pub mod rand;
 pub mod report;
 pub(crate) mod runner;
 pub mod scan;
 pub mod signals;
-pub mod sim;
 pub mod supervise;
-pub mod timefmt;
 pub mod upgrade_plan;
-pub mod version;
 pub mod watch;
 pub mod workspace;
+
+// Shared with the simulator through `starrocks-common`; re-exported so the tool names them as its own.
+pub use starrocks_common::{ports, props, rand, timefmt, version};

@@ -1,12 +1,10 @@
 //! `sr-rehearse`: thin entry point. Parses the command line, runs the command, maps the outcome to
-//! the documented exit code. Started as `java`, `starrocks_be` or `starrocks-sim` (which is how
-//! simulated packages built by `demo` run it) it plays the simulator instead.
+//! the documented exit code.
 //!
 //! It also holds the last line of defence: report paths are checked before anything runs, a report
 //! that cannot be written never hides the verdict, and a panic becomes one line and exit 101 after
 //! the run's guards have stopped the sandbox.
 
-use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -234,6 +232,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         } => Ok(sr_rehearse::scan::run(&files, role, format, list)?),
         Command::Check(args) => run_check(&args.to_config()),
         Command::UpgradePlan(args) => run_plan(&args.to_config()),
+        #[cfg(feature = "demo")]
         Command::Demo { keep } => sr_rehearse::demo::run(keep),
         Command::Completions { shell } => {
             let mut buf = Vec::new();
@@ -296,20 +295,7 @@ fn install_panic_hook() {
 }
 
 fn main() -> ExitCode {
-    let argv: Vec<OsString> = std::env::args_os().collect();
-    let name = argv
-        .first()
-        .and_then(|a| Path::new(a).file_name())
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    if matches!(name.as_str(), "java" | "starrocks_be" | "starrocks-sim") {
-        let argv = argv
-            .iter()
-            .map(|a| a.to_string_lossy().into_owned())
-            .collect();
-        return ExitCode::from(sr_rehearse::sim::cli::main(argv).clamp(0, 255) as u8);
-    }
-    let cli = Cli::parse_from(argv);
+    let cli = Cli::parse_from(std::env::args_os());
     let (verbose, quiet) = match &cli.command {
         Command::Fe(a) => (a.common.verbose, a.common.quiet),
         Command::Be(a) => (a.common.verbose, a.common.quiet),

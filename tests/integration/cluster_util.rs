@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use std::os::unix::process::CommandExt;
 
-use sr_rehearse::sim::cluster::{ClusterSpec, NodeSpec};
+use starrocks_sim::cluster::{ClusterSpec, NodeSpec};
 
 use super::util::{kill_all_mentioning, run_sim, tool_bin, wait_for_or_none};
 

@@ -1,5 +1,6 @@
 //! The simulated BE, started and stopped with its own scripts, behaves like each release.
 
+use starrocks_sim::release::Behaviour as _;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::process::ExitStatusExt;
 use std::time::Duration;

@@ -1,5 +1,6 @@
 //! The simulated FE, started and stopped with its own scripts, behaves like each release.
 
+use starrocks_sim::release::Behaviour as _;
 use std::time::Duration;
 
 use regex::Regex;

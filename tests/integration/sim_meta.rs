@@ -73,7 +73,7 @@ fn layout_follows_the_version() {
         !ck.is_empty() && ck.chars().all(|c| c.is_ascii_digit()),
         "decimal CRC32 without newline: {ck:?}"
     );
-    let crc = sr_rehearse::sim::image::crc32_file(&meta.join("image/v2/image.118000")).unwrap();
+    let crc = starrocks_sim::image::crc32_file(&meta.join("image/v2/image.118000")).unwrap();
     assert_eq!(ck, crc.to_string());
 }
 

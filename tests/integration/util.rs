@@ -13,8 +13,19 @@ use std::os::unix::process::CommandExt;
 pub use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
+/// `starrocks-sim`, built beside the tool: its package has integration tests of its own, so
+/// `cargo test` at the top of the source tree builds its binary before any test runs.
 pub fn sim_bin() -> &'static str {
-    env!("CARGO_BIN_EXE_starrocks-sim")
+    static BIN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| {
+        let p = std::path::Path::new(tool_bin()).with_file_name("starrocks-sim");
+        assert!(
+            p.is_file(),
+            "{} is missing: run `cargo test` at the top of the source tree, or `cargo build -p starrocks-sim` first",
+            p.display()
+        );
+        p.to_string_lossy().into_owned()
+    })
 }
 
 /// A port nobody listens on now, outside the ephemeral range that the tests' own connections
@@ -329,7 +340,7 @@ impl BeNode {
         let mut text = read(&home.join("conf/be.conf"));
         text.push_str(&format!(
             "\nbe_port = {be_port}\n{} = {http}\nheartbeat_service_port = {heartbeat}\nbrpc_port = {brpc}\nstorage_root_path = {}\n",
-            v.be_http_key(),
+            starrocks_sim::release::Behaviour::be_http_key(&v),
             storage.display()
         ));
         for l in conf {

@@ -1,16 +1,15 @@
 //! The simulator's command line: `make-meta`, `make-package`, `make-jdk`, and the servers.
 //!
-//! It lives in the library so that both binaries can play the simulator: `starrocks-sim` always,
-//! and `sr-rehearse` when a simulated package starts it as `java` or `starrocks_be`, which is how
-//! `sr-rehearse demo` runs with nothing but its own binary.
+//! Started as `java` or `starrocks_be` (the names a simulated package gives its hard links to this
+//! binary) it plays the JVM of an FE or the BE server; under any other name it takes commands.
 
 use std::path::PathBuf;
 
 use super::meta::{make_meta, MetaSpec};
 use super::package::{make_jdk, make_jre, make_package, PackageSpec, Role};
 use super::{be, fe, Fault};
-use crate::version::Version;
 use clap::{Parser, Subcommand};
+use starrocks_common::version::Version;
 
 #[derive(Parser)]
 #[command(

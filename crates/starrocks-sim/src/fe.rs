@@ -17,16 +17,19 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 
+use super::answers::{rows, statistic_result, DbStat, FRONTENDS_COLUMNS};
 use super::cluster::{self, GroupRole};
 use super::http::{self, Request, Response};
 use super::image::{self, Backend, Frontend, ImageHeader, JdbHeader};
 use super::logs::{FeLog, Level, Threshold};
 use super::meta::{random_token, random_u64, role_file, version_file};
-use super::mysql::{self, Outcome, ResultSet};
+use super::mysql::{self, Outcome};
 use super::{connect_loopback, proc, Fault, Release};
-use crate::props;
-use crate::timefmt::{unix_millis, Civil};
-use crate::version::Version;
+use crate::release::Behaviour as _;
+use crate::stamps::Stamps as _;
+use starrocks_common::props;
+use starrocks_common::timefmt::{unix_millis, Civil};
+use starrocks_common::version::Version;
 
 const START: &str = "StarRocksFE.start():129";
 
@@ -1450,16 +1453,6 @@ fn fe_http(st: &State, r: &Request) -> Response {
     }
 }
 
-fn rows(columns: &[&str], rows: Vec<Vec<String>>) -> Outcome {
-    Outcome::Rows(ResultSet {
-        columns: columns.iter().map(|c| c.to_string()).collect(),
-        rows: rows
-            .into_iter()
-            .map(|r| r.into_iter().map(Some).collect())
-            .collect(),
-    })
-}
-
 fn system_variable(st: &State, name: &str) -> Option<String> {
     let n = name
         .trim_start_matches("@@")
@@ -1564,27 +1557,6 @@ fn needs_backend(st: &State) -> Option<Outcome> {
     })
 }
 
-/// The columns of SHOW FRONTENDS (`FrontendsProcNode.TITLE_NAMES`, 2.5-3.5), for the sandbox FE
-/// here and the cluster mode's leader alike.
-pub(super) const FRONTENDS_COLUMNS: [&str; 16] = [
-    "Name",
-    "IP",
-    "EditLogPort",
-    "HttpPort",
-    "QueryPort",
-    "RpcPort",
-    "Role",
-    "ClusterId",
-    "Join",
-    "Alive",
-    "ReplayedJournalId",
-    "LastHeartbeat",
-    "IsHelper",
-    "ErrMsg",
-    "StartTime",
-    "Version",
-];
-
 /// SHOW FRONTENDS as `FrontendsProcNode` builds it: one row per FE in the (copied) frontend list,
 /// LEADER and Alive decided by comparing each row's host with this node's own address. Up to 3.3 a
 /// sandbox keeps production's hosts, so no row matches; from 3.4 `resetFrontends` left only itself.
@@ -1640,66 +1612,6 @@ fn database_names(st: &State) -> Vec<String> {
     dbs.sort();
     dbs.dedup();
     dbs
-}
-
-/// One database's row of SHOW PROC '/statistic' (`StatisticProcDir`), before layout.
-pub(super) struct DbStat {
-    pub id: u64,
-    pub name: String,
-    pub tables: u64,
-    pub partitions: u64,
-    pub indexes: u64,
-    pub tablets: u64,
-    pub replicas: u64,
-    pub unhealthy: u64,
-}
-
-/// SHOW PROC '/statistic' laid out as `StatisticProcDir` lays it out: the columns (with
-/// `ErrorStateTabletNum` where the release has it), a row per database, then `Total`, whose
-/// DbName holds the database count. The sandbox FE and the cluster's leader count differently
-/// (see their callers); both answer through this.
-pub(super) fn statistic_result(error_state: bool, dbs: &[DbStat]) -> Outcome {
-    let mut cols = vec![
-        "DbId",
-        "DbName",
-        "TableNum",
-        "PartitionNum",
-        "IndexNum",
-        "TabletNum",
-        "ReplicaNum",
-        "UnhealthyTabletNum",
-        "InconsistentTabletNum",
-        "CloningTabletNum",
-    ];
-    if error_state {
-        cols.push("ErrorStateTabletNum");
-    }
-    // Inconsistent, cloning and (where present) error-state tablets: none in the simulator.
-    let zeros = if error_state { 3 } else { 2 };
-    let mut total = [0u64; 6];
-    let mut out = Vec::new();
-    for d in dbs {
-        let counts = [
-            d.tables,
-            d.partitions,
-            d.indexes,
-            d.tablets,
-            d.replicas,
-            d.unhealthy,
-        ];
-        for (t, c) in total.iter_mut().zip(counts) {
-            *t += c;
-        }
-        let mut row = vec![d.id.to_string(), d.name.clone()];
-        row.extend(counts.iter().map(u64::to_string));
-        row.extend(std::iter::repeat_n("0".to_string(), zeros));
-        out.push(row);
-    }
-    let mut row = vec!["Total".to_string(), dbs.len().to_string()];
-    row.extend(total.iter().map(u64::to_string));
-    row.extend(std::iter::repeat_n("0".to_string(), zeros));
-    out.push(row);
-    rows(&cols, out)
 }
 
 /// SHOW PROC '/statistic' of the sandbox FE: per database (information_schema skipped), sorted

@@ -7,6 +7,7 @@
 //! protocol, the same pid files and script behaviour. Faults baked into a package reproduce the
 //! failures operators meet. It only ever connects to loopback addresses.
 
+pub mod answers;
 pub mod be;
 pub mod cli;
 pub mod cluster;
@@ -18,7 +19,10 @@ pub mod meta;
 pub mod mysql;
 pub mod package;
 pub mod proc;
+pub mod properties;
+pub mod release;
 mod scripts;
+pub mod stamps;
 
 use std::io;
 use std::net::{IpAddr, TcpStream};
@@ -27,7 +31,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::version::Version;
+use starrocks_common::version::Version;
 
 /// Errors of the simulator's build commands (`make-meta`, `make-package`).
 #[derive(Debug, thiserror::Error)]
@@ -154,19 +158,6 @@ impl Release {
 
     pub fn fault_is(&self, f: Fault) -> bool {
         self.fault == Some(f)
-    }
-}
-
-impl serde::Serialize for Version {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.to_string())
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for Version {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
     }
 }
 

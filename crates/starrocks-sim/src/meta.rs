@@ -11,9 +11,10 @@ use std::path::{Path, PathBuf};
 
 use super::image::{self, Backend, Frontend, ImageHeader, JdbHeader};
 use super::SimError;
-use crate::props;
-use crate::timefmt::{unix_millis, Civil};
-use crate::version::Version;
+use crate::release::Behaviour as _;
+use crate::stamps::Stamps as _;
+use starrocks_common::timefmt::{unix_millis, Civil};
+use starrocks_common::version::Version;
 
 /// What `make-meta` builds.
 #[derive(Debug, Clone)]
@@ -100,7 +101,7 @@ fn parse_host_port(s: &str, what: &str) -> Result<(String, u16), SimError> {
     Ok((h.to_string(), port))
 }
 
-pub use crate::rand::random_u64;
+pub use starrocks_common::rand::random_u64;
 
 /// A UUID-shaped token, as `UUID.randomUUID().toString()` prints one.
 pub fn random_token() -> String {
@@ -126,12 +127,12 @@ pub fn version_file(date: &str, cluster_id: i64, token: &str, run_mode: Option<&
     if !token.is_empty() {
         entries.push(("token", token));
     }
-    props::store(date, &entries)
+    crate::properties::store(date, &entries)
 }
 
 /// The ROLE file text in JDK 11–17 key order.
 pub fn role_file(date: &str, role: &str, name: &str) -> String {
-    props::store(date, &[("role", role), ("hostType", "IP"), ("name", name)])
+    crate::properties::store(date, &[("role", role), ("hostType", "IP"), ("name", name)])
 }
 
 pub fn make_meta(spec: &MetaSpec) -> Result<MetaSummary, SimError> {

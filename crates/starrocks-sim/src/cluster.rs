@@ -22,12 +22,14 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::fe::{statistic_result, DbStat};
+use super::answers::{statistic_result, DbStat};
 use super::image::{Frontend, Table};
 use super::mysql::{Outcome, ResultSet};
 use super::{connect_loopback, ConnectError, Fault};
-use crate::timefmt::Civil;
-use crate::version::Version;
+use crate::release::Behaviour as _;
+use crate::stamps::Stamps as _;
+use starrocks_common::timefmt::Civil;
+use starrocks_common::version::Version;
 
 /// How far a lagging follower stays behind its leader, in journal entries, per `fault_secs`.
 pub const LAG_PER_FAULT_SEC: u64 = 1000;
@@ -412,14 +414,32 @@ enum PeerError {
     Refused(String),
 }
 
+/// One GET to a peer FE within 2 s, as the leader's heartbeat does: no proxy, no pooled
+/// connection, and an error status read as an answer rather than a transport failure.
+fn peer_get(addr: SocketAddr, path: &str) -> std::io::Result<String> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .proxy(None)
+        .max_idle_connections(0)
+        .timeout_global(Some(Duration::from_secs(2)))
+        .http_status_as_error(false)
+        .build()
+        .into();
+    agent
+        .get(format!("http://{addr}{path}"))
+        .call()
+        .map_err(ureq::Error::into_io)?
+        .body_mut()
+        .read_to_string()
+        .map_err(ureq::Error::into_io)
+}
+
 fn bootstrap(g: &Group, host: &str, port: u16) -> Result<serde_json::Value, PeerError> {
     let addr: SocketAddr = super::loopback_addr(host, port).ok_or(PeerError::NotLoopback)?;
     let path = format!(
         "/api/bootstrap?cluster_id={}&token={}",
         g.cluster_id, g.token
     );
-    let r = crate::probe::http::get(addr, &path, Duration::from_secs(2))?;
-    let v: serde_json::Value = serde_json::from_str(&r.body)?;
+    let v: serde_json::Value = serde_json::from_str(&peer_get(addr, &path)?)?;
     if v["status"] != "OK" {
         return Err(PeerError::Refused(
             v["msg"].as_str().unwrap_or("bootstrap failed").to_string(),
@@ -580,7 +600,7 @@ fn show_compute_nodes() -> Outcome {
 /// last frontend heartbeat. The HttpPort of the other rows is the one they serve on (see
 /// docs/conformance.md: StarRocks prints its own `http_port`, which a real cluster must share).
 fn show_frontends(g: &Group, frontends: &[Frontend], node_name: &str) -> Outcome {
-    let cols = super::fe::FRONTENDS_COLUMNS;
+    let cols = super::answers::FRONTENDS_COLUMNS;
     let now = Civil::now().log4j_comma();
     let rows = frontends
         .iter()
@@ -729,7 +749,7 @@ impl ClusterSpec {
 /// Ports nobody listens on now, all distinct, outside the kernel's ephemeral range (where any
 /// outgoing connection of this host could take one before the node binds it).
 fn free_ports(n: usize) -> Result<Vec<u16>, ClusterError> {
-    crate::ports::pick(n, &Default::default()).ok_or(ClusterError::NoFreePort)
+    starrocks_common::ports::pick(n, &Default::default()).ok_or(ClusterError::NoFreePort)
 }
 
 /// What `make-cluster` builds.

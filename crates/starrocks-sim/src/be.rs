@@ -20,8 +20,9 @@ use nix::sys::signal::{SigHandler, Signal};
 use super::http::{self, Request, Response};
 use super::logs::{self, Glog};
 use super::{proc, Fault, Release};
-use crate::props;
-use crate::version::Version;
+use crate::release::Behaviour as _;
+use starrocks_common::props;
+use starrocks_common::version::Version;
 
 const HEARTBEAT_LOC: &str = "heartbeat_server.cpp:74";
 
@@ -42,10 +43,15 @@ fn banner(v: Version) -> String {
 /// `lib/starrocks_be` as the start script runs it.
 pub fn be_main(args: Vec<String>) -> i32 {
     if args.iter().any(|a| a == "--version" || a == "-v") {
-        if let Some(r) = std::env::var("STARROCKS_HOME")
-            .ok()
-            .and_then(|h| Release::load(Path::new(&h)).ok())
-        {
+        // A real build carries its version inside the binary, so it answers without
+        // STARROCKS_HOME; this one reads the release file of the package it sits in.
+        let home = std::env::var_os("STARROCKS_HOME")
+            .map(std::path::PathBuf::from)
+            .or_else(|| {
+                let exe = std::env::current_exe().ok()?;
+                Some(exe.parent()?.parent()?.to_path_buf())
+            });
+        if let Some(r) = home.and_then(|h| Release::load(&h).ok()) {
             println!(
                 "{}",
                 banner(r.version)
@@ -466,7 +472,7 @@ pub fn be_main(args: Vec<String>) -> i32 {
         let crash_log = log.clone();
         std::thread::spawn(move || {
             std::thread::sleep(Duration::from_secs(secs));
-            let t = crate::timefmt::unix_millis() / 1000;
+            let t = starrocks_common::timefmt::unix_millis() / 1000;
             eprintln!(
                 "*** Aborted at {t} (unix time) try \"date -d @{t}\" if you are using GNU date ***"
             );

@@ -2,15 +2,13 @@
 //!
 //! Almost every behaviour the tool depends on moved between releases: the log line format, which
 //! recovery key is honoured, whether `cluster_id` in fe.conf is checked, which image meta versions
-//! load. Keeping those facts as methods on one `Version` type means the simulator and the tool agree
-//! on them, and a reader finds each boundary (with its source) in one place. The boundaries come
-//! from the reference notes' version matrix; patch-level boundaries are kept where the notes give
-//! them (3.1.10, 3.2.5).
+//! load. The facts both the tool and the simulator act on are methods of `Version` here, so the two
+//! agree on them; what only a simulated server needs lives in `starrocks-sim`'s `release` module.
+//! The boundaries come from the reference notes' version matrix; patch-level boundaries are kept
+//! where the notes give them (3.1.10, 3.2.5).
 
 use std::fmt;
 use std::str::FromStr;
-
-use sha2::{Digest, Sha256};
 
 /// A StarRocks release, `major.minor.patch`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -60,6 +58,20 @@ impl FromStr for Version {
 impl fmt::Display for Version {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}.{}.{}", self.major, self.minor, self.patch)
+    }
+}
+
+/// Written as `3.3.2` in JSON (the simulator's release files, the reports).
+impl serde::Serialize for Version {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Version {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
     }
 }
 
@@ -135,7 +147,8 @@ impl Version {
         }
     }
 
-    fn at_least(&self, major: u32, minor: u32) -> bool {
+    /// Whether this release is `major.minor` or later.
+    pub fn at_least(&self, major: u32, minor: u32) -> bool {
         (self.major, self.minor) >= (major, minor)
     }
 
@@ -144,72 +157,9 @@ impl Version {
         (self.major, self.minor)
     }
 
-    /// A stable short commit hash for this release, so simulated builds print `3.2.1-79ee91d`-style
-    /// versions that are the same on every run.
-    pub fn commit(&self) -> String {
-        let digest = Sha256::digest(format!("starrocks-{self}").as_bytes());
-        format!("{digest:x}")[..7].to_string()
-    }
-
-    /// The version string StarRocks reports (`feVersion`, `SHOW FRONTENDS`, be.INFO banner).
-    pub fn full(&self) -> String {
-        format!("{}-{}", self, self.commit())
-    }
-
-    // ---- FE ----
-
-    /// fe.log uses `yyyy-MM-dd HH:mm:ss.SSSXXX` from 3.3, `yyyy-MM-dd HH:mm:ss,SSS` before.
-    pub fn fe_log_iso_offset(&self) -> bool {
-        self.at_least(3, 3)
-    }
-
     /// `FE started successfully` is logged from 3.1 on.
     pub fn logs_fe_started_successfully(&self) -> bool {
         self.at_least(3, 1)
-    }
-
-    /// The first fe.log line names the version from 3.1 on.
-    pub fn starting_line(&self) -> String {
-        if self.at_least(3, 1) {
-            format!("StarRocks FE starting, version: {}", self.full())
-        } else {
-            "StarRocks FE starting...".to_string()
-        }
-    }
-
-    /// The recovery (election-group reset) key this release honours.
-    pub fn recovery_key(&self) -> &'static str {
-        let new = match (self.major, self.minor) {
-            (m, _) if m < 3 => false,
-            (3, 0) => false,
-            (3, 1) => self.patch >= 10,
-            (3, 2) => self.patch >= 5,
-            _ => true,
-        };
-        if new {
-            KEY_NEW_RECOVERY
-        } else {
-            KEY_OLD_RECOVERY
-        }
-    }
-
-    /// Up to 3.3 the flag is a String compared with `.equals("true")`; 3.4 made the new key a boolean.
-    pub fn recovery_flag_is_set(&self, value: &str) -> bool {
-        if self.at_least(3, 4) {
-            value.trim().eq_ignore_ascii_case("true")
-        } else {
-            value.trim() == "true"
-        }
-    }
-
-    /// fe.conf `cluster_id` is compared with VERSION's `clusterId` only up to 3.2.
-    pub fn checks_conf_cluster_id(&self) -> bool {
-        !self.at_least(3, 3)
-    }
-
-    /// VERSION gains `runMode` in 3.0.
-    pub fn has_run_mode(&self) -> bool {
-        self.at_least(3, 0)
     }
 
     /// The StarRocks meta version this release writes in its image header.
@@ -237,91 +187,6 @@ impl Version {
         }
     }
 
-    /// 3.4 added `image/v2/` with `checksum.<id>`.
-    pub fn has_image_v2(&self) -> bool {
-        self.at_least(3, 4)
-    }
-
-    /// From 3.1 a startup exception ends the JVM; on 2.5/3.0 it stays alive.
-    pub fn start_failure_exits(&self) -> bool {
-        self.at_least(3, 1)
-    }
-
-    /// From 3.4 start_fe.sh creates a missing meta dir, so the FE boots an empty cluster.
-    pub fn creates_missing_meta_dir(&self) -> bool {
-        self.at_least(3, 4)
-    }
-
-    /// From 3.2 the FE refuses to start with less than 5 GB free on the meta disk.
-    pub fn checks_meta_free_space(&self) -> bool {
-        self.at_least(3, 2)
-    }
-
-    /// From 3.4 the new leader drops every other frontend when the reset flag is on.
-    pub fn resets_frontends(&self) -> bool {
-        self.at_least(3, 4)
-    }
-
-    /// The handshake version string of the MySQL protocol server.
-    pub fn mysql_server_version(&self) -> &'static str {
-        if self.at_least(3, 4) {
-            "8.0.33"
-        } else {
-            "5.1.0"
-        }
-    }
-
-    /// From 3.2 `RestBaseResult` carries `code` and `message` too.
-    pub fn rest_has_code(&self) -> bool {
-        self.at_least(3, 2)
-    }
-
-    /// `/api/bootstrap` checks `cluster_id` as well as `token` up to 3.2.
-    pub fn bootstrap_checks_cluster_id(&self) -> bool {
-        !self.at_least(3, 3)
-    }
-
-    /// 3.4 added `heapUsedPercent`, 4.0 `cpuCores`.
-    pub fn bootstrap_has_heap(&self) -> bool {
-        self.at_least(3, 4)
-    }
-
-    pub fn bootstrap_has_cpu_cores(&self) -> bool {
-        self.at_least(4, 0)
-    }
-
-    /// start_fe.sh decides "already running" with `ps … cmd` from 3.4, `kill -0` before.
-    pub fn start_script_checks_cmd(&self) -> bool {
-        self.at_least(3, 4)
-    }
-
-    /// stop_fe.sh gained `--graceful` and `--timeout` in 3.5.
-    pub fn stop_fe_has_timeout(&self) -> bool {
-        self.at_least(3, 5)
-    }
-
-    /// The NodeMgr line that reports the node's identity, by era.
-    pub fn role_line(&self, cluster_id: i64, role: &str, name: &str, run_mode: &str) -> String {
-        if self.at_least(3, 3) {
-            format!("Got role: {role}, node name: {name} and run_mode: {run_mode}")
-        } else if self.at_least(3, 0) {
-            format!(
-                "Got cluster id: {cluster_id}, role: {role}, node name: {name} and run_mode: {run_mode}"
-            )
-        } else {
-            format!("finished to get cluster id: {cluster_id}, role: {role} and node name: {name}")
-        }
-    }
-
-    /// The line that ends the transfer to leader.
-    pub fn leader_transfer_line(&self) -> &'static str {
-        if self.at_least(3, 1) {
-            "finished to transfer FE type from INIT to LEADER"
-        } else {
-            "finished to transfer FE type to LEADER"
-        }
-    }
-
     /// The JDK major versions start_fe.sh accepts, as (minimum, refused range inside).
     pub fn fe_min_jdk(&self) -> u32 {
         if self.at_least(3, 5) {
@@ -333,50 +198,9 @@ impl Version {
         }
     }
 
-    /// The highest journal operation code this release knows. Newer releases add operation types;
-    /// an older FE replaying them fails with `UNKNOWN Operation Type <n>`.
-    pub fn max_op_code(&self) -> u32 {
-        10000 + self.major * 100 + self.minor * 10
-    }
-
-    // ---- BE ----
-
-    /// glog prefixes carry the year from 3.3 (seen on 3.3.5).
-    pub fn glog_year(&self) -> bool {
-        self.at_least(3, 3)
-    }
-
-    /// The BE HTTP port key: `webserver_port` before 3.0, `be_http_port` after.
-    pub fn be_http_key(&self) -> &'static str {
-        if self.at_least(3, 0) {
-            "be_http_port"
-        } else {
-            "webserver_port"
-        }
-    }
-
-    /// `BE start step N` lines and `BE started successfully` exist from 3.0.
-    pub fn be_start_steps(&self) -> bool {
-        self.at_least(3, 0)
-    }
-
     /// stop_be.sh gained `-g` in 3.0 and `--timeout` in 3.4.
     pub fn stop_be_has_graceful(&self) -> bool {
         self.at_least(3, 0)
-    }
-
-    pub fn stop_be_has_timeout(&self) -> bool {
-        self.at_least(3, 4)
-    }
-
-    /// Arrow Flight came in 3.4 (FE and BE).
-    pub fn has_arrow_flight(&self) -> bool {
-        self.at_least(3, 4)
-    }
-
-    /// `https_port` came in 4.0.
-    pub fn has_https_port(&self) -> bool {
-        self.at_least(4, 0)
     }
 }
 
@@ -395,16 +219,6 @@ mod tests {
         assert_eq!(v("3.3.14-ee-5b29ea9"), Version::new(3, 3, 14));
         assert!("3".parse::<Version>().is_err());
         assert!("3.x".parse::<Version>().is_err());
-    }
-
-    #[test]
-    fn recovery_key_follows_patch_boundaries() {
-        assert_eq!(v("2.5.22").recovery_key(), KEY_OLD_RECOVERY);
-        assert_eq!(v("3.1.9").recovery_key(), KEY_OLD_RECOVERY);
-        assert_eq!(v("3.1.10").recovery_key(), KEY_NEW_RECOVERY);
-        assert_eq!(v("3.2.4").recovery_key(), KEY_OLD_RECOVERY);
-        assert_eq!(v("3.2.5").recovery_key(), KEY_NEW_RECOVERY);
-        assert_eq!(v("3.3.0").recovery_key(), KEY_NEW_RECOVERY);
     }
 
     #[test]
@@ -434,12 +248,5 @@ mod tests {
         assert!(reported_is("3.3.1-79ee91d", v("3.3.1")));
         assert!(!reported_is("3.3.10-79ee91d", v("3.3.1")));
         assert!("3".parse::<VersionReq>().is_err());
-    }
-
-    #[test]
-    fn commit_is_stable_and_short() {
-        assert_eq!(v("3.2.1").commit(), v("3.2.1").commit());
-        assert_eq!(v("3.2.1").commit().len(), 7);
-        assert_ne!(v("3.2.1").commit(), v("3.2.2").commit());
     }
 }

@@ -11,8 +11,10 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use crate::timefmt::Civil;
-use crate::version::Version;
+use crate::release::Behaviour as _;
+use crate::stamps::Stamps as _;
+use starrocks_common::timefmt::Civil;
+use starrocks_common::version::Version;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Level {

@@ -9,9 +9,11 @@
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use super::{scripts, Fault, Release, SimError, RELEASE_FILE};
-use crate::version::Version;
+use crate::release::Behaviour as _;
+use starrocks_common::version::Version;
 
 /// What `make-package` builds.
 #[derive(Debug, Clone)]
@@ -43,10 +45,24 @@ fn write(path: &Path, text: &str, exec: bool) -> Result<(), SimError> {
     Ok(())
 }
 
+/// The executable simulated packages run as `java` and `starrocks_be`, when not this process's own.
+static BINARY: OnceLock<PathBuf> = OnceLock::new();
+
+/// Names the `starrocks-sim` executable that packages built from now on run as their servers.
+/// Needed only by a program that links this library without being the simulator itself (the
+/// tool's `demo`): by default packages run the current executable, which is then `starrocks-sim`.
+/// The first call wins.
+pub fn use_binary(path: PathBuf) {
+    let _ = BINARY.set(path);
+}
+
 /// Puts the simulator binary at `dest`: a hard link where the filesystem allows, else a copy.
 fn place_binary(dest: &Path) -> Result<(), SimError> {
     let err = |e| SimError::Io(dest.display().to_string(), e);
-    let me = std::env::current_exe().map_err(err)?;
+    let me = match BINARY.get() {
+        Some(p) => p.clone(),
+        None => std::env::current_exe().map_err(err)?,
+    };
     if let Some(parent) = dest.parent() {
         fs::create_dir_all(parent).map_err(err)?;
     }

@@ -6,7 +6,8 @@
 //! are our own scripts, written to behave like each release's (see the reference notes, section 5
 //! of the FE note and section 2 of the BE note); the server they start is this simulator.
 
-use crate::version::Version;
+use crate::release::Behaviour as _;
+use starrocks_common::version::Version;
 
 /// Helpers the start scripts source, like the release's `bin/common.sh`.
 pub fn common_sh() -> String {

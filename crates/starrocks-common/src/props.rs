@@ -2,9 +2,9 @@
 //!
 //! StarRocks keeps `image/VERSION`, `image/ROLE` and `fe.conf` in this format, and the JVM's rules are
 //! not the obvious ones: `k = v`, `k=v`, `k: v` and `k v` all mean the same thing, a later duplicate key
-//! wins, and `Properties.store` escapes a handful of characters and writes a `#<date>` first line.
-//! Both the tool (which must read production files exactly as StarRocks will) and the simulator
-//! (which must write them exactly as StarRocks does) go through this module.
+//! wins, and `${VAR}` references expand the way `ConfigBase` does. Both the tool (which must read
+//! production files exactly as StarRocks will) and the simulator read through this module; the
+//! simulator writes them with `Properties.store`'s escaping in its own `properties` module.
 
 use std::collections::HashMap;
 
@@ -66,7 +66,7 @@ fn ends_with_odd_backslashes(s: &str) -> bool {
 }
 
 /// Splits a logical line at the first unescaped `=`, `:` or whitespace, as `Properties.load` does.
-pub(crate) fn split_key_value(line: &str) -> (String, String) {
+pub fn split_key_value(line: &str) -> (String, String) {
     let chars: Vec<char> = line.chars().collect();
     let mut k = 0;
     let mut escaped = false;
@@ -118,44 +118,6 @@ fn unescape(s: &str) -> String {
             Some(other) => out.push(other),
             None => {}
         }
-    }
-    out
-}
-
-/// Escapes a key or value the way `Properties.store` does (`saveConvert`).
-fn escape(s: &str, is_key: bool) -> String {
-    let mut out = String::with_capacity(s.len());
-    for (i, c) in s.chars().enumerate() {
-        match c {
-            ' ' if i == 0 || is_key => out.push_str("\\ "),
-            '\\' => out.push_str("\\\\"),
-            '\t' => out.push_str("\\t"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\x0c' => out.push_str("\\f"),
-            '=' | ':' | '#' | '!' => {
-                out.push('\\');
-                out.push(c);
-            }
-            c if (c as u32) < 0x20 || (c as u32) > 0x7e => {
-                out.push_str(&format!("\\u{:04X}", c as u32));
-            }
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// Renders entries as `Properties.store(out, null)` would: a `#<date>` line, then `key=value` lines,
-/// each ending in `\n`. The caller chooses the key order, because the JVM's order depends on its
-/// version (see `Storage.java` notes in the reference).
-pub fn store(date_line: &str, entries: &[(&str, &str)]) -> String {
-    let mut out = format!("#{date_line}\n");
-    for (k, v) in entries {
-        out.push_str(&escape(k, true));
-        out.push('=');
-        out.push_str(&escape(v, false));
-        out.push('\n');
     }
     out
 }
@@ -217,20 +179,6 @@ mod tests {
         assert_eq!(map["a"], "one two");
         assert_eq!(map["b"], "x:y=z");
         assert_eq!(map["c d"], "e");
-    }
-
-    #[test]
-    fn store_round_trips_and_escapes() {
-        let text = store(
-            "Fri Jan 19 20:03:14 UTC 2024",
-            &[("clusterId", "123"), ("token", "a:b=c")],
-        );
-        assert_eq!(
-            text,
-            "#Fri Jan 19 20:03:14 UTC 2024\nclusterId=123\ntoken=a\\:b\\=c\n"
-        );
-        let map = parse_map(&text);
-        assert_eq!(map["token"], "a:b=c");
     }
 
     #[test]

@@ -1,0 +1,15 @@
+//! # starrocks-common
+//!
+//! What the tool (`sr-rehearse`) and the simulator (`starrocks-sim`) must agree on, in one small
+//! crate both depend on, so neither depends on the other:
+//!
+//! - [`version`]: StarRocks release numbers, version requests, and the release facts both act on.
+//! - [`props`]: Java properties files (`fe.conf`, `image/VERSION`) read the way the JVM reads them.
+//! - [`ports`]: choosing free ports outside the kernel's ephemeral range.
+//! - [`timefmt`]: UTC instants for run folder names and reports; [`rand`]: non-secret randomness.
+
+pub mod ports;
+pub mod props;
+pub mod rand;
+pub mod timefmt;
+pub mod version;

@@ -1,8 +1,0 @@
-//! `starrocks-sim`: the simulator's thin entry point (see `sr_rehearse::sim::cli`).
-
-use std::process::ExitCode;
-
-fn main() -> ExitCode {
-    let code = sr_rehearse::sim::cli::main(std::env::args().collect());
-    ExitCode::from(code.clamp(0, 255) as u8)
-}
