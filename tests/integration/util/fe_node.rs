@@ -1,6 +1,6 @@
-//! A single simulated FE started with its package's own scripts, for the tests of the simulator and of
-//! the tool against a live FE: its meta, package and JDK built by `starrocks-sim`, its ports free, its
-//! process group killed when it is dropped.
+//! A single simulated FE started with its package's own scripts, for the tests of the simulator and
+//! of the tool against a live FE: its meta, package and JDK built by `starrocks-sim`, its ports
+//! free, its process group killed when it is dropped.
 
 use std::fs;
 use std::net::SocketAddr;

@@ -1,7 +1,7 @@
-//! The harness every integration test shares, one module per job: finding the binaries, waiting with
-//! a deadline, free ports, the skip rule, processes, file digests, and the simulated nodes, clusters
-//! and rehearsal setups the tests run against. Everything a test uses is re-exported here, so a test
-//! file needs only `use crate::util::*`.
+//! The harness every integration test shares, one module per job: finding the binaries, waiting
+//! with a deadline, free ports, the skip rule, processes, file digests, and the simulated nodes,
+//! clusters and rehearsal setups the tests run against. Everything a test uses is re-exported here,
+//! so a test file needs only `use crate::util::*`.
 
 mod be_node;
 mod bins;

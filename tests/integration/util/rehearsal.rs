@@ -1,6 +1,6 @@
-//! The setup of an FE rehearsal as a user would give it (a production meta, a new package, a JDK and a
-//! workspace root in one temporary folder), the `sr-rehearse fe` command line over it, and what a
-//! run left: exit code, output, JSON report, workspaces and processes.
+//! The setup of an FE rehearsal as a user would give it (a production meta, a new package, a JDK
+//! and a workspace root in one temporary folder), the `sr-rehearse fe` command line over it, and
+//! what a run left: exit code, output, JSON report, workspaces and processes.
 
 use std::fs;
 use std::path::PathBuf;

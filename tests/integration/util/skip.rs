@@ -1,5 +1,5 @@
-//! The rule for tests this host cannot run (not root, a tool missing): they say why and pass, except
-//! in CI, where a skip would hide a test that never ran and so fails instead.
+//! The rule for tests this host cannot run (not root, a tool missing): they say why and pass,
+//! except in CI, where a skip would hide a test that never ran and so fails instead.
 
 /// Whether the tests run as root (CI does: `.ci/run` runs the `#[ignore = "needs root"]` tests).
 pub fn is_root() -> bool {
