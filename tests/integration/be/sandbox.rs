@@ -183,7 +183,7 @@ fn sandbox_progress_on_a_terminal_only() {
     ];
     let mut c = n.cmd(&args);
     c.env_remove("CI").env("TERM", "xterm");
-    let (code, out, err) = crate::cli::stderr_on_a_terminal(c);
+    let (code, out, err) = stderr_on_a_terminal(c);
     assert_eq!(code, Some(0), "{out}\n{err}");
     assert!(
         err.contains("copy storage"),

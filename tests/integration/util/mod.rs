@@ -12,6 +12,7 @@ mod ports;
 mod procs;
 mod rehearsal;
 mod skip;
+mod terminal;
 mod wait;
 
 pub use be_node::BeNode;
@@ -25,4 +26,5 @@ pub use procs::{
 };
 pub use rehearsal::{Outcome, Rehearsal};
 pub use skip::{is_root, skip};
+pub use terminal::stderr_on_a_terminal;
 pub use wait::{wait_exit, wait_for};
