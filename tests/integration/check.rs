@@ -5,8 +5,7 @@ use std::process::Command;
 use predicates::prelude::*;
 use predicates::str::contains;
 
-use super::cluster_util::{stdout, SimCluster};
-use super::util::{free_port, read, run_sim, tool_bin};
+use super::util::{free_port, read, run_sim, stdout, tool_bin, SimCluster};
 
 fn json(p: &std::path::Path) -> serde_json::Value {
     serde_json::from_str(&read(p)).unwrap_or_else(|e| panic!("{}: {e}", p.display()))

@@ -3,7 +3,6 @@
 mod be;
 mod check;
 mod cli;
-mod cluster_util;
 mod copy;
 mod error_types;
 mod fe;

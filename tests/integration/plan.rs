@@ -4,8 +4,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use super::cluster_util::{stdout, SimCluster};
-use super::util::{content_digest, read, skip};
+use super::util::{content_digest, read, skip, stdout, SimCluster};
 
 fn stderr(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()

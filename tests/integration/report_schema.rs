@@ -13,7 +13,6 @@ use std::process::{Command, Stdio};
 
 use serde_json::{json, Map, Value};
 
-use crate::cluster_util::SimCluster;
 use crate::util::*;
 
 fn schema() -> Value {

@@ -3,8 +3,7 @@
 
 use std::time::Duration;
 
-use super::cluster_util::SimCluster;
-use super::util::{read, wait_for};
+use super::util::{read, wait_for, SimCluster};
 
 fn fe_log(c: &SimCluster, name: &str) -> String {
     read(&c.node(name).home.join("log/fe.log"))

@@ -10,7 +10,9 @@ use std::os::unix::process::CommandExt;
 
 use starrocks_sim::cluster::{ClusterSpec, NodeSpec};
 
-use super::util::{kill_all_mentioning, run_sim, tool_bin, wait_for_or_none};
+use super::bins::{run_sim, tool_bin};
+use super::procs::kill_all_mentioning;
+use super::wait::wait_for_or_none;
 
 pub struct SimCluster {
     pub _dir: tempfile::TempDir,
