@@ -92,9 +92,10 @@ pub enum Command {
 
 #[derive(Args, Debug, Clone)]
 pub struct Common {
-    /// Where run folders are created.
-    #[arg(long, value_name = "DIR", help_heading = "Workspace", default_value_os_t = std::env::temp_dir())]
-    pub workspace_root: PathBuf,
+    /// Where run folders are created [default: the temp folder, $TMPDIR or /tmp].
+    // An Option, not a clap default: the in-place modes must tell "not given" from "given".
+    #[arg(long, value_name = "DIR", help_heading = "Workspace")]
+    pub workspace_root: Option<PathBuf>,
     /// When to keep the run folder (the copy, the logs, sr-rehearse.log) afterwards.
     #[arg(long, value_enum, value_name = "WHEN", help_heading = "Workspace", default_value_t = Keep::OnFailure)]
     pub keep: Keep,
@@ -110,9 +111,9 @@ pub struct Common {
     /// Print every step, change, port and process, run the read-only checks, change nothing.
     #[arg(long, visible_alias = "dry-run", help_heading = "Run")]
     pub plan: bool,
-    /// Network fence around the sandbox.
-    #[arg(long, value_enum, value_name = "HOW", help_heading = "Run", default_value_t = Isolate::Auto)]
-    pub isolate: Isolate,
+    /// Network fence around the sandbox [default: auto].
+    #[arg(long, value_enum, value_name = "HOW", help_heading = "Run")]
+    pub isolate: Option<Isolate>,
     /// How long each rung of the stop ladder (stop script, SIGTERM) may take before the next.
     #[arg(long, value_name = "DURATION", help_heading = "Run", default_value = "10s", value_parser = humantime::parse_duration)]
     pub stop_grace: Duration,
@@ -147,6 +148,13 @@ pub fn capped(flag: &str, d: Duration, max: Duration) -> Duration {
 }
 
 impl Common {
+    /// `--workspace-root`, or the temp folder.
+    pub fn workspace_root(&self) -> PathBuf {
+        self.workspace_root
+            .clone()
+            .unwrap_or_else(std::env::temp_dir)
+    }
+
     pub fn timeout(&self) -> Duration {
         capped("--timeout", self.timeout, MAX_WAIT)
     }
@@ -219,11 +227,11 @@ impl FeArgs {
             meta: self.meta.clone(),
             new_fe: self.new_fe.clone(),
             prod_conf: self.prod_conf.clone(),
-            workspace_root: self.common.workspace_root.clone(),
+            workspace_root: self.common.workspace_root(),
             keep: self.common.keep,
             timeout: self.common.timeout(),
             plan: self.common.plan,
-            isolate: self.common.isolate,
+            isolate: self.common.isolate.unwrap_or(Isolate::Auto),
             cluster_id: self.cluster_id,
             sql_check: !self.no_query,
             query: self.query.clone(),
@@ -268,7 +276,7 @@ pub struct BeArgs {
     )]
     pub new_be: Option<PathBuf>,
     /// Swap the build on the real node, with a journal and an automatic rollback (default: a
-    /// sandbox beside the node).
+    /// sandbox beside the node). The node is the workspace: no run folder, ports or fence.
     #[arg(long, help_heading = "Mode", conflicts_with_all = ["rollback", "storage_copy", "keep"])]
     pub in_place: bool,
     /// Finish an interrupted in-place canary backwards, from its journal, and nothing else.
@@ -312,6 +320,37 @@ pub struct BeArgs {
 pub const DEFAULT_SOAK: Duration = Duration::from_secs(30);
 
 impl BeArgs {
+    /// The sandbox options that an in-place canary or a rollback would silently ignore are parse
+    /// errors. Not clap `conflicts_with`: clap drops a `requires = "in_place"` (as on `--soak`)
+    /// whenever an argument conflicting with `--in-place` is present.
+    pub fn check_modes(&self) -> Result<(), clap::Error> {
+        let mode = match (self.in_place, self.rollback) {
+            (true, _) => "--in-place",
+            (_, true) => "--rollback",
+            _ => return Ok(()),
+        };
+        let given = [
+            (
+                "--workspace-root <DIR>",
+                self.common.workspace_root.is_some(),
+            ),
+            ("--isolate <HOW>", self.common.isolate.is_some()),
+        ];
+        match given.iter().find(|(_, on)| *on) {
+            Some((flag, _)) => {
+                let mut cli = <Cli as clap::CommandFactory>::command();
+                // Built, so that the usage line names `sr-rehearse be`.
+                cli.build();
+                let be = cli.find_subcommand_mut("be").expect("the be command");
+                Err(be.error(
+                    clap::error::ErrorKind::ArgumentConflict,
+                    format!("the argument '{flag}' cannot be used with '{mode}': the node itself is the workspace, with no run folder and no fence"),
+                ))
+            }
+            None => Ok(()),
+        }
+    }
+
     pub fn to_config(&self) -> crate::be::BeConfig {
         crate::be::BeConfig {
             be_home: self.be_home.clone(),
@@ -324,11 +363,11 @@ impl BeArgs {
             user: self.user.clone(),
             password_env: self.password_env.clone(),
             soak: capped("--soak", self.soak.unwrap_or(DEFAULT_SOAK), MAX_WAIT),
-            workspace_root: self.common.workspace_root.clone(),
+            workspace_root: self.common.workspace_root(),
             keep: self.common.keep,
             timeout: self.common.timeout(),
             plan: self.common.plan,
-            isolate: self.common.isolate,
+            isolate: self.common.isolate.unwrap_or(Isolate::Auto),
             quiet: self.common.quiet,
             verbose: self.common.verbose > 0,
             stop_grace: self.common.stop_grace(),

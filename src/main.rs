@@ -210,6 +210,9 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             Ok(emit(sr_rehearse::fe::run(&cfg), &args.common))
         }
         Command::Be(args) => {
+            if let Err(e) = args.check_modes() {
+                e.exit();
+            }
             let cfg = args.to_config();
             let mut guarded: Vec<(&str, &Path)> = vec![("BE home", &cfg.be_home)];
             if let Some(p) = &cfg.new_be {

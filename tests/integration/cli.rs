@@ -42,13 +42,12 @@ fn mode_flags_that_do_not_apply_are_parse_errors() {
     fs::create_dir(&root).unwrap();
     let root_s = root.to_str().unwrap();
     let be = |extra: &[&str]| {
-        let mut a = vec![
-            "be",
-            "--be-home",
-            "/nonexistent/be",
-            "--workspace-root",
-            root_s,
-        ];
+        let mut a = vec!["be", "--be-home", "/nonexistent/be"];
+        // A sandbox run that got past the parser would create its folder here, not in /tmp; the
+        // in-place modes have no workspace, and naming one is itself an error.
+        if !extra.contains(&"--in-place") && !extra.contains(&"--rollback") {
+            a.extend(["--workspace-root", root_s]);
+        }
         a.extend_from_slice(extra);
         a.iter().map(|s| s.to_string()).collect::<Vec<_>>()
     };
@@ -77,6 +76,19 @@ fn mode_flags_that_do_not_apply_are_parse_errors() {
         (be(&["--rollback", "--plan"]), "--plan"),
         (be(&["--rollback", "--soak", "1s"]), "--soak"),
         (be(&["--rollback", "--fe", "h:9030"]), "--fe"),
+        (
+            be(&["--new-be", "/x", "--in-place", "--workspace-root", "/w"]),
+            "--workspace-root",
+        ),
+        (
+            be(&["--new-be", "/x", "--in-place", "--isolate", "none"]),
+            "--isolate",
+        ),
+        (be(&["--rollback", "--isolate", "netns"]), "--isolate"),
+        (
+            be(&["--rollback", "--workspace-root", "/w"]),
+            "--workspace-root",
+        ),
         (
             [
                 "fe",

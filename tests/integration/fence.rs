@@ -192,9 +192,6 @@ fn live_source_is_copied_in_a_safe_order_and_rechecked() {
     let source = std::fs::read(&newest).unwrap();
     assert!(source.starts_with(&copied));
     use sha2::Digest;
-    let digest: String = sha2::Sha256::digest(&copied)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let digest = format!("{:x}", sha2::Sha256::digest(&copied));
     assert!(read(&ws.join("manifest.sha256")).contains(&format!("{digest}  {rel}\n")));
 }

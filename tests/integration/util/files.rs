@@ -26,7 +26,7 @@ pub fn tree_digest(dir: &Path) -> String {
             h.update(fs::read(&p).unwrap());
         }
     }
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    format!("{:x}", h.finalize())
 }
 
 fn walk(dir: &Path) -> Vec<PathBuf> {
@@ -69,5 +69,5 @@ pub fn content_digest(dir: &Path, skip: &[&str]) -> String {
             h.update(fs::read(&p).unwrap());
         }
     }
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    format!("{:x}", h.finalize())
 }
