@@ -602,7 +602,7 @@ fn soak(cfg: &BeConfig, r: &mut Runner, c: &Checked) -> Result<u32, Ending> {
                     let alive = row.get("Alive").map(String::as_str) == Some("true");
                     let version_ok = row
                         .get("Version")
-                        .is_some_and(|v| node::same_release(&new_version, v));
+                        .is_some_and(|v| crate::version::reported_is(v, &new_version));
                     if alive {
                         dead_since = None;
                     } else if dead_since.get_or_insert_with(Instant::now).elapsed() > ALIVE_GRACE {

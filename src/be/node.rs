@@ -124,28 +124,6 @@ pub fn binary_version(pkg: &Path) -> Option<String> {
         .then_some(first)
 }
 
-/// `reported` (SHOW BACKENDS' Version, e.g. `3.3.10-7e4a3c1`) is exactly the release `expected`
-/// (from `--version`): the same `major.minor.patch`, and the same build suffix when both have one.
-/// A prefix test would let `3.3.1` pass for `3.3.10-…`.
-pub fn same_release(expected: &str, reported: &str) -> bool {
-    let split = |s: &str| -> (String, Option<String>) {
-        let s = s.trim();
-        match s.split_once('-') {
-            Some((v, rest)) => (v.to_string(), Some(rest.to_string())),
-            None => (s.to_string(), None),
-        }
-    };
-    let (ev, es) = split(expected);
-    let (rv, rs) = split(reported);
-    if ev.is_empty() || ev != rv {
-        return false;
-    }
-    match (es, rs) {
-        (Some(a), Some(b)) => a == b,
-        _ => true,
-    }
-}
-
 /// Why a BE script or a stop did not do its job.
 #[derive(Debug, thiserror::Error)]
 pub enum NodeError {
@@ -240,16 +218,6 @@ pub fn stop(pid: i32, script_home: Option<&Path>, grace: Duration) -> Result<(),
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn versions_match_exactly() {
-        assert!(same_release("3.3.1-abc1234", "3.3.1-abc1234"));
-        assert!(same_release("3.3.1", "3.3.1-abc1234"));
-        assert!(!same_release("3.3.1", "3.3.10-abc1234"));
-        assert!(!same_release("3.3.1-abc1234", "3.3.10-abc1234"));
-        assert!(!same_release("3.3.1-abc1234", "3.3.1-def5678"));
-        assert!(!same_release("", ""));
-    }
 
     #[test]
     fn pid_dir_follows_be_conf() {
