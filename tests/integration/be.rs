@@ -515,7 +515,7 @@ fn a_second_canary_is_refused_while_one_is_open() {
     assert_eq!(code, Some(0), "{out}");
 }
 
-/// The steps a passing in-place canary journals, in order (src/be/inplace.rs `upgrade`).
+/// The steps a passing in-place canary journals, in order (src/be/inplace/upgrade.rs `upgrade`).
 const FORWARD_STEPS: &[&str] = &[
     "begin",
     "backup-bin",
@@ -527,7 +527,7 @@ const FORWARD_STEPS: &[&str] = &[
     "kept",
 ];
 
-/// The steps a rollback journals after a failed or killed canary (src/be/inplace.rs `restore`).
+/// The steps a rollback journals after a failed or killed canary (src/be/inplace/rollback.rs `restore`).
 const ROLLBACK_STEPS: &[&str] = &[
     "rollback-begin",
     "rollback-restore",
