@@ -259,7 +259,10 @@ mod tests {
     #[test]
     fn an_allowed_second_version_warns_and_a_third_degrades() {
         let mut st = ClusterStatus::new("fe:8030");
-        st.nodes = vec![node("fe", "LEADER", "3.3.5-abc"), node("be", "", "3.4.1-def")];
+        st.nodes = vec![
+            node("fe", "LEADER", "3.3.5-abc"),
+            node("be", "", "3.4.1-def"),
+        ];
         judge_versions(&mut st, &["3.4.1".to_string()]);
         assert!(st.problems.is_empty());
         assert_eq!(st.warnings.len(), 1);
