@@ -45,8 +45,9 @@ pub fn run(cfg: &BeConfig) -> Report {
     )
 }
 
-/// Preflight, then (unless only a plan was asked for) the forward steps; a failed step hands the
-/// node to the rollback, whose own failure is the one that decides the exit code.
+/// Preflight, then (unless only a plan was asked for) the forward steps. A failed step hands the
+/// node to the rollback; the run keeps the step's failure as its verdict unless the rollback fails
+/// too, which is exit code 5.
 fn pipeline(cfg: &BeConfig, r: &mut Runner) -> Result<(), Ending> {
     let t = Instant::now();
     let c = match preflight(cfg, r) {
