@@ -57,6 +57,33 @@ pub struct Journal {
 }
 
 impl Journal {
+    /// The journal of a new canary on `home`, with its backup folder named for now. A closed
+    /// journal of an earlier canary is kept beside it, renamed, rather than appended to: the steps
+    /// of one run must be read alone when deciding what a rollback undoes.
+    pub fn begin(home: &Path) -> Journal {
+        let path = home.join(JOURNAL);
+        if path.exists() {
+            let _ = fs::rename(
+                &path,
+                home.join(format!("{JOURNAL}.{}", Civil::now().compact())),
+            );
+        }
+        Journal {
+            path,
+            backup: home.join(format!("{BACKUP_PREFIX}{}", Civil::now().compact())),
+        }
+    }
+
+    /// The journal of the open canary whose `entries` were read from `home`; None when they name
+    /// no backup folder, which leaves nothing a rollback could restore from.
+    pub fn resume(home: &Path, entries: &[Entry]) -> Option<Journal> {
+        let backup = entries.iter().find_map(|e| e.backup.clone())?;
+        Some(Journal {
+            path: home.join(JOURNAL),
+            backup: PathBuf::from(backup),
+        })
+    }
+
     /// Appends `step` and makes it durable before the step is carried out.
     pub fn record(&self, step: &str, detail: Option<String>) -> Result<(), Ending> {
         self.record_entry(Entry {

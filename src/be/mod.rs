@@ -8,6 +8,7 @@
 
 mod backends;
 mod conf;
+mod fe_query;
 pub mod inplace;
 mod journal;
 mod lock;

@@ -1,11 +1,13 @@
-//! Controlling one BE of a node: where its pid file is, whether it runs and serves, its scripts.
+//! Controlling one BE of a node: where its pid file is, whether it runs and serves, its scripts,
+//! and the node as the in-place canary and its rollback see it (ports, pid folder, the address
+//! SHOW BACKENDS lists it under), read once so every step looks at the same node.
 //!
 //! Readiness is decided from what a BE shows at once: the process is alive, `/api/health` answers
 //! OK and the heartbeat port accepts connections. be.INFO cannot be the gate: StarRocks buffers
 //! INFO lines for up to 30 s (`FLAGS_logbufsecs`) and `sys_log_level = WARNING` drops them.
 
 use std::fs;
-use std::net::{SocketAddr, TcpStream};
+use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -14,8 +16,11 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
+use super::backends::{self, Want};
+use super::{conf, BeConfig};
 use crate::conf::ConfFile;
 use crate::probe::http;
+use crate::runner::Ending;
 
 /// The folder holding `be.pid` for the BE home `home`: `PID_DIR` of be.conf (exported by the start
 /// and stop scripts, so `${STARROCKS_HOME}` and other variables expand), or `bin/`.
@@ -124,25 +129,53 @@ pub fn binary_version(pkg: &Path) -> Option<String> {
         .then_some(first)
 }
 
-/// `reported` (SHOW BACKENDS' Version, e.g. `3.3.10-7e4a3c1`) is exactly the release `expected`
-/// (from `--version`): the same `major.minor.patch`, and the same build suffix when both have one.
-/// A prefix test would let `3.3.1` pass for `3.3.10-…`.
-pub fn same_release(expected: &str, reported: &str) -> bool {
-    let split = |s: &str| -> (String, Option<String>) {
-        let s = s.trim();
-        match s.split_once('-') {
-            Some((v, rest)) => (v.to_string(), Some(rest.to_string())),
-            None => (s.to_string(), None),
-        }
-    };
-    let (ev, es) = split(expected);
-    let (rv, rs) = split(reported);
-    if ev.is_empty() || ev != rv {
-        return false;
+/// The node an in-place canary or rollback works on.
+pub struct Node {
+    pub home: PathBuf,
+    pub http_port: u16,
+    pub hb_port: u16,
+    /// Where be.pid lives (`PID_DIR` of be.conf, or bin/).
+    pub pid_dir: PathBuf,
+    /// This node's address in SHOW BACKENDS: `--be-host`, or the detected candidates.
+    pub be_host: Option<String>,
+    pub candidates: Vec<IpAddr>,
+}
+
+impl Node {
+    pub fn read(cfg: &BeConfig) -> Result<Node, Ending> {
+        let nc = conf::read(&cfg.be_home)?;
+        let home = fs::canonicalize(&cfg.be_home).unwrap_or_else(|_| cfg.be_home.clone());
+        let networks = nc.conf.get("priority_networks").unwrap_or_default();
+        let networks = backends::parse_priority_networks(&networks).map_err(|bad| {
+            Ending::bad_input(format!(
+                "{}: priority_networks has `{}`, which is not a CIDR; fix be.conf",
+                nc.path, bad.0
+            ))
+        })?;
+        Ok(Node {
+            http_port: nc.ports["be_http_port"],
+            hb_port: nc.ports["heartbeat_service_port"],
+            pid_dir: pid_dir(&home, &nc.conf),
+            be_host: cfg.be_host.clone(),
+            candidates: backends::candidate_addresses(&backends::local_addresses(), &networks),
+            home,
+        })
     }
-    match (es, rs) {
-        (Some(a), Some(b)) => a == b,
-        _ => true,
+
+    /// Where be.pid of the old BE is once bin/ moved into `backup`.
+    pub fn old_pid_dir(&self, backup: &Path) -> PathBuf {
+        if self.pid_dir == self.home.join("bin") {
+            backup.join("bin")
+        } else {
+            self.pid_dir.clone()
+        }
+    }
+
+    pub fn want(&self) -> Want<'_> {
+        match &self.be_host {
+            Some(h) => Want::Host(h),
+            None => Want::Detected(&self.candidates),
+        }
     }
 }
 
@@ -240,16 +273,6 @@ pub fn stop(pid: i32, script_home: Option<&Path>, grace: Duration) -> Result<(),
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn versions_match_exactly() {
-        assert!(same_release("3.3.1-abc1234", "3.3.1-abc1234"));
-        assert!(same_release("3.3.1", "3.3.1-abc1234"));
-        assert!(!same_release("3.3.1", "3.3.10-abc1234"));
-        assert!(!same_release("3.3.1-abc1234", "3.3.10-abc1234"));
-        assert!(!same_release("3.3.1-abc1234", "3.3.1-def5678"));
-        assert!(!same_release("", ""));
-    }
 
     #[test]
     fn pid_dir_follows_be_conf() {

@@ -129,9 +129,29 @@ impl fmt::Display for VersionReq {
 }
 
 /// Whether a version string StarRocks reports (`SHOW BACKENDS` `Version`, `feVersion`) is exactly
-/// `expected`, compared as numbers: `3.3.10-...` is not `3.3.1`.
-pub fn reported_is(reported: &str, expected: Version) -> bool {
-    reported.parse::<Version>() == Ok(expected)
+/// the release `expected` (as `starrocks_be --version` prints it, `3.3.5-6d81f75`, or bare
+/// `3.3.5`). The numbers are compared as numbers because a prefix test would let `3.3.1` pass for
+/// `3.3.10-…`; the build suffix is compared too when both strings carry one, because two builds of
+/// one release (`3.3.5-6d81f75`, `3.3.5-ee-5b29ea9`) are different binaries.
+pub fn reported_is(reported: &str, expected: &str) -> bool {
+    let split = |s: &str| -> (Result<Version, ParseVersionError>, Option<String>) {
+        let s = s.trim();
+        match s.split_once('-') {
+            Some((v, build)) => (v.parse(), Some(build.to_string())),
+            None => (s.parse(), None),
+        }
+    };
+    let (Ok(rv), rb) = split(reported) else {
+        return false;
+    };
+    let (Ok(ev), eb) = split(expected) else {
+        return false;
+    };
+    rv == ev
+        && match (rb, eb) {
+            (Some(r), Some(e)) => r == e,
+            _ => true,
+        }
 }
 
 /// Which name of the election-group reset flag a release reads from fe.conf.
@@ -245,8 +265,19 @@ mod tests {
         assert!(!exact.matches(v("3.3.10")) && !exact.matches_reported("3.3.10-5b29ea9"));
         assert!(exact.matches_reported("3.3.1-79ee91d"));
         assert!(!exact.matches_reported("garbage"));
-        assert!(reported_is("3.3.1-79ee91d", v("3.3.1")));
-        assert!(!reported_is("3.3.10-79ee91d", v("3.3.1")));
         assert!("3".parse::<VersionReq>().is_err());
+    }
+
+    #[test]
+    fn a_reported_version_is_the_expected_release_only_exactly() {
+        assert!(reported_is("3.3.1-79ee91d", "3.3.1"));
+        assert!(reported_is("3.3.1-abc1234", "3.3.1-abc1234"));
+        assert!(!reported_is("3.3.10-79ee91d", "3.3.1"));
+        assert!(!reported_is("3.3.10-abc1234", "3.3.1-abc1234"));
+        // Another build of the same release is not the build that was installed.
+        assert!(!reported_is("3.3.1-def5678", "3.3.1-abc1234"));
+        assert!(!reported_is("3.3.14-ee-5b29ea9", "3.3.14-5b29ea9"));
+        assert!(!reported_is("", ""));
+        assert!(!reported_is("garbage", "3.3.1"));
     }
 }

@@ -9,7 +9,7 @@ use std::process::Stdio;
 use super::Node;
 use crate::util::*;
 
-/// The steps a passing in-place canary journals, in order (src/be/inplace.rs `upgrade`).
+/// The steps a passing in-place canary journals, in order (src/be/inplace/upgrade.rs `upgrade`).
 const FORWARD_STEPS: &[&str] = &[
     "begin",
     "backup-bin",
@@ -21,7 +21,7 @@ const FORWARD_STEPS: &[&str] = &[
     "kept",
 ];
 
-/// The steps a rollback journals after a failed or killed canary (src/be/inplace.rs `restore`).
+/// The steps a rollback journals after a failed or killed canary (src/be/inplace/rollback.rs `restore`).
 const ROLLBACK_STEPS: &[&str] = &[
     "rollback-begin",
     "rollback-restore",

@@ -1,0 +1,219 @@
+//! `sr-rehearse check`: the health of a whole cluster, discovered from one FE.
+//!
+//! The operations guide checks a cluster by hand: `/api/bootstrap` on every FE, `/api/health` on
+//! every BE, a query, and before an upgrade the replica count. This command does all of it from one
+//! FE address and adds what decides whether a rolling upgrade may go on: which version each node
+//! runs, who leads and how far each follower's replayed journal is behind, unhealthy and
+//! inconsistent tablets, decommissioning nodes. `--wait` makes it the gate between two upgrade
+//! steps: it polls until the cluster is healthy or the deadline passes.
+//!
+//! Looking (`discover`, through the probes of `probe`), judging (`rules`) and showing (`render`)
+//! are apart so that the rules, which decide whether an upgrade may go on, can be read and tested
+//! without a cluster. This file holds what they share: the config and the status they fill in.
+
+mod discover;
+mod probe;
+mod render;
+mod rules;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::report::exit;
+use crate::version::Version;
+
+pub use discover::check_once;
+pub use probe::{ProbeError, Rows, Sql};
+pub use render::{render_human, to_report};
+
+/// What `check` was asked to do.
+#[derive(Debug, Clone)]
+pub struct CheckConfig {
+    /// The FE to start from, as HOST:HTTP_PORT.
+    pub fe: String,
+    pub query_port: u16,
+    pub user: String,
+    pub password_env: Option<String>,
+    /// Poll until healthy or this long has passed.
+    pub wait: Option<Duration>,
+    /// A follower further behind the leader than this many journal entries is lagging.
+    pub max_journal_lag: u64,
+    /// Versions allowed to run side by side (a rolling upgrade in progress); others are mixed.
+    pub allow_versions: Vec<String>,
+    /// Each probe's connect and read timeout.
+    pub probe_timeout: Duration,
+    pub json: Option<PathBuf>,
+    pub junit: Option<PathBuf>,
+    pub quiet: bool,
+}
+
+/// A failure to run the check at all.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    #[error("{0}")]
+    BadInput(String),
+    #[error("{0}")]
+    Unreachable(String),
+}
+
+impl CheckError {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            CheckError::BadInput(_) => exit::BAD_INPUT,
+            CheckError::Unreachable(_) => exit::ENVIRONMENT,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ProbeResult {
+    pub name: String,
+    pub ok: bool,
+    pub detail: String,
+}
+
+/// One node as SHOW FRONTENDS / BACKENDS / COMPUTE NODES and its own endpoints show it.
+#[derive(Debug, Clone, Serialize)]
+pub struct NodeStatus {
+    /// `fe`, `be` or `cn`.
+    pub kind: String,
+    pub host: String,
+    pub http_port: u16,
+    /// FE query port, BE heartbeat port.
+    pub port: u16,
+    /// LEADER, FOLLOWER or OBSERVER for an FE; empty for a BE or CN.
+    pub role: String,
+    pub alive: bool,
+    pub version: String,
+    pub last_heartbeat: String,
+    pub err_msg: String,
+    pub replayed_journal_id: Option<u64>,
+    /// How many entries this follower is behind the leader.
+    pub journal_lag: Option<u64>,
+    pub decommissioned: bool,
+    pub probes: Vec<ProbeResult>,
+    /// Why this node is not healthy; empty when it is.
+    pub problems: Vec<String>,
+}
+
+impl NodeStatus {
+    pub fn id(&self) -> String {
+        format!("{} {}:{}", self.kind, self.host, self.port)
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Tablets {
+    pub total: u64,
+    pub unhealthy: u64,
+    pub inconsistent: u64,
+}
+
+/// The result of one look at the cluster (the last one, with `--wait`).
+#[derive(Debug, Clone, Serialize)]
+pub struct ClusterStatus {
+    pub schema: u32,
+    pub command: String,
+    /// `healthy`, `degraded`, `unreachable` or `bad input`.
+    pub verdict: String,
+    pub exit_code: i32,
+    pub fe: String,
+    pub leader: Option<String>,
+    /// Version → the nodes running it.
+    pub versions: BTreeMap<String, Vec<String>>,
+    pub tablets: Option<Tablets>,
+    /// `db.table (replication_num N)` of tables with fewer than 3 replicas.
+    pub low_replication: Vec<String>,
+    pub nodes: Vec<NodeStatus>,
+    /// What is degraded and why; empty when healthy.
+    pub problems: Vec<String>,
+    /// What an operator should know but does not make the cluster degraded.
+    pub warnings: Vec<String>,
+    pub polls: u32,
+    pub started_at: String,
+    pub duration_ms: u64,
+}
+
+impl ClusterStatus {
+    fn new(fe: &str) -> ClusterStatus {
+        ClusterStatus {
+            schema: 1,
+            command: "check".into(),
+            verdict: "unreachable".into(),
+            exit_code: exit::ENVIRONMENT,
+            fe: fe.to_string(),
+            leader: None,
+            versions: BTreeMap::new(),
+            tablets: None,
+            low_replication: Vec::new(),
+            nodes: Vec::new(),
+            problems: Vec::new(),
+            warnings: Vec::new(),
+            polls: 0,
+            started_at: crate::timefmt::Civil::now().rfc3339(),
+            duration_ms: 0,
+        }
+    }
+
+    pub fn healthy(&self) -> bool {
+        self.exit_code == exit::PASS
+    }
+}
+
+/// Splits HOST:PORT, naming the flag in the error.
+pub fn parse_host_port(flag: &str, s: &str) -> Result<(String, u16), CheckError> {
+    let (h, p) = s.rsplit_once(':').ok_or_else(|| {
+        CheckError::BadInput(format!(
+            "failed to read {flag} {s}: expected HOST:PORT, e.g. 10.0.0.1:8030"
+        ))
+    })?;
+    let port = p.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| {
+        CheckError::BadInput(format!(
+            "failed to read {flag} {s}: the port must be a number from 1 to 65535"
+        ))
+    })?;
+    if h.is_empty() {
+        return Err(CheckError::BadInput(format!(
+            "failed to read {flag} {s}: the host is empty"
+        )));
+    }
+    Ok((h.trim_matches(['[', ']']).to_string(), port))
+}
+
+/// Checks once, or with `--wait` until healthy or the deadline. Errors other than bad input are
+/// retried while waiting: an FE that is restarting is unreachable for a moment.
+pub fn run_check(cfg: &CheckConfig) -> Result<ClusterStatus, CheckError> {
+    let started = Instant::now();
+    let deadline = cfg.wait.map(|w| started + w);
+    let mut polls = 0;
+    loop {
+        polls += 1;
+        let r = check_once(cfg);
+        let done = match (&r, deadline) {
+            (Err(CheckError::BadInput(_)), _) => true,
+            (Ok(s), _) if s.healthy() => true,
+            (_, None) => true,
+            (_, Some(d)) => Instant::now() >= d,
+        };
+        if done {
+            return r.map(|mut s| {
+                s.polls = polls;
+                s.duration_ms = started.elapsed().as_millis() as u64;
+                s
+            });
+        }
+        // The tool's own polling interval (not a test synchronisation).
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// The leader's version, as SHOW FRONTENDS reports it.
+pub fn leader_version(s: &ClusterStatus) -> Option<Version> {
+    s.nodes
+        .iter()
+        .find(|n| n.role == "LEADER")
+        .and_then(|n| n.version.split('-').next()?.parse().ok())
+}

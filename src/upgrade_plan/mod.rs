@@ -1,0 +1,152 @@
+//! `sr-rehearse upgrade-plan`: the rolling-upgrade runbook of a live cluster, or the Ansible
+//! playbook that runs it.
+//!
+//! The order is the StarRocks guide's: BEs (and CNs) one at a time, then the FE observers and
+//! followers, the leader last; each node is stopped, its `bin/` and `lib/` replaced with a backup
+//! kept, started, and the next node waits for `sr-rehearse check --wait` to see the whole cluster
+//! healthy. The plan refuses what the guide warns against: a cluster that is not healthy now, a
+//! target that skips a minor version, and an upgrade nobody rehearsed (no passing FE rehearsal and
+//! BE canary report for the same target). Executing it is left to Ansible, which operators already
+//! run across StarRocks fleets: this module writes commands and YAML, never a scheduler.
+//!
+//! Deciding the plan (`model`, with the rehearsal reports it requires read by `reports`) is apart
+//! from writing it out (`text`, `ansible`) so that both forms always carry the same steps and
+//! refusals; this file holds the types they share.
+
+mod ansible;
+mod model;
+mod reports;
+mod text;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::check::{CheckConfig, NodeStatus};
+use crate::report::exit;
+use crate::version::Version;
+
+pub use ansible::write_ansible;
+pub use model::{next_line, plan};
+pub use text::render_text;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PlanFormat {
+    /// A runbook on stdout.
+    Text,
+    /// inventory.yml, playbook.yml and fe-node.yml in --out.
+    Ansible,
+}
+
+/// What `upgrade-plan` was asked for.
+#[derive(Debug, Clone)]
+pub struct PlanConfig {
+    pub check: CheckConfig,
+    pub new_be: PathBuf,
+    pub new_fe: PathBuf,
+    pub rehearsal_report: Option<PathBuf>,
+    pub canary_report: Option<PathBuf>,
+    pub to_version: Option<Version>,
+    pub force: bool,
+    pub format: PlanFormat,
+    /// Where `--format ansible` writes playbook.yml and inventory.yml.
+    pub out: Option<PathBuf>,
+    /// The FE and BE home on every host, unless `node_homes` names one node's.
+    pub fe_home: PathBuf,
+    pub be_home: PathBuf,
+    /// `fe@HOST:QUERY_PORT` or `be@HOST:HEARTBEAT_PORT` → that node's home.
+    pub node_homes: Vec<(String, PathBuf)>,
+    /// JAVA_HOME for the FE start script, when the hosts' environment does not set it.
+    pub java_home: Option<PathBuf>,
+    pub gate_wait: Duration,
+    pub soak: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("{0}")]
+    BadInput(String),
+    #[error("refused: {}", .0.join("; "))]
+    Refused(Vec<String>),
+    #[error("{0}")]
+    Unreachable(String),
+    #[error("{0}")]
+    Io(String),
+}
+
+impl PlanError {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            PlanError::BadInput(_) | PlanError::Refused(_) => exit::BAD_INPUT,
+            PlanError::Unreachable(_) | PlanError::Io(_) => exit::ENVIRONMENT,
+        }
+    }
+}
+
+/// One node in upgrade order.
+#[derive(Debug, Clone)]
+pub struct PlanStep {
+    pub node: NodeStatus,
+    pub home: PathBuf,
+    /// `--fe HOST:HTTP_PORT --query-port N` of the FE the gate after this step asks.
+    pub gate: (String, u16, u16),
+}
+
+/// The plan: what runs now, the target, the steps in order, and what `--force` went past.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub from: Version,
+    pub to: Version,
+    pub steps: Vec<PlanStep>,
+    pub forced: Vec<String>,
+    pub warnings: Vec<String>,
+    /// Same minor line: the guide allows replacing only `starrocks_be` / `starrocks-fe.jar`.
+    pub patch_only: bool,
+}
+
+/// A `--node-home` value that is not `KIND@HOST:PORT=DIR`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NodeHomeError {
+    #[error("failed to read --node-home {0}: expected fe@HOST:QUERY_PORT=DIR or be@HOST:HEARTBEAT_PORT=DIR")]
+    NoDir(String),
+    #[error("failed to read --node-home {0}: expected KIND@HOST:PORT before =")]
+    NoNode(String),
+    #[error("failed to read --node-home {0}: the node is fe@HOST:QUERY_PORT, be@HOST:HEARTBEAT_PORT or cn@HOST:HEARTBEAT_PORT")]
+    BadNode(String),
+}
+
+/// Parses `--node-home KIND@HOST:PORT=DIR`.
+pub fn parse_node_home(s: &str) -> Result<(String, PathBuf), NodeHomeError> {
+    let (id, dir) = s
+        .split_once('=')
+        .ok_or_else(|| NodeHomeError::NoDir(s.into()))?;
+    let (kind, addr) = id
+        .split_once('@')
+        .ok_or_else(|| NodeHomeError::NoNode(s.into()))?;
+    if !matches!(kind, "fe" | "be" | "cn") || !addr.contains(':') {
+        return Err(NodeHomeError::BadNode(s.into()));
+    }
+    Ok((format!("{kind} {addr}"), PathBuf::from(dir)))
+}
+
+/// The path of this tool as the runbook and the playbook call it: the binary that wrote them.
+fn tool() -> String {
+    std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "sr-rehearse".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_home_needs_kind_host_port_and_dir() {
+        assert_eq!(
+            parse_node_home("be@10.0.0.1:9050=/opt/be").unwrap(),
+            ("be 10.0.0.1:9050".to_string(), PathBuf::from("/opt/be"))
+        );
+        assert!(parse_node_home("10.0.0.1:9050=/opt/be").is_err());
+        assert!(parse_node_home("xx@10.0.0.1:9050=/opt/be").is_err());
+        assert!(parse_node_home("be@10.0.0.1:9050").is_err());
+    }
+}

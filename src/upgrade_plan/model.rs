@@ -1,0 +1,189 @@
+//! Whether the upgrade may be planned, and the steps in the guide's order.
+//!
+//! Every refusal is gathered before the plan answers, so an operator sees all of them at once;
+//! `--force` turns them into the plan's `forced` list instead of an error, and both renderings
+//! print that list first.
+
+use std::path::{Path, PathBuf};
+
+use super::reports::{parse_version, read_report};
+use super::{Plan, PlanConfig, PlanError, PlanStep};
+use crate::check::{self, CheckError, ClusterStatus, NodeStatus};
+
+/// The next minor line an upgrade may reach from `line`: x.y+1, and 2.5 → 3.0, 3.5 → 4.0, the
+/// major upgrades the guide requires to go through the last minor of the previous major.
+pub fn next_line(line: (u32, u32)) -> (u32, u32) {
+    match line {
+        (2, 5) => (3, 0),
+        (3, 5) => (4, 0),
+        (m, n) => (m, n + 1),
+    }
+}
+
+fn check_package(flag: &str, dir: &Path) -> Result<(), PlanError> {
+    for sub in ["bin", "lib"] {
+        if !dir.join(sub).is_dir() {
+            return Err(PlanError::BadInput(format!(
+                "failed to use {flag} {}: it has no {sub}/ (give the unpacked release's {} folder)",
+                dir.display(),
+                if flag == "--new-fe" { "fe/" } else { "be/" }
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Looks at the cluster, applies the refusals, and orders the steps.
+pub fn plan(cfg: &PlanConfig) -> Result<Plan, PlanError> {
+    check_package("--new-be", &cfg.new_be)?;
+    check_package("--new-fe", &cfg.new_fe)?;
+    let mut refusals = Vec::new();
+    let mut warnings = Vec::new();
+
+    // The rehearsals, for the same target.
+    let fe_target = match &cfg.rehearsal_report {
+        Some(p) => read_report("--rehearsal-report", p, "fe")
+            .map_err(|e| refusals.push(e.to_string()))
+            .ok(),
+        None => {
+            refusals.push("no FE rehearsal report (--rehearsal-report): run `sr-rehearse fe --meta ... --new-fe ... --json REPORT` first".into());
+            None
+        }
+    };
+    let be_target = match &cfg.canary_report {
+        Some(p) => read_report("--canary-report", p, "be")
+            .map_err(|e| refusals.push(e.to_string()))
+            .ok(),
+        None => {
+            refusals.push("no BE canary report (--canary-report): run `sr-rehearse be --be-home ... --new-be ... --json REPORT` on one node first".into());
+            None
+        }
+    };
+    if let (Some(f), Some(b)) = (fe_target, be_target) {
+        if f != b {
+            refusals.push(format!(
+                "the FE rehearsal was for {f} and the BE canary for {b}: both must test the same target"
+            ));
+        }
+    }
+    let to = match (cfg.to_version, fe_target.or(be_target)) {
+        (Some(t), Some(r)) if t != r => {
+            refusals.push(format!(
+                "--to-version {t} is not the version the reports tested ({r})"
+            ));
+            t
+        }
+        (Some(t), _) => t,
+        (None, Some(r)) => r,
+        (None, None) => {
+            refusals.push("no target version known: give --to-version as well".into());
+            return Err(PlanError::Refused(refusals));
+        }
+    };
+
+    // The cluster, now.
+    let status = check::check_once(&cfg.check).map_err(|e| match e {
+        CheckError::BadInput(m) => PlanError::BadInput(m),
+        CheckError::Unreachable(m) => PlanError::Unreachable(m),
+    })?;
+    if !status.healthy() {
+        refusals.push(format!(
+            "the cluster is not healthy: {}",
+            status.problems.join("; ")
+        ));
+    }
+    warnings.extend(status.warnings.iter().cloned());
+    let from = check::leader_version(&status)
+        .or_else(|| status.nodes.iter().find_map(|n| parse_version(&n.version)))
+        .ok_or_else(|| {
+            PlanError::Unreachable(
+                "failed to read the cluster's version from SHOW FRONTENDS".into(),
+            )
+        })?;
+    if to < from {
+        refusals.push(format!(
+            "{to} is older than the cluster's {from}: this plans upgrades, not downgrades"
+        ));
+    } else if to.line() > next_line(from.line()) {
+        let (m, n) = next_line(from.line());
+        refusals.push(format!(
+            "{from} -> {to} skips a minor version: upgrade to {m}.{n}.x first (the guide: one minor version at a time, and 3.0 only from 2.5)"
+        ));
+    }
+
+    let forced = if refusals.is_empty() {
+        Vec::new()
+    } else if cfg.force {
+        refusals
+    } else {
+        return Err(PlanError::Refused(refusals));
+    };
+    Ok(Plan {
+        from,
+        to,
+        steps: order(cfg, &status),
+        forced,
+        warnings,
+        patch_only: from.line() == to.line(),
+    })
+}
+
+fn home_of(cfg: &PlanConfig, n: &NodeStatus) -> PathBuf {
+    let id = n.id();
+    cfg.node_homes
+        .iter()
+        .find(|(k, _)| *k == id)
+        .map(|(_, p)| p.clone())
+        .unwrap_or_else(|| {
+            if n.kind == "fe" {
+                cfg.fe_home.clone()
+            } else {
+                cfg.be_home.clone()
+            }
+        })
+}
+
+/// BEs, then CNs, then FE observers and followers, the leader last. A BE's gate asks the leader;
+/// an FE's gate asks that FE, which must be back to answer.
+fn order(cfg: &PlanConfig, s: &ClusterStatus) -> Vec<PlanStep> {
+    let leader = s.nodes.iter().find(|n| n.role == "LEADER");
+    let leader_gate = leader
+        .map(|l| (l.host.clone(), l.http_port, l.port))
+        .unwrap_or_else(|| {
+            let (h, p) = check::parse_host_port("--fe", &cfg.check.fe).unwrap_or_default();
+            (h, p, cfg.check.query_port)
+        });
+    let rank = |n: &NodeStatus| match (n.kind.as_str(), n.role.as_str()) {
+        ("be", _) => 0,
+        ("cn", _) => 1,
+        (_, "OBSERVER") => 2,
+        (_, "FOLLOWER") => 3,
+        _ => 4,
+    };
+    let mut nodes: Vec<&NodeStatus> = s.nodes.iter().collect();
+    nodes.sort_by_key(|n| (rank(n), n.host.clone(), n.port));
+    nodes
+        .into_iter()
+        .map(|n| PlanStep {
+            node: n.clone(),
+            home: home_of(cfg, n),
+            gate: if n.kind == "fe" {
+                (n.host.clone(), n.http_port, n.port)
+            } else {
+                leader_gate.clone()
+            },
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_line_follows_the_guide() {
+        assert_eq!(next_line((3, 2)), (3, 3));
+        assert_eq!(next_line((2, 5)), (3, 0));
+        assert_eq!(next_line((3, 5)), (4, 0));
+    }
+}
