@@ -783,6 +783,64 @@ impl Drop for Pipeline {
     }
 }
 
+/// Where one entry of an unpacked release goes in a sandbox home.
+#[derive(Debug, Clone, Copy)]
+pub enum Place {
+    /// A folder copied by [`copy_release_dir`]: what the sandbox writes beside (pid files in
+    /// `bin/`) or rewrites (`conf/`) must not be the package's.
+    Copy,
+    /// A file copied (a start script may chmod it).
+    CopyFile,
+    /// A symlink to the package's entry: content the sandbox only reads.
+    Link,
+    /// An empty folder: one the server writes into at run time.
+    Empty,
+    /// Nothing: made by the layout itself, or of no use to the sandbox.
+    Skip,
+    /// A folder of the home's own, its entries placed by this rule.
+    Within(fn(&str) -> Place),
+}
+
+/// How a release is laid out in a sandbox home.
+#[derive(Debug, Clone, Copy)]
+pub struct Layout {
+    /// Folders made first, relative to the home.
+    pub made: &'static [&'static str],
+    /// Where each entry of the release's top folder goes, by name.
+    pub place: fn(&str) -> Place,
+}
+
+/// Lays the release `pkg` out in the sandbox home `home` per `layout`.
+pub fn lay_out(pkg: &Path, home: &Path, layout: &Layout) -> io::Result<()> {
+    let pkg = fs::canonicalize(pkg)?;
+    for d in layout.made {
+        fs::create_dir_all(home.join(d))?;
+    }
+    place_entries(&pkg, home, layout.place)
+}
+
+fn place_entries(from: &Path, to: &Path, place: fn(&str) -> Place) -> io::Result<()> {
+    for entry in fs::read_dir(from)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let dest = to.join(&name);
+        match place(&name.to_string_lossy()) {
+            Place::Copy => copy_release_dir(&entry.path(), &dest)?,
+            Place::CopyFile => {
+                fs::copy(entry.path(), &dest)?;
+            }
+            Place::Link => std::os::unix::fs::symlink(entry.path(), &dest)?,
+            Place::Empty => fs::create_dir_all(&dest)?,
+            Place::Skip => {}
+            Place::Within(inner) => {
+                fs::create_dir_all(&dest)?;
+                place_entries(&entry.path(), &dest, inner)?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Copies a release folder (`bin/`, `conf/`, `lib/`) from `from` to `to`: modes are kept, pid
 /// files are left behind so a copy never looks like a running server, and symlinks follow
 /// [`LinkRule`] (a link out of the folder is copied as its content, so the sandbox never writes

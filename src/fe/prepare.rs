@@ -14,7 +14,7 @@ use super::{Ending, FeConfig, Run};
 use crate::conf::{Change, ConfFile};
 use crate::meta::{self, MetaInventory};
 use crate::version::{Version, KEY_NEW_RECOVERY, KEY_OLD_RECOVERY};
-use crate::workspace;
+use crate::workspace::{self, Layout, Place};
 
 /// Production ports that matter for an FE, and StarRocks' defaults for them.
 const PORT_KEYS: &[(&str, u16)] = &[
@@ -46,10 +46,6 @@ pub struct Plan {
 }
 
 impl Plan {
-    pub fn sandbox_ports(&self) -> Vec<u16> {
-        self.ports.iter().map(|(_, p)| *p).collect()
-    }
-
     pub fn port(&self, key: &str) -> u16 {
         self.ports
             .iter()
@@ -695,12 +691,7 @@ pub fn preflight(run: &mut Run) -> Result<Plan, Ending> {
         "https_port",
         "cloud_native_meta_port",
     ];
-    let picked = crate::ports::pick(keys.len(), &avoid).ok_or_else(|| {
-        Ending::env("failed to find free ports for the sandbox between 20000 and 61000")
-    })?;
-    let ports: Vec<(String, u16)> = keys.iter().map(|k| k.to_string()).zip(picked).collect();
-    run.report.ports.production = production.clone();
-    run.report.ports.sandbox = ports.iter().cloned().collect();
+    let ports = run.pick_ports(&keys, &avoid, production.clone())?;
 
     // Where the workspace goes.
     let root = &cfg.workspace_root;
@@ -804,25 +795,16 @@ pub fn preflight(run: &mut Run) -> Result<Plan, Ending> {
 /// The sandbox FE home: `bin/` and `conf/` copied (so pid files and the conf live in the
 /// workspace), `lib/` and the other read-only folders of the release linked, `log/` and the folders
 /// an FE writes into (`plugins`, `temp_dir`, `small_files`) empty.
-pub fn lay_out_package(pkg: &Path, home: &Path) -> std::io::Result<()> {
-    fs::create_dir_all(home.join("log"))?;
-    let pkg = fs::canonicalize(pkg)?;
-    for entry in fs::read_dir(&pkg)? {
-        let entry = entry?;
-        let name = entry.file_name();
-        let n = name.to_string_lossy();
-        match n.as_ref() {
-            "bin" | "conf" => {
-                crate::workspace::copy_release_dir(&entry.path(), &home.join(&name))?;
-            }
-            "log" | "meta" => {}
-            // Folders the FE writes into at run time start empty in the workspace.
-            "plugins" | "temp_dir" | "small_files" => fs::create_dir_all(home.join(&name))?,
-            _ => std::os::unix::fs::symlink(entry.path(), home.join(&name))?,
-        }
-    }
-    Ok(())
-}
+pub const LAYOUT: Layout = Layout {
+    made: &["log"],
+    place: |name| match name {
+        "bin" | "conf" => Place::Copy,
+        "log" | "meta" => Place::Skip,
+        // Folders the FE writes into at run time start empty in the workspace.
+        "plugins" | "temp_dir" | "small_files" => Place::Empty,
+        _ => Place::Link,
+    },
+};
 
 #[cfg(test)]
 mod tests {
