@@ -7,7 +7,11 @@
 //! module runs the steps in order and guarantees the teardown.
 
 mod decide;
+mod home;
+mod jdk;
+mod plan;
 mod prepare;
+mod rewrite;
 
 use std::fs;
 use std::path::PathBuf;
@@ -17,7 +21,8 @@ use crate::report::{Report, StepStatus};
 use crate::version::Version;
 use crate::workspace;
 
-pub use prepare::{remove_home_link, Plan};
+pub use home::remove_home_link;
+pub use plan::Plan;
 
 pub use crate::runner::Keep;
 
@@ -57,7 +62,7 @@ pub(crate) struct Run<'a> {
     pub cfg: &'a FeConfig,
     pub ctx: Runner,
     /// The sandbox home as the scripts are given it, and the symlink made for that when the real
-    /// path is not shell-safe (see `prepare::script_home`).
+    /// path is not shell-safe (see `home::script_home`).
     pub script_home: Option<PathBuf>,
     pub home_link: Option<PathBuf>,
 }
@@ -112,7 +117,7 @@ fn pipeline(run: &mut Run) -> Result<(), Ending> {
         "fe",
         &prepare::LAYOUT,
     )?;
-    let (script_home, link) = prepare::script_home(&dir, &fe_home).map_err(|e| {
+    let (script_home, link) = home::script_home(&dir, &fe_home).map_err(|e| {
         Ending::env(format!(
             "failed to link the sandbox home {} under a path without blanks or shell characters: {e}",
             fe_home.display()
