@@ -3,8 +3,10 @@
 //! Copy the Leader's meta into a fresh workspace, start the new release on the copy with every port
 //! moved, a new cluster id and the election-group reset, decide from its logs and probes whether it
 //! accepted the metadata, stop it for sure, report. `prepare` does everything that can be decided
-//! without touching anything (preflight and the plan), `decide` watches the running FE, and this
-//! module runs the steps in order and guarantees the teardown.
+//! without touching anything (preflight, into a `plan`; with `jdk`), `rewrite` makes the sandbox's
+//! fe.conf, `home` the path the scripts reach the sandbox by, `decide` (with `sql`) watches the
+//! running FE, and this module runs the steps in order and guarantees the teardown. What is not
+//! FE-specific (the workspace, the copy, launch and stop, `--keep`) is the shared `runner`.
 
 mod decide;
 mod home;
@@ -12,6 +14,7 @@ mod jdk;
 mod plan;
 mod prepare;
 mod rewrite;
+mod sql;
 
 use std::fs;
 use std::path::PathBuf;
