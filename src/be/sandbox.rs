@@ -157,13 +157,10 @@ const LAYOUT: Layout = Layout {
 };
 
 fn plan_text(plan: &Plan, cfg: &BeConfig) -> String {
-    let ws = format!(
-        "{}/sr-rehearse-<UTC timestamp>-<random>",
-        cfg.workspace_root.display()
-    );
+    let ws = crate::runner::planned_run_dir(&cfg.workspace_root);
     let home = format!("{ws}/be");
     let (_, changes) = rewrite(plan, &home, &format!("{home}/storage"));
-    let mut s = String::from("plan (nothing below has been done):\n");
+    let mut s = String::from(crate::runner::PLAN_HEADING);
     s.push_str(&format!(
         "  1. create {ws}/ with be/bin and be/conf (copied), be/lib (linked to {}/lib, starrocks_be copied), be/log, be/storage\n",
         plan.new_be.display()
@@ -191,18 +188,11 @@ fn plan_text(plan: &Plan, cfg: &BeConfig) -> String {
         "  5. decide from the process, GET /api/health and the heartbeat port (be.INFO/be.WARNING/be.out name failures); timeout {}\n",
         humantime::format_duration(cfg.timeout)
     ));
-    s.push_str("  6. stop with bin/stop_be.sh, then SIGTERM, then SIGKILL to the process group\n");
-    s.push_str("ports (sandbox / production):\n");
-    for (k, p) in &plan.ports {
-        s.push_str(&format!(
-            "  {k:<24} {p:>5} / {}\n",
-            plan.node
-                .ports
-                .get(k)
-                .map(|p| p.to_string())
-                .unwrap_or_else(|| "-".into())
-        ));
-    }
+    s.push_str(&format!(
+        "  6. {}\n",
+        crate::runner::planned_stop("stop_be.sh")
+    ));
+    s.push_str(&crate::runner::ports_table(&plan.ports, &plan.node.ports));
     s
 }
 

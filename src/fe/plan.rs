@@ -12,6 +12,7 @@ use super::home::{home_link_path, shell_safe};
 use super::FeConfig;
 use crate::conf::{Change, ConfFile};
 use crate::meta::MetaInventory;
+use crate::runner;
 
 /// What preflight found and the sandbox will use.
 pub struct Plan {
@@ -60,10 +61,7 @@ impl Plan {
 
     /// The `--plan` text.
     pub fn render(&mut self, cfg: &FeConfig) -> String {
-        let ws = format!(
-            "{}/sr-rehearse-<UTC timestamp>-<random>",
-            cfg.workspace_root.display()
-        );
+        let ws = runner::planned_run_dir(&cfg.workspace_root);
         let fe_home = format!("{ws}/fe");
         let root =
             fs::canonicalize(&cfg.workspace_root).unwrap_or_else(|_| cfg.workspace_root.clone());
@@ -74,7 +72,7 @@ impl Plan {
                 .replace("TIMESTAMP-RANDOM", "<UTC timestamp>-<random>")
         });
         self.rewrite(link.as_deref().unwrap_or(&fe_home), cfg.cluster_id);
-        let mut s = String::from("plan (nothing below has been done):\n");
+        let mut s = String::from(runner::PLAN_HEADING);
         s.push_str(&format!(
             "  1. create {ws}/ with fe/bin (copied), fe/lib (linked to {}/lib), fe/conf, fe/log\n",
             cfg.new_fe.display()
@@ -114,23 +112,12 @@ impl Plan {
             "GET /api/health; timeout {}\n",
             humantime::format_duration(cfg.timeout)
         ));
-        s.push_str(
-            "  7. stop with bin/stop_fe.sh, then SIGTERM, then SIGKILL to the process group\n",
-        );
+        s.push_str(&format!("  7. {}\n", runner::planned_stop("stop_fe.sh")));
         s.push_str(&format!(
             "  8. report; keep the workspace: {:?}\n",
             cfg.keep
         ));
-        s.push_str("ports (sandbox / production):\n");
-        for (k, p) in &self.ports {
-            s.push_str(&format!(
-                "  {k:<24} {p:>5} / {}\n",
-                self.production
-                    .get(k)
-                    .map(|p| p.to_string())
-                    .unwrap_or_else(|| "-".into())
-            ));
-        }
+        s.push_str(&runner::ports_table(&self.ports, &self.production));
         s
     }
 }

@@ -10,10 +10,12 @@
 //! - [`workspace_step`]: the run folder, the package laid out in it, the copy, the rewritten conf;
 //! - [`sandbox`]: the network fence, the launch through the start script, the stop through the
 //!   stop script and the signal ladder;
-//! - [`finish`]: the verdict, the keep rules, and what happens to the run folder.
+//! - [`finish`]: the verdict, the keep rules, and what happens to the run folder;
+//! - [`plan`]: what the `--plan` texts share.
 
 mod checks;
 mod finish;
+mod plan;
 mod sandbox;
 mod workspace_step;
 
@@ -26,10 +28,8 @@ use crate::workspace::{self, RunState};
 
 pub use checks::{check_timeout, check_workspace_root, io_ending};
 pub use finish::Keep;
+pub use plan::{planned_run_dir, planned_stop, ports_table, PLAN_HEADING};
 pub use sandbox::Isolate;
-
-/// The summary of a `--plan` run, FE or BE.
-pub const PLAN_ONLY: &str = "plan only: nothing was written and nothing was started";
 
 /// How a run ended, when it did not pass.
 #[derive(Debug)]
@@ -174,12 +174,6 @@ impl Runner {
         };
         self.step("decide", started, status, detail);
         decided.map(|summary| self.report.summary = summary)
-    }
-
-    /// Prints what `--plan` would do, and ends the run there.
-    pub fn plan_only(&mut self, plan: &str) {
-        self.print(plan);
-        self.report.summary = PLAN_ONLY.into();
     }
 
     /// Records the phase in `run.json`, which `clean` reads to finish a run whose tool was killed.
