@@ -219,8 +219,13 @@ fn pipeline(cfg: &BeConfig, r: &mut Runner) -> Result<(), Ending> {
     r.interrupted()?;
 
     let t = Instant::now();
-    let (dir, home) =
-        r.create_workspace(&cfg.workspace_root, &plan.ports, &plan.new_be, "be", &LAYOUT)?;
+    let (dir, home) = r.create_workspace(
+        &cfg.workspace_root,
+        &plan.ports,
+        &plan.new_be,
+        "be",
+        &LAYOUT,
+    )?;
     r.step("workspace", t, StepStatus::Ok, dir.display().to_string());
 
     let t = Instant::now();

@@ -135,7 +135,10 @@ fn is_env_key(key: &str) -> bool {
 /// heap dump), with the options found and the value that writes those files under `log_dir`
 /// instead. `-Xloggc:` truncates its file when the JVM starts, so left alone the sandbox would
 /// overwrite production's GC log.
-pub(super) fn java_opts_moved(conf: &ConfFile, log_dir: &str) -> Vec<(String, Vec<String>, String)> {
+pub(super) fn java_opts_moved(
+    conf: &ConfFile,
+    log_dir: &str,
+) -> Vec<(String, Vec<String>, String)> {
     let mut out = Vec::new();
     let mut keys: Vec<(String, String)> = conf
         .effective()

@@ -131,3 +131,36 @@ impl Runner {
         self.finish(outcome, keep, launched, verbose, started)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_workspace_is_kept_only_for_a_launched_run_and_as_keep_says() {
+        let pass = Verdict::Pass;
+        let fail = Verdict::Fail;
+        assert!(
+            !Keep::Always.keeps(false, fail),
+            "nothing started: nothing to keep"
+        );
+        assert!(Keep::Always.keeps(true, pass));
+        assert!(!Keep::Never.keeps(true, fail));
+        assert!(Keep::OnFailure.keeps(true, fail));
+        assert!(Keep::OnFailure.keeps(true, Verdict::Timeout));
+        assert!(!Keep::OnFailure.keeps(true, pass));
+    }
+
+    #[test]
+    fn a_kept_run_folder_loses_only_its_run_json() {
+        let d = tempfile::tempdir().unwrap();
+        let run = d.path().join("sr-rehearse-x");
+        std::fs::create_dir_all(run.join("fe/log")).unwrap();
+        std::fs::write(run.join(workspace::RUN_FILE), "{}").unwrap();
+        release_run_dir(&run, true);
+        assert!(run.join("fe/log").is_dir());
+        assert!(!run.join(workspace::RUN_FILE).exists());
+        release_run_dir(&run, false);
+        assert!(!run.exists());
+    }
+}

@@ -49,3 +49,25 @@ impl Runner {
         self.report.summary = PLAN_ONLY.into();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_port_table_pairs_each_sandbox_port_with_production_s() {
+        let sandbox = vec![
+            ("http_port".to_string(), 20123),
+            ("rpc_port".to_string(), 20456),
+        ];
+        let production = BTreeMap::from([("http_port".to_string(), 8030)]);
+        assert_eq!(
+            ports_table(&sandbox, &production),
+            format!(
+                "ports (sandbox / production):\n  {:<24} 20123 / 8030\n  {:<24} 20456 / -\n",
+                "http_port", "rpc_port"
+            )
+        );
+        assert!(planned_run_dir(Path::new("/ws")).starts_with(&format!("/ws/{PREFIX}")));
+    }
+}

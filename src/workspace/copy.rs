@@ -486,7 +486,6 @@ mod tests {
         assert!(dst.join("image/VERSION").is_file());
     }
 
-
     #[test]
     fn every_copied_file_has_one_method_and_the_source_bytes() {
         let d = tempfile::tempdir().unwrap();

@@ -154,4 +154,49 @@ mod tests {
         let e = copy_release_dir(&from, &d.path().join("copy2")).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{e}");
     }
+
+    #[test]
+    fn a_layout_copies_links_and_empties_per_entry() {
+        let d = tempfile::tempdir().unwrap();
+        let pkg = d.path().join("pkg");
+        for f in [
+            "bin/start.sh",
+            "bin/old.pid",
+            "lib/a.jar",
+            "lib/srv",
+            "lib/udf/x",
+            "log/old.log",
+        ] {
+            let p = pkg.join(f);
+            fs::create_dir_all(p.parent().unwrap()).unwrap();
+            fs::write(p, f).unwrap();
+        }
+        let layout = Layout {
+            made: &["log", "storage"],
+            place: |name| match name {
+                "bin" => Place::Copy,
+                "lib" => Place::Within(|name| match name {
+                    "srv" => Place::CopyFile,
+                    "udf" => Place::Empty,
+                    _ => Place::Link,
+                }),
+                "log" => Place::Skip,
+                _ => Place::Link,
+            },
+        };
+        let home = d.path().join("run/fe");
+        lay_out(&pkg, &home, &layout).unwrap();
+        let is_link = |p: &str| {
+            fs::symlink_metadata(home.join(p))
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        };
+        assert!(home.join("bin/start.sh").is_file() && !is_link("bin"));
+        assert!(!home.join("bin/old.pid").exists(), "pid files stay behind");
+        assert!(!is_link("lib") && is_link("lib/a.jar") && !is_link("lib/srv"));
+        assert_eq!(fs::read_dir(home.join("lib/udf")).unwrap().count(), 0);
+        assert_eq!(fs::read_dir(home.join("log")).unwrap().count(), 0);
+        assert!(home.join("storage").is_dir());
+    }
 }
