@@ -198,8 +198,8 @@ fn plan_text(plan: &Plan, cfg: &BeConfig) -> String {
 
 fn pipeline(cfg: &BeConfig, r: &mut Runner) -> Result<(), Ending> {
     let t = Instant::now();
-    let preflight = preflight(cfg, r);
-    let plan = r.failed_step("preflight", t, preflight)?;
+    let checked = preflight(cfg, r);
+    let plan = r.failed_step("preflight", t, checked)?;
     let ports: Vec<String> = plan
         .node
         .ports

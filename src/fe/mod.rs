@@ -101,8 +101,8 @@ pub fn run(cfg: &FeConfig) -> Report {
 
 fn pipeline(run: &mut Run) -> Result<(), Ending> {
     let t = Instant::now();
-    let preflight = prepare::preflight(run);
-    let mut plan = run.failed_step("preflight", t, preflight)?;
+    let checked = prepare::preflight(run);
+    let mut plan = run.failed_step("preflight", t, checked)?;
     run.step("preflight", t, StepStatus::Ok, plan.preflight_detail());
     if run.cfg.plan {
         let text = plan.render(run.cfg);

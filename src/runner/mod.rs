@@ -81,7 +81,7 @@ pub(crate) struct Runner {
     pub printed_header: bool,
     /// What to do with the workspace when the run ends (`--keep`), or unwinds from a panic
     /// instead of reaching `finish`.
-    pub keep: Keep,
+    keep: Keep,
     /// Whether a sandbox was started: only then is there a workspace worth keeping.
     launched: bool,
     finished: bool,
