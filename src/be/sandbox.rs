@@ -4,7 +4,6 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -19,7 +18,7 @@ use crate::version::Version;
 use crate::watch::catalog::{Role, Severity};
 use crate::watch::tail::Tailer;
 use crate::watch::Watcher;
-use crate::workspace;
+use crate::workspace::{self, Layout, Place};
 
 /// Keys naming folders the BE writes to; each present one is moved into the workspace.
 const WRITE_DIRS: &[&str] = &[
@@ -32,28 +31,19 @@ const WRITE_DIRS: &[&str] = &[
 
 pub fn run(cfg: &BeConfig) -> Report {
     let started = Instant::now();
-    let mut r = Runner::new(super::new_report("be", cfg), cfg.quiet);
-    r.keep = cfg.keep;
+    let mut r = Runner::sandbox(super::new_report("be", cfg), cfg.quiet, cfg.keep);
     let outcome = pipeline(cfg, &mut r);
-    let launched = r.group.is_some();
-    if launched {
+    if r.launched() {
         let home = r.run_dir.as_ref().map(|d| d.join("be")).unwrap_or_default();
-        let mut stop = Command::new("bash");
-        stop.arg(home.join("bin/stop_be.sh"));
         // A graceful stop (3.0+: `-g`, SIGTERM) lets glog flush the INFO lines it still buffers,
         // which are the sandbox's evidence; the default SIGKILL would lose them.
-        if super::node::binary_version(&home)
+        let graceful = super::node::binary_version(&home)
             .and_then(|v| v.parse::<Version>().ok())
-            .is_some_and(|v| v.stop_be_has_graceful())
-        {
-            stop.arg("-g");
-        }
-        stop.current_dir(&home)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        r.stop_sandbox(stop, cfg.stop_grace);
+            .is_some_and(|v| v.stop_be_has_graceful());
+        let args: &[&str] = if graceful { &["-g"] } else { &[] };
+        r.stop_sandbox(&home, "stop_be.sh", args, cfg.stop_grace);
     }
-    r.finish(outcome, cfg.keep, launched, cfg.verbose, started)
+    r.finish_sandbox(outcome, cfg.verbose, started)
 }
 
 struct Plan {
@@ -97,12 +87,7 @@ fn preflight(cfg: &BeConfig, r: &mut Runner) -> Result<Plan, Ending> {
         "brpc_port",
         "starlet_port",
     ];
-    let picked = crate::ports::pick(keys.len(), &avoid).ok_or_else(|| {
-        Ending::env("failed to find free ports for the sandbox between 20000 and 61000")
-    })?;
-    let ports: Vec<(String, u16)> = keys.iter().map(|k| k.to_string()).zip(picked).collect();
-    r.report.ports.production = node.ports.clone();
-    r.report.ports.sandbox = ports.iter().cloned().collect();
+    let ports = r.pick_ports(&keys, &avoid, node.ports.clone())?;
     Ok(Plan {
         node,
         new_be,
@@ -156,49 +141,26 @@ fn rewrite(
 /// The sandbox BE home: `bin/` and `conf/` copied; `lib/` a real folder whose entries link to the
 /// package, except `starrocks_be` (the start script chmods it) and the folders the BE writes into
 /// (`udf-runtime`, which the start script empties, and `jdbc_drivers`), which start empty.
-fn lay_out(pkg: &Path, home: &Path) -> std::io::Result<()> {
-    let pkg = fs::canonicalize(pkg)?;
-    for d in ["log", "storage", "lib/udf-runtime"] {
-        fs::create_dir_all(home.join(d))?;
-    }
-    for entry in fs::read_dir(&pkg)? {
-        let entry = entry?;
-        let name = entry.file_name();
-        match name.to_string_lossy().as_ref() {
-            "bin" | "conf" => {
-                crate::workspace::copy_release_dir(&entry.path(), &home.join(&name))?;
-            }
-            "lib" => {
-                for e in fs::read_dir(entry.path())? {
-                    let e = e?;
-                    let n = e.file_name();
-                    match n.to_string_lossy().as_ref() {
-                        // Folders the BE writes into at run time stay in the workspace.
-                        "udf-runtime" | "jdbc_drivers" => {
-                            fs::create_dir_all(home.join("lib").join(&n))?;
-                        }
-                        "starrocks_be" => {
-                            fs::copy(e.path(), home.join("lib").join(&n))?;
-                        }
-                        _ => std::os::unix::fs::symlink(e.path(), home.join("lib").join(&n))?,
-                    }
-                }
-            }
-            "log" | "storage" => {}
-            _ => std::os::unix::fs::symlink(entry.path(), home.join(&name))?,
-        }
-    }
-    Ok(())
-}
+const LAYOUT: Layout = Layout {
+    made: &["log", "storage", "lib/udf-runtime"],
+    place: |name| match name {
+        "bin" | "conf" => Place::Copy,
+        "lib" => Place::Within(|name| match name {
+            // Folders the BE writes into at run time stay in the workspace.
+            "udf-runtime" | "jdbc_drivers" => Place::Empty,
+            "starrocks_be" => Place::CopyFile,
+            _ => Place::Link,
+        }),
+        "log" | "storage" => Place::Skip,
+        _ => Place::Link,
+    },
+};
 
 fn plan_text(plan: &Plan, cfg: &BeConfig) -> String {
-    let ws = format!(
-        "{}/sr-rehearse-<UTC timestamp>-<random>",
-        cfg.workspace_root.display()
-    );
+    let ws = crate::runner::planned_run_dir(&cfg.workspace_root);
     let home = format!("{ws}/be");
     let (_, changes) = rewrite(plan, &home, &format!("{home}/storage"));
-    let mut s = String::from("plan (nothing below has been done):\n");
+    let mut s = String::from(crate::runner::PLAN_HEADING);
     s.push_str(&format!(
         "  1. create {ws}/ with be/bin and be/conf (copied), be/lib (linked to {}/lib, starrocks_be copied), be/log, be/storage\n",
         plan.new_be.display()
@@ -226,30 +188,18 @@ fn plan_text(plan: &Plan, cfg: &BeConfig) -> String {
         "  5. decide from the process, GET /api/health and the heartbeat port (be.INFO/be.WARNING/be.out name failures); timeout {}\n",
         humantime::format_duration(cfg.timeout)
     ));
-    s.push_str("  6. stop with bin/stop_be.sh, then SIGTERM, then SIGKILL to the process group\n");
-    s.push_str("ports (sandbox / production):\n");
-    for (k, p) in &plan.ports {
-        s.push_str(&format!(
-            "  {k:<24} {p:>5} / {}\n",
-            plan.node
-                .ports
-                .get(k)
-                .map(|p| p.to_string())
-                .unwrap_or_else(|| "-".into())
-        ));
-    }
+    s.push_str(&format!(
+        "  6. {}\n",
+        crate::runner::planned_stop("stop_be.sh")
+    ));
+    s.push_str(&crate::runner::ports_table(&plan.ports, &plan.node.ports));
     s
 }
 
 fn pipeline(cfg: &BeConfig, r: &mut Runner) -> Result<(), Ending> {
     let t = Instant::now();
-    let plan = match preflight(cfg, r) {
-        Ok(p) => p,
-        Err(e) => {
-            r.step("preflight", t, StepStatus::Failed, e.summary.clone());
-            return Err(e);
-        }
-    };
+    let checked = preflight(cfg, r);
+    let plan = r.failed_step("preflight", t, checked)?;
     let ports: Vec<String> = plan
         .node
         .ports
@@ -263,34 +213,19 @@ fn pipeline(cfg: &BeConfig, r: &mut Runner) -> Result<(), Ending> {
     );
     r.step("preflight", t, StepStatus::Ok, detail);
     if cfg.plan {
-        r.print(&plan_text(&plan, cfg));
-        r.report.summary = "plan only: nothing was written and nothing was started".into();
+        r.plan_only(&plan_text(&plan, cfg));
         return Ok(());
     }
     r.interrupted()?;
 
     let t = Instant::now();
-    let root = fs::canonicalize(&cfg.workspace_root).unwrap_or_else(|_| cfg.workspace_root.clone());
-    let dir = workspace::create_run_dir(&root).map_err(|e| {
-        Ending::env(format!(
-            "failed to create a run folder in {}: {e}",
-            root.display()
-        ))
-    })?;
-    r.run_dir = Some(dir.clone());
-    r.report.workspace.path = Some(dir.display().to_string());
-    r.state.ports = plan.ports.iter().map(|(_, p)| *p).collect();
-    r.save_state("workspace");
-    let home = dir.join("be");
-    lay_out(&plan.new_be, &home).map_err(|e| {
-        crate::runner::io_ending(
-            &e,
-            format!(
-                "failed to lay out the sandbox package in {}: {e}",
-                home.display()
-            ),
-        )
-    })?;
+    let (dir, home) = r.create_workspace(
+        &cfg.workspace_root,
+        &plan.ports,
+        &plan.new_be,
+        "be",
+        &LAYOUT,
+    )?;
     r.step("workspace", t, StepStatus::Ok, dir.display().to_string());
 
     let t = Instant::now();
@@ -298,33 +233,22 @@ fn pipeline(cfg: &BeConfig, r: &mut Runner) -> Result<(), Ending> {
     if let Some(src) = &cfg.storage_copy {
         let _ = fs::remove_dir(&storage);
         let (total, _) = crate::meta::tree_size(src);
-        let bar = crate::diag::Progress::bytes("copy storage", total, cfg.quiet);
-        let copied = workspace::copy_tree(
+        let copied = r.copy_tree(
+            "copy storage",
             src,
             &storage,
             &dir.join("storage-manifest.sha256"),
-            &|| crate::signals::interrupted().is_some(),
-            &mut |done| bar.set_position(done),
+            total,
         );
-        drop(bar);
-        match copied {
-            Ok(c) => {
-                let detail = format!(
-                    "copied {} ({} files, {:.1} MiB; {})",
-                    src.display(),
-                    c.files,
-                    c.bytes as f64 / (1 << 20) as f64,
-                    c.methods.describe()
-                );
-                r.step("storage", t, StepStatus::Ok, detail);
-            }
-            Err(workspace::CopyError::Interrupted) => {
-                r.interrupted()?;
-                return Err(Ending::interrupted("interrupted during the storage copy"));
-            }
-            Err(e) if e.is_bad_input() => return Err(Ending::bad_input(e.to_string())),
-            Err(e) => return Err(Ending::env(e.to_string())),
-        }
+        let c = copied.map_err(|e| r.copy_failed(&e, "storage copy", None))?;
+        let detail = format!(
+            "copied {} ({} files, {:.1} MiB; {})",
+            src.display(),
+            c.files,
+            c.bytes as f64 / (1 << 20) as f64,
+            c.methods.describe()
+        );
+        r.step("storage", t, StepStatus::Ok, detail);
     } else {
         r.step("storage", t, StepStatus::Ok, "empty storage root");
     }
@@ -336,20 +260,14 @@ fn pipeline(cfg: &BeConfig, r: &mut Runner) -> Result<(), Ending> {
         &home.display().to_string(),
         &storage.display().to_string(),
     );
-    let conf_path = home.join("conf/be.conf");
-    fs::write(&conf_path, conf.render())
-        .map_err(|e| Ending::env(format!("failed to write {}: {e}", conf_path.display())))?;
-    r.step(
+    r.write_conf(
         "rewrite be.conf",
         t,
-        StepStatus::Ok,
-        format!("{} keys changed", changes.len()),
-    );
-    if cfg.verbose {
-        for c in &changes {
-            r.print(&format!("           {}\n", c.describe()));
-        }
-    }
+        &home.join("conf/be.conf"),
+        &conf,
+        &changes,
+        cfg.verbose,
+    )?;
 
     r.launch_script(&home, "start_be.sh", "be.out", &plan.ports)?;
 
@@ -375,12 +293,7 @@ fn pipeline(cfg: &BeConfig, r: &mut Runner) -> Result<(), Ending> {
     };
     let mut watch = Watcher::new(Tailer::new(&log_files(&home)), Role::Be);
     let decided = decide(cfg.timeout, r, &mut watch, ports, version, &mut exited);
-    let (status, detail) = match &decided {
-        Ok(s) => (StepStatus::Ok, s.clone()),
-        Err(e) => (StepStatus::Failed, e.summary.clone()),
-    };
-    r.step("decide", t, status, detail);
-    decided.map(|s| r.report.summary = s)
+    r.decide_step(t, decided)
 }
 
 fn banner_version() -> &'static Regex {

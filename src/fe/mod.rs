@@ -3,22 +3,29 @@
 //! Copy the Leader's meta into a fresh workspace, start the new release on the copy with every port
 //! moved, a new cluster id and the election-group reset, decide from its logs and probes whether it
 //! accepted the metadata, stop it for sure, report. `prepare` does everything that can be decided
-//! without touching anything (preflight and the plan), `decide` watches the running FE, and this
-//! module runs the steps in order and guarantees the teardown.
+//! without touching anything (preflight, into a `plan`; with `jdk`), `rewrite` makes the sandbox's
+//! fe.conf, `home` the path the scripts reach the sandbox by, `decide` (with `sql`) watches the
+//! running FE, and this module runs the steps in order and guarantees the teardown. What is not
+//! FE-specific (the workspace, the copy, launch and stop, `--keep`) is the shared `runner`.
 
 mod decide;
+mod home;
+mod jdk;
+mod plan;
 mod prepare;
+mod rewrite;
+mod sql;
 
 use std::fs;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::report::{Report, StepStatus};
 use crate::version::Version;
 use crate::workspace;
 
-pub use prepare::{remove_home_link, Plan};
+pub use home::remove_home_link;
+pub use plan::Plan;
 
 pub use crate::runner::Keep;
 
@@ -58,7 +65,7 @@ pub(crate) struct Run<'a> {
     pub cfg: &'a FeConfig,
     pub ctx: Runner,
     /// The sandbox home as the scripts are given it, and the symlink made for that when the real
-    /// path is not shell-safe (see `prepare::script_home`).
+    /// path is not shell-safe (see `home::script_home`).
     pub script_home: Option<PathBuf>,
     pub home_link: Option<PathBuf>,
 }
@@ -84,56 +91,36 @@ pub fn run(cfg: &FeConfig) -> Report {
     report.target.package = cfg.new_fe.display().to_string();
     let mut run = Run {
         cfg,
-        ctx: Runner::new(report, cfg.quiet),
+        ctx: Runner::sandbox(report, cfg.quiet, cfg.keep),
         script_home: None,
         home_link: None,
     };
-    run.ctx.keep = cfg.keep;
     let outcome = pipeline(&mut run);
     teardown(&mut run, outcome, started)
 }
 
 fn pipeline(run: &mut Run) -> Result<(), Ending> {
     let t = Instant::now();
-    let mut plan = match prepare::preflight(run) {
-        Ok(p) => p,
-        Err(e) => {
-            run.step("preflight", t, StepStatus::Failed, e.summary.clone());
-            return Err(e);
-        }
-    };
+    let checked = prepare::preflight(run);
+    let mut plan = run.failed_step("preflight", t, checked)?;
     run.step("preflight", t, StepStatus::Ok, plan.preflight_detail());
     if run.cfg.plan {
-        run.print(&plan.render(run.cfg));
+        let text = plan.render(run.cfg);
+        run.plan_only(&text);
         return Ok(());
     }
     run.interrupted()?;
 
     // Workspace.
     let t = Instant::now();
-    let root = fs::canonicalize(&run.cfg.workspace_root)
-        .unwrap_or_else(|_| run.cfg.workspace_root.clone());
-    let dir = workspace::create_run_dir(&root).map_err(|e| {
-        Ending::env(format!(
-            "failed to create a run folder in {}: {e}",
-            run.cfg.workspace_root.display()
-        ))
-    })?;
-    run.run_dir = Some(dir.clone());
-    run.report.workspace.path = Some(dir.display().to_string());
-    run.state.ports = plan.sandbox_ports();
-    run.save_state("workspace");
-    let fe_home = dir.join("fe");
-    prepare::lay_out_package(&run.cfg.new_fe, &fe_home).map_err(|e| {
-        crate::runner::io_ending(
-            &e,
-            format!(
-                "failed to lay out the sandbox package in {}: {e}",
-                fe_home.display()
-            ),
-        )
-    })?;
-    let (script_home, link) = prepare::script_home(&dir, &fe_home).map_err(|e| {
+    let (dir, fe_home) = run.ctx.create_workspace(
+        &run.cfg.workspace_root,
+        &plan.ports,
+        &run.cfg.new_fe,
+        "fe",
+        &prepare::LAYOUT,
+    )?;
+    let (script_home, link) = home::script_home(&dir, &fe_home).map_err(|e| {
         Ending::env(format!(
             "failed to link the sandbox home {} under a path without blanks or shell characters: {e}",
             fe_home.display()
@@ -155,35 +142,20 @@ fn pipeline(run: &mut Run) -> Result<(), Ending> {
     // Copy the meta.
     let t = Instant::now();
     let meta_copy = fe_home.join("meta");
-    let bar = crate::diag::Progress::bytes("copy meta", plan.source_bytes, run.cfg.quiet);
-    let copied = workspace::copy_tree(
+    let copied = run.copy_tree(
+        "copy meta",
         &run.cfg.meta,
         &meta_copy,
         &dir.join("manifest.sha256"),
-        &|| crate::signals::interrupted().is_some(),
-        &mut |done| bar.set_position(done),
+        plan.source_bytes,
     );
-    drop(bar);
     let copied = match copied {
         Ok(c) => c,
-        Err(workspace::CopyError::Interrupted) => {
-            run.interrupted()?;
-            return Err(Ending::interrupted("interrupted during the copy"));
-        }
         Err(e) => {
-            let hint = if e.is_no_space() {
-                format!(
-                    "; free space on {} or choose another --workspace-root",
-                    run.cfg.workspace_root.display()
-                )
-            } else {
-                String::new()
-            };
-            run.step("copy meta", t, StepStatus::Failed, e.to_string());
-            if e.is_bad_input() {
-                return Err(Ending::bad_input(e.to_string()));
+            if !matches!(e, workspace::CopyError::Interrupted) {
+                run.step("copy meta", t, StepStatus::Failed, e.to_string());
             }
-            return Err(Ending::env(format!("{e}{hint}")));
+            return Err(run.copy_failed(&e, "copy", Some(&run.cfg.workspace_root)));
         }
     };
     let src = &mut run.report.source;
@@ -231,21 +203,16 @@ fn pipeline(run: &mut Run) -> Result<(), Ending> {
 
     // fe.conf and VERSION.
     let t = Instant::now();
-    let conf_path = fe_home.join("conf/fe.conf");
     plan.rewrite(&script_home.display().to_string(), run.cfg.cluster_id);
-    fs::write(&conf_path, plan.conf.render())
-        .map_err(|e| Ending::env(format!("failed to write {}: {e}", conf_path.display())))?;
-    run.step(
+    let verbose = run.cfg.verbose;
+    run.ctx.write_conf(
         "rewrite fe.conf",
         t,
-        StepStatus::Ok,
-        format!("{} keys changed", plan.changes.len()),
-    );
-    if run.cfg.verbose {
-        for c in &plan.changes {
-            run.print(&format!("           {}\n", c.describe()));
-        }
-    }
+        &fe_home.join("conf/fe.conf"),
+        &plan.conf,
+        &plan.changes,
+        verbose,
+    )?;
     let t = Instant::now();
     let version_path = meta_copy.join("image/VERSION");
     let text = fs::read_to_string(&version_path)
@@ -268,37 +235,19 @@ fn pipeline(run: &mut Run) -> Result<(), Ending> {
     // Decide.
     let t = Instant::now();
     let decided = decide::decide(run, &plan, &fe_home, &meta_copy);
-    let status = if decided.is_ok() {
-        StepStatus::Ok
-    } else {
-        StepStatus::Failed
-    };
-    let detail = match &decided {
-        Ok(s) => s.clone(),
-        Err(e) => e.summary.clone(),
-    };
-    run.step("decide", t, status, detail);
-    decided.map(|summary| {
-        run.report.summary = summary;
-    })
+    run.decide_step(t, decided)
 }
 
 fn teardown(run: &mut Run, outcome: Result<(), Ending>, started: Instant) -> Report {
-    let launched = run.group.is_some();
-    if launched {
+    if run.launched() {
         let fe_home = run
             .run_dir
             .as_ref()
             .map(|d| d.join("fe"))
             .unwrap_or_default();
         let script_home = run.script_home.clone().unwrap_or_else(|| fe_home.clone());
-        let mut stop = Command::new("bash");
-        stop.arg(script_home.join("bin/stop_fe.sh"))
-            .current_dir(&script_home)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
         let grace = run.cfg.stop_grace;
-        run.stop_sandbox(stop, grace);
+        run.stop_sandbox(&script_home, "stop_fe.sh", &[], grace);
         run.report.isolation.reach_attempts =
             decide::reach_attempts(&fe_home.join("log/fe.log"), run.fenced);
     }
@@ -306,9 +255,6 @@ fn teardown(run: &mut Run, outcome: Result<(), Ending>, started: Instant) -> Rep
     if let Some(link) = run.home_link.take() {
         let _ = fs::remove_file(link);
     }
-    if outcome.is_ok() && run.cfg.plan {
-        run.report.summary = "plan only: nothing was written and nothing was started".into();
-    }
-    let (keep, verbose) = (run.cfg.keep, run.cfg.verbose);
-    run.finish(outcome, keep, launched, verbose, started)
+    let verbose = run.cfg.verbose;
+    run.finish_sandbox(outcome, verbose, started)
 }

@@ -13,6 +13,7 @@ mod fuzz;
 mod module_cycles;
 mod plan;
 mod report_schema;
+mod run_module;
 mod safety;
 mod scan;
 mod sim_be;
