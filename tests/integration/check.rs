@@ -162,7 +162,7 @@ fn check_names_mixed_versions_and_allows_an_upgrade_in_progress() {
         .arg(c.be_home("be1"))
         .arg("--new-be")
         .arg(&new_be)
-        .args(["--in-place", "--soak", "1s", "--isolate", "none"])
+        .args(["--in-place", "--soak", "1s"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
