@@ -150,7 +150,10 @@ impl Node {
         c.arg("be").arg("--be-home").arg(&self.home);
         // A sandbox's run folder goes under the test's own root; the in-place modes have none,
         // and naming one there is an error.
-        if !extra.iter().any(|a| *a == "--in-place" || *a == "--rollback") {
+        if !extra
+            .iter()
+            .any(|a| *a == "--in-place" || *a == "--rollback")
+        {
             c.arg("--workspace-root").arg(&self.root);
         }
         c.arg("--json")
