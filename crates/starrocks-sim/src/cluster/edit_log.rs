@@ -2,7 +2,7 @@
 //! for BDB JE's replication traffic.
 //!
 //! Only members of the same cluster id are answered, so a rehearsal sandbox (with its new cluster
-//! id) can never join or steer production's group, just as BDB JE refuses a foreign node.
+//! id) can never join or steer the group its meta was copied from.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};

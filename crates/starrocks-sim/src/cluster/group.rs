@@ -2,8 +2,8 @@
 //! journal, and what it last learnt of its peers.
 //!
 //! The edit-log server, the election, the heartbeat and the SQL answers all read and write this
-//! one state from their own threads, which is why it is shared behind an `Arc` with a lock per
-//! field.
+//! one state from their own threads, which is why it is shared behind an `Arc` with a lock (or an
+//! atomic) per field.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -1,8 +1,8 @@
 //! The leader's heartbeat to the backends recorded in the meta, as `HeartbeatMgr` sends it.
 //!
 //! This is the thread that would reach production from a sandbox: it connects to every recorded
-//! backend, so tests can prove the tool rewrote or fenced those addresses. Its log lines are the
-//! ones the tool's watch catalog matches, hence each failure's exact Java wording.
+//! backend, so tests can prove the tool rewrote or fenced those addresses. The tool's watch reads
+//! the targets back from these lines, hence each failure's exact Java wording.
 
 use std::time::Duration;
 

@@ -1,8 +1,9 @@
 //! The fourth startup phase: `GlobalStateMgr.loadImage`, the newest image's header, its checksum
 //! (3.4+ `image/v2`) and the meta version this release accepts.
 //!
-//! A downgrade or a skipped release is refused here, from the image header alone, before any
-//! journal is read; that refusal is what a metadata rehearsal exists to catch.
+//! An image this release cannot read (a meta version it does not accept, as after a downgrade) is
+//! refused here, from the header alone, before any journal is read; that refusal is one of the
+//! failures a metadata rehearsal exists to catch.
 
 use std::fs;
 use std::time::Instant;

@@ -42,7 +42,7 @@ pub fn run(args: Vec<String>) -> i32 {
             return 1;
         }
     };
-    // A host of a simulated cluster may carry a fault of its own (see sim/cluster.rs).
+    // A host of a simulated cluster may carry a fault of its own (see the `cluster` module).
     if let Some(f) = cluster::host_fault(&home, release.version) {
         release.fault = Some(f);
     }
