@@ -1,0 +1,44 @@
+//! be.conf as the BE reads it: Java-style properties, later key wins, `${VAR}` from the
+//! environment, keys in upper case left to the shell.
+//!
+//! The raw text is kept beside the parsed map because one key (`be_http_port` with its alias
+//! `webserver_port`) is resolved by the order of the lines, not by the last value of one key.
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::Path;
+
+use starrocks_common::props;
+
+pub(super) struct Conf {
+    pub(super) text: String,
+    pub(super) map: HashMap<String, String>,
+}
+
+impl Conf {
+    /// None when the file cannot be read or names an unset variable; the BE says the same for both.
+    pub(super) fn read(home: &Path) -> Option<Conf> {
+        let text = fs::read_to_string(home.join("conf/be.conf")).ok()?;
+        let lookup = |n: &str| std::env::var(n).ok();
+        let mut map = HashMap::new();
+        for e in props::parse(&text) {
+            if e.key.chars().next().is_some_and(|c| c.is_ascii_uppercase()) {
+                continue;
+            }
+            map.insert(e.key, props::expand_vars(&e.value, &lookup).ok()?);
+        }
+        Some(Conf { text, map })
+    }
+
+    pub(super) fn get(&self, k: &str, d: &str) -> String {
+        self.map.get(k).cloned().unwrap_or_else(|| d.to_string())
+    }
+
+    /// An integer setting; a value that does not parse counts as unset.
+    pub(super) fn int(&self, k: &str, d: i64) -> i64 {
+        self.map
+            .get(k)
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(d)
+    }
+}

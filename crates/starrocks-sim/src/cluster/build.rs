@@ -1,0 +1,235 @@
+//! `make-cluster`: FE and BE nodes, each in its own folder with its own package, meta or storage,
+//! ports and host faults, every FE recording the whole group as `ADD FOLLOWER` leaves it.
+//!
+//! Ports are picked sorted so the first FE has the lowest `edit_log_port` and wins the first
+//! election, which keeps a freshly built cluster's leader predictable for the tests.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use super::host::{HostFault, HostFaults, HOST_FILE};
+use super::spec::{io_err, ClusterError, ClusterSpec, NodeSpec};
+use crate::release::Behaviour as _;
+use crate::Fault;
+use starrocks_common::version::Version;
+
+/// Ports nobody listens on now, all distinct, outside the kernel's ephemeral range (where any
+/// outgoing connection of this host could take one before the node binds it).
+fn free_ports(n: usize) -> Result<Vec<u16>, ClusterError> {
+    starrocks_common::ports::pick(n, &Default::default()).ok_or(ClusterError::NoFreePort)
+}
+
+/// What `make-cluster` builds.
+pub struct ClusterBuild {
+    pub version: Version,
+    pub out: PathBuf,
+    pub fes: usize,
+    pub bes: usize,
+    pub heartbeat_ms: u64,
+    /// `be<N>:<fault>@<version prefix>` (or `fe<N>:…`): a host that cannot run that build.
+    pub be_faults: Vec<String>,
+    /// `fe<N>`: followers that replay behind the leader.
+    pub lagging: Vec<String>,
+    pub lag_secs: u64,
+    pub tables: Vec<String>,
+    /// Unhealthy tablets the leader reports (set on every FE host, read by whichever leads).
+    pub unhealthy_tablets: u64,
+}
+
+fn host_faults_for(name: &str, b: &ClusterBuild) -> Result<HostFaults, ClusterError> {
+    let mut hf = HostFaults::default();
+    for spec in &b.be_faults {
+        let (node, rest) = spec
+            .split_once(':')
+            .ok_or_else(|| ClusterError::HostFaultSyntax(spec.clone()))?;
+        if node != name {
+            continue;
+        }
+        let (fault, version) = rest.split_once('@').unwrap_or((rest, ""));
+        let fault: Fault = serde_json::from_value(serde_json::Value::String(fault.into()))
+            .map_err(|_| ClusterError::UnknownFault {
+                spec: spec.clone(),
+                fault: fault.into(),
+            })?;
+        hf.faults.push(HostFault {
+            fault,
+            version: version.to_string(),
+        });
+    }
+    if name.starts_with("fe") {
+        hf.unhealthy_tablets = b.unhealthy_tablets;
+    }
+    if b.lagging.iter().any(|l| l == name) {
+        hf.faults.push(HostFault {
+            fault: Fault::LaggingFollower,
+            version: String::new(),
+        });
+    }
+    Ok(hf)
+}
+
+/// Builds `fes` FE nodes and `bes` BE nodes under `out`, each in its own folder with its own
+/// package, meta or storage and ports, and writes `cluster.json`.
+pub fn make_cluster(b: &ClusterBuild) -> Result<ClusterSpec, ClusterError> {
+    use crate::meta::{make_meta, MetaSpec};
+    use crate::package::{make_jdk, make_package, PackageSpec, Role};
+    if b.out.join("cluster.json").exists() {
+        return Err(ClusterError::NotEmpty(b.out.clone()));
+    }
+    let v = b.version;
+    let jdk = b.out.join("jdk");
+    make_jdk(17, &jdk)?;
+    // Sorted, so fe1 has the lowest edit_log_port and wins the first election.
+    let mut ports = free_ports(b.fes * 4 + b.bes * 4)?;
+    ports.sort_unstable();
+    let mut it = ports.into_iter();
+    let mut nodes = Vec::new();
+    let edit_ports: Vec<u16> = it.by_ref().take(b.fes).collect();
+    let fe_ports: Vec<[u16; 4]> = edit_ports
+        .iter()
+        .map(|e| {
+            [
+                it.next().unwrap(),
+                it.next().unwrap(),
+                it.next().unwrap(),
+                *e,
+            ]
+        })
+        .collect();
+    let be_ports: Vec<[u16; 4]> = (0..b.bes)
+        .map(|_| {
+            [
+                it.next().unwrap(),
+                it.next().unwrap(),
+                it.next().unwrap(),
+                it.next().unwrap(),
+            ]
+        })
+        .collect();
+    let cluster_id = 100_000 + (crate::meta::random_u64() % 800_000) as i64;
+    let token = crate::meta::random_token();
+    let backends: Vec<String> = be_ports
+        .iter()
+        .map(|p| format!("127.0.0.1:{}", p[2]))
+        .collect();
+    for (i, p) in fe_ports.iter().enumerate() {
+        let name = format!("fe{}", i + 1);
+        let dir = b.out.join(&name);
+        let home = dir.join("fe");
+        let meta = dir.join("meta");
+        let mut spec = MetaSpec::new(v, meta.clone());
+        // Each node records the whole group, itself first, as `ADD FOLLOWER` leaves it.
+        let mut fes = vec![format!("127.0.0.1:{}", p[3])];
+        fes.extend(
+            fe_ports
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != i)
+                .map(|(_, q)| format!("127.0.0.1:{}", q[3])),
+        );
+        spec.frontends = fes;
+        spec.backends = backends.clone();
+        spec.cluster_id = Some(cluster_id as i32);
+        spec.token = Some(token.clone());
+        spec.tables = b.tables.clone();
+        make_meta(&spec)?;
+        make_package(&PackageSpec {
+            role: Role::Fe,
+            version: v,
+            out: home.clone(),
+            fault: None,
+            fault_secs: b.lag_secs,
+            heartbeat_ms: b.heartbeat_ms,
+            too_much_time_secs: 60,
+        })?;
+        append(
+            &home.join("conf/fe.conf"),
+            &format!(
+                "\n# node {name} of a simulated cluster\nmeta_dir = {}\nhttp_port = {}\nrpc_port = {}\nquery_port = {}\nedit_log_port = {}\n",
+                meta.display(),
+                p[0], p[1], p[2], p[3]
+            ),
+        )?;
+        write_host(&dir, &host_faults_for(&name, b)?)?;
+        let ports = BTreeMap::from([
+            ("http_port".to_string(), p[0]),
+            ("rpc_port".to_string(), p[1]),
+            ("query_port".to_string(), p[2]),
+            ("edit_log_port".to_string(), p[3]),
+        ]);
+        nodes.push(NodeSpec {
+            name,
+            role: "fe".into(),
+            dir,
+            home,
+            ports,
+        });
+    }
+    for (i, p) in be_ports.iter().enumerate() {
+        let name = format!("be{}", i + 1);
+        let dir = b.out.join(&name);
+        let home = dir.join("be");
+        let storage = dir.join("storage");
+        std::fs::create_dir_all(&storage).map_err(io_err("create", &storage))?;
+        make_package(&PackageSpec {
+            role: Role::Be,
+            version: v,
+            out: home.clone(),
+            fault: None,
+            fault_secs: 5,
+            heartbeat_ms: b.heartbeat_ms,
+            too_much_time_secs: 60,
+        })?;
+        append(
+            &home.join("conf/be.conf"),
+            &format!(
+                "\n# node {name} of a simulated cluster\nbe_port = {}\n{} = {}\nheartbeat_service_port = {}\nbrpc_port = {}\nstorage_root_path = {}\n",
+                p[0],
+                v.be_http_key(),
+                p[1],
+                p[2],
+                p[3],
+                storage.display()
+            ),
+        )?;
+        write_host(&dir, &host_faults_for(&name, b)?)?;
+        let ports = BTreeMap::from([
+            ("be_port".to_string(), p[0]),
+            ("http_port".to_string(), p[1]),
+            ("heartbeat_service_port".to_string(), p[2]),
+            ("brpc_port".to_string(), p[3]),
+        ]);
+        nodes.push(NodeSpec {
+            name,
+            role: "be".into(),
+            dir,
+            home,
+            ports,
+        });
+    }
+    let spec = ClusterSpec {
+        version: v,
+        jdk,
+        cluster_id,
+        nodes,
+    };
+    let text = serde_json::to_string_pretty(&spec).expect("a cluster spec serialises");
+    let path = b.out.join("cluster.json");
+    std::fs::write(&path, text).map_err(io_err("write", &path))?;
+    Ok(spec)
+}
+
+fn append(p: &Path, text: &str) -> Result<(), ClusterError> {
+    let mut t = std::fs::read_to_string(p).map_err(io_err("read", p))?;
+    t.push_str(text);
+    std::fs::write(p, t).map_err(io_err("write", p))
+}
+
+fn write_host(dir: &Path, hf: &HostFaults) -> Result<(), ClusterError> {
+    if hf.faults.is_empty() && hf.unhealthy_tablets == 0 {
+        return Ok(());
+    }
+    let p = dir.join(HOST_FILE);
+    std::fs::write(&p, serde_json::to_string_pretty(hf).unwrap_or_default())
+        .map_err(io_err("write", &p))
+}

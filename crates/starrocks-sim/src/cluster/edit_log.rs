@@ -1,0 +1,106 @@
+//! The `edit_log_port` as the simulator plays it: a one-line protocol (`WHO`, `QUERY`) standing in
+//! for BDB JE's replication traffic.
+//!
+//! Only members of the same cluster id are answered, so a rehearsal sandbox (with its new cluster
+//! id) can never join or steer the group its meta was copied from.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::group::{Group, GroupRole, Who};
+use super::sql::outcome_to_json;
+use crate::{connect_loopback, ConnectError};
+
+/// Serves the `edit_log_port` for the life of the process.
+pub fn serve_edit_log(listener: TcpListener, g: Arc<Group>) {
+    std::thread::spawn(move || {
+        for s in listener.incoming().flatten() {
+            let g = g.clone();
+            std::thread::spawn(move || answer(s, &g));
+        }
+    });
+}
+
+fn answer(s: TcpStream, g: &Group) {
+    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+    let Ok(mut w) = s.try_clone() else { return };
+    let mut line = String::new();
+    if BufReader::new(s).read_line(&mut line).is_err() {
+        return;
+    }
+    let line = line.trim();
+    let cid = line
+        .split_whitespace()
+        .find_map(|kv| kv.strip_prefix("cluster_id="))
+        .and_then(|c| c.parse::<i64>().ok());
+    if cid != Some(g.cluster_id) {
+        // A node of another cluster (a rehearsal sandbox with its new cluster id) is not a member.
+        let _ = writeln!(
+            w,
+            "ERR cluster id {} is not this group's",
+            cid.unwrap_or(-1)
+        );
+        return;
+    }
+    if line.starts_with("WHO") {
+        let _ = writeln!(w, "{}", g.who_line());
+    } else if let Some((head, sql)) = line.split_once(" sql=") {
+        // The follower forwards the statement with the account it was asked by.
+        let user = head
+            .split_once(" user=")
+            .map(|(_, u)| u.trim())
+            .unwrap_or("root");
+        let q = g.query.lock().unwrap().clone();
+        let reply = match q {
+            Some(f) if g.role() == GroupRole::Leader => outcome_to_json(&f(user, sql)),
+            _ => {
+                serde_json::json!({"error": [1064, "this frontend is not the leader"]}).to_string()
+            }
+        };
+        let _ = writeln!(w, "{reply}");
+    }
+}
+
+pub(super) fn request(
+    g: &Group,
+    host: &str,
+    port: u16,
+    line: &str,
+) -> Result<String, ConnectError> {
+    let mut s = connect_loopback(host, port, Duration::from_millis(500))?;
+    let _ = s.set_read_timeout(Some(Duration::from_secs(3)));
+    let (verb, rest) = line.split_once(' ').unwrap_or((line, ""));
+    writeln!(s, "{verb} cluster_id={} {rest}", g.cluster_id)?;
+    let mut reply = String::new();
+    BufReader::new(s).read_line(&mut reply)?;
+    Ok(reply.trim().to_string())
+}
+
+/// Asks a peer who it is; None when it does not answer as a member of this group.
+pub fn who(g: &Group, host: &str, port: u16) -> Option<Who> {
+    let reply = request(g, host, port, "WHO").ok()?;
+    let rest = reply.strip_prefix("ROLE ")?;
+    let mut it = rest.split_whitespace();
+    let role = it.next()?.to_string();
+    let mut w = Who {
+        role,
+        journal: 0,
+        http_port: 0,
+        leader: None,
+    };
+    for kv in it {
+        match kv.split_once('=') {
+            Some(("journal", v)) => w.journal = v.parse().unwrap_or(0),
+            Some(("http_port", v)) => w.http_port = v.parse().unwrap_or(0),
+            Some(("leader", v)) => {
+                w.leader = v
+                    .rsplit_once(':')
+                    .and_then(|(h, p)| Some((h.to_string(), p.parse().ok()?)))
+            }
+            _ => {}
+        }
+    }
+    Some(w)
+}

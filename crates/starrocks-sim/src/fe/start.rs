@@ -1,0 +1,94 @@
+//! `StarRocksFE.start`: the startup phases in their real order, each in its own file, then the
+//! threads a ready FE keeps running (heartbeats, and the crash a fault schedules).
+//!
+//! The order is the behaviour: an FE that meets two problems reports the one its release checks
+//! first, so this file only sequences the phases and hands each the facts the earlier ones found.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+
+use super::boot::{Fe, LogSlot, Stop};
+use super::heartbeat::heartbeat_loop;
+use super::state::{BackendState, State};
+use super::{bdb, conf, election, image_load, meta_dir, node, replay, servers};
+use crate::cluster;
+use crate::stamps::Stamps as _;
+use crate::Fault;
+use starrocks_common::timefmt::{unix_millis, Civil};
+
+pub(super) fn start(fe: &mut Fe, log_slot: &LogSlot) -> Result<(), Stop> {
+    conf::read_conf(fe)?;
+    let log = conf::open_log(fe, log_slot)?;
+    let dirs = meta_dir::check_meta_dir(fe, &log)?;
+    let (node, edit_listener) = node::identify(fe, &log, &dirs.image_dir)?;
+    let header = image_load::load_image(fe, &log, &dirs, &node)?;
+    let recovery = bdb::setup_environment(fe, &log, &dirs.bdb_dir, &node.id.role)?;
+    let elected = election::elect(fe, &log, &header, &node, recovery, edit_listener);
+    let replayed = replay::replay(fe, &log, &dirs, &header, &node, recovery, &elected)?;
+
+    let start_millis = unix_millis();
+    let state = Arc::new(State {
+        version: fe.v,
+        cluster_id: node.id.cluster_id,
+        token: node.id.token.clone(),
+        run_mode: node.id.run_mode.clone(),
+        self_host: node.self_host.clone(),
+        node_name: node.id.node_name.clone(),
+        http_port: node.ports.http,
+        rpc_port: node.ports.rpc,
+        query_port: node.ports.query,
+        edit_log_port: node.ports.edit_log,
+        journal_id: replayed.journal_id,
+        group: elected.group.clone(),
+        start_millis,
+        start_time: Civil::now().log4j_comma(),
+        frontends: replayed.frontends,
+        tables: header.tables.clone(),
+        backends: Mutex::new(
+            header
+                .backends
+                .iter()
+                .map(|b| BackendState {
+                    be: b.clone(),
+                    alive: false,
+                    err: String::new(),
+                    version: String::new(),
+                    last_heartbeat: "NULL".into(),
+                    ports: ["-1".into(), "-1".into(), "-1".into()],
+                })
+                .collect(),
+        ),
+    });
+    let election::Elected {
+        leader,
+        peers,
+        group,
+        edit_listener,
+    } = elected;
+    servers::serve(fe, &log, &state, &header, group.as_ref(), edit_listener)?;
+
+    let interval = Duration::from_millis(fe.release.heartbeat_ms.max(50));
+    match &group {
+        Some(g) if !leader => cluster::follow(g.clone(), peers.clone(), interval),
+        _ => {
+            if let Some(g) = &group {
+                cluster::heartbeat_frontends(g.clone(), peers.clone(), interval);
+            }
+            let hb_state = state.clone();
+            let hb_log = log.clone();
+            std::thread::spawn(move || heartbeat_loop(&hb_state, &hb_log, interval));
+        }
+    }
+
+    if fe.release.fault_is(Fault::CrashAfterReady) {
+        let secs = fe.release.fault_secs;
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_secs(secs));
+            // An abrupt death, as the OOM killer or a JVM crash would cause: no hook, pid file left.
+            let _ = nix::sys::signal::raise(Signal::SIGKILL);
+        });
+    }
+    Ok(())
+}

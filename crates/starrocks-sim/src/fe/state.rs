@@ -1,0 +1,44 @@
+//! What a running FE knows and serves: the state its HTTP, SQL and heartbeat threads share.
+//!
+//! Startup builds it once, after the journal replay; from then on only the backends' liveness
+//! changes (the heartbeat thread writes it, SHOW BACKENDS and `/api/health` read it), which is why
+//! that part alone sits behind a mutex.
+
+use std::sync::{Arc, Mutex};
+
+use crate::cluster;
+use crate::image::{self, Backend, Frontend};
+use starrocks_common::version::Version;
+
+pub(super) struct BackendState {
+    pub(super) be: Backend,
+    pub(super) alive: bool,
+    pub(super) err: String,
+    pub(super) version: String,
+    pub(super) last_heartbeat: String,
+    /// be_port, http_port and brpc_port as the BE's heartbeat reply gave them (-1 before).
+    pub(super) ports: [String; 3],
+}
+
+pub(super) struct State {
+    pub(super) version: Version,
+    pub(super) cluster_id: i64,
+    pub(super) token: String,
+    pub(super) run_mode: String,
+    /// The address this FE believes is its own (`frontend_address`, else the local IP).
+    pub(super) self_host: String,
+    /// `host_editlogport_timestamp`, as ROLE records it.
+    pub(super) node_name: String,
+    pub(super) http_port: u16,
+    pub(super) rpc_port: u16,
+    pub(super) query_port: u16,
+    pub(super) edit_log_port: u16,
+    pub(super) journal_id: u64,
+    pub(super) start_millis: i64,
+    pub(super) start_time: String,
+    pub(super) frontends: Vec<Frontend>,
+    /// Set in the cluster mode: this node's part in the group (the `cluster` module).
+    pub(super) group: Option<Arc<cluster::Group>>,
+    pub(super) backends: Mutex<Vec<BackendState>>,
+    pub(super) tables: Vec<image::Table>,
+}
