@@ -6,13 +6,15 @@
 //! line the combined catalog regex found, each distinct message once.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io::{self, Read};
 use std::path::Path;
 
 use super::input::{open, role_from_content, role_from_name, stopped, FileError};
 use super::{FileResult, FileVerdict, Match, ScanReport};
-use crate::watch::catalog::{candidates, classify, Role, Signature};
-use crate::watch::record::{starts_record_bytes, Verdict, MAX_RECORD_BYTES, MAX_RECORD_LINES};
+use super::finder::Finder;
+use crate::watch::catalog::{classify, Role, Signature};
+use crate::watch::record::{record_prefix_len, Verdict, MAX_RECORD_BYTES, MAX_RECORD_LINES};
 
 /// Bytes asked of the input per read.
 const CHUNK: usize = 1 << 20;
@@ -47,7 +49,8 @@ struct FileScan<'a> {
     /// After a cut record: continuation lines are dropped until the next record starts.
     dropping: bool,
     /// Messages already classified, and their signatures.
-    known: HashMap<Box<[u8]>, Vec<&'static Signature>>,
+    known: HashMap<Box<[u8]>, Vec<&'static Signature>, BuildHasherDefault<FxHasher>>,
+    finder: Finder,
 }
 
 impl FileScan<'_> {
@@ -64,7 +67,9 @@ impl FileScan<'_> {
         // Real logs repeat the same message thousands of times (readiness waits, heartbeat
         // warnings) under different timestamps; the catalog matches the message part only, so a
         // message is classified once and found again by its bytes, without decoding the line.
-        let message = memchr::memmem::find(bytes, b"] ").map_or(bytes, |i| &bytes[i + 2..]);
+        let message = memchr::memchr_iter(b']', bytes)
+            .find(|&i| bytes.get(i + 1) == Some(&b' '))
+            .map_or(bytes, |i| &bytes[i + 2..]);
         if !self.known.contains_key(message) {
             let text = String::from_utf8_lossy(bytes).replace('\r', "");
             let sigs = classify(&text, self.role);
@@ -100,26 +105,34 @@ impl FileScan<'_> {
         self.verdict.observe(sigs);
     }
 
-    /// Reads the lines of `buf[from..end]`; `hits` are the candidate positions, ascending.
-    fn lines(&mut self, buf: &[u8], from: usize, end: usize, hits: &[usize]) {
-        let mut hi = 0;
+    /// Reads the lines of `buf[from..end]`.
+    fn lines(&mut self, buf: &[u8], from: usize, end: usize) {
         let mut ls = from;
+        // Lines are some 100 bytes long: one search per line would cost more than finding every
+        // newline of 64 bytes at once and taking them from the bit mask.
+        let mut block = from;
+        while block + 64 <= end {
+            let mut mask = newline_mask(&buf[block..block + 64]);
+            while mask != 0 {
+                let le = block + mask.trailing_zeros() as usize;
+                mask &= mask - 1;
+                self.line(buf, ls, le);
+                ls = le + 1;
+            }
+            block += 64;
+        }
         while ls < end {
             let le = memchr::memchr(b'\n', &buf[ls..end]).map_or(end, |i| ls + i);
-            let mut hit = false;
-            while hi < hits.len() && hits[hi] <= le {
-                hit |= hits[hi] >= ls;
-                hi += 1;
-            }
-            self.line(buf, ls, le, hit);
+            self.line(buf, ls, le);
             ls = le + 1;
         }
     }
 
-    fn line(&mut self, buf: &[u8], ls: usize, le: usize, hit: bool) {
+    fn line(&mut self, buf: &[u8], ls: usize, le: usize) {
         self.lines += 1;
-        let text = &buf[ls..le];
-        if starts_record_bytes(text) {
+        if let Some(prefix) = record_prefix_len(&buf[ls..le]) {
+            let from = if self.finder.skip_prefix { ls + prefix } else { ls };
+            let hit = self.finder.matches(&buf[..le], from, le);
             self.sr_lines += 1;
             self.dropping = false;
             if let Some(o) = self.open.take() {
@@ -133,7 +146,10 @@ impl FileScan<'_> {
             });
         } else if self.dropping {
         } else if let Some(o) = self.open.as_mut() {
-            o.candidate |= hit;
+            // A record already found needs no second look at its stack trace.
+            if !o.candidate {
+                o.candidate = self.finder.matches(&buf[..le], ls, le);
+            }
             o.lines += 1;
             if o.lines >= MAX_RECORD_LINES || le - o.start >= MAX_RECORD_BYTES {
                 let o = self.open.take().expect("open record");
@@ -141,7 +157,7 @@ impl FileScan<'_> {
                 self.cut += 1;
                 self.dropping = true;
             }
-        } else if hit {
+        } else if self.finder.matches(&buf[..le], ls, le) {
             // A line outside any record (fe.out, be.out) stands alone.
             let end = le.min(ls + MAX_LINE);
             self.classify_bytes(&buf[ls..end], self.lines);
@@ -207,11 +223,11 @@ pub(super) fn scan_one(
         any_match: false,
         open: None,
         dropping: false,
-        known: HashMap::new(),
+        known: HashMap::default(),
+        finder: Finder::new(role),
     };
     let mut pos = 0usize; // bytes before `pos` are read (an open record's start, at most)
     let mut skipping = false; // inside the dropped rest of an over-long line
-    let mut hits: Vec<usize> = Vec::new();
     loop {
         if !eof && len < buf.len() {
             let n = input.read(&mut buf[len..]).map_err(read_err)?;
@@ -243,8 +259,7 @@ pub(super) fn scan_one(
                 None if len == buf.len() => {
                     // No newline in a full buffer: keep the line's first 64 KiB, drop the rest.
                     let cut_end = (pos + MAX_LINE).min(len);
-                    find_candidates(role, &buf[..cut_end], pos, &mut hits);
-                    fs.lines(&buf, pos, cut_end, &hits);
+                    fs.lines(&buf, pos, cut_end);
                     if let Some(o) = fs.open.take() {
                         fs.finish(&buf, o, cut_end);
                     }
@@ -262,8 +277,7 @@ pub(super) fn scan_one(
             }
         };
         if end > pos {
-            find_candidates(role, &buf[..end], pos, &mut hits);
-            fs.lines(&buf, pos, end, &hits);
+            fs.lines(&buf, pos, end);
         }
         if eof {
             if let Some(o) = fs.open.take() {
@@ -306,21 +320,33 @@ pub(super) fn scan_one(
     })
 }
 
-/// Positions in `hay[from..]`, one per line at most, where a catalog pattern of `role` matches.
-/// Only whether a line matches matters here, so each search stops at the earliest match end (no
-/// reverse scan for where it began) and the next one starts on the following line.
-fn find_candidates(role: Role, hay: &[u8], from: usize, hits: &mut Vec<usize>) {
-    hits.clear();
-    let re = candidates(role);
-    let mut at = from;
-    while at < hay.len() {
-        let Some(end) = re.shortest_match_at(hay, at) else {
-            break;
+/// Bit `i` is set where `block[i]` is a newline (`block` is 64 bytes long): four vector
+/// compares on x86_64, whose SSE2 every such CPU has.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn newline_mask(block: &[u8]) -> u64 {
+    use std::arch::x86_64::{_mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8};
+    assert!(block.len() >= 64);
+    let mut mask = 0u64;
+    for i in 0..4 {
+        // SAFETY: SSE2 is part of x86_64, and the 16 bytes loaded are inside `block` (checked
+        // above); the unaligned load has no alignment requirement.
+        let bits = unsafe {
+            let v = _mm_loadu_si128(block.as_ptr().add(16 * i).cast());
+            _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(b'\n' as i8)))
         };
-        let p = end.saturating_sub(1).max(at);
-        hits.push(p);
-        at = memchr::memchr(b'\n', &hay[p..]).map_or(hay.len(), |i| p + i + 1);
+        mask |= u64::from(bits as u16) << (16 * i);
     }
+    mask
+}
+
+/// Bit `i` is set where `block[i]` is a newline (`block` is 64 bytes long).
+#[cfg(not(target_arch = "x86_64"))]
+fn newline_mask(block: &[u8]) -> u64 {
+    block[..64]
+        .iter()
+        .enumerate()
+        .fold(0u64, |m, (i, &b)| m | (u64::from(b == b'\n') << i))
 }
 
 /// Moves what is not read yet (and the open record's start) to the front of the buffer.
@@ -331,5 +357,35 @@ fn compact(buf: &mut [u8], len: &mut usize, pos: &mut usize, open: &mut Option<O
     *pos -= keep;
     if let Some(o) = open.as_mut() {
         o.start -= keep;
+    }
+}
+
+/// The hash of the message cache: the messages are short and hashed once per candidate record,
+/// where SipHash cost more than the rest of the lookup. Its keys come from the logs, but the
+/// cache holds at most `MAX_KNOWN` of them, so colliding messages cost time, never memory.
+#[derive(Default)]
+struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(word));
+        }
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.add(n as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+impl FxHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
     }
 }

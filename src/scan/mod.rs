@@ -13,6 +13,7 @@
 //! ends the scan with 128 + the signal (130, 143), even while it waits on a pipe or a FIFO.
 
 mod file;
+mod finder;
 mod input;
 mod render;
 
