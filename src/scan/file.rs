@@ -1,9 +1,10 @@
-//! One file's pass: large buffers, one search for candidate lines, records, classification.
+//! One file's pass: large buffers, lines, records, candidate lines, classification.
 //!
-//! The reader keeps one buffer whatever the input. It splits what it reads into lines and the
-//! lines into records exactly as the live watch does ([`crate::watch::record`]), caps a line or a
-//! record at 64 KiB (the rest is dropped and counted), and classifies only the records that hold a
-//! line the combined catalog regex found, each distinct message once.
+//! The reader keeps one buffer whatever the input. It splits what it reads into lines (the
+//! newlines of 64 bytes at a time) and the lines into records exactly as the live watch does
+//! ([`crate::watch::record`]), caps a line or a record at 64 KiB (the rest is dropped and counted),
+//! asks the [`Finder`] about each line of a record not yet found, and classifies only the records
+//! that hold a line it found, each distinct message once.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -12,6 +13,8 @@ use std::path::Path;
 
 use super::input::{open, role_from_content, role_from_name, stopped, FileError};
 use super::{FileResult, FileVerdict, Match, ScanReport};
+use regex_automata::Span;
+
 use super::finder::Finder;
 use crate::watch::catalog::{classify, Role, Signature};
 use crate::watch::record::{record_prefix_len, Verdict, MAX_RECORD_BYTES, MAX_RECORD_LINES};
@@ -51,6 +54,10 @@ struct FileScan<'a> {
     /// Messages already classified, and their signatures.
     known: HashMap<Box<[u8]>, Vec<&'static Signature>, BuildHasherDefault<FxHasher>>,
     finder: Finder,
+    /// Where the next literal of the catalog is (see [`FileScan::might_match`]), in the part of
+    /// the buffer being read, which ends at `chunk_end`.
+    next_literal: usize,
+    chunk_end: usize,
 }
 
 impl FileScan<'_> {
@@ -107,6 +114,14 @@ impl FileScan<'_> {
 
     /// Reads the lines of `buf[from..end]`.
     fn lines(&mut self, buf: &[u8], from: usize, end: usize) {
+        // Where the patterns' literals allow it, the next place a match could start; lines before
+        // it are only counted and assembled.
+        self.chunk_end = end;
+        if let Some(lit) = self.finder.literals {
+            self.next_literal = lit
+                .find(&buf[..end], Span::from(from..end))
+                .map_or(usize::MAX, |sp| sp.start);
+        }
         let mut ls = from;
         // Lines are some 100 bytes long: one search per line would cost more than finding every
         // newline of 64 bytes at once and taking them from the bit mask.
@@ -128,11 +143,32 @@ impl FileScan<'_> {
         }
     }
 
+    /// Whether a match can start in the line `buf[ls..le]`: always without a literal search;
+    /// with one, when the next literal is in this line (or at its end, to be safe).
+    #[inline(always)]
+    fn might_match(&mut self, buf: &[u8], ls: usize, le: usize) -> bool {
+        let Some(lit) = self.finder.literals else {
+            return true;
+        };
+        if self.next_literal < ls {
+            let end = self.chunk_end;
+            self.next_literal = lit
+                .find(&buf[..end], Span::from(ls..end))
+                .map_or(usize::MAX, |sp| sp.start);
+        }
+        self.next_literal <= le
+    }
+
+    #[inline(always)]
     fn line(&mut self, buf: &[u8], ls: usize, le: usize) {
         self.lines += 1;
         if let Some(prefix) = record_prefix_len(&buf[ls..le]) {
-            let from = if self.finder.skip_prefix { ls + prefix } else { ls };
-            let hit = self.finder.matches(&buf[..le], from, le);
+            let from = if self.finder.skip_prefix {
+                ls + prefix
+            } else {
+                ls
+            };
+            let hit = self.might_match(buf, ls, le) && self.finder.matches(&buf[..le], from, le);
             self.sr_lines += 1;
             self.dropping = false;
             if let Some(o) = self.open.take() {
@@ -145,11 +181,13 @@ impl FileScan<'_> {
                 candidate: hit,
             });
         } else if self.dropping {
-        } else if let Some(o) = self.open.as_mut() {
+        } else if self.open.is_some() {
             // A record already found needs no second look at its stack trace.
-            if !o.candidate {
-                o.candidate = self.finder.matches(&buf[..le], ls, le);
-            }
+            let found = self.open.as_ref().is_some_and(|o| o.candidate);
+            let hit =
+                found || (self.might_match(buf, ls, le) && self.finder.matches(&buf[..le], ls, le));
+            let o = self.open.as_mut().expect("open record");
+            o.candidate = hit;
             o.lines += 1;
             if o.lines >= MAX_RECORD_LINES || le - o.start >= MAX_RECORD_BYTES {
                 let o = self.open.take().expect("open record");
@@ -157,7 +195,7 @@ impl FileScan<'_> {
                 self.cut += 1;
                 self.dropping = true;
             }
-        } else if self.finder.matches(&buf[..le], ls, le) {
+        } else if self.might_match(buf, ls, le) && self.finder.matches(&buf[..le], ls, le) {
             // A line outside any record (fe.out, be.out) stands alone.
             let end = le.min(ls + MAX_LINE);
             self.classify_bytes(&buf[ls..end], self.lines);
@@ -225,6 +263,8 @@ pub(super) fn scan_one(
         dropping: false,
         known: HashMap::default(),
         finder: Finder::new(role),
+        next_literal: 0,
+        chunk_end: 0,
     };
     let mut pos = 0usize; // bytes before `pos` are read (an open record's start, at most)
     let mut skipping = false; // inside the dropped rest of an over-long line
@@ -368,11 +408,14 @@ struct FxHasher(u64);
 
 impl Hasher for FxHasher {
     fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut word = [0u8; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            self.add(u64::from_le_bytes(word));
+        let mut words = bytes.chunks_exact(8);
+        for w in &mut words {
+            self.add(u64::from_le_bytes(w.try_into().expect("8 bytes")));
         }
+        let mut last = [0u8; 8];
+        let rest = words.remainder();
+        last[..rest.len()].copy_from_slice(rest);
+        self.add(u64::from_le_bytes(last));
     }
 
     fn write_usize(&mut self, n: usize) {

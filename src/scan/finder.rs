@@ -14,9 +14,10 @@ use std::sync::OnceLock;
 use regex_automata::hybrid::dfa::{Cache, DFA};
 use regex_automata::hybrid::LazyStateID;
 use regex_automata::nfa::thompson;
+use regex_automata::util::prefilter::Prefilter;
 use regex_automata::util::start;
 use regex_automata::util::syntax;
-use regex_automata::Anchored;
+use regex_automata::{Anchored, MatchKind};
 use regex_syntax::hir::literal::{ExtractKind, Extractor};
 
 use crate::watch::catalog::{Role, CATALOG};
@@ -25,14 +26,21 @@ use crate::watch::catalog::{Role, CATALOG};
 struct Compiled {
     dfa: DFA,
     skip_prefix: bool,
+    literals: Option<Prefilter>,
 }
 
 /// One file's search state: the shared DFA and this pass's cache of its states.
 pub(super) struct Finder {
     dfa: &'static DFA,
     cache: Cache,
+    /// Start states by the byte before the search (256: none), with the cache generation.
+    starts: Box<[Option<(usize, LazyStateID)>; 257]>,
     /// Whether [`Finder::matches`] may be started after a record's timestamp.
     pub(super) skip_prefix: bool,
+    /// A fast search for the literals every match starts with, where the patterns have them (a
+    /// be.INFO's catalog does; the FE's case-insensitive `will exit` does not): a line none of
+    /// them occurs in cannot match.
+    pub(super) literals: Option<&'static Prefilter>,
 }
 
 impl Finder {
@@ -41,7 +49,9 @@ impl Finder {
         Finder {
             dfa: &c.dfa,
             cache: c.dfa.create_cache(),
+            starts: Box::new([None; 257]),
             skip_prefix: c.skip_prefix,
+            literals: c.literals.as_ref(),
         }
     }
 
@@ -50,10 +60,8 @@ impl Finder {
     /// A search the DFA gives up on counts as a match: the record is then classified, which
     /// decides.
     pub(super) fn matches(&mut self, hay: &[u8], from: usize, to: usize) -> bool {
-        let config = start::Config::new()
-            .anchored(Anchored::No)
-            .look_behind(from.checked_sub(1).map(|i| hay[i]));
-        let Ok(mut sid) = self.dfa.start_state(&mut self.cache, &config) else {
+        let look_behind = from.checked_sub(1).map(|i| hay[i]);
+        let Some(mut sid) = self.start(look_behind) else {
             return true;
         };
         let line = &hay[..to];
@@ -139,6 +147,26 @@ fn untagged_run(
     (prev, sid, at)
 }
 
+impl Finder {
+    /// The start state after `look_behind`, remembered per byte until the cache is next cleared
+    /// (every line asks for one of two or three).
+    fn start(&mut self, look_behind: Option<u8>) -> Option<LazyStateID> {
+        let slot = look_behind.map_or(256, usize::from);
+        let generation = self.cache.clear_count();
+        if let Some((g, sid)) = self.starts[slot] {
+            if g == generation {
+                return Some(sid);
+            }
+        }
+        let config = start::Config::new()
+            .anchored(Anchored::No)
+            .look_behind(look_behind);
+        let sid = self.dfa.start_state(&mut self.cache, &config).ok()?;
+        self.starts[slot] = Some((self.cache.clear_count(), sid));
+        Some(sid)
+    }
+}
+
 fn compiled(role: Role) -> &'static Compiled {
     static FE: OnceLock<Compiled> = OnceLock::new();
     static BE: OnceLock<Compiled> = OnceLock::new();
@@ -161,9 +189,14 @@ fn compiled(role: Role) -> &'static Compiled {
             .configure(DFA::config().cache_capacity(16 << 20))
             .build(&alternatives.join("|"))
             .expect("combined catalog compiles");
+        let literals = syntax::parse_with(&alternatives.join("|"), &syntax_config())
+            .ok()
+            .and_then(|hir| Prefilter::from_hir_prefix(MatchKind::LeftmostFirst, &hir))
+            .filter(Prefilter::is_fast);
         Compiled {
             dfa,
             skip_prefix: patterns.iter().all(|p| cannot_start_in_a_timestamp(p)),
+            literals,
         }
     })
 }
@@ -205,6 +238,13 @@ mod tests {
     }
 
     #[test]
+    fn only_the_be_catalog_has_a_literal_search() {
+        // The FE's case-insensitive `will exit` has too many prefixes for a fast literal search.
+        assert!(compiled(Role::Fe).literals.is_none());
+        assert!(compiled(Role::Be).literals.is_some());
+    }
+
+    #[test]
     fn the_catalog_lets_the_search_skip_timestamps() {
         assert!(compiled(Role::Fe).skip_prefix);
         assert!(compiled(Role::Be).skip_prefix);
@@ -217,7 +257,10 @@ mod tests {
     #[test]
     fn every_example_is_found_in_its_line_and_a_plain_line_is_not() {
         for sig in CATALOG {
-            let line = format!("2024-01-01 00:00:00,000 ERROR (main|1) [A.b():1] {}", sig.example);
+            let line = format!(
+                "2024-01-01 00:00:00,000 ERROR (main|1) [A.b():1] {}",
+                sig.example
+            );
             assert!(line_matches(sig.role, &line, 23), "{}", sig.id);
             assert!(line_matches(sig.role, sig.example, 0), "{}", sig.id);
         }

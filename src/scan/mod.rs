@@ -6,8 +6,10 @@
 //! rule as the live watch ([`crate::watch::record`]), and ends with one verdict.
 //!
 //! Release engineers scan whole log archives, so the reader works at the speed of the disk: it
-//! reads large buffers, runs the catalog once over each buffer as one combined regex to find the
-//! few candidate lines, and classifies only the records holding them. Memory stays flat whatever
+//! reads large buffers, walks their lines once, runs the catalog as one combined lazy DFA over each
+//! line's message (after the record's timestamp, and only where the patterns' literals occur when
+//! the catalog has them) to find the few candidate lines, and classifies only the records holding
+//! them. Memory stays flat whatever
 //! the input: one buffer, and a record or line longer than 64 KiB is cut (and counted, and said).
 //! A file that cannot be read or recognised is reported and the others are still scanned; a signal
 //! ends the scan with 128 + the signal (130, 143), even while it waits on a pipe or a FIFO.

@@ -52,6 +52,8 @@ struct Shape {
     /// Per word: its offset, the bits to set first (`*` becomes `.`), the bits compared, their
     /// expected value, and the low nibbles of the digits.
     words: [(usize, u64, u64, u64, u64); 4],
+    /// How many of `words` are needed: three cover up to 24 bytes.
+    used: usize,
 }
 
 const LOG4J: Shape = Shape::new(b"DDDD-DD-DD DD:DD:DD*DDD");
@@ -61,7 +63,12 @@ const GLOG_YEAR: Shape = Shape::new(b"?DDDDDDDD DD:DD:DD.DDDDDD ");
 impl Shape {
     const fn new(t: &[u8]) -> Shape {
         assert!(t.len() >= 16 && t.len() <= 32);
-        let offsets = [0, 8, if t.len() >= 24 { 16 } else { t.len() - 8 }, t.len() - 8];
+        let offsets = [
+            0,
+            8,
+            if t.len() >= 24 { 16 } else { t.len() - 8 },
+            t.len() - 8,
+        ];
         let mut words = [(0, 0, 0, 0, 0); 4];
         let mut w = 0;
         while w < 4 {
@@ -92,20 +99,26 @@ impl Shape {
             words[w] = (off, set, mask, want, low);
             w += 1;
         }
-        Shape { len: t.len(), words }
+        Shape {
+            len: t.len(),
+            words,
+            used: if t.len() <= 24 { 3 } else { 4 },
+        }
     }
 
     fn fits(&self, b: &[u8]) -> bool {
         if b.len() < self.len {
             return false;
         }
-        self.words.iter().all(|&(off, set, mask, want, low)| {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(&b[off..off + 8]);
-            let x = u64::from_le_bytes(word) | set;
-            // A digit's high nibble is 3 and its low nibble plus 6 stays below 16.
-            x & mask == want && ((x & low) + (low & 0x0606_0606_0606_0606)) & (low << 4) == 0
-        })
+        self.words[..self.used]
+            .iter()
+            .all(|&(off, set, mask, want, low)| {
+                let mut word = [0u8; 8];
+                word.copy_from_slice(&b[off..off + 8]);
+                let x = u64::from_le_bytes(word) | set;
+                // A digit's high nibble is 3 and its low nibble plus 6 stays below 16.
+                x & mask == want && ((x & low) + (low & 0x0606_0606_0606_0606)) & (low << 4) == 0
+            })
     }
 }
 
