@@ -6,8 +6,9 @@
 //! walks the lines once and runs the DFA over each line itself. That lets it start after a record's
 //! timestamp (a fifth of an fe.log line), which no catalog pattern can begin in; that is checked
 //! from the patterns when the DFA is built, and the timestamp is searched too where it cannot be
-//! proven. Whether a line matches is all that is asked: the `RegexSet` of the catalog then decides
-//! which signatures a candidate record carries.
+//! proven. Where the patterns share a fast literal search, the reader runs the DFA only on the lines
+//! holding one of those literals. Whether a line matches is all that is asked: the `RegexSet` of the
+//! catalog then decides which signatures a candidate record carries.
 
 use std::sync::OnceLock;
 
@@ -37,8 +38,8 @@ pub(super) struct Finder {
     starts: Box<[Option<(usize, LazyStateID)>; 257]>,
     /// Whether [`Finder::matches`] may be started after a record's timestamp.
     pub(super) skip_prefix: bool,
-    /// A fast search for the literals every match starts with, where the patterns have them (a
-    /// be.INFO's catalog does; the FE's case-insensitive `will exit` does not): a line none of
+    /// A fast search for the literals every match starts with, where the patterns have one (the
+    /// BE catalog does; the FE's, with its case-insensitive `will exit`, does not): a line none of
     /// them occurs in cannot match.
     pub(super) literals: Option<&'static Prefilter>,
 }
