@@ -206,34 +206,6 @@ pub fn classify(line: &str, role: Role) -> Vec<&'static Signature> {
     hits
 }
 
-/// Every pattern of `role` as one multi-line byte regex. `scan` runs it once over large buffers to
-/// find the few lines worth classifying (the regex engine's literal prefilter skips the rest at
-/// memory speed), instead of asking the `RegexSet` about every line.
-pub fn candidates(role: Role) -> &'static regex::bytes::Regex {
-    static FE: OnceLock<regex::bytes::Regex> = OnceLock::new();
-    static BE: OnceLock<regex::bytes::Regex> = OnceLock::new();
-    let cell = match role {
-        Role::Fe => &FE,
-        Role::Be => &BE,
-    };
-    cell.get_or_init(|| {
-        let alternatives: Vec<String> = CATALOG
-            .iter()
-            .filter(|s| s.role == role)
-            .map(|s| format!("(?:{})", s.pattern))
-            .collect();
-        regex::bytes::RegexBuilder::new(&alternatives.join("|"))
-            .multi_line(true)
-            .unicode(false)
-            .size_limit(64 << 20)
-            // The lazy DFA of ~50 alternatives needs more states than the default cache holds;
-            // a cache that is cleared over and over halves the throughput.
-            .dfa_size_limit(16 << 20)
-            .build()
-            .expect("combined catalog compiles")
-    })
-}
-
 /// Whether a pattern matches, for tests and for `scan` excerpts.
 pub fn pattern_of(id: &str) -> Option<&'static Regex> {
     CATALOG

@@ -21,49 +21,104 @@ pub fn starts_record(line: &str) -> bool {
     starts_record_bytes(line.as_bytes())
 }
 
-/// [`starts_record`] on raw bytes: a fixed-shape check, cheap enough to run on every line of a
-/// multi-gigabyte log.
+/// [`starts_record`] on raw bytes, cheap enough to run on every line of a multi-gigabyte log.
 pub fn starts_record_bytes(b: &[u8]) -> bool {
-    let digits =
-        |r: std::ops::Range<usize>| b.get(r).is_some_and(|s| s.iter().all(u8::is_ascii_digit));
-    let at = |i: usize, c: u8| b.get(i) == Some(&c);
-    match b.first() {
-        Some(c) if c.is_ascii_digit() => {
-            // 2024-01-02 03:04:05,678
-            digits(0..4)
-                && at(4, b'-')
-                && digits(5..7)
-                && at(7, b'-')
-                && digits(8..10)
-                && at(10, b' ')
-                && digits(11..13)
-                && at(13, b':')
-                && digits(14..16)
-                && at(16, b':')
-                && digits(17..19)
-                && (at(19, b',') || at(19, b'.'))
-                && digits(20..23)
-        }
-        Some(b'I' | b'W' | b'E' | b'F') => {
-            // I0102 03:04:05.678901  or  I20240102 03:04:05.678901
-            let date = if digits(1..9) && at(9, b' ') {
-                9
-            } else if digits(1..5) && at(5, b' ') {
-                5
+    record_prefix_len(b).is_some()
+}
+
+/// The length of the timestamp a record's first line opens with (log4j's 23 bytes
+/// `2024-01-02 03:04:05,678`, glog's `I0102 03:04:05.678901 ` or `I20240102 03:04:05.678901 `), or
+/// `None` when `b` opens no record. `scan` starts its search after it: no catalog pattern can
+/// begin inside a timestamp.
+pub fn record_prefix_len(b: &[u8]) -> Option<usize> {
+    match b.first()? {
+        b'0'..=b'9' => LOG4J.fits(b).then_some(LOG4J.len),
+        b'I' | b'W' | b'E' | b'F' => {
+            if GLOG_YEAR.fits(b) {
+                Some(GLOG_YEAR.len)
             } else {
-                return false;
-            };
-            let t = date + 1;
-            digits(t..t + 2)
-                && at(t + 2, b':')
-                && digits(t + 3..t + 5)
-                && at(t + 5, b':')
-                && digits(t + 6..t + 8)
-                && at(t + 8, b'.')
-                && digits(t + 9..t + 15)
-                && at(t + 15, b' ')
+                GLOG.fits(b).then_some(GLOG.len)
+            }
         }
-        _ => false,
+        _ => None,
+    }
+}
+
+/// A fixed-shape prefix checked eight bytes at a time: `D` is a digit, `*` a comma or a full stop,
+/// `?` anything (checked elsewhere), any other byte itself. Four words, the last ones overlapping,
+/// cover shapes of 16 to 32 bytes.
+struct Shape {
+    len: usize,
+    /// Per word: its offset, the bits to set first (`*` becomes `.`), the bits compared, their
+    /// expected value, and the low nibbles of the digits.
+    words: [(usize, u64, u64, u64, u64); 4],
+    /// How many of `words` are needed: three cover up to 24 bytes.
+    used: usize,
+}
+
+const LOG4J: Shape = Shape::new(b"DDDD-DD-DD DD:DD:DD*DDD");
+const GLOG: Shape = Shape::new(b"?DDDD DD:DD:DD.DDDDDD ");
+const GLOG_YEAR: Shape = Shape::new(b"?DDDDDDDD DD:DD:DD.DDDDDD ");
+
+impl Shape {
+    const fn new(t: &[u8]) -> Shape {
+        assert!(t.len() >= 16 && t.len() <= 32);
+        let offsets = [
+            0,
+            8,
+            if t.len() >= 24 { 16 } else { t.len() - 8 },
+            t.len() - 8,
+        ];
+        let mut words = [(0, 0, 0, 0, 0); 4];
+        let mut w = 0;
+        while w < 4 {
+            let (off, mut set, mut mask, mut want, mut low) = (offsets[w], 0u64, 0u64, 0u64, 0u64);
+            let mut i = 0;
+            while i < 8 {
+                let sh = 8 * i;
+                match t[off + i] {
+                    b'D' => {
+                        mask |= 0xf0 << sh;
+                        want |= 0x30 << sh;
+                        low |= 0x0f << sh;
+                    }
+                    b'*' => {
+                        // ',' is 0x2c and '.' 0x2e: with bit 1 set, both read '.', nothing else does.
+                        set |= 0x02 << sh;
+                        mask |= 0xff << sh;
+                        want |= (b'.' as u64) << sh;
+                    }
+                    b'?' => {}
+                    c => {
+                        mask |= 0xff << sh;
+                        want |= (c as u64) << sh;
+                    }
+                }
+                i += 1;
+            }
+            words[w] = (off, set, mask, want, low);
+            w += 1;
+        }
+        Shape {
+            len: t.len(),
+            words,
+            used: if t.len() <= 24 { 3 } else { 4 },
+        }
+    }
+
+    fn fits(&self, b: &[u8]) -> bool {
+        if b.len() < self.len {
+            return false;
+        }
+        self.words[..self.used]
+            .iter()
+            .all(|&(off, set, mask, want, low)| {
+                let mut word = [0u8; 8];
+                word.copy_from_slice(&b[off..off + 8]);
+                let x = u64::from_le_bytes(word) | set;
+                // A digit's high nibble is 3 and its low nibble plus 6 stays below 16.
+                x & mask == want && ((x & low) + (low & 0x0606_0606_0606_0606)) & (low << 4) == 0
+            })
     }
 }
 
@@ -208,6 +263,96 @@ mod tests {
             verdict_of(&[fail, ready]),
             Verdict::Ready("fe.ready.started")
         );
+    }
+
+    /// The shapes as first written, byte by byte: the reference for the word-wise check.
+    fn prefix_len_bytewise(b: &[u8]) -> Option<usize> {
+        let digits =
+            |r: std::ops::Range<usize>| b.get(r).is_some_and(|s| s.iter().all(u8::is_ascii_digit));
+        let at = |i: usize, c: u8| b.get(i) == Some(&c);
+        match b.first() {
+            Some(c) if c.is_ascii_digit() => (digits(0..4)
+                && at(4, b'-')
+                && digits(5..7)
+                && at(7, b'-')
+                && digits(8..10)
+                && at(10, b' ')
+                && digits(11..13)
+                && at(13, b':')
+                && digits(14..16)
+                && at(16, b':')
+                && digits(17..19)
+                && (at(19, b',') || at(19, b'.'))
+                && digits(20..23))
+            .then_some(23),
+            Some(b'I' | b'W' | b'E' | b'F') => {
+                let date = if digits(1..9) && at(9, b' ') {
+                    9
+                } else if digits(1..5) && at(5, b' ') {
+                    5
+                } else {
+                    return None;
+                };
+                let t = date + 1;
+                (digits(t..t + 2)
+                    && at(t + 2, b':')
+                    && digits(t + 3..t + 5)
+                    && at(t + 5, b':')
+                    && digits(t + 6..t + 8)
+                    && at(t + 8, b'.')
+                    && digits(t + 9..t + 15)
+                    && at(t + 15, b' '))
+                .then_some(t + 16)
+            }
+            _ => None,
+        }
+    }
+
+    proptest::proptest! {
+        /// Lines made of real prefixes with bytes changed, cut or appended: the word-wise check
+        /// agrees with the byte-wise one on every one of them.
+        #[test]
+        fn prefix_check_agrees_with_the_bytewise_one(
+            base in 0usize..3,
+            edits in proptest::collection::vec((0usize..30, proptest::num::u8::ANY), 0..3),
+            cut in 0usize..40,
+        ) {
+            let real: [&[u8]; 3] = [
+                b"2024-01-02 03:04:05,678+08:00 INFO x",
+                b"I0102 03:04:05.678901 1 a.cpp:1] x",
+                b"W20240102 03:04:05.678901 1 a.cpp:1] x",
+            ];
+            let mut line = real[base].to_vec();
+            for (i, byte) in edits {
+                if i < line.len() {
+                    line[i] = byte;
+                }
+            }
+            line.truncate(cut);
+            proptest::prop_assert_eq!(record_prefix_len(&line), prefix_len_bytewise(&line));
+        }
+    }
+
+    #[test]
+    fn every_byte_at_every_place_of_a_prefix_is_checked() {
+        for real in [
+            &b"2024-01-02 03:04:05.678 INFO x"[..],
+            b"E0102 03:04:05.678901 1 a.cpp:1] x",
+            b"F20240102 03:04:05.678901 1 a.cpp:1] x",
+        ] {
+            for i in 0..27 {
+                for byte in 0..=255u8 {
+                    let mut line = real.to_vec();
+                    line[i] = byte;
+                    assert_eq!(
+                        record_prefix_len(&line),
+                        prefix_len_bytewise(&line),
+                        "{}",
+                        String::from_utf8_lossy(&line)
+                    );
+                }
+            }
+        }
     }
 
     #[test]
