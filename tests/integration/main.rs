@@ -20,4 +20,5 @@ mod sim_be;
 mod sim_cluster;
 mod sim_fe;
 mod sim_meta;
+mod source_layout;
 mod util;
