@@ -25,8 +25,10 @@ const CHUNK: usize = 1 << 20;
 const MAX_LINE: usize = MAX_RECORD_BYTES;
 /// How much of a file's start is looked at to tell an FE log from a BE log.
 const SNIFF: usize = 64 << 10;
-/// Distinct messages whose classification is remembered (memory stays bounded).
+/// Distinct messages whose classification is remembered, and the bytes they may hold together:
+/// memory stays bounded whatever the log, even one whose every record is a new 64 KiB message.
 const MAX_KNOWN: usize = 4096;
+const MAX_KNOWN_BYTES: usize = 4 << 20;
 /// Matches listed in the report (all are counted).
 const MAX_MATCHES: usize = 1000;
 
@@ -53,6 +55,8 @@ struct FileScan<'a> {
     dropping: bool,
     /// Messages already classified, and their signatures.
     known: HashMap<Box<[u8]>, Vec<&'static Signature>, BuildHasherDefault<FxHasher>>,
+    /// The bytes of the messages in `known`.
+    known_bytes: usize,
     finder: Finder,
     /// Where the next literal of the catalog is (see [`FileScan::might_match`]), in the part of
     /// the buffer being read, which ends at `chunk_end`.
@@ -80,9 +84,11 @@ impl FileScan<'_> {
         if !self.known.contains_key(message) {
             let text = String::from_utf8_lossy(bytes).replace('\r', "");
             let sigs = classify(&text, self.role);
-            if self.known.len() >= MAX_KNOWN {
+            if self.known.len() >= MAX_KNOWN || self.known_bytes + message.len() > MAX_KNOWN_BYTES {
                 self.known.clear();
+                self.known_bytes = 0;
             }
+            self.known_bytes += message.len();
             self.known.insert(message.into(), sigs);
         }
         let sigs = &self.known[message];
@@ -262,6 +268,7 @@ pub(super) fn scan_one(
         open: None,
         dropping: false,
         known: HashMap::default(),
+        known_bytes: 0,
         finder: Finder::new(role),
         next_literal: 0,
         chunk_end: 0,

@@ -502,3 +502,68 @@ fn a_locked_journal_is_logged_with_its_exception_and_named_by_scan() {
     kill(child.id() as i32, Signal::SIGTERM);
     wait_exit(&mut child, Duration::from_secs(30));
 }
+
+/// Waits for `child` and returns its exit code and its own peak resident memory in KiB (from
+/// `wait4`, which reports the rusage of that one process).
+fn wait_with_peak_rss(child: std::process::Child) -> (Option<i32>, i64) {
+    let mut status = 0;
+    let mut usage: nix::libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = child.id() as i32;
+    let got = unsafe { nix::libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(got, pid, "wait4 failed");
+    let code = nix::libc::WIFEXITED(status).then(|| nix::libc::WEXITSTATUS(status));
+    (code, usage.ru_maxrss)
+}
+
+/// A 36 MB fe.log of 600 records, each a 60 KB message matching the catalog; `distinct` gives
+/// every record its own message, else they all repeat one.
+fn long_messages_log(path: &Path, distinct: bool) {
+    use std::io::Write;
+    let filler = "x".repeat(60_000);
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    for i in 0..600 {
+        writeln!(
+            f,
+            "2024-01-02 03:04:05,678 ERROR (main|1) [StarRocksFE.start():129] java.io.IOException: pid file is already locked. {} {filler}",
+            if distinct { i } else { 0 }
+        )
+        .unwrap();
+    }
+    f.flush().unwrap();
+}
+
+fn scan_peak_rss(log: &Path) -> i64 {
+    let child = Command::new(tool_bin())
+        .args(["scan", "--format", "json"])
+        .arg(log)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (code, peak_kib) = wait_with_peak_rss(child);
+    assert_eq!(
+        code,
+        Some(1),
+        "the fatal signature is found in {}",
+        log.display()
+    );
+    peak_kib
+}
+
+#[test]
+fn distinct_long_messages_keep_the_scan_small() {
+    // A scan that remembered every classified message would hold the whole file when no message
+    // repeats. Compared with the same scan of a log repeating one message, measured the same way
+    // (the peak includes what the test process held when it started the child), the difference
+    // stays within the cache's bound.
+    let dir = tempfile::tempdir().unwrap();
+    let (same, distinct) = (dir.path().join("same-fe.log"), dir.path().join("fe.log"));
+    long_messages_log(&same, false);
+    long_messages_log(&distinct, true);
+    let baseline = scan_peak_rss(&same);
+    let peak = scan_peak_rss(&distinct);
+    assert!(
+        peak < baseline + 12 * 1024,
+        "peak RSS {peak} KiB with 600 distinct 60 KB messages, {baseline} KiB with one repeated"
+    );
+}
