@@ -16,6 +16,7 @@ use std::time::SystemTime;
 use super::links::{link_rule, LinkProblem, LinkRule};
 use super::manifest::{self, CopyMethod, CopySummary};
 use super::pipeline::{Pipeline, Sink, CHUNK};
+use super::round::{copy_round, Copied};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CopyError {
@@ -156,7 +157,7 @@ pub fn copy_tree(
     src: &Path,
     dst: &Path,
     manifest: &Path,
-    interrupted: &dyn Fn() -> bool,
+    interrupted: &(dyn Fn() -> bool + Sync),
     progress: &mut dyn FnMut(u64),
 ) -> Result<CopySummary, CopyError> {
     let mut summary = CopySummary::default();
@@ -188,23 +189,17 @@ pub fn copy_tree(
     let mut seen: std::collections::HashMap<PathBuf, (u64, Option<SystemTime>)> =
         Default::default();
     for round in 0..=RECOPY_ROUNDS {
-        for rel in &pending {
-            let (digest, before, moved, method) = copy_file(
-                &src.join(rel),
-                &dst.join(rel),
-                &pipe,
-                interrupted,
-                &mut |n| {
-                    summary.bytes += n;
-                    progress(summary.bytes);
-                },
-            )?;
-            if moved {
+        let copied = copy_round(src, dst, &pending, &pipe, interrupted, &mut |n| {
+            summary.bytes += n;
+            progress(summary.bytes);
+        })?;
+        for (rel, c) in copied {
+            if c.moved {
                 changed.insert(rel.display().to_string());
             }
-            seen.insert(rel.clone(), before);
-            digests.insert(rel.clone(), digest);
-            methods.insert(rel.clone(), method);
+            seen.insert(rel.clone(), c.before);
+            digests.insert(rel.clone(), c.digest);
+            methods.insert(rel, c.method);
         }
         if round == 0 {
             summary.files = files.len();
@@ -242,7 +237,7 @@ pub fn copy_tree(
 }
 
 /// Size and mtime: what tells a file moved.
-type Stat = (u64, Option<SystemTime>);
+pub(super) type Stat = (u64, Option<SystemTime>);
 
 fn stat_of(p: &Path) -> Option<Stat> {
     // Followed: a file reached through a link out of the tree is compared with what was copied.
@@ -250,15 +245,15 @@ fn stat_of(p: &Path) -> Option<Stat> {
     Some((m.len(), m.modified().ok()))
 }
 
-/// Copies one file, hashing the bytes as they are read. Returns the digest, the source's
-/// (size, mtime) when the copy began, whether it moved while being copied, and how it was copied.
-fn copy_file(
+/// Copies one file, hashing the bytes as they are read: its digest, the source's (size, mtime)
+/// when the copy began, whether it moved while being copied, and how it was copied.
+pub(super) fn copy_file(
     from: &Path,
     to: &Path,
     pipe: &Pipeline,
     interrupted: &dyn Fn() -> bool,
     progress: &mut dyn FnMut(u64),
-) -> Result<(String, Stat, bool, CopyMethod), CopyError> {
+) -> Result<Copied, CopyError> {
     let rerr = |e| CopyError::Read(from.to_path_buf(), e);
     let werr = |e| CopyError::Write(to.to_path_buf(), e);
     let mut input = File::open(from).map_err(rerr)?;
@@ -325,9 +320,19 @@ fn copy_file(
     let moved = (after.len(), after.modified().ok()) != before || total != before.0;
     if total < before.0 {
         // The file shrank while it was read: a torn copy is worse than a retry.
-        return Ok((digest, (u64::MAX, None), true, method));
+        return Ok(Copied {
+            digest,
+            before: (u64::MAX, None),
+            moved: true,
+            method,
+        });
     }
-    Ok((digest, before, moved, method))
+    Ok(Copied {
+        digest,
+        before,
+        moved,
+        method,
+    })
 }
 
 /// Reads until `buf` holds `want` bytes (at most CHUNK) or the file ends; returns the bytes read.

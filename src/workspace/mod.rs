@@ -14,6 +14,7 @@ mod links;
 mod manifest;
 mod pipeline;
 mod release;
+mod round;
 mod state;
 
 use std::fs;
