@@ -129,12 +129,36 @@ impl SimCluster {
         got.unwrap_or_else(|| {
             let o = last.unwrap();
             panic!(
-                "check never gave the expected answer; last (exit {:?}):\n{}{}",
+                "check never gave the expected answer; last (exit {:?}):\n{}{}\n{}",
                 o.status.code(),
                 String::from_utf8_lossy(&o.stdout),
-                String::from_utf8_lossy(&o.stderr)
+                String::from_utf8_lossy(&o.stderr),
+                self.log_tails()
             )
         })
+    }
+
+    /// The last lines of every FE's fe.out and fe.log and every BE's be.out: what a failed wait
+    /// needs to be understood after the temporary folder is gone.
+    fn log_tails(&self) -> String {
+        let mut out = String::new();
+        for (name, files) in [
+            ("fe1", &["log/fe.out", "log/fe.log"][..]),
+            ("fe2", &["log/fe.out", "log/fe.log"][..]),
+            ("fe3", &["log/fe.out", "log/fe.log"][..]),
+            ("be1", &["log/be.out"][..]),
+            ("be2", &["log/be.out"][..]),
+            ("be3", &["log/be.out"][..]),
+        ] {
+            for f in files {
+                let path = self.node(name).home.join(f);
+                let text = std::fs::read_to_string(&path).unwrap_or_else(|e| format!("({e})"));
+                let lines: Vec<&str> = text.lines().collect();
+                let tail = lines[lines.len().saturating_sub(8)..].join("\n");
+                out.push_str(&format!("--- {name} {f}:\n{tail}\n"));
+            }
+        }
+        out
     }
 
     /// Waits until `check` says healthy.
