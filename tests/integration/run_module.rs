@@ -1,8 +1,8 @@
 //! The FE rehearsal and the BE sandbox canary run on one shared run module (`src/runner/`): the
 //! run folder, the copy, the launch and stop scripts, the port picking, `run.json` and the keep
 //! rules exist once. These tests read the sources, so a pipeline that grows its own copy of one of
-//! them again, or a file of the run pipelines that grows past what a reader takes in at once, fails
-//! here with the place named.
+//! them again fails here with the place named (the length of every file, these included, is
+//! `source_layout`'s check).
 
 use std::path::{Path, PathBuf};
 
@@ -92,22 +92,4 @@ fn the_run_module_never_calls_a_pipeline() {
             );
         }
     }
-}
-
-#[test]
-fn files_of_the_run_pipelines_are_short_and_say_why_they_exist() {
-    let mut problems = Vec::new();
-    for rel in ["runner", "workspace", "fe", "be/sandbox.rs", "be/mod.rs"] {
-        for f in files(rel) {
-            let text = std::fs::read_to_string(&f).unwrap();
-            let lines = text.lines().count();
-            if lines > 600 {
-                problems.push(format!("{}: {lines} lines (at most 600)", f.display()));
-            }
-            if !text.starts_with("//!") {
-                problems.push(format!("{}: no `//!` paragraph at the top", f.display()));
-            }
-        }
-    }
-    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }

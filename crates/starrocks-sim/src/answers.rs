@@ -1,10 +1,22 @@
 //! Result sets that the sandbox FE and the cluster's leader both answer with.
 //!
 //! SHOW FRONTENDS and SHOW PROC '/statistic' have one layout per release whoever computes the
-//! rows; keeping the layouts here lets the single-FE server (`fe`) and the cluster mode
-//! (`cluster`) share them without either module depending on the other.
+//! rows, and both read a statement the same way; keeping that here lets the single-FE server
+//! (`fe`) and the cluster mode (`cluster`) share it without either module depending on the other.
 
 use super::mysql::{Outcome, ResultSet};
+
+/// A statement as the servers read it: the text without blanks around it and without its
+/// trailing `;`, and the same upper-cased with its words joined by single spaces, to compare.
+pub fn statement(sql: &str) -> (&str, String) {
+    let q = sql.trim().trim_end_matches(';').trim();
+    let norm = q
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_ascii_uppercase();
+    (q, norm)
+}
 
 /// The columns of SHOW FRONTENDS (`FrontendsProcNode.TITLE_NAMES`, 2.5-3.5), for the sandbox FE
 /// here and the cluster mode's leader alike.

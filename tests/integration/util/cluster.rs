@@ -142,16 +142,15 @@ impl SimCluster {
     /// needs to be understood after the temporary folder is gone.
     fn log_tails(&self) -> String {
         let mut out = String::new();
-        for (name, files) in [
-            ("fe1", &["log/fe.out", "log/fe.log"][..]),
-            ("fe2", &["log/fe.out", "log/fe.log"][..]),
-            ("fe3", &["log/fe.out", "log/fe.log"][..]),
-            ("be1", &["log/be.out"][..]),
-            ("be2", &["log/be.out"][..]),
-            ("be3", &["log/be.out"][..]),
-        ] {
+        for n in &self.spec.nodes {
+            let files: &[&str] = if n.role == "fe" {
+                &["log/fe.out", "log/fe.log"]
+            } else {
+                &["log/be.out"]
+            };
+            let name = &n.name;
             for f in files {
-                let path = self.node(name).home.join(f);
+                let path = n.home.join(f);
                 let text = std::fs::read_to_string(&path).unwrap_or_else(|e| format!("({e})"));
                 let lines: Vec<&str> = text.lines().collect();
                 let tail = lines[lines.len().saturating_sub(8)..].join("\n");

@@ -8,6 +8,7 @@ use super::edit_log::request;
 use super::group::{Group, GroupRole};
 use super::host::HostFaults;
 use super::leader_answers::{show_compute_nodes, show_frontends, show_statistic};
+use crate::answers::statement;
 use crate::image::{Frontend, Table};
 use crate::mysql::{Outcome, ResultSet};
 
@@ -61,12 +62,7 @@ pub fn intercept(
     user: &str,
     sql: &str,
 ) -> Option<Outcome> {
-    let q = sql.trim().trim_end_matches(';').trim();
-    let norm = q
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_ascii_uppercase();
+    let (q, norm) = statement(sql);
     match g.role() {
         GroupRole::Follower if replicated(&norm) => {
             let leader = g.leader.lock().unwrap().clone();

@@ -6,7 +6,7 @@
 
 use super::state::State;
 use super::variables::{system_variable, unknown_variable};
-use crate::answers::{rows, statistic_result, DbStat, FRONTENDS_COLUMNS};
+use crate::answers::{rows, statement, statistic_result, DbStat, FRONTENDS_COLUMNS};
 use crate::cluster;
 use crate::image;
 use crate::mysql::Outcome;
@@ -155,12 +155,7 @@ pub(super) fn fe_query(st: &State, user: &str, sql: &str) -> Outcome {
     {
         return out;
     }
-    let q = sql.trim().trim_end_matches(';').trim();
-    let norm = q
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_ascii_uppercase();
+    let (q, norm) = statement(sql);
     let privileged = user == "root";
     let system_statement = matches!(norm.as_str(), "SHOW FRONTENDS" | "SHOW BACKENDS")
         || norm.starts_with("SHOW PROC ");
