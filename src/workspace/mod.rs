@@ -10,6 +10,7 @@
 //! - [`state`]: `run.json`, which `sr-rehearse clean` reads to finish a run whose tool was killed.
 
 mod copy;
+mod file_copy;
 mod links;
 mod manifest;
 mod pipeline;

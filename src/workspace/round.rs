@@ -11,19 +11,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 
-use super::copy::{copy_file, CopyError, Stat};
+use super::file_copy::{copy_file, Copied, CopyError};
 use super::manifest::CopyMethod;
 use super::pipeline::Pipeline;
-
-/// What copying one file gave.
-pub(super) struct Copied {
-    pub digest: String,
-    /// The source's (size, mtime) when its copy began.
-    pub before: Stat,
-    /// The source changed while it was copied.
-    pub moved: bool,
-    pub method: CopyMethod,
-}
 
 /// Copies `pending` (paths relative to `src` and `dst`) in order on `pipe`, or, once the first
 /// file was cloned, the rest on `pipe` and a second pipeline at once. `progress` gets the bytes

@@ -1,5 +1,5 @@
 //! The `edit_log_port` as the simulator plays it: a one-line protocol (`WHO`, `QUERY`) standing in
-//! for BDB JE's replication traffic.
+//! for BDB JE's replication traffic, and the JSON line that carries a forwarded answer back.
 //!
 //! Only members of the same cluster id are answered, so a rehearsal sandbox (with its new cluster
 //! id) can never join or steer the group its meta was copied from.
@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::group::{Group, GroupRole, Who};
-use super::sql::outcome_to_json;
+use crate::mysql::{Outcome, ResultSet};
 use crate::{connect_loopback, ConnectError};
 
 /// Serves the `edit_log_port` for the life of the process.
@@ -103,4 +103,36 @@ pub fn who(g: &Group, host: &str, port: u16) -> Option<Who> {
         }
     }
     Some(w)
+}
+
+/// The wire form of an answer a follower forwards: one JSON line on the `edit_log_port`.
+pub(super) fn outcome_to_json(o: &Outcome) -> String {
+    match o {
+        Outcome::Rows(rs) => {
+            serde_json::json!({"columns": rs.columns, "rows": rs.rows}).to_string()
+        }
+        Outcome::Ok => serde_json::json!({"ok": true}).to_string(),
+        Outcome::Err(code, _, msg) => serde_json::json!({"error": [code, msg]}).to_string(),
+    }
+}
+
+pub(super) fn outcome_from_json(text: &str) -> Outcome {
+    let v: serde_json::Value = match serde_json::from_str(text) {
+        Ok(v) => v,
+        Err(e) => return Outcome::Err(1064, "HY000", format!("bad forwarded answer: {e}")),
+    };
+    if let Some(e) = v.get("error") {
+        return Outcome::Err(
+            e[0].as_u64().unwrap_or(1064) as u16,
+            "HY000",
+            e[1].as_str().unwrap_or("").to_string(),
+        );
+    }
+    if v.get("ok").is_some() {
+        return Outcome::Ok;
+    }
+    Outcome::Rows(ResultSet {
+        columns: serde_json::from_value(v["columns"].clone()).unwrap_or_default(),
+        rows: serde_json::from_value(v["rows"].clone()).unwrap_or_default(),
+    })
 }
