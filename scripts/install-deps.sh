@@ -19,6 +19,16 @@ if ! command -v ansible-playbook >/dev/null 2>&1; then
         missing+=(ansible-core)
     fi
 fi
+# scripts/release.sh links the portable binary against glibc 2.17 with zig (cargo-zigbuild and the
+# ziglang wheel, both from PyPI) and reads its symbol versions with objdump.
+command -v objdump >/dev/null 2>&1 || missing+=(binutils)
+if ! command -v cargo-zigbuild >/dev/null 2>&1 || ! python3 -m ziglang version >/dev/null 2>&1; then
+    pip="$(command -v pip3 || command -v pip || true)"
+    if [ -z "$pip" ] || ! "$pip" install --quiet ziglang cargo-zigbuild; then
+        echo "install-deps: ziglang and cargo-zigbuild did not install with pip (scripts/release.sh needs them)" >&2
+        exit 1
+    fi
+fi
 if [ ${#missing[@]} -eq 0 ]; then
     exit 0
 fi
