@@ -288,7 +288,7 @@ pub struct BeArgs {
     /// In place: an FE's HOST:QUERY_PORT, to require Alive and the new Version in SHOW BACKENDS.
     #[arg(
         long,
-        value_name = "HOST:PORT",
+        value_name = "ADDR",
         help_heading = "In place",
         requires = "in_place"
     )]
@@ -379,7 +379,7 @@ impl BeArgs {
 #[derive(Args, Debug, Clone)]
 pub struct ClusterArgs {
     /// Any FE of the cluster, as HOST:HTTP_PORT.
-    #[arg(long, value_name = "HOST:PORT", help_heading = "Cluster")]
+    #[arg(long, value_name = "ADDR", help_heading = "Cluster")]
     pub fe: String,
     /// That FE's query_port.
     #[arg(
@@ -520,7 +520,7 @@ pub struct PlanArgs {
     )]
     pub be_home: PathBuf,
     /// One node's home: fe@HOST:QUERY_PORT=DIR or be@HOST:HEARTBEAT_PORT=DIR (repeatable).
-    #[arg(long = "node-home", value_name = "ROLE@HOST:PORT=DIR", help_heading = "Hosts", value_parser = crate::upgrade_plan::parse_node_home)]
+    #[arg(long = "node-home", value_name = "ENTRY", help_heading = "Hosts", value_parser = crate::upgrade_plan::parse_node_home)]
     pub node_home: Vec<(String, PathBuf)>,
     /// JAVA_HOME for the FE start script, when the hosts do not set it.
     #[arg(long, value_name = "DIR", help_heading = "Hosts")]

@@ -286,6 +286,78 @@ fn completions_cover_every_subcommand() {
     assert_eq!(o.status.code(), Some(2));
 }
 
+/// zsh's `_arguments` reads an option's spec as `--opt=[help]:message:action`, so a colon in a
+/// value name (`HOST:PORT`) ends the message early and zsh runs the rest (`PORT`) as the action:
+/// `_arguments:465: command not found: PORT` on every `--fe<TAB>`. Each spec of the generated
+/// script must have exactly one message and one action.
+#[test]
+fn zsh_completion_specs_have_one_message_and_one_action() {
+    let o = tool(&["completions", "zsh"]);
+    assert_eq!(o.status.code(), Some(0));
+    let script = text(&o.stdout);
+    let mut specs = 0;
+    for line in script.lines() {
+        let line = line.trim();
+        // '--fe=[help]:message:action' \  (repeatable options start with '*')
+        let Some(rest) = line.strip_prefix("'").map(|l| l.trim_start_matches('*')) else {
+            continue;
+        };
+        if !rest.starts_with('-') || !rest.contains("=[") {
+            continue;
+        }
+        specs += 1;
+        // The end of the [help] part: the first ']' that no backslash escapes.
+        let bytes = rest.as_bytes();
+        let close = (0..bytes.len())
+            .find(|&i| bytes[i] == b']' && (i == 0 || bytes[i - 1] != b'\\'))
+            .unwrap_or_else(|| panic!("no end of help in {line}"));
+        let tail = rest[close + 1..]
+            .trim_end_matches(" \\")
+            .trim_end_matches('\'');
+        let fields: Vec<&str> = split_unescaped_colons(tail);
+        assert_eq!(
+            fields.len(),
+            3,
+            "zsh spec with a stray colon (message and action must be one field each): {line}"
+        );
+    }
+    assert!(specs > 20, "the script's option specs were found ({specs})");
+    if which("zsh") {
+        // install-deps installs zsh; without it the structural check above still runs.
+        let f = tempfile::NamedTempFile::new().unwrap();
+        fs::write(f.path(), &script).unwrap();
+        let o = Command::new("zsh")
+            .arg("-n")
+            .arg(f.path())
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "zsh -n: {}", text(&o.stderr));
+    }
+}
+
+fn split_unescaped_colons(s: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let b = s.as_bytes();
+    for i in 0..b.len() {
+        if b[i] == b':' && (i == 0 || b[i - 1] != b'\\') {
+            out.push(&s[start..i]);
+            start = i + 1;
+        }
+    }
+    out.push(&s[start..]);
+    out
+}
+
+fn which(program: &str) -> bool {
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {program}"))
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
 #[test]
 fn man_page_lists_every_subcommand() {
     let o = tool(&["man"]);
