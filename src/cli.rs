@@ -74,6 +74,13 @@ pub enum Command {
         /// Where run folders are (default: the temp folder).
         #[arg(long, value_name = "DIR")]
         workspace_root: Option<PathBuf>,
+        /// List every run folder (age, size, kept, killed or in use) and change nothing.
+        #[arg(long, conflicts_with = "older_than")]
+        list: bool,
+        /// Also remove the run folders finished runs kept (--keep) that started longer ago than
+        /// this (e.g. 7d), when they are yours and no process runs from them.
+        #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+        older_than: Option<std::time::Duration>,
     },
     /// Print a completion script for SHELL on stdout (e.g. `sr-rehearse completions bash >
     /// /etc/bash_completion.d/sr-rehearse`).

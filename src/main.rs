@@ -269,9 +269,15 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             ));
             Ok(exit::PASS)
         }
-        Command::Clean { workspace_root } => {
-            Ok(sr_rehearse::clean::run(workspace_root.as_deref())?)
-        }
+        Command::Clean {
+            workspace_root,
+            list,
+            older_than,
+        } => Ok(sr_rehearse::clean::run(&sr_rehearse::clean::CleanConfig {
+            root: workspace_root,
+            list,
+            older_than,
+        })?),
     }
 }
 

@@ -2,6 +2,7 @@
 
 mod be;
 mod check;
+mod clean_kept;
 mod cli;
 mod copy;
 mod error_types;

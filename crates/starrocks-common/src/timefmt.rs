@@ -37,6 +37,12 @@ impl Civil {
         self.format("%Y%m%d-%H%M%S")
     }
 
+    /// The Unix seconds of a [`compact`](Civil::compact) stamp (UTC), or `None` when `s` is not one.
+    pub fn unix_seconds_of_compact(s: &str) -> Option<i64> {
+        let dt = DateTime::strptime("%Y%m%d-%H%M%S", s).ok()?;
+        Some(TimeZone::UTC.to_timestamp(dt).ok()?.as_second())
+    }
+
     /// RFC 3339 with milliseconds, for reports.
     pub fn rfc3339(&self) -> String {
         self.format("%Y-%m-%dT%H:%M:%S.%3fZ")
@@ -63,5 +69,17 @@ mod tests {
     fn leap_day() {
         let c = Civil::from_unix_micros(951_782_400_000_000);
         assert_eq!(c.compact(), "20000229-000000");
+    }
+
+    #[test]
+    fn compact_stamps_read_back() {
+        let c = Civil::from_unix_micros(1_705_694_594_123_456);
+        assert_eq!(
+            Civil::unix_seconds_of_compact(&c.compact()),
+            Some(1_705_694_594)
+        );
+        for bad in ["", "20240119", "20241319-200314", "2024011-200314x", "abc"] {
+            assert_eq!(Civil::unix_seconds_of_compact(bad), None, "{bad}");
+        }
     }
 }

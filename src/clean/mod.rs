@@ -25,13 +25,25 @@ use crate::report::exit;
 use crate::supervise;
 use crate::workspace::{self, PREFIX, RUN_FILE};
 
-fn tool_alive(st: &workspace::RunState) -> bool {
+mod kept;
+
+pub(crate) fn tool_alive(st: &workspace::RunState) -> bool {
     workspace::process_start_ticks(st.tool_pid).is_some_and(|t| t == st.tool_start_ticks)
 }
 
 /// Why `dir` (and its `run.json`) cannot be trusted as a run of `uid`, if it cannot.
 fn untrusted(root: &Path, dir: &Path, uid: u32) -> Option<String> {
-    let root_meta = fs::metadata(root).ok()?;
+    untrusted_folder(root, dir, uid)
+        .or_else(|| untrusted_entry(&dir.join(RUN_FILE), "run.json", uid))
+}
+
+/// Why the run folder `dir` under `root` cannot be trusted as `uid`'s, if it cannot: the root lets
+/// others swap it, or the folder is a link, another user's, or writable by others.
+fn untrusted_folder(root: &Path, dir: &Path, uid: u32) -> Option<String> {
+    let root_meta = match fs::metadata(root) {
+        Ok(m) => m,
+        Err(e) => return Some(format!("{} cannot be read: {e}", root.display())),
+    };
     // Others may write to the root (as in /tmp) only if the sticky bit stops them renaming our
     // folder away and putting theirs in its place.
     if root_meta.mode() & 0o022 != 0 && root_meta.mode() & 0o1000 == 0 {
@@ -40,26 +52,25 @@ fn untrusted(root: &Path, dir: &Path, uid: u32) -> Option<String> {
             root.display()
         ));
     }
-    for (what, p) in [
-        ("folder", dir.to_path_buf()),
-        ("run.json", dir.join(RUN_FILE)),
-    ] {
-        let m = match fs::symlink_metadata(&p) {
-            Ok(m) => m,
-            Err(e) => return Some(format!("its {what} cannot be read: {e}")),
-        };
-        if m.file_type().is_symlink() {
-            return Some(format!("its {what} is a symlink"));
-        }
-        if m.uid() != uid {
-            return Some(format!(
-                "its {what} belongs to uid {}, not to you (uid {uid})",
-                m.uid()
-            ));
-        }
-        if m.mode() & 0o022 != 0 {
-            return Some(format!("its {what} is writable by other users"));
-        }
+    untrusted_entry(dir, "folder", uid)
+}
+
+fn untrusted_entry(p: &Path, what: &str, uid: u32) -> Option<String> {
+    let m = match fs::symlink_metadata(p) {
+        Ok(m) => m,
+        Err(e) => return Some(format!("its {what} cannot be read: {e}")),
+    };
+    if m.file_type().is_symlink() {
+        return Some(format!("its {what} is a symlink"));
+    }
+    if m.uid() != uid {
+        return Some(format!(
+            "its {what} belongs to uid {}, not to you (uid {uid})",
+            m.uid()
+        ));
+    }
+    if m.mode() & 0o022 != 0 {
+        return Some(format!("its {what} is writable by other users"));
     }
     None
 }
@@ -115,11 +126,126 @@ pub struct CleanError {
     source: std::io::Error,
 }
 
-/// Cleans the run folders under `root` (the temp folder when not given).
-pub fn run(root: Option<&Path>) -> Result<i32, CleanError> {
-    let root: PathBuf = root
-        .map(Path::to_path_buf)
-        .unwrap_or_else(std::env::temp_dir);
+/// What `clean` was asked to do, beside finishing killed runs.
+#[derive(Debug, Clone, Default)]
+pub struct CleanConfig {
+    /// The workspace root (the temp folder when not given).
+    pub root: Option<PathBuf>,
+    /// List every run folder and change nothing.
+    pub list: bool,
+    /// Also remove kept run folders older than this.
+    pub older_than: Option<Duration>,
+}
+
+/// `sr-rehearse clean`: the listing, or the killed runs finished and, with `--older-than`, the old
+/// kept folders removed.
+pub fn run(cfg: &CleanConfig) -> Result<i32, CleanError> {
+    let root: PathBuf = cfg.root.clone().unwrap_or_else(std::env::temp_dir);
+    if cfg.list {
+        return list(&root);
+    }
+    let code = finish_killed(&root)?;
+    match cfg.older_than {
+        Some(age) => remove_old_kept(&root, age),
+        None => Ok(code),
+    }
+}
+
+/// `clean --list`: every run folder, its age, state and size.
+fn list(root: &Path) -> Result<i32, CleanError> {
+    let folders = kept::list(root).map_err(|source| CleanError {
+        root: root.to_path_buf(),
+        source,
+    })?;
+    if folders.is_empty() {
+        outln(&format!("no run folders in {}", root.display()));
+        return Ok(exit::PASS);
+    }
+    let now = now_secs();
+    let mut kept_bytes = 0;
+    for f in &folders {
+        let age = f
+            .started
+            .map(|s| {
+                format!(
+                    "{} ago",
+                    kept::human_age(now.saturating_sub(s).max(0) as u64)
+                )
+            })
+            .unwrap_or_else(|| "age unknown".into());
+        let state = match &f.state {
+            kept::State::Kept => {
+                kept_bytes += f.disk_bytes;
+                "kept".to_string()
+            }
+            kept::State::Killed { tool_pid } => {
+                format!("killed run (sr-rehearse pid {tool_pid} gone; `clean` finishes it)")
+            }
+            kept::State::InUse { tool_pid } => format!("in use by sr-rehearse pid {tool_pid}"),
+        };
+        outln(&format!(
+            "{}  {age}  {}  {state}",
+            f.path.display(),
+            kept::human_bytes(f.disk_bytes)
+        ));
+    }
+    outln(&format!(
+        "{} run folder{}, kept ones use {}; `sr-rehearse clean --older-than 7d` removes kept folders older than 7 days",
+        folders.len(),
+        if folders.len() == 1 { "" } else { "s" },
+        kept::human_bytes(kept_bytes)
+    ));
+    Ok(exit::PASS)
+}
+
+fn now_secs() -> i64 {
+    crate::timefmt::unix_millis() / 1000
+}
+
+/// `clean --older-than AGE`: removes the kept run folders older than AGE that pass every check.
+fn remove_old_kept(root: &Path, age: Duration) -> Result<i32, CleanError> {
+    let folders = kept::list(root).map_err(|source| CleanError {
+        root: root.to_path_buf(),
+        source,
+    })?;
+    let now = now_secs();
+    let mut removed = 0;
+    for f in folders.iter().filter(|f| kept::old_enough(f, age, now)) {
+        match kept::keep_reason(root, f) {
+            None => {
+                crate::fe::remove_home_link(&f.path);
+                crate::workspace::remove_dir_all_writable(&f.path);
+                if f.path.exists() {
+                    outln(&format!(
+                        "{}: could not be removed completely; remove it by hand",
+                        f.path.display()
+                    ));
+                } else {
+                    removed += 1;
+                    outln(&format!(
+                        "{}: kept run folder removed ({})",
+                        f.path.display(),
+                        kept::human_bytes(f.disk_bytes)
+                    ));
+                }
+            }
+            Some(why) => outln(&format!(
+                "{}: kept run folder left alone, {why}",
+                f.path.display()
+            )),
+        }
+    }
+    outln(&format!(
+        "{removed} kept run folder{} older than {} removed",
+        if removed == 1 { "" } else { "s" },
+        kept::human_age(age.as_secs())
+    ));
+    Ok(exit::PASS)
+}
+
+/// Finishes the killed runs under `root`.
+fn finish_killed(root: &Path) -> Result<i32, CleanError> {
+    let root = root.to_path_buf();
     let rd = match fs::read_dir(&root) {
         Ok(rd) => rd,
         Err(source) => return Err(CleanError { root, source }),
