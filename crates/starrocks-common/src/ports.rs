@@ -197,45 +197,67 @@ pub fn lease_dir() -> Result<PathBuf, PortError> {
     )))
 }
 
+/// Why a lease folder was not used.
+#[derive(Debug, thiserror::Error)]
+enum FolderProblem {
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{} is not a folder", .0.display())]
+    ParentNotAFolder(PathBuf),
+    #[error("{} belongs to uid {uid}, not to us or root", path.display())]
+    ParentOwner { path: PathBuf, uid: u32 },
+    #[error("{} is writable by other users and not sticky", .0.display())]
+    ParentOpen(PathBuf),
+    #[error("it exists and is not a folder (a link?)")]
+    NotAFolder,
+    #[error("it belongs to uid {owner}, not to us ({us})")]
+    Owner { owner: u32, us: u32 },
+    #[error("others can write to it (mode {0:o})")]
+    Writable(u32),
+}
+
 /// Makes `dir` (mode 0700) if it is missing, then accepts it only if it is a real folder owned by
 /// `uid` that nobody else can write to, in a parent owned by `uid` or root that others cannot
 /// write to unless it is sticky (else our folder could be renamed away and replaced).
-fn ensure_private_dir(dir: &Path, uid: u32) -> Result<(), String> {
-    let parent = dir.parent().ok_or("no parent folder")?;
-    let pm = std::fs::metadata(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+fn ensure_private_dir(dir: &Path, uid: u32) -> Result<(), FolderProblem> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| FolderProblem::Io { path, source }
+    };
+    let parent = dir.parent().unwrap_or(Path::new("/"));
+    let pm = std::fs::metadata(parent).map_err(io(parent))?;
     if !pm.is_dir() {
-        return Err(format!("{} is not a folder", parent.display()));
+        return Err(FolderProblem::ParentNotAFolder(parent.into()));
     }
     if pm.uid() != uid && pm.uid() != 0 {
-        return Err(format!(
-            "{} belongs to uid {}, not to us or root",
-            parent.display(),
-            pm.uid()
-        ));
+        return Err(FolderProblem::ParentOwner {
+            path: parent.into(),
+            uid: pm.uid(),
+        });
     }
     if pm.mode() & 0o022 != 0 && pm.mode() & 0o1000 == 0 {
-        return Err(format!(
-            "{} is writable by other users and not sticky",
-            parent.display()
-        ));
+        return Err(FolderProblem::ParentOpen(parent.into()));
     }
     match DirBuilder::new().mode(0o700).create(dir) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-        Err(e) => return Err(format!("failed to create it: {e}")),
+        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => return Err(io(dir)(e)),
+        _ => {}
     }
-    let m = std::fs::symlink_metadata(dir).map_err(|e| e.to_string())?;
+    let m = std::fs::symlink_metadata(dir).map_err(io(dir))?;
     if !m.file_type().is_dir() {
-        return Err("it exists and is not a folder (a link?)".into());
+        return Err(FolderProblem::NotAFolder);
     }
     if m.uid() != uid {
-        return Err(format!("it belongs to uid {}, not to us ({uid})", m.uid()));
+        return Err(FolderProblem::Owner {
+            owner: m.uid(),
+            us: uid,
+        });
     }
     if m.mode() & 0o022 != 0 {
-        return Err(format!(
-            "others can write to it (mode {:o})",
-            m.mode() & 0o777
-        ));
+        return Err(FolderProblem::Writable(m.mode() & 0o777));
     }
     Ok(())
 }
@@ -353,23 +375,18 @@ mod tests {
         // A link planted where the folder goes, even to a folder of ours.
         let link = parent.join("link");
         std::os::unix::fs::symlink(&ok, &link).unwrap();
-        assert!(ensure_private_dir(&link, uid).unwrap_err().contains("link"));
+        let refused = |d: &Path, uid: u32| ensure_private_dir(d, uid).unwrap_err().to_string();
+        assert!(refused(&link, uid).contains("link"));
         // A folder others can write to.
         let loose = parent.join("loose");
         std::fs::create_dir(&loose).unwrap();
         std::fs::set_permissions(&loose, std::fs::Permissions::from_mode(0o777)).unwrap();
-        assert!(ensure_private_dir(&loose, uid)
-            .unwrap_err()
-            .contains("others can write"));
+        assert!(refused(&loose, uid).contains("others can write"));
         // A folder of another owner (as seen by a caller of another uid).
-        assert!(ensure_private_dir(&ok, uid + 1)
-            .unwrap_err()
-            .contains("belongs to uid"));
+        assert!(refused(&ok, uid + 1).contains("belongs to uid"));
         // A parent anyone can write to, without the sticky bit.
         std::fs::set_permissions(&parent, std::fs::Permissions::from_mode(0o777)).unwrap();
-        assert!(ensure_private_dir(&ok, uid)
-            .unwrap_err()
-            .contains("not sticky"));
+        assert!(refused(&ok, uid).contains("not sticky"));
         std::fs::set_permissions(&parent, std::fs::Permissions::from_mode(0o1777)).unwrap();
         ensure_private_dir(&ok, uid).unwrap();
         std::fs::remove_dir_all(&t).unwrap();
