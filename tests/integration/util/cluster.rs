@@ -119,10 +119,19 @@ impl SimCluster {
         }
     }
 
-    /// The pid in the node's pid file (its scripts keep it in `bin/`).
-    fn node_pid(&self, n: &NodeSpec) -> Option<i32> {
-        let file = n.home.join("bin").join(format!("{}.pid", n.role));
-        std::fs::read_to_string(file).ok()?.trim().parse().ok()
+    /// The node's live processes: those whose `STARROCKS_HOME` (exported by its start scripts
+    /// before they run the server) is the node's home. A pid file would not do: an FE writes its
+    /// own and removes it when it exits.
+    fn node_pids(&self, n: &NodeSpec) -> Vec<i32> {
+        let home = std::fs::canonicalize(&n.home).unwrap_or_else(|_| n.home.clone());
+        let home = home.as_os_str().as_encoded_bytes();
+        sr_rehearse::procfs::pids()
+            .into_iter()
+            .filter(|p| {
+                super::procs::alive(*p)
+                    && sr_rehearse::procfs::env_var(*p, "STARROCKS_HOME").as_deref() == Some(home)
+            })
+            .collect()
     }
 
     /// Waits until the node listens on every port of cluster.json, or panics naming the node, the
@@ -145,32 +154,28 @@ impl SimCluster {
         panic!("{}: {problem}\n{}", n.name, self.log_tails());
     }
 
-    /// `Ok(None)` when the node's process listens on all its ports; `Ok(Some(why))` for a port
-    /// nobody listens on yet; `Err(why)` for a port a process other than the node listens on (the
-    /// node cannot bind it: no need to wait longer).
+    /// `Ok(None)` when the node's processes listen on all its ports; `Ok(Some(why))` for a port
+    /// nobody listens on yet; `Err(why)` when a process that is not the node's listens on one of
+    /// its ports: the node cannot bind it, so waiting longer is useless.
     fn port_problem(&self, n: &NodeSpec) -> Result<Option<String>, String> {
-        let pid = self.node_pid(n);
-        let mine = pid.map(sockets::socket_inodes).unwrap_or_default();
+        let pids = self.node_pids(n);
+        let mine: Vec<u64> = pids
+            .iter()
+            .flat_map(|p| sockets::socket_inodes(*p))
+            .collect();
+        let mut missing = None;
         for (key, port) in &n.ports {
             let inodes = sockets::listening_inodes(*port);
             if inodes.is_empty() {
-                let node = match pid {
-                    Some(p) if super::procs::alive(p) => format!("pid {p}, alive"),
-                    Some(p) => format!("pid {p}, gone"),
-                    None => "no pid file".into(),
-                };
-                return Ok(Some(format!(
-                    "nobody listens on {key} {port} (the node's process: {node})"
-                )));
-            }
-            if let Some(p) = pid.filter(|_| !inodes.iter().any(|i| mine.contains(i))) {
+                missing.get_or_insert(format!("{key} {port}"));
+            } else if !inodes.iter().any(|i| mine.contains(i)) {
                 return Err(format!(
-                    "{key} {port} is held by {}, not by the node's process {p}",
+                    "{key} {port} is held by {}, not by the node (its processes: {pids:?})",
                     sockets::holders(*port).join(", ")
                 ));
             }
         }
-        Ok(None)
+        Ok(missing.map(|m| format!("nobody listens on {m} (the node's processes: {pids:?})")))
     }
 
     /// The `--fe` and `--query-port` arguments pointing at `name`.
