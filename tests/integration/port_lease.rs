@@ -88,3 +88,29 @@ fn the_sandbox_holds_its_ports_until_it_is_stopped() {
     // The tool is gone, and its lease with it.
     Lease::take(&ports).expect("the tool's lease ends with it");
 }
+
+/// A cluster whose node cannot bind a port fails its start at once, naming the node, the port and
+/// the process that holds it, instead of a health check that never passes after a minute.
+#[test]
+fn a_cluster_start_names_the_node_the_port_and_who_holds_it() {
+    let c = SimCluster::build("3.2.11", &[]);
+    let port = c.node("fe2").ports["http_port"];
+    // The test itself takes fe2's HTTP port, as another process picking it would.
+    let _thief = std::net::TcpListener::bind(("0.0.0.0", port)).unwrap();
+    let started = std::time::Instant::now();
+    let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| c.start_all()))
+        .expect_err("the start cannot succeed with fe2's HTTP port taken");
+    let msg = panic.downcast_ref::<String>().cloned().unwrap_or_default();
+    let me = format!("held by pid {} (", std::process::id());
+    assert!(
+        msg.starts_with(&format!("fe2: http_port {port} is held by")) && msg.contains(&me),
+        "{msg}"
+    );
+    // fe2's own log says why it stopped.
+    assert!(msg.contains("Fail to start FE query http server"), "{msg}");
+    assert!(
+        started.elapsed() < T,
+        "the failure took {:?}",
+        started.elapsed()
+    );
+}
