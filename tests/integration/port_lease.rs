@@ -7,6 +7,8 @@ use std::collections::BTreeSet;
 use std::process::Stdio;
 use std::time::Duration;
 
+use sr_rehearse::ports::PortError;
+
 use crate::util::*;
 
 const T: Duration = Duration::from_secs(60);
@@ -78,7 +80,7 @@ fn the_sandbox_holds_its_ports_until_it_is_stopped() {
     // The FE replays for a minute: its HTTP port is not bound, yet nobody else may take it.
     for p in &ports {
         assert!(
-            Lease::take(&[*p]).is_err(),
+            matches!(Lease::take(&[*p]), Err(PortError::Leased(q)) if q == *p),
             "port {p} of the running sandbox is not leased by the tool"
         );
     }
