@@ -256,3 +256,29 @@ fn write_host(dir: &Path, hf: &HostFaults) -> Result<(), ClusterError> {
     std::fs::write(&p, serde_json::to_string_pretty(hf).unwrap_or_default())
         .map_err(io_err("write", &p))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn given_ports_are_used_as_they_are_and_must_be_enough_distinct_ports() {
+        assert_eq!(
+            cluster_ports(Some(&[30001, 30000, 30002]), 3).unwrap(),
+            vec![30001, 30000, 30002]
+        );
+        for bad in [
+            &[30000, 30001][..],
+            &[30000, 30000, 30001],
+            &[0, 30000, 30001],
+        ] {
+            assert!(matches!(
+                cluster_ports(Some(bad), 3),
+                Err(ClusterError::Ports { needed: 3, .. })
+            ));
+        }
+        let picked = cluster_ports(None, 8).unwrap();
+        let distinct: std::collections::BTreeSet<u16> = picked.iter().copied().collect();
+        assert_eq!(distinct.len(), 8);
+    }
+}
