@@ -51,7 +51,7 @@ pub enum ClusterError {
     #[error("failed to find free ports for the cluster outside the ephemeral range: {0}")]
     NoFreePort(#[source] starrocks_common::ports::PortError),
     #[error(
-        "--ports gave {given} distinct non-zero ports; the cluster needs {needed} (4 per node)"
+        "--ports gave {given} ports; the cluster needs {needed} distinct non-zero ones (4 per node)"
     )]
     Ports { given: usize, needed: usize },
     #[error("--host-fault {0}: expected be<N> or fe<N>, then :<fault>[@<version>]")]
