@@ -22,7 +22,7 @@ use super::sockets;
 use super::wait::wait_for_or_none;
 
 /// How long `start_all` waits for each node, in turn, to listen on its ports.
-const NODE_LISTENS: Duration = Duration::from_secs(20);
+const NODE_LISTENS: Duration = Duration::from_secs(30);
 
 pub struct SimCluster {
     pub _dir: tempfile::TempDir,
