@@ -87,6 +87,10 @@ fn run_check(spec: &ClusterSpec) -> anyhow::Result<bool> {
 /// Runs part four under `base`; true when every step ended as expected.
 pub fn run(base: &Path, reports: &Path, keep: bool) -> anyhow::Result<bool> {
     let dir = base.join("cluster");
+    // Held until every node is stopped: the rehearsals' sandboxes and any other picker of this
+    // user skip the cluster's ports, also while a node restarts during the playbook.
+    let lease = crate::ports::pick(6 * 4, &Default::default())
+        .map_err(|e| anyhow::anyhow!("failed to choose the simulated cluster's ports: {e}"))?;
     let spec = make_cluster(&ClusterBuild {
         version: "3.2.11".parse()?,
         out: dir.clone(),
@@ -98,10 +102,12 @@ pub fn run(base: &Path, reports: &Path, keep: bool) -> anyhow::Result<bool> {
         lag_secs: 5,
         tables: vec!["demo.orders:3".into()],
         unhealthy_tablets: 0,
+        ports: Some(lease.ports()),
     })
     .map_err(|e| anyhow::anyhow!("failed to build the simulated cluster: {e}"))?;
     let result = run_started(&spec, &dir, reports, keep);
     stop_all(&spec, base);
+    drop(lease);
     result
 }
 

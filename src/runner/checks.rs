@@ -51,21 +51,48 @@ pub fn check_workspace_root(root: &Path, guarded: &[(&str, &Path)]) -> Result<()
 }
 
 impl Runner {
-    /// Picks a free port for each of `keys`, none of them in `avoid` (production's ports and
-    /// StarRocks' defaults), and records them in the report beside `production`'s. Returns the
-    /// sandbox ports by key, in the order of `keys`.
+    /// Leases a free port for each of `keys`, none of them in `avoid` (production's ports and
+    /// StarRocks' defaults), and records them in the report beside `production`'s. The lease is
+    /// the Runner's until it is dropped, after the sandbox was stopped: no other rehearsal or
+    /// test of this user is handed these ports while the sandbox may still bind them. Returns
+    /// the sandbox ports by key, in the order of `keys`.
     pub fn pick_ports(
         &mut self,
         keys: &[&str],
         avoid: &BTreeSet<u16>,
         production: BTreeMap<String, u16>,
     ) -> Result<Vec<(String, u16)>, Ending> {
-        let picked = crate::ports::pick(keys.len(), avoid).ok_or_else(|| {
-            Ending::env("failed to find free ports for the sandbox between 20000 and 61000")
+        let lease = crate::ports::pick_from(&candidates(), keys.len(), avoid).map_err(|e| match e {
+            crate::ports::PortError::Exhausted { .. } => Ending::env(
+                "failed to find free ports for the sandbox between 20000 and 61000 that no other process holds",
+            ),
+            e => Ending::env(format!("failed to choose the sandbox's ports: {e}")),
         })?;
-        let ports: Vec<(String, u16)> = keys.iter().map(|k| k.to_string()).zip(picked).collect();
+        let ports: Vec<(String, u16)> = keys
+            .iter()
+            .map(|k| k.to_string())
+            .zip(lease.ports())
+            .collect();
+        self.port_lease = lease;
         self.report.ports.production = production;
         self.report.ports.sandbox = ports.iter().cloned().collect();
         Ok(ports)
     }
+}
+
+/// The ports a sandbox may take. A `test-hooks` build narrows them to
+/// `SR_REHEARSE_TEST_PORT_RANGE=LO-HI`, so a test can make the pick land where it holds leases.
+fn candidates() -> Vec<u16> {
+    let all = crate::ports::candidates();
+    #[cfg(feature = "test-hooks")]
+    if let Some((lo, hi)) = std::env::var("SR_REHEARSE_TEST_PORT_RANGE")
+        .ok()
+        .and_then(|r| {
+            let (lo, hi) = r.split_once('-')?;
+            Some((lo.parse::<u16>().ok()?, hi.parse::<u16>().ok()?))
+        })
+    {
+        return all.into_iter().filter(|p| (lo..=hi).contains(p)).collect();
+    }
+    all
 }

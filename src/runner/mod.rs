@@ -78,6 +78,9 @@ pub(crate) struct Runner {
     pub fenced: bool,
     /// Where probes run: inside the sandbox's namespace when fenced.
     pub probes: crate::fence::ProbeRunner,
+    /// The sandbox's ports, leased until the Runner is dropped: after teardown stopped the
+    /// sandbox (or after `Drop` stopped it on a panic), never before.
+    port_lease: crate::ports::Lease,
     pub printed_header: bool,
     /// What to do with the workspace when the run ends (`--keep`), or unwinds from a panic
     /// instead of reaching `finish`.
@@ -102,6 +105,7 @@ impl Runner {
             },
             fenced: false,
             probes: crate::fence::ProbeRunner::host(),
+            port_lease: crate::ports::Lease::default(),
             printed_header: false,
             keep: Keep::OnFailure,
             launched: false,

@@ -5,7 +5,7 @@ use std::process::Command;
 use predicates::prelude::*;
 use predicates::str::contains;
 
-use super::util::{free_port, read, run_sim, stdout, tool_bin, SimCluster};
+use super::util::{free_ports, read, run_sim, stdout, tool_bin, SimCluster};
 
 fn json(p: &std::path::Path) -> serde_json::Value {
     serde_json::from_str(&read(p)).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
@@ -179,7 +179,9 @@ fn check_names_mixed_versions_and_allows_an_upgrade_in_progress() {
 
 #[test]
 fn check_unreachable_and_bad_input() {
-    let port = free_port();
+    // Held for the test, so nothing of another test listens there meanwhile.
+    let lease = free_ports(1);
+    let port = lease.ports()[0];
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("r.json");
     assert_cmd::Command::new(tool_bin())

@@ -109,8 +109,9 @@ fn fe_failing_rehearsal_report() {
     insta::assert_json_snapshot!("fe_fail", shape("", &o.json, false));
 }
 
-/// A BE home of 3.2.11 with its storage and a 3.3.5 release beside it.
-fn be_node(dir: &Path) -> (PathBuf, PathBuf) {
+/// A BE home of 3.2.11 with its storage and a 3.3.5 release beside it, and the lease on the
+/// node's four ports (its production ports, which the canary must avoid).
+fn be_node(dir: &Path) -> (PathBuf, PathBuf, Lease) {
     let home = dir.join("node/be");
     let new_be = dir.join("release/be");
     let storage = dir.join("node/storage");
@@ -126,23 +127,25 @@ fn be_node(dir: &Path) -> (PathBuf, PathBuf) {
             out.to_str().unwrap(),
         ]);
     }
+    let lease = free_ports(4);
+    let p = lease.ports();
     let mut conf = read(&home.join("conf/be.conf"));
     conf.push_str(&format!(
         "\nbe_port = {}\nbe_http_port = {}\nheartbeat_service_port = {}\nbrpc_port = {}\nstorage_root_path = {}\n",
-        free_port(),
-        free_port(),
-        free_port(),
-        free_port(),
+        p[0],
+        p[1],
+        p[2],
+        p[3],
         storage.display()
     ));
     fs::write(home.join("conf/be.conf"), conf).unwrap();
-    (home, new_be)
+    (home, new_be, lease)
 }
 
 #[test]
 fn be_sandbox_canary_report() {
     let dir = tempfile::tempdir().unwrap();
-    let (home, new_be) = be_node(dir.path());
+    let (home, new_be, _ports) = be_node(dir.path());
     let root = dir.path().join("ws");
     fs::create_dir_all(&root).unwrap();
     let report = dir.path().join("report.json");
@@ -187,11 +190,12 @@ fn check_reports_match_the_schema() {
     // Unreachable: the short form main.rs writes.
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("r.json");
+    let nobody = free_ports(1);
     let out = Command::new(tool_bin())
         .args([
             "check",
             "--fe",
-            &format!("127.0.0.1:{}", free_port()),
+            &format!("127.0.0.1:{}", nobody.ports()[0]),
             "--json",
         ])
         .arg(&report)

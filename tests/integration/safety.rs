@@ -289,9 +289,8 @@ fn clean_never_signals_a_group_it_cannot_prove_is_a_sandbox() {
         .stdin(Stdio::null())
         .spawn()
         .unwrap();
-    let _reaper = Reaper {
-        groups: vec![victim.id() as i32],
-    };
+    let mut _reaper = Reaper::default();
+    _reaper.push(victim.id() as i32);
     let pgid = victim.id() as i32;
     let forge = |name: &str, ticks: Option<u64>| {
         let dir = root

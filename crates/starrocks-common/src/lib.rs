@@ -5,7 +5,7 @@
 //!
 //! - [`version`]: StarRocks release numbers, version requests, and the release facts both act on.
 //! - [`props`]: Java properties files (`fe.conf`, `image/VERSION`) read the way the JVM reads them.
-//! - [`ports`]: choosing free ports outside the kernel's ephemeral range.
+//! - [`ports`]: leasing free ports outside the kernel's ephemeral range, so no two pickers share one.
 //! - [`timefmt`]: UTC instants for run folder names and reports; [`rand`]: non-secret randomness.
 
 pub mod ports;

@@ -139,6 +139,10 @@ enum Cmd {
         /// Tablets the leader reports unhealthy in SHOW PROC '/statistic'.
         #[arg(long, default_value_t = 0)]
         unhealthy_tablets: u64,
+        /// The nodes' ports, 4 per node, comma-separated: ports the caller has leased and holds
+        /// while the nodes run. Without it make-cluster picks free ports itself.
+        #[arg(long, value_delimiter = ',')]
+        ports: Option<Vec<u16>>,
     },
     #[command(hide = true)]
     Linger {
@@ -246,6 +250,7 @@ pub fn main(argv: Vec<String>) -> i32 {
             lag,
             table,
             unhealthy_tablets,
+            ports,
         } => super::cluster::make_cluster(&super::cluster::ClusterBuild {
             version,
             out: out.clone(),
@@ -257,6 +262,7 @@ pub fn main(argv: Vec<String>) -> i32 {
             lag_secs: lag,
             tables: table,
             unhealthy_tablets,
+            ports,
         })
         .map(|c| {
             println!(

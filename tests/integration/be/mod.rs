@@ -26,6 +26,8 @@ struct Node {
     root: PathBuf,
     http: u16,
     heartbeat: u16,
+    /// The node's four ports, held while it may run.
+    _ports: Lease,
 }
 
 impl Drop for Node {
@@ -64,7 +66,10 @@ impl Node {
         a.extend_from_slice(new_args);
         run_sim(&a);
         fs::write(home.join("lib/udf/my_udf.jar"), b"operator's own UDF").unwrap();
-        let (be, http, hb, brpc) = (free_port(), free_port(), free_port(), free_port());
+        let lease = free_ports(4);
+        let [be, http, hb, brpc] = lease.ports()[..] else {
+            unreachable!("a lease of 4 ports")
+        };
         let key = if old.starts_with("2.") {
             "webserver_port"
         } else {
@@ -83,6 +88,7 @@ impl Node {
             root,
             http,
             heartbeat: hb,
+            _ports: lease,
         }
     }
 

@@ -90,7 +90,7 @@ fn grandchild_outlives_the_fe_until_the_group_is_killed() {
     let mut n = b.build();
     n.start_daemon();
     n.wait_ready();
-    let pgid = *n.reaper.groups.last().unwrap();
+    let pgid = *n.reaper.groups().last().unwrap();
     let pid = n.pid().unwrap();
     assert!(n.stop(&[]).status.success());
     assert!(!alive(pid));

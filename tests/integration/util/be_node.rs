@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use super::bins::run_sim;
 use super::files::read;
-use super::ports::free_port;
+use super::ports::{free_ports, Lease};
 use super::procs::Reaper;
 use super::wait::wait_for;
 
@@ -24,6 +24,8 @@ pub struct BeNode {
     pub http: u16,
     pub heartbeat: u16,
     pub brpc: u16,
+    /// The four ports, held for the node's life (a restart binds them again).
+    pub _ports: Lease,
     pub reaper: Reaper,
 }
 
@@ -44,7 +46,10 @@ impl BeNode {
         ];
         args.extend_from_slice(pkg_args);
         run_sim(&args);
-        let (be_port, http, heartbeat, brpc) = (free_port(), free_port(), free_port(), free_port());
+        let lease = free_ports(4);
+        let [be_port, http, heartbeat, brpc] = lease.ports()[..] else {
+            unreachable!("a lease of 4 ports")
+        };
         let v: sr_rehearse::version::Version = version.parse().unwrap();
         let mut text = read(&home.join("conf/be.conf"));
         text.push_str(&format!(
@@ -65,6 +70,7 @@ impl BeNode {
             http,
             heartbeat,
             brpc,
+            _ports: lease,
             reaper: Reaper::default(),
         }
     }
@@ -82,7 +88,7 @@ impl BeNode {
             .process_group(0)
             .spawn()
             .unwrap();
-        self.reaper.groups.push(child.id() as i32);
+        self.reaper.push(child.id() as i32);
         child
     }
 

@@ -1,6 +1,11 @@
 //! A simulated cluster for the `check` and `upgrade-plan` tests: built with
 //! `starrocks-sim make-cluster`, every node started and stopped by its own scripts, and every
 //! process mentioning the cluster folder killed when the test ends, whatever started it.
+//!
+//! The cluster's 24 ports are leased by the test, not by `make-cluster` (which exits before any
+//! node binds them), and held until the cluster is dropped: no other test and no sandbox of the
+//! tool is handed one of them while a node starts, stops or restarts on it. A start that still
+//! fails says which node, which port, and who holds the port.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -11,13 +16,20 @@ use std::os::unix::process::CommandExt;
 use starrocks_sim::cluster::{ClusterSpec, NodeSpec};
 
 use super::bins::{run_sim, tool_bin};
+use super::ports::{free_ports, Lease};
 use super::procs::kill_all_mentioning;
+use super::sockets;
 use super::wait::wait_for_or_none;
+
+/// How long `start_all` waits for each node, in turn, to listen on its ports.
+const NODE_LISTENS: Duration = Duration::from_secs(30);
 
 pub struct SimCluster {
     pub _dir: tempfile::TempDir,
     pub dir: PathBuf,
     pub spec: ClusterSpec,
+    /// The nodes' ports, held until the nodes are killed (fields drop after `drop` ran).
+    _ports: Lease,
 }
 
 impl Drop for SimCluster {
@@ -27,16 +39,22 @@ impl Drop for SimCluster {
 }
 
 impl SimCluster {
-    /// Builds 3 FEs and 3 BEs of `version` with `extra` make-cluster arguments.
+    /// Builds 3 FEs and 3 BEs of `version` with `extra` make-cluster arguments, on 24 ports
+    /// leased for the cluster's life.
     pub fn build(version: &str, extra: &[&str]) -> SimCluster {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("cluster");
+        let lease = free_ports(6 * 4);
+        let ports: Vec<String> = lease.ports().iter().map(u16::to_string).collect();
+        let ports = ports.join(",");
         let mut args = vec![
             "make-cluster",
             "--version",
             version,
             "--out",
             out.to_str().unwrap(),
+            "--ports",
+            &ports,
         ];
         args.extend_from_slice(extra);
         run_sim(&args);
@@ -45,6 +63,7 @@ impl SimCluster {
             _dir: dir,
             dir: out,
             spec,
+            _ports: lease,
         }
     }
 
@@ -84,6 +103,8 @@ impl SimCluster {
         self.script(name, script, &[])
     }
 
+    /// Starts every node, then waits for each in turn to listen on all its ports (an FE opens
+    /// its HTTP port only once a majority of FEs is up, so the waits come after all the starts).
     pub fn start_all(&self) {
         for n in ["fe1", "fe2", "fe3", "be1", "be2", "be3"] {
             let out = self.start(n);
@@ -93,6 +114,68 @@ impl SimCluster {
                 String::from_utf8_lossy(&out.stderr)
             );
         }
+        for n in &self.spec.nodes {
+            self.wait_listening(n);
+        }
+    }
+
+    /// The node's live processes: those whose `STARROCKS_HOME` (exported by its start scripts
+    /// before they run the server) is the node's home. A pid file would not do: an FE writes its
+    /// own and removes it when it exits.
+    fn node_pids(&self, n: &NodeSpec) -> Vec<i32> {
+        let home = std::fs::canonicalize(&n.home).unwrap_or_else(|_| n.home.clone());
+        let home = home.as_os_str().as_encoded_bytes();
+        sr_rehearse::procfs::pids()
+            .into_iter()
+            .filter(|p| {
+                super::procs::alive(*p)
+                    && sr_rehearse::procfs::env_var(*p, "STARROCKS_HOME").as_deref() == Some(home)
+            })
+            .collect()
+    }
+
+    /// Waits until the node listens on every port of cluster.json, or panics naming the node, the
+    /// port and who holds it: nobody (with the node's logs), or a process that is not the node.
+    fn wait_listening(&self, n: &NodeSpec) {
+        let mut waiting = String::new();
+        let got = wait_for_or_none(NODE_LISTENS, || match self.port_problem(n) {
+            Ok(None) => Some(Ok(())),
+            Ok(Some(w)) => {
+                waiting = w;
+                None
+            }
+            Err(foreign) => Some(Err(foreign)),
+        });
+        let problem = match got {
+            Some(Ok(())) => return,
+            Some(Err(foreign)) => foreign,
+            None => format!("{waiting} after {NODE_LISTENS:?}"),
+        };
+        panic!("{}: {problem}\n{}", n.name, self.log_tails());
+    }
+
+    /// `Ok(None)` when the node's processes listen on all its ports; `Ok(Some(why))` for a port
+    /// nobody listens on yet; `Err(why)` when a process that is not the node's listens on one of
+    /// its ports: the node cannot bind it, so waiting longer is useless.
+    fn port_problem(&self, n: &NodeSpec) -> Result<Option<String>, String> {
+        let pids = self.node_pids(n);
+        let mine: Vec<u64> = pids
+            .iter()
+            .flat_map(|p| sockets::socket_inodes(*p))
+            .collect();
+        let mut missing = None;
+        for (key, port) in &n.ports {
+            let inodes = sockets::listening_inodes(*port);
+            if inodes.is_empty() {
+                missing.get_or_insert(format!("{key} {port}"));
+            } else if !inodes.iter().any(|i| mine.contains(i)) {
+                return Err(format!(
+                    "{key} {port} is held by {}, not by the node (its processes: {pids:?})",
+                    sockets::holders(*port).join(", ")
+                ));
+            }
+        }
+        Ok(missing.map(|m| format!("nobody listens on {m} (the node's processes: {pids:?})")))
     }
 
     /// The `--fe` and `--query-port` arguments pointing at `name`.

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use super::bins::run_sim;
 use super::files::read;
-use super::ports::free_port;
+use super::ports::{free_ports, Lease};
 use super::procs::Reaper;
 use super::wait::wait_for;
 
@@ -25,6 +25,8 @@ pub struct FeNode {
     pub rpc: u16,
     pub query: u16,
     pub edit: u16,
+    /// The four ports, held for the node's life (a restart binds them again).
+    pub _ports: Lease,
     pub reaper: Reaper,
 }
 
@@ -90,7 +92,10 @@ impl<'a> FeBuild<'a> {
             "--out",
             jdk.to_str().unwrap(),
         ]);
-        let (http, rpc, query, edit) = (free_port(), free_port(), free_port(), free_port());
+        let lease = free_ports(4);
+        let [http, rpc, query, edit] = lease.ports()[..] else {
+            unreachable!("a lease of 4 ports")
+        };
         let mut conf = format!(
             "\n# test overrides\nmeta_dir = {}\nhttp_port = {http}\nrpc_port = {rpc}\nquery_port = {query}\nedit_log_port = {edit}\n",
             meta.display()
@@ -115,6 +120,7 @@ impl<'a> FeBuild<'a> {
             rpc,
             query,
             edit,
+            _ports: lease,
             reaper: Reaper::default(),
         }
     }
@@ -139,7 +145,7 @@ impl FeNode {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        self.reaper.groups.push(child.id() as i32);
+        self.reaper.push(child.id() as i32);
         child.wait_with_output().unwrap()
     }
 
@@ -151,7 +157,7 @@ impl FeNode {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        self.reaper.groups.push(child.id() as i32);
+        self.reaper.push(child.id() as i32);
         child
     }
 

@@ -1,5 +1,5 @@
 //! The harness every integration test shares, one module per job: finding the binaries, waiting
-//! with a deadline, free ports, the skip rule, processes, file digests, and the simulated nodes,
+//! with a deadline, leased ports, who holds a port, the skip rule, processes, file digests, and the simulated nodes,
 //! clusters and rehearsal setups the tests run against. Everything a test uses is re-exported here,
 //! so a test file needs only `use crate::util::*`.
 
@@ -12,6 +12,7 @@ mod ports;
 mod procs;
 mod rehearsal;
 mod skip;
+mod sockets;
 mod terminal;
 mod wait;
 
@@ -20,7 +21,7 @@ pub use bins::{run_sim, sim_bin, tool_bin};
 pub use cluster::{stdout, SimCluster};
 pub use fe_node::{FeBuild, FeNode};
 pub use files::{content_digest, read, tree_digest};
-pub use ports::free_port;
+pub use ports::{free_ports, Lease};
 pub use procs::{
     alive, group_members, kill, kill_all_mentioning, procs_mentioning, Reaper, Signal,
 };

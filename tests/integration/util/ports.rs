@@ -1,8 +1,12 @@
-//! Ports for the simulated servers a test starts, picked the way the tool picks the sandbox's, so a
-//! test's own connections cannot take them in between.
+//! Ports for the simulated servers a test starts, leased the way the tool leases the sandbox's:
+//! the test holds them for its whole life, so neither another test nor a sandbox of the tool is
+//! handed them while a server of this test may still bind them (or rebinds them after a restart).
 
-/// A port nobody listens on now, outside the ephemeral range that the tests' own connections
-/// draw their local ports from (see `sr_rehearse::ports::pick`).
-pub fn free_port() -> u16 {
-    sr_rehearse::ports::pick(1, &Default::default()).expect("a free port")[0]
+pub use sr_rehearse::ports::Lease;
+
+/// `n` distinct ports nobody listens on or holds, outside the ephemeral range that the tests' own
+/// connections draw their local ports from, leased to the caller until the [`Lease`] is dropped:
+/// keep it as long as a server of the test may bind them.
+pub fn free_ports(n: usize) -> Lease {
+    sr_rehearse::ports::pick(n, &Default::default()).expect("free ports to lease")
 }

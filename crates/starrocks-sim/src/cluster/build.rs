@@ -3,6 +3,12 @@
 //!
 //! Ports are picked sorted so the first FE has the lowest `edit_log_port` and wins the first
 //! election, which keeps a freshly built cluster's leader predictable for the tests.
+//!
+//! `make-cluster` exits once the cluster is written, long before its nodes bind their ports, so a
+//! lease it took would end with it. A caller that outlives the nodes (a test harness, `demo`)
+//! therefore leases the ports itself and passes them in (`--ports`), holding them across every
+//! start and restart of the nodes; without them the ports are picked here, free and unleased by
+//! anyone at the time of the build.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -13,10 +19,25 @@ use crate::release::Behaviour as _;
 use crate::Fault;
 use starrocks_common::version::Version;
 
-/// Ports nobody listens on now, all distinct, outside the kernel's ephemeral range (where any
-/// outgoing connection of this host could take one before the node binds it).
-fn free_ports(n: usize) -> Result<Vec<u16>, ClusterError> {
-    starrocks_common::ports::pick(n, &Default::default()).ok_or(ClusterError::NoFreePort)
+/// The cluster's `n` ports: the caller's when it gave them, else ports nobody listens on or
+/// holds now, all distinct, outside the kernel's ephemeral range (where any outgoing connection
+/// of this host could take one before the node binds it).
+fn cluster_ports(given: Option<&[u16]>, n: usize) -> Result<Vec<u16>, ClusterError> {
+    match given {
+        Some(p) => {
+            let distinct: std::collections::BTreeSet<u16> = p.iter().copied().collect();
+            if p.len() != n || distinct.len() != n || distinct.contains(&0) {
+                return Err(ClusterError::Ports {
+                    given: p.len(),
+                    needed: n,
+                });
+            }
+            Ok(p.to_vec())
+        }
+        None => Ok(starrocks_common::ports::pick(n, &Default::default())
+            .map_err(ClusterError::NoFreePort)?
+            .ports()),
+    }
 }
 
 /// What `make-cluster` builds.
@@ -34,6 +55,8 @@ pub struct ClusterBuild {
     pub tables: Vec<String>,
     /// Unhealthy tablets the leader reports (set on every FE host, read by whichever leads).
     pub unhealthy_tablets: u64,
+    /// The ports to use (4 per node), leased by the caller; `None` picks them here.
+    pub ports: Option<Vec<u16>>,
 }
 
 fn host_faults_for(name: &str, b: &ClusterBuild) -> Result<HostFaults, ClusterError> {
@@ -80,7 +103,7 @@ pub fn make_cluster(b: &ClusterBuild) -> Result<ClusterSpec, ClusterError> {
     let jdk = b.out.join("jdk");
     make_jdk(17, &jdk)?;
     // Sorted, so fe1 has the lowest edit_log_port and wins the first election.
-    let mut ports = free_ports(b.fes * 4 + b.bes * 4)?;
+    let mut ports = cluster_ports(b.ports.as_deref(), b.fes * 4 + b.bes * 4)?;
     ports.sort_unstable();
     let mut it = ports.into_iter();
     let mut nodes = Vec::new();
@@ -232,4 +255,30 @@ fn write_host(dir: &Path, hf: &HostFaults) -> Result<(), ClusterError> {
     let p = dir.join(HOST_FILE);
     std::fs::write(&p, serde_json::to_string_pretty(hf).unwrap_or_default())
         .map_err(io_err("write", &p))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn given_ports_are_used_as_they_are_and_must_be_enough_distinct_ports() {
+        assert_eq!(
+            cluster_ports(Some(&[30001, 30000, 30002]), 3).unwrap(),
+            vec![30001, 30000, 30002]
+        );
+        for bad in [
+            &[30000, 30001][..],
+            &[30000, 30000, 30001],
+            &[0, 30000, 30001],
+        ] {
+            assert!(matches!(
+                cluster_ports(Some(bad), 3),
+                Err(ClusterError::Ports { needed: 3, .. })
+            ));
+        }
+        let picked = cluster_ports(None, 8).unwrap();
+        let distinct: std::collections::BTreeSet<u16> = picked.iter().copied().collect();
+        assert_eq!(distinct.len(), 8);
+    }
 }

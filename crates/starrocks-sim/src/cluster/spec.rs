@@ -48,8 +48,12 @@ pub enum ClusterError {
         #[source]
         source: serde_json::Error,
     },
-    #[error("failed to find free ports for the cluster outside the ephemeral range")]
-    NoFreePort,
+    #[error("failed to find free ports for the cluster outside the ephemeral range: {0}")]
+    NoFreePort(#[source] starrocks_common::ports::PortError),
+    #[error(
+        "--ports gave {given} ports; the cluster needs {needed} distinct non-zero ones (4 per node)"
+    )]
+    Ports { given: usize, needed: usize },
     #[error("--host-fault {0}: expected be<N> or fe<N>, then :<fault>[@<version>]")]
     HostFaultSyntax(String),
     #[error("--host-fault {spec}: unknown fault {fault}")]
