@@ -28,17 +28,20 @@ fn invisible(c: char) -> bool {
 }
 
 /// `s` safe to print on a terminal: invisible characters (see `invisible`) as `\xNN` or `\u{N}`,
-/// a backslash doubled so an escape cannot be forged, and at most `MAX_SHOWN` characters, the rest
-/// counted. The one function every value from a server goes through before it is printed.
+/// and a value longer than `MAX_SHOWN` characters cut there, its length said. The one function
+/// every value from a server goes through before it is printed. It is idempotent (its output has
+/// nothing left to escape, and a cut value is not cut again), so text built from escaped parts
+/// can be escaped once more as a whole without garbling them.
 pub fn escape(s: &str) -> String {
-    let mut o = String::with_capacity(s.len().min(MAX_SHOWN));
+    // Room for the "... (N bytes in all)" a cut value ends with, so it is not cut twice.
+    let cut = s.chars().count() > MAX_SHOWN + 40;
+    let mut o = String::with_capacity(s.len().min(MAX_SHOWN + 40));
     for (n, c) in s.chars().enumerate() {
-        if n == MAX_SHOWN {
+        if cut && n == MAX_SHOWN {
             o.push_str(&format!("... ({} bytes in all)", s.len()));
             break;
         }
         match c {
-            '\\' => o.push_str("\\\\"),
             c if invisible(c) && (c as u32) < 0x100 => o.push_str(&format!("\\x{:02x}", c as u32)),
             c if invisible(c) => o.push_str(&format!("\\u{{{:x}}}", c as u32)),
             c => o.push(c),
@@ -241,16 +244,18 @@ mod tests {
 
     #[test]
     fn escape_leaves_no_control_character() {
-        let s = "a\x1b]0;title\x07\x1b[2J\r\nb\u{85}c\u{2028}d\u{202e}e\x7f\\x1b";
+        let s = "a\x1b]0;title\x07\x1b[2J\r\nb\u{85}c\u{2028}d\u{202e}e\x7f";
         let e = escape(s);
         assert!(!e.chars().any(invisible), "{e}");
         assert_eq!(
             e,
-            "a\\x1b]0;title\\x07\\x1b[2J\\x0d\\x0ab\\x85c\\u{2028}d\\u{202e}e\\x7f\\\\x1b"
+            "a\\x1b]0;title\\x07\\x1b[2J\\x0d\\x0ab\\x85c\\u{2028}d\\u{202e}e\\x7f"
         );
+        assert_eq!(escape(&e), e, "escaping twice changes nothing");
         assert_eq!(escape("名前.例え 3.2.11"), "名前.例え 3.2.11");
-        let long = "x".repeat(5000);
-        assert!(escape(&long).ends_with("... (5000 bytes in all)"));
+        let long = escape(&"x".repeat(5000));
+        assert!(long.ends_with("... (5000 bytes in all)"));
+        assert_eq!(escape(&long), long);
     }
 
     #[test]
