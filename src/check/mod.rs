@@ -191,7 +191,10 @@ pub fn parse_host_port(flag: &str, s: &str) -> Result<(String, u16), CheckError>
             escape(s)
         ))
     })?;
-    let host = h.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(h);
+    let host = h
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(h);
     if !is_host(host) {
         return Err(CheckError::BadInput(format!(
             "failed to read {flag} {}: the host is not an IP address or host name",

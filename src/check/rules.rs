@@ -294,7 +294,11 @@ mod tests {
         let mut st = ClusterStatus::new("fe:8030");
         st.nodes = vec![node("fe", "LEADER", "3.3.5-abc"), node("be", "", "")];
         judge_versions(&mut st, &["3.3.5".to_string()]);
-        assert_eq!(st.problems.len(), 1, "--allow-version never allows an unknown one");
+        assert_eq!(
+            st.problems.len(),
+            1,
+            "--allow-version never allows an unknown one"
+        );
     }
 
     #[test]

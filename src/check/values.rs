@@ -162,7 +162,11 @@ pub(super) fn node_from_row(kind: &str, stmt: &str, r: &BTreeMap<String, String>
     }
     let role = if kind == "fe" { col(r, "Role") } else { "" };
     if kind == "fe" && !FE_ROLES.contains(&role) {
-        bad("Role", role, "is not an FE role (LEADER, FOLLOWER, OBSERVER)");
+        bad(
+            "Role",
+            role,
+            "is not an FE role (LEADER, FOLLOWER, OBSERVER)",
+        );
     }
     let version = col(r, "Version");
     if !version.is_empty() && !is_version(version) {
@@ -172,8 +176,7 @@ pub(super) fn node_from_row(kind: &str, stmt: &str, r: &BTreeMap<String, String>
             "is not a StarRocks version (e.g. 3.2.11-98f7576)",
         );
     }
-    let flag = |c: &str, missing_ok: bool, bad: &mut dyn FnMut(&str, &str, &str)| match col(r, c)
-    {
+    let flag = |c: &str, missing_ok: bool, bad: &mut dyn FnMut(&str, &str, &str)| match col(r, c) {
         "true" => true,
         "false" => false,
         "" if missing_ok => false,
@@ -191,7 +194,10 @@ pub(super) fn node_from_row(kind: &str, stmt: &str, r: &BTreeMap<String, String>
     }
     let label = (!is_host(ip) || id_port.is_err())
         .then(|| format!("{kind} {}:{}", escape(ip), escape(col(r, id_col))));
-    let mut problems: Vec<String> = invalid.iter().map(|i| format!("invalid value: {i}")).collect();
+    let mut problems: Vec<String> = invalid
+        .iter()
+        .map(|i| format!("invalid value: {i}"))
+        .collect();
     if version.is_empty() {
         problems.push(format!(
             "no Version in {stmt} (the leader has no heartbeat answer from it)"
@@ -301,14 +307,29 @@ mod tests {
         assert_eq!(port("65535", false), Ok(Some(65535)));
         assert_eq!(port("0", true), Ok(None));
         assert_eq!(port("-1", true), Ok(None));
-        for bad in ["0", "-1", "99999", "70000", " 9050", "+9050", "9050\n", "", "000009050"] {
+        for bad in [
+            "0",
+            "-1",
+            "99999",
+            "70000",
+            " 9050",
+            "+9050",
+            "9050\n",
+            "",
+            "000009050",
+        ] {
             assert_eq!(port(bad, false), Err(()), "{bad:?}");
         }
     }
 
     #[test]
     fn versions_have_the_starrocks_shape() {
-        for ok in ["3.2.11-98f7576", "3.3.5", "2.5.21-fd7a5b5", "3.4.0-rc01-ae0b3e4"] {
+        for ok in [
+            "3.2.11-98f7576",
+            "3.3.5",
+            "2.5.21-fd7a5b5",
+            "3.4.0-rc01-ae0b3e4",
+        ] {
             assert!(is_version(ok), "{ok}");
         }
         for bad in [
@@ -345,7 +366,11 @@ mod tests {
         let n = node_from_row("be", "SHOW BACKENDS", &r);
         assert_eq!(n.id(), "be 127.0.0.1:99999");
         assert_eq!(n.invalid.len(), 1, "{:?}", n.invalid);
-        assert!(n.problems[0].contains("HeartbeatPort \"99999\""), "{:?}", n.problems);
+        assert!(
+            n.problems[0].contains("HeartbeatPort \"99999\""),
+            "{:?}",
+            n.problems
+        );
 
         let r = row(&[
             ("IP", "127.0.0.1"),
@@ -359,6 +384,10 @@ mod tests {
         assert_eq!(n.port, 0);
         assert_eq!(n.invalid.len(), 1);
         assert!(n.problems.iter().any(|p| p.starts_with("no Version")));
-        assert!(n.problems[0].contains("\"FOLLOWER\\x0a   rm -rf /\""), "{:?}", n.problems);
+        assert!(
+            n.problems[0].contains("\"FOLLOWER\\x0a   rm -rf /\""),
+            "{:?}",
+            n.problems
+        );
     }
 }

@@ -66,7 +66,10 @@ pub fn write_ansible(cfg: &PlanConfig, plan: &Plan, out: &Path) -> Result<Vec<Pa
     }
     let tool = tool();
     let mut vars = vec![
-        ("sr_rehearse", path_str("the tool's path", &tool)?.to_string()),
+        (
+            "sr_rehearse",
+            path_str("the tool's path", &tool)?.to_string(),
+        ),
         ("new_be", path_str("--new-be", &cfg.new_be)?.to_string()),
         ("new_fe", path_str("--new-fe", &cfg.new_fe)?.to_string()),
         ("target_version", plan.to.to_string()),
@@ -272,7 +275,10 @@ mod tests {
             unsafe_str("/a{{ x }}\"\\\u{7f}\u{85}\u{2028}名\u{1f600}\n"),
             "!unsafe \"/a{{ x }}\\\"\\\\\\x7f\\x85\\u2028\\u540d\\U0001f600\\x0a\""
         );
-        assert_eq!(host_name("fe", "fe-1.example", 9030), "fe_fe_1_example_9030");
+        assert_eq!(
+            host_name("fe", "fe-1.example", 9030),
+            "fe_fe_1_example_9030"
+        );
         assert_eq!(host_name("be", "::1", 9050), "be___1_9050");
     }
 }

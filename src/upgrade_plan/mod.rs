@@ -122,7 +122,9 @@ pub enum NodeHomeError {
 /// `be 10.0.0.1:9050`, an IPv6 host without brackets) and its home.
 pub fn parse_node_home(s: &str) -> Result<(String, PathBuf), NodeHomeError> {
     let shown = || crate::check::escape(s);
-    let (id, dir) = s.split_once('=').ok_or_else(|| NodeHomeError::NoDir(shown()))?;
+    let (id, dir) = s
+        .split_once('=')
+        .ok_or_else(|| NodeHomeError::NoDir(shown()))?;
     let (kind, addr) = id
         .split_once('@')
         .ok_or_else(|| NodeHomeError::NoNode(shown()))?;

@@ -26,7 +26,10 @@ fn shell_quote(s: &str) -> String {
             .all(|c| c.is_ascii_alphanumeric() || "/._-:@=,+".contains(c))
     {
         s.to_string()
-    } else if s.chars().any(|c| c.is_control() || !c.is_ascii() && !c.is_alphanumeric()) {
+    } else if s
+        .chars()
+        .any(|c| c.is_control() || !c.is_ascii() && !c.is_alphanumeric())
+    {
         ansi_c_quote(s.as_bytes())
     } else {
         format!("'{}'", s.replace('\'', "'\\''"))

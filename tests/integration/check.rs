@@ -244,12 +244,22 @@ fn check_flags_and_escapes_values_no_starrocks_reports() {
     let out = check_hostile(&fe, &["--json", report.to_str().unwrap()]);
     let s = stdout(&out);
     assert_eq!(out.status.code(), Some(1), "{s}");
-    assert!(printable(&s), "a control character reached the terminal: {s:?}");
+    assert!(
+        printable(&s),
+        "a control character reached the terminal: {s:?}"
+    );
     for l in s.lines() {
         assert!(
-            ["sr-rehearse check:", "  [", "leader:", "tablets:", "warning:", "verdict:"]
-                .iter()
-                .any(|p| l.starts_with(p)),
+            [
+                "sr-rehearse check:",
+                "  [",
+                "leader:",
+                "tablets:",
+                "warning:",
+                "verdict:"
+            ]
+            .iter()
+            .any(|p| l.starts_with(p)),
             "a value broke a line: {l:?}\n{s}"
         );
     }
@@ -297,7 +307,10 @@ fn check_wrong_password_is_bad_input_and_is_not_retried() {
         .unwrap();
     let e = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{e}");
-    assert!(e.contains("MySQL error 1045") && e.contains("--password-env"), "{e}");
+    assert!(
+        e.contains("MySQL error 1045") && e.contains("--password-env"),
+        "{e}"
+    );
     assert_eq!(fe.hits("/api/bootstrap"), 1, "a wrong password was retried");
 }
 

@@ -152,8 +152,22 @@ impl HostileFe {
         let (hp, qp) = (http_port.to_string(), query_port.to_string());
         let fe = |ip: &str, role: &str| {
             strings(&[
-                "fe", ip, "9010", &hp, &qp, "9020", role, "1", "true", "true", "1000", "x", "true",
-                "", "x", &spec.version,
+                "fe",
+                ip,
+                "9010",
+                &hp,
+                &qp,
+                "9020",
+                role,
+                "1",
+                "true",
+                "true",
+                "1000",
+                "x",
+                "true",
+                "",
+                "x",
+                &spec.version,
             ])
         };
         let mut fes = vec![fe(&spec.leader_ip, "LEADER")];
