@@ -53,7 +53,7 @@ pub fn check_once(cfg: &CheckConfig) -> Result<ClusterStatus, CheckError> {
             let what = format!(
                 "failed to run SHOW FRONTENDS on {host}:{} as {}: {}",
                 cfg.query_port,
-                cfg.user,
+                super::escape(&cfg.user),
                 shown(&e)
             );
             if refused_login(&e) {
