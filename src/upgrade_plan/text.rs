@@ -62,7 +62,7 @@ fn gate_cmd(cfg: &PlanConfig, plan: &Plan, gate: &(String, u16, u16)) -> String 
         q(&tool()),
         addr(&gate.0, gate.1),
         gate.2,
-        humantime::format_duration(cfg.gate_wait),
+        shell_quote(&humantime::format_duration(cfg.gate_wait).to_string()),
         shell_quote(&plan.to.to_string())
     )
 }
@@ -119,7 +119,7 @@ pub fn render_text(cfg: &PlanConfig, plan: &Plan) -> String {
                 q(&s.home),
                 q(new),
                 addr(&s.gate.0, s.gate.2),
-                humantime::format_duration(cfg.soak)
+                shell_quote(&humantime::format_duration(cfg.soak).to_string())
             ));
         }
         o.push_str(&format!(

@@ -171,6 +171,7 @@ fn plan_runbook_quotes_every_value_it_places_in_a_command() {
         .args(plan_inputs(dir.path(), &new_be))
         .arg("--node-home")
         .arg(format!("be@127.0.0.1:9050={home}"))
+        .args(["--gate-wait", "90m", "--soak", "2m30s"])
         .output()
         .unwrap();
     let s = stdout(&out);
@@ -191,6 +192,7 @@ fn plan_runbook_quotes_every_value_it_places_in_a_command() {
         gate[1..4],
         ["check", "--fe", &format!("127.0.0.1:{}", fe.http_port)]
     );
+    assert_eq!(gate[6..8], ["--wait", "1h 30m"], "{s}");
     let in_place = line("(or all of the above");
     let cmd = in_place.split_once(": ").unwrap().1.trim_end_matches(')');
     let w = words(cmd, dir.path());
@@ -199,6 +201,7 @@ fn plan_runbook_quotes_every_value_it_places_in_a_command() {
         (tool.to_str().unwrap(), home.as_str())
     );
     assert_eq!(w[5], new_be.to_str().unwrap());
+    assert_eq!(w[w.len() - 1], "2m 30s", "{s}");
     assert!(!mark.exists() && !dir.path().join("PWNED").exists());
 }
 
