@@ -116,6 +116,11 @@ pub(super) fn http_json(
     })
 }
 
+/// A JSON field as text: a string as it is, anything else as JSON.
+fn text(v: &serde_json::Value) -> String {
+    v.as_str().map_or_else(|| v.to_string(), str::to_string)
+}
+
 /// `/api/bootstrap` answers `{"status":"OK","msg":"Success"}` on a ready FE.
 pub(super) fn probe_bootstrap(host: &str, port: u16, t: Duration) -> ProbeResult {
     let r = http_json(host, port, "/api/bootstrap", t).and_then(|v| {
@@ -124,8 +129,8 @@ pub(super) fn probe_bootstrap(host: &str, port: u16, t: Duration) -> ProbeResult
         } else {
             Err(ProbeError::NotOk(format!(
                 "status {} ({})",
-                summarise(&v["status"].to_string()),
-                summarise(&v["msg"].to_string())
+                summarise(&text(&v["status"])),
+                summarise(&text(&v["msg"]))
             )))
         }
     });
@@ -140,7 +145,7 @@ pub(super) fn probe_health(host: &str, port: u16, t: Duration) -> ProbeResult {
         } else {
             Err(ProbeError::NotOk(format!(
                 "status {}",
-                summarise(&v["status"].to_string())
+                summarise(&text(&v["status"]))
             )))
         }
     });

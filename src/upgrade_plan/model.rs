@@ -220,8 +220,10 @@ fn order(cfg: &PlanConfig, s: &ClusterStatus) -> Vec<PlanStep> {
         ("be", _) => 0,
         ("cn", _) => 1,
         (_, "OBSERVER") => 2,
-        (_, "FOLLOWER") => 3,
-        _ => 4,
+        (_, "LEADER") => 4,
+        // FOLLOWER, and an FE not yet in the group (INIT, UNKNOWN, planned only with --force):
+        // never after the leader.
+        _ => 3,
     };
     let mut nodes: Vec<&NodeStatus> = s.nodes.iter().collect();
     nodes.sort_by_key(|n| (rank(n), n.host.clone(), n.port));
