@@ -393,7 +393,8 @@ pub struct ClusterArgs {
         long,
         value_name = "PORT",
         help_heading = "Cluster",
-        default_value_t = 9030
+        default_value_t = 9030,
+        value_parser = clap::value_parser!(u16).range(1..)
     )]
     pub query_port: u16,
     /// The user of the SQL queries.

@@ -8,17 +8,26 @@
 use std::time::Instant;
 
 use super::probe::{probe_bootstrap, probe_health, probe_result, ProbeError, Sql};
-use super::rules::{self, col};
+use super::rules;
+use super::values::{flag_duplicates, node_from_row, shown};
 use super::{parse_host_port, CheckConfig, CheckError, ClusterStatus, NodeStatus};
+use crate::probe::mysql::SqlError;
 
-fn port_of(s: &str) -> u16 {
-    s.trim().parse().unwrap_or(0)
+/// MySQL errors that waiting cannot fix: a wrong user or password (1045), a user without the
+/// privilege SHOW FRONTENDS needs (1227, and 5203 from about 3.2). They are bad input, as for `fe`.
+fn refused_login(e: &SqlError) -> bool {
+    matches!(e.code(), Some(1045 | 1227 | 5203))
 }
 
 /// One look at the cluster.
 pub fn check_once(cfg: &CheckConfig) -> Result<ClusterStatus, CheckError> {
     let started = Instant::now();
     let (host, http_port) = parse_host_port("--fe", &cfg.fe)?;
+    if cfg.query_port == 0 {
+        return Err(CheckError::BadInput(
+            "failed to read --query-port 0: the port must be a number from 1 to 65535".into(),
+        ));
+    }
     let password = match &cfg.password_env {
         Some(var) => Some(std::env::var(var).map_err(|_| {
             CheckError::BadInput(format!(
@@ -41,58 +50,62 @@ pub fn check_once(cfg: &CheckConfig) -> Result<ClusterStatus, CheckError> {
     let frontends = sql
         .query(&host, cfg.query_port, "SHOW FRONTENDS")
         .map_err(|e| {
-            CheckError::Unreachable(format!(
-                "failed to run SHOW FRONTENDS on {host}:{}: {e}",
-                cfg.query_port
-            ))
+            let what = format!(
+                "failed to run SHOW FRONTENDS on {host}:{} as {}: {}",
+                cfg.query_port,
+                super::escape(&cfg.user),
+                shown(&e)
+            );
+            if refused_login(&e) {
+                CheckError::BadInput(format!(
+                    "{what}; check --user and --password-env (the user needs the OPERATE privilege)"
+                ))
+            } else {
+                CheckError::Unreachable(what)
+            }
         })?;
 
     // Frontends: the leader's journal is the reference for every follower's.
-    let leader_journal = frontends
+    let mut fes: Vec<NodeStatus> = frontends
         .iter()
-        .find(|r| col(r, "Role") == "LEADER")
-        .and_then(|r| col(r, "ReplayedJournalId").parse::<u64>().ok());
-    let leaders: Vec<String> = frontends
+        .map(|r| node_from_row("fe", "SHOW FRONTENDS", r))
+        .collect();
+    let leader_journal = fes
         .iter()
-        .filter(|r| col(r, "Role") == "LEADER")
-        .map(|r| format!("fe {}:{}", col(r, "IP"), col(r, "QueryPort")))
+        .find(|n| n.role == "LEADER")
+        .and_then(|n| n.replayed_journal_id);
+    let leaders: Vec<String> = fes
+        .iter()
+        .filter(|n| n.role == "LEADER")
+        .map(NodeStatus::id)
         .collect();
     rules::judge_leaders(&mut st, leaders);
+    flag_duplicates(&mut fes);
     let mut query_target: Option<(String, u16)> = None;
-    for r in &frontends {
-        let h = col(r, "IP").to_string();
-        let qp = port_of(col(r, "QueryPort"));
-        let hp = port_of(col(r, "HttpPort"));
-        let mut n = NodeStatus {
-            kind: "fe".into(),
-            host: h.clone(),
-            http_port: hp,
-            port: qp,
-            role: col(r, "Role").to_string(),
-            alive: col(r, "Alive") == "true",
-            version: col(r, "Version").to_string(),
-            last_heartbeat: col(r, "LastHeartbeat").to_string(),
-            err_msg: col(r, "ErrMsg").to_string(),
-            replayed_journal_id: col(r, "ReplayedJournalId").parse().ok(),
-            journal_lag: None,
-            decommissioned: false,
-            probes: Vec::new(),
-            problems: Vec::new(),
-        };
-        n.probes.push(probe_bootstrap(&h, hp, t));
-        let q = match qp {
-            0 => Err(ProbeError::NoPort(
-                "no query port known (the leader has no heartbeat from it)",
-            )),
-            _ => sql
-                .query(&h, qp, "SHOW FRONTENDS")
-                .map(|rows| format!("SHOW FRONTENDS on {h}:{qp}: {} rows", rows.len()))
-                .map_err(ProbeError::Sql),
-        };
-        n.probes.push(probe_result("query", q));
+    for mut n in fes {
+        let (h, hp, qp) = (n.host.clone(), n.http_port, n.port);
+        // A row with a value that is not what StarRocks prints is not probed: its host may be
+        // anything, and the node is bad already.
+        if n.invalid.is_empty() {
+            n.probes.push(if hp == 0 {
+                probe_result("bootstrap", Err(ProbeError::NoPort("no HTTP port known")))
+            } else {
+                probe_bootstrap(&h, hp, t)
+            });
+            let q = match qp {
+                0 => Err(ProbeError::NoPort(
+                    "no query port known (the leader has no heartbeat from it)",
+                )),
+                _ => sql
+                    .query(&h, qp, "SHOW FRONTENDS")
+                    .map(|rows| format!("SHOW FRONTENDS on {h}:{qp}: {} rows", rows.len()))
+                    .map_err(ProbeError::Sql),
+            };
+            n.probes.push(probe_result("query", q));
+        }
         rules::judge_fe(&mut n, leader_journal, cfg.max_journal_lag);
         if !(n.role != "LEADER" && n.alive) && n.problems.is_empty() {
-            query_target = Some((h.clone(), qp));
+            query_target = Some((h, qp));
         }
         st.nodes.push(n);
     }
@@ -100,48 +113,38 @@ pub fn check_once(cfg: &CheckConfig) -> Result<ClusterStatus, CheckError> {
     // FE we were given when the leader cannot be asked.
     let (qh, qp) = query_target.unwrap_or((host.clone(), cfg.query_port));
 
+    let mut backends = Vec::new();
     for (stmt, kind) in [("SHOW BACKENDS", "be"), ("SHOW COMPUTE NODES", "cn")] {
         let rows = match sql.query(&qh, qp, stmt) {
             Ok(r) => r,
             Err(e) if kind == "cn" => {
-                // Releases before 3.0 have no compute nodes; the statement is then unknown.
+                // Shared-nothing clusters of some releases refuse the statement.
                 st.warnings.push(format!(
-                    "{stmt} not answered ({e}); compute nodes not checked"
+                    "{stmt} not answered ({}); compute nodes not checked",
+                    shown(&e)
                 ));
                 continue;
             }
             Err(e) => {
-                st.problems.push(format!("failed to run {stmt}: {e}"));
+                st.problems
+                    .push(format!("failed to run {stmt}: {}", shown(&e)));
                 continue;
             }
         };
-        for r in &rows {
-            let h = col(r, "IP").to_string();
-            let hp = port_of(col(r, "HttpPort"));
-            let mut n = NodeStatus {
-                kind: kind.into(),
-                host: h.clone(),
-                http_port: hp,
-                port: port_of(col(r, "HeartbeatPort")),
-                role: String::new(),
-                alive: col(r, "Alive") == "true",
-                version: col(r, "Version").to_string(),
-                last_heartbeat: col(r, "LastHeartbeat").to_string(),
-                err_msg: col(r, "ErrMsg").to_string(),
-                replayed_journal_id: None,
-                journal_lag: None,
-                decommissioned: col(r, "SystemDecommissioned") == "true",
-                probes: Vec::new(),
-                problems: Vec::new(),
-            };
-            n.probes.push(if hp == 0 {
+        backends.extend(rows.iter().map(|r| (stmt, node_from_row(kind, stmt, r))));
+    }
+    let mut nodes: Vec<NodeStatus> = backends.iter().map(|(_, n)| n.clone()).collect();
+    flag_duplicates(&mut nodes);
+    for ((stmt, _), mut n) in backends.into_iter().zip(nodes) {
+        if n.invalid.is_empty() {
+            n.probes.push(if n.http_port == 0 {
                 probe_result("health", Err(ProbeError::NoPort("no HTTP port known")))
             } else {
-                probe_health(&h, hp, t)
+                probe_health(&n.host, n.http_port, t)
             });
-            rules::judge_backend(&mut n, stmt);
-            st.nodes.push(n);
         }
+        rules::judge_backend(&mut n, stmt);
+        st.nodes.push(n);
     }
 
     rules::judge_versions(&mut st, &cfg.allow_versions);

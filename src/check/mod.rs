@@ -15,6 +15,7 @@ mod discover;
 mod probe;
 mod render;
 mod rules;
+mod values;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -28,6 +29,7 @@ use crate::version::Version;
 pub use discover::check_once;
 pub use probe::{ProbeError, Rows, Sql};
 pub use render::{render_human, to_report};
+pub use values::{escape, is_host, shown, summarise};
 
 /// What `check` was asked to do.
 #[derive(Debug, Clone)]
@@ -95,13 +97,25 @@ pub struct NodeStatus {
     pub journal_lag: Option<u64>,
     pub decommissioned: bool,
     pub probes: Vec<ProbeResult>,
-    /// Why this node is not healthy; empty when it is.
+    /// Why this node is not healthy; empty when it is. Server values in it are escaped.
     pub problems: Vec<String>,
+    /// The values of its row that do not have the shape StarRocks gives them (`values`): such a
+    /// node is bad in `check`, and `upgrade-plan` refuses to put it in a command.
+    #[serde(skip)]
+    pub invalid: Vec<String>,
+    /// The id as the row printed it, when its host or port is not valid (so that it is not
+    /// shown as `:0` and two bad rows do not share one id).
+    #[serde(skip)]
+    pub label: Option<String>,
 }
 
 impl NodeStatus {
+    /// `kind host:port`, escaped for printing.
     pub fn id(&self) -> String {
-        format!("{} {}:{}", self.kind, self.host, self.port)
+        match &self.label {
+            Some(l) => l.clone(),
+            None => format!("{} {}:{}", self.kind, escape(&self.host), self.port),
+        }
     }
 }
 
@@ -167,24 +181,32 @@ impl ClusterStatus {
 pub fn parse_host_port(flag: &str, s: &str) -> Result<(String, u16), CheckError> {
     let (h, p) = s.rsplit_once(':').ok_or_else(|| {
         CheckError::BadInput(format!(
-            "failed to read {flag} {s}: expected HOST:PORT, e.g. 10.0.0.1:8030"
+            "failed to read {flag} {}: expected HOST:PORT, e.g. 10.0.0.1:8030",
+            escape(s)
         ))
     })?;
     let port = p.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| {
         CheckError::BadInput(format!(
-            "failed to read {flag} {s}: the port must be a number from 1 to 65535"
+            "failed to read {flag} {}: the port must be a number from 1 to 65535",
+            escape(s)
         ))
     })?;
-    if h.is_empty() {
+    let host = h
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(h);
+    if !is_host(host) {
         return Err(CheckError::BadInput(format!(
-            "failed to read {flag} {s}: the host is empty"
+            "failed to read {flag} {}: the host is not an IP address or host name",
+            escape(s)
         )));
     }
-    Ok((h.trim_matches(['[', ']']).to_string(), port))
+    Ok((host.to_string(), port))
 }
 
 /// Checks once, or with `--wait` until healthy or the deadline. Errors other than bad input are
-/// retried while waiting: an FE that is restarting is unreachable for a moment.
+/// retried while waiting: an FE that is restarting is unreachable for a moment, while a wrong
+/// password (bad input) stays wrong.
 pub fn run_check(cfg: &CheckConfig) -> Result<ClusterStatus, CheckError> {
     let started = Instant::now();
     let deadline = cfg.wait.map(|w| started + w);

@@ -6,6 +6,7 @@
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
+use super::values::{escape, shown, summarise};
 use super::ProbeResult;
 use crate::probe::mysql::{Session, SqlError};
 
@@ -24,6 +25,11 @@ pub enum ProbeError {
     Http(#[from] std::io::Error),
     #[error("HTTP {0}")]
     Status(u16),
+    /// A redirect is not followed: the node asked must answer itself, not send the probe to
+    /// another server whose answer would count for it.
+    #[error("HTTP {status} redirect to {location} (not followed: the node itself must answer)")]
+    Redirect { status: u16, location: String },
+    /// `body` is the summary of what came back (`values::summarise`).
     #[error("not JSON ({source}): {body}")]
     NotJson {
         body: String,
@@ -92,24 +98,39 @@ pub(super) fn http_json(
 ) -> Result<serde_json::Value, ProbeError> {
     let addr = resolve(host, port)?;
     let r = crate::probe::http::get(addr, path, t)?;
+    if (300..400).contains(&r.status) {
+        return Err(ProbeError::Redirect {
+            status: r.status,
+            location: r
+                .location
+                .as_deref()
+                .map_or_else(|| "nowhere (no Location)".into(), summarise),
+        });
+    }
     if r.status != 200 {
         return Err(ProbeError::Status(r.status));
     }
     serde_json::from_str(&r.body).map_err(|source| ProbeError::NotJson {
-        body: r.body.trim().to_string(),
+        body: summarise(&r.body),
         source,
     })
+}
+
+/// A JSON field as text: a string as it is, anything else as JSON.
+fn text(v: &serde_json::Value) -> String {
+    v.as_str().map_or_else(|| v.to_string(), str::to_string)
 }
 
 /// `/api/bootstrap` answers `{"status":"OK","msg":"Success"}` on a ready FE.
 pub(super) fn probe_bootstrap(host: &str, port: u16, t: Duration) -> ProbeResult {
     let r = http_json(host, port, "/api/bootstrap", t).and_then(|v| {
         if v["status"] == "OK" {
-            Ok(format!("{}:{port}/api/bootstrap OK", host))
+            Ok(format!("{}:{port}/api/bootstrap OK", escape(host)))
         } else {
             Err(ProbeError::NotOk(format!(
                 "status {} ({})",
-                v["status"], v["msg"]
+                summarise(&text(&v["status"])),
+                summarise(&text(&v["msg"]))
             )))
         }
     });
@@ -120,9 +141,12 @@ pub(super) fn probe_bootstrap(host: &str, port: u16, t: Duration) -> ProbeResult
 pub(super) fn probe_health(host: &str, port: u16, t: Duration) -> ProbeResult {
     let r = http_json(host, port, "/api/health", t).and_then(|v| {
         if v["status"] == "OK" {
-            Ok(format!("{}:{port}/api/health OK", host))
+            Ok(format!("{}:{port}/api/health OK", escape(host)))
         } else {
-            Err(ProbeError::NotOk(format!("status {}", v["status"])))
+            Err(ProbeError::NotOk(format!(
+                "status {}",
+                summarise(&text(&v["status"]))
+            )))
         }
     });
     probe_result("health", r)
@@ -135,10 +159,11 @@ pub(super) fn probe_result(name: &str, r: Result<String, ProbeError>) -> ProbeRe
             ok: true,
             detail,
         },
+        // The error text carries what the server said: escaped once, here.
         Err(e) => ProbeResult {
             name: name.into(),
             ok: false,
-            detail: e.to_string(),
+            detail: shown(&e),
         },
     }
 }

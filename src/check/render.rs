@@ -1,8 +1,11 @@
 //! How a cluster status is shown: the human summary and the JUnit form (the JSON is the status
 //! itself, serialised).
 //!
-//! Kept apart from the rules so a change of wording or layout cannot change a verdict.
+//! Kept apart from the rules so a change of wording or layout cannot change a verdict. Node ids,
+//! problems and warnings hold escaped text already (`values`); the raw fields shown here (role,
+//! version) are escaped as they are printed.
 
+use super::values::escape;
 use super::ClusterStatus;
 use crate::report::{Report, Step, StepStatus, Verdict};
 
@@ -19,11 +22,15 @@ pub fn render_human(s: &ClusterStatus) -> String {
         let mut line = format!(
             "  [{mark}] {:<28} {:<9} {}",
             n.id(),
-            if n.role.is_empty() { "-" } else { &n.role },
-            if n.version.is_empty() {
-                "?"
+            if n.role.is_empty() {
+                "-".to_string()
             } else {
-                &n.version
+                escape(&n.role)
+            },
+            if n.version.is_empty() {
+                "?".to_string()
+            } else {
+                escape(&n.version)
             }
         );
         if let Some(lag) = n.journal_lag {
@@ -80,7 +87,7 @@ pub fn to_report(s: &ClusterStatus) -> Report {
             },
             duration_ms: 0,
             detail: if n.problems.is_empty() {
-                format!("{} {}", n.role, n.version)
+                format!("{} {}", escape(&n.role), escape(&n.version))
             } else {
                 n.problems.join("; ")
             },

@@ -7,6 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::values::{escape, shown};
 use super::{ClusterStatus, NodeStatus, ProbeResult, Tablets};
 use crate::probe::mysql::SqlError;
 use crate::report::exit;
@@ -31,7 +32,7 @@ fn err_suffix(err_msg: &str) -> String {
     if err_msg.is_empty() {
         String::new()
     } else {
-        format!(" ({err_msg})")
+        format!(" ({})", escape(err_msg))
     }
 }
 
@@ -81,7 +82,7 @@ pub(super) fn judge_backend(n: &mut NodeStatus, stmt: &str) {
         n.problems
             .push(format!("not Alive in {stmt}{}", err_suffix(&n.err_msg)));
     } else if !n.err_msg.is_empty() {
-        n.problems.push(format!("ErrMsg: {}", n.err_msg));
+        n.problems.push(format!("ErrMsg: {}", escape(&n.err_msg)));
     }
     if n.decommissioned {
         n.problems.push("being decommissioned".into());
@@ -91,7 +92,8 @@ pub(super) fn judge_backend(n: &mut NodeStatus, stmt: &str) {
 }
 
 /// One version per cluster, or the ones a rolling upgrade in progress allows (`--allow-version`):
-/// the version the cluster runs plus allowed ones is a warning, anything more is mixed.
+/// the version the cluster runs plus allowed ones is a warning, anything more is mixed. A node
+/// without a Version counts as one more version (`unknown`): nothing says it runs the others'.
 pub(super) fn judge_versions(st: &mut ClusterStatus, allow_versions: &[String]) {
     for n in &st.nodes {
         let v = if n.version.is_empty() {
@@ -101,7 +103,7 @@ pub(super) fn judge_versions(st: &mut ClusterStatus, allow_versions: &[String]) 
         };
         st.versions.entry(v).or_default().push(n.id());
     }
-    let known: BTreeSet<&String> = st.versions.keys().filter(|v| *v != "unknown").collect();
+    let known: BTreeSet<&String> = st.versions.keys().collect();
     if known.len() > 1 {
         let allowed = |v: &str| {
             allow_versions.iter().any(|a| {
@@ -111,9 +113,10 @@ pub(super) fn judge_versions(st: &mut ClusterStatus, allow_versions: &[String]) 
         let described: Vec<String> = st
             .versions
             .iter()
-            .map(|(v, nodes)| format!("{v} on {}", nodes.join(", ")))
+            .map(|(v, nodes)| format!("{} on {}", escape(v), nodes.join(", ")))
             .collect();
-        if known.iter().filter(|v| !allowed(v)).count() <= 1 {
+        let unknown = st.versions.contains_key("unknown");
+        if !unknown && known.iter().filter(|v| !allowed(v)).count() <= 1 {
             st.warnings.push(format!(
                 "versions side by side (allowed): {}",
                 described.join("; ")
@@ -153,7 +156,8 @@ pub(super) fn judge_tablets(st: &mut ClusterStatus, rows: Result<Vec<Row>, SqlEr
             st.tablets = Some(tab);
         }
         Err(e) => st.problems.push(format!(
-            "failed to read tablet health with SHOW PROC '/statistic': {e}"
+            "failed to read tablet health with SHOW PROC '/statistic': {}",
+            shown(&e)
         )),
     }
 }
@@ -167,9 +171,9 @@ pub(super) fn judge_replication(st: &mut ClusterStatus, rows: Result<Vec<Row>, S
             for r in &rows {
                 seen.insert(format!(
                     "{}.{} (replication_num {})",
-                    col(r, "DB_NAME"),
-                    col(r, "TABLE_NAME"),
-                    col(r, "REPLICATION_NUM")
+                    escape(col(r, "DB_NAME")),
+                    escape(col(r, "TABLE_NAME")),
+                    escape(col(r, "REPLICATION_NUM"))
                 ));
             }
             st.low_replication = seen.into_iter().collect();
@@ -181,7 +185,8 @@ pub(super) fn judge_replication(st: &mut ClusterStatus, rows: Result<Vec<Row>, S
             }
         }
         Err(e) => st.warnings.push(format!(
-            "replication numbers not checked (information_schema.partitions_meta: {e})"
+            "replication numbers not checked (information_schema.partitions_meta: {})",
+            shown(&e)
         )),
     }
 }
@@ -219,6 +224,8 @@ mod tests {
             decommissioned: false,
             probes: Vec::new(),
             problems: Vec::new(),
+            invalid: Vec::new(),
+            label: None,
         }
     }
 
@@ -275,6 +282,23 @@ mod tests {
         ];
         judge_versions(&mut st, &["3.4.1".to_string()]);
         assert_eq!(st.problems.len(), 1, "3.4.10 is not the allowed 3.4.1");
+    }
+
+    #[test]
+    fn a_node_without_a_version_is_one_more_version() {
+        let mut st = ClusterStatus::new("fe:8030");
+        st.nodes = vec![node("fe", "LEADER", "3.3.5-abc"), node("be", "", "")];
+        judge_versions(&mut st, &[]);
+        assert_eq!(st.problems.len(), 1, "{:?}", st.problems);
+        assert!(st.problems[0].contains("unknown on be 10.0.0.1:9030"));
+        let mut st = ClusterStatus::new("fe:8030");
+        st.nodes = vec![node("fe", "LEADER", "3.3.5-abc"), node("be", "", "")];
+        judge_versions(&mut st, &["3.3.5".to_string()]);
+        assert_eq!(
+            st.problems.len(),
+            1,
+            "--allow-version never allows an unknown one"
+        );
     }
 
     #[test]

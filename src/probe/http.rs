@@ -6,17 +6,21 @@
 //! the probe lands inside the fence. Three settings keep it there: no proxy from the environment (a
 //! proxy address does not exist inside the namespace, and must never be tried outside it), no
 //! connection pool (every probe opens its own socket), and one global deadline for the whole
-//! exchange, so a server that trickles bytes cannot hold a probe past it.
+//! exchange, so a server that trickles bytes cannot hold a probe past it. Redirects are not
+//! followed: a readiness probe asks one process, and a 3xx is that process's answer (with its
+//! `Location`), never a reason to count another server's answer for it.
 
 use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-/// A response: status code and body.
+/// A response: status code, body, and where a redirect pointed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpResponse {
     pub status: u16,
     pub body: String,
+    /// The `Location` header of a 3xx, not followed.
+    pub location: Option<String>,
 }
 
 /// Sends `GET path` to `addr` and reads the whole response, all within `timeout`.
@@ -27,6 +31,7 @@ pub fn get(addr: SocketAddr, path: &str, timeout: Duration) -> io::Result<HttpRe
         .timeout_global(Some(timeout))
         // A 404 or 500 is an answer the caller reads, not a transport failure.
         .http_status_as_error(false)
+        .max_redirects(0)
         .user_agent("sr-rehearse")
         .build()
         .into();
@@ -35,11 +40,19 @@ pub fn get(addr: SocketAddr, path: &str, timeout: Duration) -> io::Result<HttpRe
         .call()
         .map_err(ureq::Error::into_io)?;
     let status = resp.status().as_u16();
+    let location = resp
+        .headers()
+        .get("location")
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
     let body = resp
         .body_mut()
         .read_to_string()
         .map_err(ureq::Error::into_io)?;
-    Ok(HttpResponse { status, body })
+    Ok(HttpResponse {
+        status,
+        body,
+        location,
+    })
 }
 
 #[cfg(test)]
@@ -94,5 +107,33 @@ mod tests {
         let r = get(addr, "/api/health", Duration::from_secs(5)).unwrap();
         server.join().unwrap();
         assert_eq!((r.status, r.body.as_str()), (500, "{}"));
+    }
+
+    /// A 302 is the answer: the server it points at is never asked.
+    #[test]
+    fn a_redirect_is_returned_not_followed() {
+        let other = TcpListener::bind("127.0.0.1:0").unwrap();
+        let other_addr = other.local_addr().unwrap();
+        other.set_nonblocking(true).unwrap();
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        let server = std::thread::spawn(move || {
+            let (mut s, _) = l.accept().unwrap();
+            let mut buf = [0u8; 1024];
+            let _ = s.read(&mut buf);
+            let head = format!("HTTP/1.1 302 Found\r\nLocation: http://{other_addr}/api/bootstrap\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+            s.write_all(head.as_bytes()).unwrap();
+        });
+        let r = get(addr, "/api/bootstrap", Duration::from_secs(5)).unwrap();
+        server.join().unwrap();
+        assert_eq!(r.status, 302);
+        assert_eq!(
+            r.location.as_deref(),
+            Some(format!("http://{other_addr}/api/bootstrap").as_str())
+        );
+        assert!(
+            other.accept().is_err(),
+            "the redirect target was connected to"
+        );
     }
 }

@@ -2,15 +2,54 @@
 //!
 //! The BEs go through the BE canary's in-place procedure, so each one gets the canary's journal and
 //! automatic rollback; the FEs get the guide's commands with a rescue that puts the old build back.
-//! Values are written as JSON strings, which YAML reads as they are, so no path or version can
-//! break the file's structure.
+//!
+//! Ansible renders every string of an inventory as a Jinja2 template when a task uses it, so a
+//! path holding `{{ lookup('pipe', ...) }}` would run a command on the control node, and `{# #}`
+//! would silently change the path. Every value from the user or the cluster is therefore written
+//! as `!unsafe` (Ansible's tag for a literal string, never templated), in a YAML double-quoted
+//! scalar with everything but printable ASCII escaped (`\x7f`, `\x85`, `\u2028`): YAML folds NEL
+//! and LS to a space and refuses DEL in plain text, escapes keep them. Host names are built from
+//! the checked host (`check::values`) with every other character made `_`, and quoted.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use super::{tool, Plan, PlanConfig, PlanError};
 
-fn yaml_str(s: &str) -> String {
-    serde_json::to_string(s).expect("a string serialises")
+/// `s` as a literal YAML string Ansible never templates.
+fn unsafe_str(s: &str) -> String {
+    let mut o = String::from("!unsafe \"");
+    for c in s.chars() {
+        match c {
+            '\\' => o.push_str("\\\\"),
+            '"' => o.push_str("\\\""),
+            ' '..='~' => o.push(c),
+            c if (c as u32) < 0x100 => o.push_str(&format!("\\x{:02x}", c as u32)),
+            c if (c as u32) < 0x10000 => o.push_str(&format!("\\u{:04x}", c as u32)),
+            c => o.push_str(&format!("\\U{:08x}", c as u32)),
+        }
+    }
+    o.push('"');
+    o
+}
+
+/// A path as text for YAML, which holds only Unicode: a path that is not UTF-8 is refused.
+fn path_str<'a>(flag: &str, p: &'a Path) -> Result<&'a str, PlanError> {
+    p.to_str().ok_or_else(|| {
+        PlanError::BadInput(format!(
+            "failed to write the playbook: {flag} {} is not UTF-8, which YAML cannot carry; use the text runbook",
+            p.display()
+        ))
+    })
+}
+
+/// The inventory host name of a node: `be_10_0_0_1_9050`.
+fn host_name(kind: &str, host: &str, port: u16) -> String {
+    let h: String = host
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    format!("{kind}_{h}_{port}")
 }
 
 /// Writes `inventory.yml`, `playbook.yml` and `fe-node.yml` into `out`.
@@ -25,23 +64,31 @@ pub fn write_ansible(cfg: &PlanConfig, plan: &Plan, out: &Path) -> Result<Vec<Pa
             cn.node.id()
         )));
     }
-    std::fs::create_dir_all(out).map_err(|e| io(out, e))?;
-    let mut inv = String::from("# Inventory written by sr-rehearse upgrade-plan: one host per StarRocks node.\nall:\n  vars:\n");
-    let mut var = |k: &str, v: &str| inv.push_str(&format!("    {k}: {}\n", yaml_str(v)));
-    var("sr_rehearse", &tool());
-    var("new_be", &cfg.new_be.display().to_string());
-    var("new_fe", &cfg.new_fe.display().to_string());
-    var("target_version", &plan.to.to_string());
-    var(
-        "gate_wait",
-        &humantime::format_duration(cfg.gate_wait).to_string(),
-    );
-    var("soak", &humantime::format_duration(cfg.soak).to_string());
-    var("backup_name", &format!("sr-rehearse-backup-{}", plan.to));
+    let tool = tool();
+    let mut vars = vec![
+        (
+            "sr_rehearse",
+            path_str("the tool's path", &tool)?.to_string(),
+        ),
+        ("new_be", path_str("--new-be", &cfg.new_be)?.to_string()),
+        ("new_fe", path_str("--new-fe", &cfg.new_fe)?.to_string()),
+        ("target_version", plan.to.to_string()),
+        (
+            "gate_wait",
+            humantime::format_duration(cfg.gate_wait).to_string(),
+        ),
+        ("soak", humantime::format_duration(cfg.soak).to_string()),
+        ("backup_name", format!("sr-rehearse-backup-{}", plan.to)),
+    ];
     if let Some(j) = &cfg.java_home {
-        var("java_home", &j.display().to_string());
+        vars.push(("java_home", path_str("--java-home", j)?.to_string()));
+    }
+    let mut inv = String::from("# Inventory written by sr-rehearse upgrade-plan: one host per StarRocks node.\n# Values are !unsafe: Ansible uses them as they are and never renders them as templates.\nall:\n  vars:\n");
+    for (k, v) in &vars {
+        inv.push_str(&format!("    {k}: {}\n", unsafe_str(v)));
     }
     inv.push_str("  children:\n");
+    let mut names = BTreeSet::new();
     for (group, pick) in [
         ("starrocks_be", 0),
         ("starrocks_fe_followers", 1),
@@ -58,25 +105,31 @@ pub fn write_ansible(cfg: &PlanConfig, plan: &Plan, out: &Path) -> Result<Vec<Pa
             if g != pick {
                 continue;
             }
-            inv.push_str(&format!(
-                "        {}_{}_{}:\n",
-                n.kind,
-                n.host.replace(['.', ':'], "_"),
-                n.port
-            ));
-            let mut h =
-                |k: &str, v: &str| inv.push_str(&format!("          {k}: {}\n", yaml_str(v)));
-            h("ansible_connection", "local");
-            h(
-                "ansible_python_interpreter",
-                "{{ ansible_playbook_python }}",
+            let name = host_name(&n.kind, &n.host, n.port);
+            if !names.insert(name.clone()) {
+                return Err(PlanError::BadInput(format!(
+                    "failed to write the playbook: two nodes would both be the inventory host {name} ({} is one); use the text runbook",
+                    n.id()
+                )));
+            }
+            inv.push_str(&format!("        \"{name}\":\n"));
+            // The connection settings are the tool's own and must be templated; nothing else is.
+            inv.push_str("          ansible_connection: \"local\"\n");
+            inv.push_str(
+                "          ansible_python_interpreter: \"{{ ansible_playbook_python }}\"\n",
             );
-            h("node_host", &n.host);
-            h("node_home", &s.home.display().to_string());
-            h("gate_fe", &format!("{}:{}", s.gate.0, s.gate.1));
-            h("gate_query_port", &s.gate.2.to_string());
+            let home = path_str(&format!("the home of {}", n.id()), &s.home)?;
+            for (k, v) in [
+                ("node_host", n.host.clone()),
+                ("node_home", home.to_string()),
+                ("gate_fe", format!("{}:{}", s.gate.0, s.gate.1)),
+                ("gate_query_port", s.gate.2.to_string()),
+            ] {
+                inv.push_str(&format!("          {k}: {}\n", unsafe_str(&v)));
+            }
         }
     }
+    std::fs::create_dir_all(out).map_err(|e| io(out, e))?;
     let inventory = out.join("inventory.yml");
     std::fs::write(&inventory, inv).map_err(|e| io(&inventory, e))?;
 
@@ -209,4 +262,23 @@ pub fn write_ansible(cfg: &PlanConfig, plan: &Plan, out: &Path) -> Result<Vec<Pa
     let fe = out.join("fe-node.yml");
     std::fs::write(&fe, fe_node).map_err(|e| io(&fe, e))?;
     Ok(vec![inventory, pb, fe])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_literal_and_escaped() {
+        assert_eq!(unsafe_str("/opt/be"), "!unsafe \"/opt/be\"");
+        assert_eq!(
+            unsafe_str("/a{{ x }}\"\\\u{7f}\u{85}\u{2028}名\u{1f600}\n"),
+            "!unsafe \"/a{{ x }}\\\"\\\\\\x7f\\x85\\u2028\\u540d\\U0001f600\\x0a\""
+        );
+        assert_eq!(
+            host_name("fe", "fe-1.example", 9030),
+            "fe_fe_1_example_9030"
+        );
+        assert_eq!(host_name("be", "::1", 9050), "be___1_9050");
+    }
 }

@@ -103,36 +103,59 @@ pub struct Plan {
     pub patch_only: bool,
 }
 
-/// A `--node-home` value that is not `KIND@HOST:PORT=DIR`.
+/// A `--node-home` value that is not `KIND@HOST:PORT=DIR` with an absolute DIR.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NodeHomeError {
     #[error("failed to read --node-home {0}: expected fe@HOST:QUERY_PORT=DIR or be@HOST:HEARTBEAT_PORT=DIR")]
     NoDir(String),
     #[error("failed to read --node-home {0}: expected KIND@HOST:PORT before =")]
     NoNode(String),
-    #[error("failed to read --node-home {0}: the node is fe@HOST:QUERY_PORT, be@HOST:HEARTBEAT_PORT or cn@HOST:HEARTBEAT_PORT")]
+    #[error("failed to read --node-home {0}: the node is fe@HOST:QUERY_PORT, be@HOST:HEARTBEAT_PORT or cn@HOST:HEARTBEAT_PORT, with an IP address or host name and a port from 1 to 65535")]
     BadNode(String),
+    /// An empty DIR would print `cd ` (the user's home) before `mv bin lib` and `rm -rf bin lib`;
+    /// a relative one means another folder on every host the commands run on.
+    #[error("failed to read --node-home {0}: DIR must be an absolute path")]
+    NotAbsolute(String),
 }
 
-/// Parses `--node-home KIND@HOST:PORT=DIR`.
+/// Parses `--node-home KIND@HOST:PORT=DIR` into the node's id (as `NodeStatus::id` writes it:
+/// `be 10.0.0.1:9050`, an IPv6 host without brackets) and its home.
 pub fn parse_node_home(s: &str) -> Result<(String, PathBuf), NodeHomeError> {
+    let shown = || crate::check::escape(s);
     let (id, dir) = s
         .split_once('=')
-        .ok_or_else(|| NodeHomeError::NoDir(s.into()))?;
+        .ok_or_else(|| NodeHomeError::NoDir(shown()))?;
     let (kind, addr) = id
         .split_once('@')
-        .ok_or_else(|| NodeHomeError::NoNode(s.into()))?;
-    if !matches!(kind, "fe" | "be" | "cn") || !addr.contains(':') {
-        return Err(NodeHomeError::BadNode(s.into()));
+        .ok_or_else(|| NodeHomeError::NoNode(shown()))?;
+    let (host, port) = addr
+        .rsplit_once(':')
+        .ok_or_else(|| NodeHomeError::BadNode(shown()))?;
+    let host = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    let port = port
+        .parse::<u16>()
+        .ok()
+        .filter(|p| *p > 0 && port.bytes().all(|b| b.is_ascii_digit()));
+    let (true, true, Some(port)) = (
+        matches!(kind, "fe" | "be" | "cn"),
+        crate::check::is_host(host),
+        port,
+    ) else {
+        return Err(NodeHomeError::BadNode(shown()));
+    };
+    let dir = PathBuf::from(dir);
+    if !dir.is_absolute() {
+        return Err(NodeHomeError::NotAbsolute(shown()));
     }
-    Ok((format!("{kind} {addr}"), PathBuf::from(dir)))
+    Ok((format!("{kind} {host}:{port}"), dir))
 }
 
 /// The path of this tool as the runbook and the playbook call it: the binary that wrote them.
-fn tool() -> String {
-    std::env::current_exe()
-        .map(|p| p.display().to_string())
-        .unwrap_or_else(|_| "sr-rehearse".into())
+fn tool() -> PathBuf {
+    std::env::current_exe().unwrap_or_else(|_| PathBuf::from("sr-rehearse"))
 }
 
 #[cfg(test)]
@@ -148,5 +171,19 @@ mod tests {
         assert!(parse_node_home("10.0.0.1:9050=/opt/be").is_err());
         assert!(parse_node_home("xx@10.0.0.1:9050=/opt/be").is_err());
         assert!(parse_node_home("be@10.0.0.1:9050").is_err());
+        assert_eq!(
+            parse_node_home("fe@[::1]:9030=/opt/fe").unwrap().0,
+            "fe ::1:9030"
+        );
+        for bad in [
+            "be@10.0.0.1:9050=",
+            "be@10.0.0.1:9050=opt/be",
+            "be@10.0.0.1:0=/opt/be",
+            "be@10.0.0.1:99999=/opt/be",
+            "be@10.0.0.1:+9050=/opt/be",
+            "be@10.0.0.1$(id):9050=/opt/be",
+        ] {
+            assert!(parse_node_home(bad).is_err(), "{bad}");
+        }
     }
 }

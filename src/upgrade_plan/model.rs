@@ -33,10 +33,71 @@ fn check_package(flag: &str, dir: &Path) -> Result<(), PlanError> {
     Ok(())
 }
 
+/// `--fe-home` and `--be-home` are used on other hosts: they must be absolute (an empty one would
+/// print `cd ` before `mv bin lib`). `--node-home` entries may name a node once each.
+fn check_homes(cfg: &PlanConfig) -> Result<(), PlanError> {
+    for (flag, p) in [("--fe-home", &cfg.fe_home), ("--be-home", &cfg.be_home)] {
+        if !p.is_absolute() {
+            return Err(PlanError::BadInput(format!(
+                "failed to use {flag} {}: it must be an absolute path",
+                crate::check::escape(&p.display().to_string())
+            )));
+        }
+    }
+    for (i, (id, _)) in cfg.node_homes.iter().enumerate() {
+        if cfg.node_homes[..i].iter().any(|(k, _)| k == id) {
+            return Err(PlanError::BadInput(format!(
+                "failed to use --node-home: {id} is given more than once"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Every `--node-home` must name a node the cluster lists: one that matches nothing (the be_port
+/// for the heartbeat port, a host name where SHOW BACKENDS lists the IP) would leave that node on
+/// the default home, which may be another instance or nothing.
+fn check_node_homes_match(cfg: &PlanConfig, status: &ClusterStatus) -> Result<(), PlanError> {
+    let ids: Vec<String> = status.nodes.iter().map(NodeStatus::id).collect();
+    let unmatched: Vec<&str> = cfg
+        .node_homes
+        .iter()
+        .filter(|(k, _)| !ids.contains(k))
+        .map(|(k, _)| k.as_str())
+        .collect();
+    if unmatched.is_empty() {
+        return Ok(());
+    }
+    Err(PlanError::BadInput(format!(
+        "failed to use --node-home: the cluster lists no node {} (it lists {}; an FE is named by its query port, a BE or CN by its heartbeat port)",
+        unmatched.join(", no node "),
+        ids.join(", ")
+    )))
+}
+
+/// Values of the cluster that do not have StarRocks' shape would be placed in commands and YAML:
+/// refused, `--force` or not.
+fn check_values(status: &ClusterStatus) -> Result<(), PlanError> {
+    let bad: Vec<String> = status
+        .nodes
+        .iter()
+        .filter(|n| !n.invalid.is_empty())
+        .map(|n| format!("{}: {}", n.id(), n.invalid.join("; ")))
+        .collect();
+    if bad.is_empty() {
+        return Ok(());
+    }
+    Err(PlanError::BadInput(format!(
+        "refused (--force does not apply): the cluster reports values that cannot go into a runbook or a playbook: {}",
+        bad.join("; ")
+    )))
+}
+
 /// Looks at the cluster, applies the refusals, and orders the steps.
 pub fn plan(cfg: &PlanConfig) -> Result<Plan, PlanError> {
     check_package("--new-be", &cfg.new_be)?;
     check_package("--new-fe", &cfg.new_fe)?;
+    check_homes(cfg)?;
     let mut refusals = Vec::new();
     let mut warnings = Vec::new();
 
@@ -86,6 +147,8 @@ pub fn plan(cfg: &PlanConfig) -> Result<Plan, PlanError> {
         CheckError::BadInput(m) => PlanError::BadInput(m),
         CheckError::Unreachable(m) => PlanError::Unreachable(m),
     })?;
+    check_values(&status)?;
+    check_node_homes_match(cfg, &status)?;
     if !status.healthy() {
         refusals.push(format!(
             "the cluster is not healthy: {}",
@@ -157,8 +220,10 @@ fn order(cfg: &PlanConfig, s: &ClusterStatus) -> Vec<PlanStep> {
         ("be", _) => 0,
         ("cn", _) => 1,
         (_, "OBSERVER") => 2,
-        (_, "FOLLOWER") => 3,
-        _ => 4,
+        (_, "LEADER") => 4,
+        // FOLLOWER, and an FE not yet in the group (INIT, UNKNOWN, planned only with --force):
+        // never after the leader.
+        _ => 3,
     };
     let mut nodes: Vec<&NodeStatus> = s.nodes.iter().collect();
     nodes.sort_by_key(|n| (rank(n), n.host.clone(), n.port));

@@ -5,7 +5,10 @@ use std::process::Command;
 use predicates::prelude::*;
 use predicates::str::contains;
 
-use super::util::{free_ports, read, run_sim, stdout, tool_bin, SimCluster};
+use super::util::{
+    free_ports, read, run_sim, stdout, tool_bin, BeRow, Bootstrap, HostileFe, HostileSpec,
+    SimCluster,
+};
 
 fn json(p: &std::path::Path) -> serde_json::Value {
     serde_json::from_str(&read(p)).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
@@ -196,6 +199,172 @@ fn check_unreachable_and_bad_input() {
         .assert()
         .code(2)
         .stderr(contains("expected HOST:PORT").and(line_count(1)));
+}
+
+/// `sr-rehearse check` against a hostile FE, with `extra` arguments.
+fn check_hostile(fe: &HostileFe, extra: &[&str]) -> std::process::Output {
+    Command::new(tool_bin())
+        .arg("check")
+        .args(fe.args())
+        .args(["--probe-timeout", "5s"])
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+/// No byte a terminal acts on: ESC, BEL, CR, and no other control but the line ends.
+fn printable(s: &str) -> bool {
+    !s.chars().any(|c| c.is_control() && c != '\n')
+}
+
+#[test]
+fn check_flags_and_escapes_values_no_starrocks_reports() {
+    let be = |ip: &str, hb: &str| BeRow::new(ip, hb);
+    let fe = HostileFe::start(HostileSpec {
+        backends: vec![
+            BeRow {
+                version: Some(String::new()),
+                ..be("127.0.0.1", "9050")
+            },
+            be("127.0.0.1", "99999"),
+            BeRow {
+                http_port: Some("70000".into()),
+                ..be("127.0.0.1", "9051")
+            },
+            be("bad host $(id) `id`", "9052"),
+            be("ho\nst\x1b[31mRED\x1b[0m", "9053"),
+            BeRow {
+                err_msg: "\x1b]0;pwned-title\x07\x1b[2J".into(),
+                ..be("127.0.0.1", "9056")
+            },
+            be("127.0.0.1", "9057"),
+        ],
+        ..HostileSpec::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("check.json");
+    let out = check_hostile(&fe, &["--json", report.to_str().unwrap()]);
+    let s = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{s}");
+    assert!(
+        printable(&s),
+        "a control character reached the terminal: {s:?}"
+    );
+    for l in s.lines() {
+        assert!(
+            [
+                "sr-rehearse check:",
+                "  [",
+                "leader:",
+                "tablets:",
+                "warning:",
+                "verdict:"
+            ]
+            .iter()
+            .any(|p| l.starts_with(p)),
+            "a value broke a line: {l:?}\n{s}"
+        );
+    }
+    let line = |id: &str| {
+        s.lines()
+            .find(|l| l.starts_with("  [") && l.contains(&format!("{id} ")))
+            .unwrap_or_else(|| panic!("no line for {id}: {s}"))
+            .to_string()
+    };
+    // An empty Version is not healthy and counts as a version of its own.
+    assert!(line("be 127.0.0.1:9050").contains("[FAIL]"), "{s}");
+    assert!(line("be 127.0.0.1:9050").contains("no Version in SHOW BACKENDS"));
+    assert!(s.contains("mixed versions: 3.2.11-98f7576 on"), "{s}");
+    // A port out of range is named as the row gave it, never shown as :0.
+    assert!(line("be 127.0.0.1:99999").contains("HeartbeatPort \"99999\""));
+    assert!(!s.contains(":0 "), "{s}");
+    assert!(line("be 127.0.0.1:9051").contains("HttpPort \"70000\""));
+    assert!(line("be bad host $(id) `id`:9052").contains("invalid value: IP"));
+    assert!(line("be ho\\x0ast\\x1b[31mRED\\x1b[0m:9053").contains("[FAIL]"));
+    assert!(line("be 127.0.0.1:9056").contains("ErrMsg \"\\x1b]0;pwned-title\\x07\\x1b[2J\""));
+    assert!(line("be 127.0.0.1:9057").contains("[ ok ]"), "{s}");
+    // The JSON keeps the values as the FE sent them (JSON escapes them).
+    let j = json(&report);
+    let hosts: Vec<&str> = j["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["host"].as_str().unwrap())
+        .collect();
+    assert!(hosts.contains(&"ho\nst\x1b[31mRED\x1b[0m"), "{hosts:?}");
+}
+
+#[test]
+fn check_wrong_password_is_bad_input_and_is_not_retried() {
+    let fe = HostileFe::start(HostileSpec {
+        root_password: "secret".into(),
+        ..HostileSpec::default()
+    });
+    let out = Command::new(tool_bin())
+        .arg("check")
+        .args(fe.args())
+        .args(["--password-env", "SR_TEST_PW", "--wait", "5s"])
+        .env("SR_TEST_PW", "wrong")
+        .output()
+        .unwrap();
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{e}");
+    assert!(
+        e.contains("MySQL error 1045") && e.contains("--password-env"),
+        "{e}"
+    );
+    assert_eq!(fe.hits("/api/bootstrap"), 1, "a wrong password was retried");
+}
+
+#[test]
+fn check_refuses_ports_out_of_range() {
+    let lease = free_ports(1);
+    let port = lease.ports()[0];
+    for (fe, qp) in [
+        (format!("127.0.0.1:{port}"), "0"),
+        (format!("127.0.0.1:{port}"), "65536"),
+        ("127.0.0.1:99999".to_string(), "9030"),
+        (format!("127.0.0.1$(id):{port}"), "9030"),
+    ] {
+        assert_cmd::Command::new(tool_bin())
+            .args(["check", "--fe", &fe, "--query-port", qp])
+            .assert()
+            .code(2);
+    }
+}
+
+#[test]
+fn check_does_not_follow_a_redirect() {
+    let other = HostileFe::start(HostileSpec::default());
+    let to = format!("http://127.0.0.1:{}/api/bootstrap", other.http_port);
+    let fe = HostileFe::start(HostileSpec {
+        bootstrap: Bootstrap::Redirect(to.clone()),
+        ..HostileSpec::default()
+    });
+    let out = check_hostile(&fe, &[]);
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{}{e}", stdout(&out));
+    assert!(e.contains(&format!("HTTP 302 redirect to \"{to}\"")), "{e}");
+    assert_eq!(other.hits("/api/bootstrap"), 0, "the redirect was followed");
+}
+
+#[test]
+fn check_summarises_a_huge_answer_that_is_not_json() {
+    let mut body = b"<html>\x1b[2J".to_vec();
+    body.resize(9 << 20, b'x');
+    let fe = HostileFe::start(HostileSpec {
+        bootstrap: Bootstrap::Body(body),
+        ..HostileSpec::default()
+    });
+    let out = check_hostile(&fe, &[]);
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{}", &e[..e.len().min(2000)]);
+    assert!(e.len() < 1000, "{} bytes printed", e.len());
+    assert!(printable(&e), "{e:?}");
+    assert!(
+        e.contains(&format!("{} bytes, starting \"<html>\\x1b[2Jxxx", 9 << 20)),
+        "{e}"
+    );
 }
 
 /// Output of exactly `n` lines.

@@ -13,6 +13,7 @@ mod fence;
 mod fuzz;
 mod module_cycles;
 mod plan;
+mod plan_values;
 mod port_lease;
 mod recipes;
 mod report_schema;

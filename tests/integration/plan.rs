@@ -6,12 +6,12 @@ use std::process::Command;
 
 use super::util::{content_digest, read, skip, stdout, SimCluster};
 
-fn stderr(o: &std::process::Output) -> String {
+pub(super) fn stderr(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 /// A report as `sr-rehearse fe`/`be` writes it, reduced to what the plan reads.
-fn fake_report(p: &Path, command: &str, verdict: &str, version: &str) {
+pub(super) fn fake_report(p: &Path, command: &str, verdict: &str, version: &str) {
     let v = serde_json::json!({"schema": 1, "command": command, "verdict": verdict,
         "summary": "written by the test", "target": {"detected_version": version}});
     std::fs::write(p, v.to_string()).unwrap();
@@ -136,7 +136,7 @@ fn plan_refuses_without_rehearsals_unhealthy_or_skipping_a_minor_version() {
     );
 }
 
-fn ansible_playbook(test: &str) -> Option<&'static str> {
+pub(super) fn ansible_playbook(test: &str) -> Option<&'static str> {
     let found = Command::new("ansible-playbook")
         .arg("--version")
         .output()

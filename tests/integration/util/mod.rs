@@ -8,6 +8,7 @@ mod bins;
 mod cluster;
 mod fe_node;
 mod files;
+mod hostile_fe;
 mod ports;
 mod procs;
 mod rehearsal;
@@ -21,6 +22,7 @@ pub use bins::{run_sim, sim_bin, tool_bin};
 pub use cluster::{stdout, SimCluster};
 pub use fe_node::{FeBuild, FeNode};
 pub use files::{content_digest, read, tree_digest};
+pub use hostile_fe::{BeRow, Bootstrap, HostileFe, HostileSpec};
 pub use ports::{free_ports, Lease};
 pub use procs::{
     alive, group_members, kill, kill_all_mentioning, procs_mentioning, Reaper, Signal,
