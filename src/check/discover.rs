@@ -41,10 +41,15 @@ pub fn check_once(cfg: &CheckConfig) -> Result<ClusterStatus, CheckError> {
     let frontends = sql
         .query(&host, cfg.query_port, "SHOW FRONTENDS")
         .map_err(|e| {
-            CheckError::Unreachable(format!(
+            let m = format!(
                 "failed to run SHOW FRONTENDS on {host}:{}: {e}",
                 cfg.query_port
-            ))
+            );
+            // A login the client will not do safely: retrying with --wait cannot help.
+            match e {
+                crate::probe::mysql::SqlError::AuthRefused { .. } => CheckError::BadInput(m),
+                _ => CheckError::Unreachable(m),
+            }
         })?;
 
     // Frontends: the leader's journal is the reference for every follower's.

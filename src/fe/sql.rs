@@ -175,6 +175,21 @@ const REFUSED_STATEMENT: u16 = 1064;
 fn sql_ending(f: &SqlFailure, user: &str, extra: Option<&str>, fe_version: &str) -> Ending {
     let ours = extra != Some(f.stage.as_str());
     let e = &f.error;
+    match e {
+        SqlError::AuthRefused { .. } => {
+            return Ending::bad_input(format!("the SQL check could not log in as '{user}': {e}"))
+        }
+        SqlError::Internal(_) => {
+            return Ending::env(format!("the SQL check `{}` failed: {e}", f.stage))
+        }
+        SqlError::Interrupted => {
+            return Ending::interrupted(format!(
+                "the SQL check `{}` was interrupted by a signal",
+                f.stage
+            ))
+        }
+        _ => {}
+    }
     match e.code() {
         Some(ACCESS_DENIED) => Ending::bad_input(format!(
             "the SQL check could not log in as '{user}' ({e}): the copied meta carries production's users and passwords; pass that user's production password with --password-env VAR, or skip the SQL check with --no-query"

@@ -42,7 +42,7 @@ impl Budget {
         if (self.cancel)() {
             return Some(SqlError::Interrupted);
         }
-        (Instant::now() >= self.deadline).then(|| SqlError::Timeout {
+        (Instant::now() >= self.deadline).then_some(SqlError::Timeout {
             stage: self.stage,
             after: self.timeout,
         })
