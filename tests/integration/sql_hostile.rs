@@ -7,8 +7,33 @@ use std::time::Duration;
 
 use super::util::{kill, tool_bin, wait_exit, HostileFe, Signal, SqlMode};
 
-fn stderr(o: &std::process::Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
+/// A running `check`, killed if the test fails before it exits, so no process outlives the test.
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Running {
+    fn spawn(cmd: &mut Command) -> Running {
+        Running(
+            cmd.stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap(),
+        )
+    }
+
+    /// The exit code and stderr, waiting at most [`GUARD`].
+    fn finish(&mut self) -> (Option<i32>, String) {
+        let status = wait_exit(&mut self.0, GUARD);
+        let mut err = String::new();
+        std::io::Read::read_to_string(self.0.stderr.as_mut().unwrap(), &mut err).unwrap();
+        (status.code(), err)
+    }
 }
 
 /// A guard against a hang of the tool, far beyond what any run below needs; never a sync point.
@@ -17,17 +42,14 @@ const GUARD: Duration = Duration::from_secs(90);
 #[test]
 fn check_against_a_trickling_fe_ends_by_its_wait() {
     let fe = HostileFe::start(SqlMode::Trickle);
-    let mut child = Command::new(tool_bin())
-        .args(fe.check_args())
-        .args(["--probe-timeout", "1s", "--wait", "2s"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let status = wait_exit(&mut child, GUARD);
-    let mut err = String::new();
-    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
-    assert_eq!(status.code(), Some(3), "{err}");
+    let mut check = Running::spawn(Command::new(tool_bin()).args(fe.check_args()).args([
+        "--probe-timeout",
+        "1s",
+        "--wait",
+        "2s",
+    ]));
+    let (code, err) = check.finish();
+    assert_eq!(code, Some(3), "{err}");
     assert!(
         err.contains("no complete answer within 1s (connect and login)"),
         "{err}"
@@ -37,34 +59,30 @@ fn check_against_a_trickling_fe_ends_by_its_wait() {
 #[test]
 fn sigterm_during_a_stuck_sql_probe_ends_check_with_143() {
     let fe = HostileFe::start(SqlMode::Hang);
-    let mut child = Command::new(tool_bin())
-        .args(fe.check_args())
-        .args(["--probe-timeout", "10m"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut check = Running::spawn(
+        Command::new(tool_bin())
+            .args(fe.check_args())
+            .args(["--probe-timeout", "10m"]),
+    );
     fe.wait_accepted(GUARD);
-    assert!(kill(child.id() as i32, Signal::SIGTERM));
-    let status = wait_exit(&mut child, GUARD);
-    let mut err = String::new();
-    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
-    assert_eq!(status.code(), Some(143), "{err}");
+    assert!(kill(check.0.id() as i32, Signal::SIGTERM));
+    let (code, err) = check.finish();
+    assert_eq!(code, Some(143), "{err}");
     assert!(err.contains("interrupted by signal 15"), "{err}");
 }
 
 #[test]
 fn check_sends_no_password_to_an_fe_asking_for_caching_sha2() {
     let fe = HostileFe::start(SqlMode::Sha2);
-    let out = Command::new(tool_bin())
-        .args(fe.check_args())
-        .args(["--password-env", "SR_TEST_PW", "--probe-timeout", "20s"])
-        .args(["--wait", "20s"])
-        .env("SR_TEST_PW", "s3cret-Prod-Pw!")
-        .output()
-        .unwrap();
-    let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(2), "bad input, not retried: {err}");
+    let (code, err) = Running::spawn(
+        Command::new(tool_bin())
+            .args(fe.check_args())
+            .args(["--password-env", "SR_TEST_PW", "--probe-timeout", "20s"])
+            .args(["--wait", "20s"])
+            .env("SR_TEST_PW", "s3cret-Prod-Pw!"),
+    )
+    .finish();
+    assert_eq!(code, Some(2), "bad input, not retried: {err}");
     assert!(
         err.contains("asked for the authentication method caching_sha2_password"),
         "{err}"
@@ -77,14 +95,14 @@ fn check_sends_no_password_to_an_fe_asking_for_caching_sha2() {
 #[test]
 fn a_panic_in_the_sql_client_is_exit_3_with_one_sentence() {
     let fe = HostileFe::start(SqlMode::Hang);
-    let out = Command::new(tool_bin())
-        .args(fe.check_args())
-        .args(["--probe-timeout", "5s"])
-        .env("SR_REHEARSE_TEST_PANIC_AT", "mysql")
-        .output()
-        .unwrap();
-    let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(3), "{err}");
+    let (code, err) = Running::spawn(
+        Command::new(tool_bin())
+            .args(fe.check_args())
+            .args(["--probe-timeout", "5s"])
+            .env("SR_REHEARSE_TEST_PANIC_AT", "mysql"),
+    )
+    .finish();
+    assert_eq!(code, Some(3), "{err}");
     assert!(
         err.contains("internal error in the MySQL client (test panic requested at mysql); this is a bug of sr-rehearse"),
         "{err}"
@@ -95,13 +113,13 @@ fn a_panic_in_the_sql_client_is_exit_3_with_one_sentence() {
 #[test]
 fn check_against_endless_rows_stops_at_the_row_cap() {
     let fe = HostileFe::start(SqlMode::EndlessRows);
-    let out = Command::new(tool_bin())
-        .args(fe.check_args())
-        .args(["--probe-timeout", "60s"])
-        .output()
-        .unwrap();
-    let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(3), "{err}");
+    let (code, err) = Running::spawn(
+        Command::new(tool_bin())
+            .args(fe.check_args())
+            .args(["--probe-timeout", "60s"]),
+    )
+    .finish();
+    assert_eq!(code, Some(3), "{err}");
     assert!(
         err.contains("more than 200000 rows, more than sr-rehearse reads from one statement"),
         "{err}"
