@@ -111,7 +111,7 @@ fn a_panic_in_the_sql_client_is_exit_3_with_one_sentence() {
 }
 
 #[test]
-fn check_against_endless_rows_stops_at_the_row_cap() {
+fn check_against_endless_rows_stops_at_the_cap() {
     let fe = HostileFe::start(SqlMode::EndlessRows);
     let (code, err) = Running::spawn(
         Command::new(tool_bin())
@@ -121,7 +121,7 @@ fn check_against_endless_rows_stops_at_the_row_cap() {
     .finish();
     assert_eq!(code, Some(3), "{err}");
     assert!(
-        err.contains("more than 200000 rows, more than sr-rehearse reads from one statement"),
+        err.contains("more than 64 MiB of rows, more than sr-rehearse reads from one statement"),
         "{err}"
     );
 }

@@ -140,9 +140,14 @@ fn the_cancel_check_ends_a_wait_long_before_the_deadline() {
 #[test]
 fn endless_rows_stop_at_the_row_cap_and_close_the_session() {
     let h = Hostile::start(Mode::EndlessRows { value_len: 8 });
-    let mut s = open(h.port, Duration::from_secs(120)).unwrap();
+    let limits = Limits {
+        rows: 1000,
+        bytes: MAX_RESULT_BYTES,
+    };
+    let timeout = Duration::from_secs(120);
+    let mut s = Session::open("127.0.0.1", h.port, "root", None, timeout, limits, never).unwrap();
     let e = s.query("SHOW FRONTENDS").unwrap_err();
-    assert_eq!(e, SqlError::TooLarge(format!("more than {MAX_ROWS} rows")));
+    assert_eq!(e, SqlError::TooLarge("more than 1000 rows".into()));
     assert!(
         matches!(s.query("SHOW BACKENDS"), Err(SqlError::Transport(m)) if m.contains("closed after an earlier failure"))
     );
@@ -151,13 +156,15 @@ fn endless_rows_stop_at_the_row_cap_and_close_the_session() {
 }
 
 #[test]
-fn endless_wide_rows_stop_at_the_byte_cap() {
-    let h = Hostile::start(Mode::EndlessRows { value_len: 60_000 });
-    let mut s = open(h.port, Duration::from_secs(120)).unwrap();
-    let e = s.query("SHOW FRONTENDS").unwrap_err();
-    assert_eq!(e, SqlError::TooLarge("more than 64 MiB".into()));
-    drop(s);
-    h.received();
+fn endless_rows_stop_at_the_memory_cap_before_the_row_cap() {
+    for value_len in [8, 60_000] {
+        let h = Hostile::start(Mode::EndlessRows { value_len });
+        let mut s = open(h.port, Duration::from_secs(120)).unwrap();
+        let e = s.query("SHOW FRONTENDS").unwrap_err();
+        assert_eq!(e, SqlError::TooLarge("more than 64 MiB of rows".into()));
+        drop(s);
+        h.received();
+    }
 }
 
 #[test]
