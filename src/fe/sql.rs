@@ -285,6 +285,22 @@ mod tests {
     }
 
     #[test]
+    fn a_refused_login_method_is_bad_input_and_a_client_bug_is_environment() {
+        let end = |error: SqlError| {
+            let f = SqlFailure {
+                stage: "connect".into(),
+                error,
+            };
+            sql_ending(&f, "root", None, "3.3.2").code
+        };
+        let refused = SqlError::AuthRefused {
+            plugin: "mysql_clear_password".into(),
+        };
+        assert_eq!(end(refused), exit::BAD_INPUT);
+        assert_eq!(end(SqlError::Internal("boom".into())), exit::ENVIRONMENT);
+    }
+
+    #[test]
     fn statistic_rows_become_counts_with_the_total_apart() {
         let row = |cells: &[(&str, &str)]| -> Row {
             cells
