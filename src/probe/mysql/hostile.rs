@@ -24,6 +24,8 @@ pub(super) enum Mode {
     Trickle,
     /// Accepts and never answers.
     Hang,
+    /// Logs anyone in, then answers a statement one byte every 50 ms.
+    TrickleAnswer,
     /// Logs anyone in, then answers any statement with rows that never end.
     EndlessRows { value_len: usize },
     /// Logs anyone in and answers any statement with two rows.
@@ -182,6 +184,13 @@ impl Conn {
             self.seq = 1;
             if p.first() != Some(&0x03) {
                 return Ok(());
+            }
+            if mode == Mode::TrickleAnswer {
+                self.s.write_all(&[0x00, 0x10, 0x00, 0x01])?;
+                loop {
+                    self.s.write_all(&[0x02])?;
+                    std::thread::sleep(Duration::from_millis(50));
+                }
             }
             let mut out = self.packet(&[2]);
             for name in ["IP", "Role"] {

@@ -106,6 +106,25 @@ fn a_trickling_greeting_ends_at_the_exchange_deadline() {
 }
 
 #[test]
+fn a_trickling_answer_ends_at_the_statement_deadline() {
+    let h = Hostile::start(Mode::TrickleAnswer);
+    let mut s = open(h.port, Duration::from_millis(400)).unwrap();
+    let e = s.query("SHOW FRONTENDS").unwrap_err();
+    assert!(
+        matches!(
+            e,
+            SqlError::Timeout {
+                stage: "statement",
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    drop(s);
+    h.received();
+}
+
+#[test]
 fn a_server_that_never_answers_ends_at_the_deadline() {
     let h = Hostile::start(Mode::Hang);
     let e = open(h.port, Duration::from_millis(300)).err().unwrap();
