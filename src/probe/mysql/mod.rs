@@ -181,7 +181,10 @@ impl Session {
 
     fn budget(&self, stage: &'static str, bytes: usize) -> Budget {
         Budget {
-            deadline: Instant::now() + self.timeout,
+            // A timeout too large for the clock means no deadline worth keeping: a year.
+            deadline: Instant::now()
+                .checked_add(self.timeout)
+                .unwrap_or_else(|| Instant::now() + Duration::from_secs(365 * 86_400)),
             timeout: self.timeout,
             bytes_left: bytes,
             bytes_cap: bytes,

@@ -206,6 +206,15 @@ fn a_result_set_is_read_with_nulls_and_the_session_stays_usable() {
 }
 
 #[test]
+fn a_timeout_beyond_the_clock_is_no_panic() {
+    let h = Hostile::start(Mode::Normal);
+    let mut s = open(h.port, Duration::MAX).unwrap();
+    assert_eq!(s.query("SHOW FRONTENDS").unwrap().len(), 2);
+    drop(s);
+    h.received();
+}
+
+#[test]
 fn a_panic_inside_the_client_becomes_an_internal_error() {
     let r: Result<(), SqlError> = contained(|| panic!("boom"));
     assert_eq!(r, Err(SqlError::Internal("boom".into())));

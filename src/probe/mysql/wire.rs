@@ -227,6 +227,10 @@ impl Wire {
 
     /// Reads one packet's payload (joining continuation packets), spending its bytes first.
     pub(super) fn read_packet(&mut self, b: &mut Budget) -> Result<Vec<u8>, SqlError> {
+        // Checked per packet too: a server streaming fast never makes a read wait.
+        if let Some(e) = b.stop() {
+            return Err(e);
+        }
         let mut payload = Vec::new();
         loop {
             let mut head = Vec::with_capacity(4);
