@@ -122,7 +122,14 @@ fn write_check_file(what: &str, path: &Path, text: String, code: i32) {
 /// `check`: the summary on stdout, the files asked for, the verdict's exit code.
 fn run_check(cfg: &sr_rehearse::check::CheckConfig) -> anyhow::Result<i32> {
     use sr_rehearse::check;
-    let status = match check::run_check(cfg) {
+    let checked = check::run_check(cfg);
+    if let Some(sig) = sr_rehearse::signals::interrupted() {
+        err(&format!(
+            "sr-rehearse check: interrupted by signal {sig}; no verdict\n"
+        ));
+        return Ok(sr_rehearse::signals::exit_code());
+    }
+    let status = match checked {
         Ok(s) => s,
         Err(e) => {
             err(&format!("sr-rehearse check: {e}\n"));
@@ -285,6 +292,10 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
 /// to know the sandbox was stopped and what to report, not a backtrace.
 fn install_panic_hook() {
     std::panic::set_hook(Box::new(|info| {
+        // The SQL client catches its own panics and reports them as an error (exit 3).
+        if sr_rehearse::probe::mysql::panic_is_contained() {
+            return;
+        }
         let what = info
             .payload()
             .downcast_ref::<&str>()

@@ -19,6 +19,12 @@ fn refused_login(e: &SqlError) -> bool {
     matches!(e.code(), Some(1045 | 1227 | 5203))
 }
 
+/// A login the client will not do safely (a method other than `mysql_native_password`): no
+/// password was sent, and retrying with --wait cannot help.
+fn unsafe_login(e: &SqlError) -> bool {
+    matches!(e, SqlError::AuthRefused { .. })
+}
+
 /// One look at the cluster.
 pub fn check_once(cfg: &CheckConfig) -> Result<ClusterStatus, CheckError> {
     let started = Instant::now();
@@ -60,6 +66,8 @@ pub fn check_once(cfg: &CheckConfig) -> Result<ClusterStatus, CheckError> {
                 CheckError::BadInput(format!(
                     "{what}; check --user and --password-env (the user needs the OPERATE privilege)"
                 ))
+            } else if unsafe_login(&e) {
+                CheckError::BadInput(what)
             } else {
                 CheckError::Unreachable(what)
             }

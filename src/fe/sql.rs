@@ -175,6 +175,21 @@ const REFUSED_STATEMENT: u16 = 1064;
 fn sql_ending(f: &SqlFailure, user: &str, extra: Option<&str>, fe_version: &str) -> Ending {
     let ours = extra != Some(f.stage.as_str());
     let e = &f.error;
+    match e {
+        SqlError::AuthRefused { .. } => {
+            return Ending::bad_input(format!("the SQL check could not log in as '{user}': {e}"))
+        }
+        SqlError::Internal(_) => {
+            return Ending::env(format!("the SQL check `{}` failed: {e}", f.stage))
+        }
+        SqlError::Interrupted => {
+            return Ending::interrupted(format!(
+                "the SQL check `{}` was interrupted by a signal",
+                f.stage
+            ))
+        }
+        _ => {}
+    }
     match e.code() {
         Some(ACCESS_DENIED) => Ending::bad_input(format!(
             "the SQL check could not log in as '{user}' ({e}): the copied meta carries production's users and passwords; pass that user's production password with --password-env VAR, or skip the SQL check with --no-query"
@@ -267,6 +282,22 @@ mod tests {
         let end = sql_ending(&e, "root", None, v);
         assert_eq!(end.code, exit::FAIL);
         assert!(end.summary.contains("could not connect"), "{}", end.summary);
+    }
+
+    #[test]
+    fn a_refused_login_method_is_bad_input_and_a_client_bug_is_environment() {
+        let end = |error: SqlError| {
+            let f = SqlFailure {
+                stage: "connect".into(),
+                error,
+            };
+            sql_ending(&f, "root", None, "3.3.2").code
+        };
+        let refused = SqlError::AuthRefused {
+            plugin: "mysql_clear_password".into(),
+        };
+        assert_eq!(end(refused), exit::BAD_INPUT);
+        assert_eq!(end(SqlError::Internal("boom".into())), exit::ENVIRONMENT);
     }
 
     #[test]

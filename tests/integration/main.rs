@@ -26,4 +26,5 @@ mod sim_cluster;
 mod sim_fe;
 mod sim_meta;
 mod source_layout;
+mod sql_hostile;
 mod util;
