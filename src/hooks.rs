@@ -17,3 +17,27 @@ pub fn test_panic_at(point: &str) {
 #[cfg(not(feature = "test-hooks"))]
 #[inline(always)]
 pub fn test_panic_at(_point: &str) {}
+
+/// `SR_REHEARSE_TEST_SQUAT=<port key>:<launches>` makes the tool itself listen on the sandbox's
+/// port `<port key>` at each of its first `<launches>` launches, after the check that the ports are
+/// still free and before the start script runs: a port taken between the pick and the bind, made
+/// deterministic. The caller holds the listener until the run ends.
+#[cfg(feature = "test-hooks")]
+pub fn test_squat(ports: &[(String, u16)]) -> Option<std::net::TcpListener> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static LAUNCHES: AtomicUsize = AtomicUsize::new(0);
+    let spec = std::env::var("SR_REHEARSE_TEST_SQUAT").ok()?;
+    let (key, times) = spec.split_once(':')?;
+    let launch = LAUNCHES.fetch_add(1, Ordering::SeqCst);
+    if launch >= times.parse().ok()? {
+        return None;
+    }
+    let port = ports.iter().find(|(k, _)| k == key)?.1;
+    std::net::TcpListener::bind(("0.0.0.0", port)).ok()
+}
+
+#[cfg(not(feature = "test-hooks"))]
+#[inline(always)]
+pub fn test_squat(_ports: &[(String, u16)]) -> Option<std::net::TcpListener> {
+    None
+}

@@ -104,13 +104,13 @@ pub(super) fn http_json(
 /// `/api/bootstrap` answers `{"status":"OK","msg":"Success"}` on a ready FE.
 pub(super) fn probe_bootstrap(host: &str, port: u16, t: Duration) -> ProbeResult {
     let r = http_json(host, port, "/api/bootstrap", t).and_then(|v| {
-        if v["status"] == "OK" {
-            Ok(format!("{}:{port}/api/bootstrap OK", host))
-        } else {
-            Err(ProbeError::NotOk(format!(
-                "status {} ({})",
-                v["status"], v["msg"]
-            )))
+        use crate::probe::endpoints::Bootstrap;
+        match crate::probe::endpoints::bootstrap_json(v) {
+            Bootstrap::Ready { .. } | Bootstrap::Withheld => {
+                Ok(format!("{}:{port}/api/bootstrap OK", host))
+            }
+            Bootstrap::Rejected(m) => Err(ProbeError::NotOk(m)),
+            Bootstrap::NotReady(e) => Err(ProbeError::NotOk(e.to_string())),
         }
     });
     probe_result("bootstrap", r)
@@ -119,11 +119,9 @@ pub(super) fn probe_bootstrap(host: &str, port: u16, t: Duration) -> ProbeResult
 /// `/api/health` answers `{"status": "OK","msg": "To Be Added"}` on a healthy BE or CN.
 pub(super) fn probe_health(host: &str, port: u16, t: Duration) -> ProbeResult {
     let r = http_json(host, port, "/api/health", t).and_then(|v| {
-        if v["status"] == "OK" {
-            Ok(format!("{}:{port}/api/health OK", host))
-        } else {
-            Err(ProbeError::NotOk(format!("status {}", v["status"])))
-        }
+        crate::probe::endpoints::health_json(&v)
+            .map(|()| format!("{}:{port}/api/health OK", host))
+            .map_err(|e| ProbeError::NotOk(e.to_string()))
     });
     probe_result("health", r)
 }

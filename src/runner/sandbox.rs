@@ -63,6 +63,8 @@ impl Runner {
                 )));
             }
         }
+        // Only with the `test-hooks` feature: a port taken after the check, before the bind.
+        self.squatted.extend(crate::hooks::test_squat(ports));
         let out_path = home.join("log").join(out);
         let open_err =
             |e: std::io::Error| Ending::env(format!("failed to open {}: {e}", out_path.display()));
