@@ -226,7 +226,7 @@ mod tests {
             "2026-12-05 01:00:00,123 ERROR (main|1) [HttpServer.run():257] Fail to start FE query http server[port: 23456] ",
         );
         let summary = "fe.port.http-in-use: http_port is taken";
-        let got = taken_port(summary, &[http.clone()], &ports).unwrap();
+        let got = taken_port(summary, std::slice::from_ref(&http), &ports).unwrap();
         assert_eq!((got.key.as_str(), got.port), ("http_port", 23456));
         assert_eq!(got.at, "fe.log:7");
         // Production's port: not ours, so the release (or the conf) is to blame.
