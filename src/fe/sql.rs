@@ -277,6 +277,27 @@ mod tests {
         assert!(end.summary.contains("could not connect"), "{}", end.summary);
     }
 
+    /// The check gets what is left of `--timeout`, not a fixed 10 s: an FE that accepts the
+    /// connection and never answers holds it no longer than it was given.
+    #[test]
+    fn the_sql_check_ends_within_the_time_it_is_given() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+        let server = std::thread::spawn(move || {
+            let (_s, _) = l.accept().unwrap();
+            // Silent until the client has given up.
+            let _ = done_rx.recv_timeout(Duration::from_secs(30));
+        });
+        let t = std::time::Instant::now();
+        let r = run_sql(port, "root", None, None, Duration::from_millis(300));
+        let took = t.elapsed();
+        let _ = done_tx.send(());
+        server.join().unwrap();
+        assert!(r.is_err());
+        assert!(took < Duration::from_secs(5), "took {took:?}");
+    }
+
     #[test]
     fn statistic_rows_become_counts_with_the_total_apart() {
         let row = |cells: &[(&str, &str)]| -> Row {
