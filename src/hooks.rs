@@ -1,4 +1,4 @@
-//! Test-only crash points, compiled in only with the `test-hooks` feature.
+//! Test-only crash points and a port squatter, compiled in only with the `test-hooks` feature.
 //!
 //! `cargo test` turns the feature on (the package is its own dev-dependency with it) and a release
 //! build leaves it off, so no environment can make a real run panic; `.ci/run` checks the release
