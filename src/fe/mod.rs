@@ -95,11 +95,11 @@ fn pipeline(cfg: &FeConfig, r: &mut Runner, homes: &mut Homes) -> Result<(), End
     let checked = prepare::preflight(cfg, r);
     let mut plan = r.failed_step("preflight", t, checked)?;
     r.step("preflight", t, StepStatus::Ok, plan.preflight_detail());
-    let mut text = PlanText::default();
+    let mut planned = PlanText::default();
     let planned_home = planned_home(cfg);
 
     // Workspace.
-    text.step(
+    planned.step(
         WORKSPACE,
         &format!(
             "create {}/ with fe/bin (copied), fe/lib (linked to {}/lib), fe/conf, fe/log",
@@ -108,14 +108,14 @@ fn pipeline(cfg: &FeConfig, r: &mut Runner, homes: &mut Homes) -> Result<(), End
         ),
     );
     if let Some(l) = &planned_home.1 {
-        text.detail(&format!(
+        planned.detail(&format!(
             "and the link {l} -> {}, through which the scripts reach it (the workspace path has characters the start scripts split or evaluate); removed once the FE is stopped",
             planned_home.0
         ));
     }
     // Copy the meta.
     let fe_home_text = &planned_home.0;
-    text.step(
+    planned.step(
         COPY,
         &format!(
             "{} -> {fe_home_text}/meta ({} files, {:.1} MiB), hashing into {}/manifest.sha256",
@@ -130,11 +130,11 @@ fn pipeline(cfg: &FeConfig, r: &mut Runner, homes: &mut Homes) -> Result<(), End
         planned_home.1.as_deref().unwrap_or(fe_home_text),
         cfg.cluster_id,
     );
-    text.step(CONF, &format!("base: {}", plan.base_conf_path));
+    planned.step(CONF, &format!("base: {}", plan.base_conf_path));
     for c in &plan.changes {
-        text.detail(&c.describe());
+        planned.detail(&c.describe());
     }
-    text.step(
+    planned.step(
         VERSION,
         &format!(
             "{fe_home_text}/meta/image/VERSION: clusterId={} -> clusterId={}",
@@ -142,22 +142,22 @@ fn pipeline(cfg: &FeConfig, r: &mut Runner, homes: &mut Homes) -> Result<(), End
         ),
     );
     // Launch, decide, stop.
-    text.step(
+    planned.step(
         LAUNCH,
         &format!(
             "run `bash {fe_home_text}/bin/start_fe.sh` in its own process group (JAVA_HOME={}); once more on new ports if another process takes one of them first",
             plan.java.as_ref().map(|j| j.0.as_str()).unwrap_or("unset")
         ),
     );
-    text.step(DECIDE, &decide_plan(cfg));
-    text.step(STOP, &crate::runner::planned_stop("stop_fe.sh"));
-    text.line(&format!(
+    planned.step(DECIDE, &decide_plan(cfg));
+    planned.step(STOP, &crate::runner::planned_stop("stop_fe.sh"));
+    planned.line(&format!(
         "then report; keep the workspace: {}",
         cfg.keep.describe()
     ));
-    text.line(&crate::runner::ports_table(&plan.ports, &plan.production));
+    planned.line(&crate::runner::ports_table(&plan.ports, &plan.production));
     if cfg.plan {
-        r.plan_only(&text.finish());
+        r.plan_only(&planned.finish());
         return Ok(());
     }
     r.interrupted()?;

@@ -51,21 +51,26 @@ pub(crate) struct PortTaken {
 impl PortTaken {
     /// Who holds the port now, in words.
     pub fn holders(&self) -> String {
-        let holders = crate::procfs::port_holders(self.port);
-        if holders.is_empty() {
-            return if crate::ports::is_free(self.port) {
-                "a process that has released it since".into()
-            } else {
-                "a process this user cannot see (another user's, or in another network namespace)"
-                    .into()
-            };
-        }
-        holders
-            .iter()
-            .map(|(pid, name)| format!("pid {pid} ({name})"))
-            .collect::<Vec<_>>()
-            .join(", ")
+        holders_of(self.port)
     }
+}
+
+/// Who listens on `port` now, in words: `pid 123 (python3)`, or why nobody can be named.
+pub(crate) fn holders_of(port: u16) -> String {
+    let holders = crate::procfs::port_holders(port);
+    if holders.is_empty() {
+        return if crate::ports::is_free(port) {
+            "a process that has released it since".into()
+        } else {
+            "a process this user cannot see (another user's, or in another network namespace)"
+                .into()
+        };
+    }
+    holders
+        .iter()
+        .map(|(pid, name)| format!("pid {pid} ({name})"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Which picked port (of `ports`) the failure `summary` names, from the signatures `hits` this

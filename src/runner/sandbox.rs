@@ -59,7 +59,8 @@ impl Runner {
                     format!("{name} {port} is in use"),
                 );
                 return Err(Ending::env(format!(
-                    "failed to launch: sandbox {name} {port} was taken by another process after it was chosen; run again"
+                    "failed to launch: sandbox {name} {port} was taken by {} after it was chosen; run again",
+                    super::retry::holders_of(*port)
                 )));
             }
         }

@@ -49,7 +49,7 @@ fn stop_args(home: &Path) -> &'static [&'static str] {
     }
 }
 
-// The steps' names, shared by the run and its `--plan` text.
+// The steps' names, shared by the run and its `--plan` planned.
 const WORKSPACE: &str = "workspace";
 const STORAGE: &str = "storage";
 const CONF: &str = "rewrite be.conf";
@@ -65,15 +65,15 @@ fn pipeline(cfg: &BeConfig, r: &mut Runner) -> Result<(), Ending> {
 
     let ws = crate::runner::planned_run_dir(&cfg.workspace_root);
     let planned_home = format!("{ws}/be");
-    let mut text = PlanText::default();
-    text.step(
+    let mut planned = PlanText::default();
+    planned.step(
         WORKSPACE,
         &format!(
             "create {ws}/ with be/bin and be/conf (copied), be/lib (linked to {}/lib, starrocks_be copied), be/log, be/storage",
             plan.new_be.display()
         ),
     );
-    text.step(
+    planned.step(
         STORAGE,
         &match &cfg.storage_copy {
             Some(p) => format!(
@@ -83,30 +83,30 @@ fn pipeline(cfg: &BeConfig, r: &mut Runner) -> Result<(), Ending> {
             None => format!("start with an empty storage root {planned_home}/storage"),
         },
     );
-    text.step(CONF, &format!("base: {}", plan.node.path));
+    planned.step(CONF, &format!("base: {}", plan.node.path));
     let (_, changes) = rewrite::rewrite(&plan, &planned_home, &format!("{planned_home}/storage"));
     for c in &changes {
-        text.detail(&c.describe());
+        planned.detail(&c.describe());
     }
-    text.step(
+    planned.step(
         LAUNCH,
         &format!("run `bash {planned_home}/bin/start_be.sh` in its own process group; once more on new ports if another process takes one of them first"),
     );
-    text.step(
+    planned.step(
         DECIDE,
         &format!(
             "from the process, GET /api/health and the heartbeat port (be.INFO/be.WARNING/be.out name failures); timeout {}",
             humantime::format_duration(cfg.timeout)
         ),
     );
-    text.step(STOP, &crate::runner::planned_stop("stop_be.sh"));
-    text.line(&format!(
+    planned.step(STOP, &crate::runner::planned_stop("stop_be.sh"));
+    planned.line(&format!(
         "then report; keep the workspace: {}",
         cfg.keep.describe()
     ));
-    text.line(&crate::runner::ports_table(&plan.ports, &plan.node.ports));
+    planned.line(&crate::runner::ports_table(&plan.ports, &plan.node.ports));
     if cfg.plan {
-        r.plan_only(&text.finish());
+        r.plan_only(&planned.finish());
         return Ok(());
     }
     r.interrupted()?;
