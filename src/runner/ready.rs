@@ -139,7 +139,7 @@ pub(crate) fn await_ready<K: Readiness>(
             let left = deadline.saturating_duration_since(Instant::now());
             let (seen, probed) = kind.probe(r, PROBE_TIMEOUT.min(left).max(IDLE));
             if seen != last_seen {
-                tracing::debug!("probe: {seen}");
+                tracing::debug!("probe {seen}");
                 last_seen = seen;
             }
             match probed {
