@@ -18,16 +18,22 @@ pub fn test_panic_at(point: &str) {
 #[inline(always)]
 pub fn test_panic_at(_point: &str) {}
 
-/// `SR_REHEARSE_TEST_SQUAT=<port key>:<launches>` makes the tool itself listen on the sandbox's
-/// port `<port key>` at each of its first `<launches>` launches, after the check that the ports are
-/// still free and before the start script runs: a port taken between the pick and the bind, made
-/// deterministic. The caller holds the listener until the run ends.
+/// `SR_REHEARSE_TEST_SQUAT=<port key>:<launches>[:before-launch]` makes the tool itself listen on
+/// the sandbox's port `<port key>` at each of its first `<launches>` launches: by default after the
+/// check that the ports are still free and before the start script runs (the sandbox's bind then
+/// fails), with `before-launch` just before that check. A port taken between the pick and the
+/// bind, made deterministic. `phase` says where the caller is; the caller holds the listener until
+/// the run ends.
 #[cfg(feature = "test-hooks")]
-pub fn test_squat(ports: &[(String, u16)]) -> Option<std::net::TcpListener> {
+pub fn test_squat(ports: &[(String, u16)], phase: &str) -> Option<std::net::TcpListener> {
     use std::sync::atomic::{AtomicUsize, Ordering};
     static LAUNCHES: AtomicUsize = AtomicUsize::new(0);
     let spec = std::env::var("SR_REHEARSE_TEST_SQUAT").ok()?;
-    let (key, times) = spec.split_once(':')?;
+    let mut parts = spec.split(':');
+    let (key, times) = (parts.next()?, parts.next()?);
+    if parts.next().unwrap_or("after-check") != phase {
+        return None;
+    }
     let launch = LAUNCHES.fetch_add(1, Ordering::SeqCst);
     if launch >= times.parse().ok()? {
         return None;
@@ -38,6 +44,6 @@ pub fn test_squat(ports: &[(String, u16)]) -> Option<std::net::TcpListener> {
 
 #[cfg(not(feature = "test-hooks"))]
 #[inline(always)]
-pub fn test_squat(_ports: &[(String, u16)]) -> Option<std::net::TcpListener> {
+pub fn test_squat(_ports: &[(String, u16)], _phase: &str) -> Option<std::net::TcpListener> {
     None
 }

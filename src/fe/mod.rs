@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::report::{Report, StepStatus};
-use crate::runner::{CopyStep, PlanText, StopWith};
+use crate::runner::{CopyStep, Launch, PlanText, Relaunch, StopWith};
 use crate::version::Version;
 
 pub use home::remove_home_link;
@@ -225,34 +225,56 @@ fn pipeline(cfg: &FeConfig, r: &mut Runner, homes: &mut Homes) -> Result<(), End
     r.interrupted()?;
 
     // Launch and decide; once more on new ports if a port picked here was taken meanwhile.
-    let mut retried = false;
-    loop {
-        r.launch_script(&script_home, "start_fe.sh", "fe.out", &plan.ports)?;
-        let t = Instant::now();
-        let since = r.report.signatures.len();
-        let decided = decide::decide(cfg, r, &plan, &fe_home, &meta_copy);
-        let taken = match &decided {
-            Err(e) => r.port_taken(e, &plan.ports, since),
-            Ok(_) => None,
-        };
-        let Some(taken) = taken else {
-            return r.decide_step(t, decided);
-        };
-        if retried {
-            return r.decide_step(t, Err(crate::runner::taken_again(&taken, "FE")));
-        }
-        retried = true;
-        let stop = StopWith {
+    let launch = Launch {
+        what: "FE",
+        home: &fe_home,
+        script_home: &script_home,
+        start: "start_fe.sh",
+        out: "fe.out",
+        stop: StopWith {
             script: "stop_fe.sh",
             args: &[],
             grace: cfg.stop_grace,
-        };
-        let keys = (prepare::SANDBOX_PORTS, &plan.avoid);
-        plan.ports = r.retry_on_new_ports(&taken, "FE", &fe_home, stop, keys, since)?;
+        },
+        keys: prepare::SANDBOX_PORTS,
+        avoid: &plan.avoid.clone(),
+    };
+    let mut sandbox = Sandbox {
+        cfg,
+        plan: &mut plan,
+        fe_home: &fe_home,
+        meta_copy: &meta_copy,
+        script_text: &script_text,
+        conf_path: &conf_path,
+    };
+    r.launch_and_decide(launch, &mut sandbox)
+}
+
+/// The launched FE as the shared launch-and-decide step sees it.
+struct Sandbox<'a> {
+    cfg: &'a FeConfig,
+    plan: &'a mut Plan,
+    fe_home: &'a Path,
+    meta_copy: &'a Path,
+    script_text: &'a str,
+    conf_path: &'a Path,
+}
+
+impl Relaunch for Sandbox<'_> {
+    fn ports(&self) -> &[(String, u16)] {
+        &self.plan.ports
+    }
+
+    fn use_ports(&mut self, r: &mut Runner, ports: Vec<(String, u16)>) -> Result<(), Ending> {
         let t = Instant::now();
-        plan.rewrite(&script_text, cfg.cluster_id);
-        r.write_conf(CONF, t, &conf_path, &plan.conf, &plan.changes, false)?;
-        r.interrupted()?;
+        self.plan.ports = ports;
+        self.plan.rewrite(self.script_text, self.cfg.cluster_id);
+        let plan = &self.plan;
+        r.write_conf(CONF, t, self.conf_path, &plan.conf, &plan.changes, false)
+    }
+
+    fn decide(&mut self, r: &mut Runner) -> Result<String, Ending> {
+        decide::decide(self.cfg, r, self.plan, self.fe_home, self.meta_copy)
     }
 }
 

@@ -34,7 +34,7 @@ pub use checks::{check_timeout, check_workspace_root, io_ending};
 pub use finish::Keep;
 pub use plan::{planned_run_dir, planned_stop, ports_table, PlanText};
 pub(crate) use ready::{await_ready, left_for, timeout_ending, Exit, Probed, Readiness, Wait};
-pub(crate) use retry::{taken_again, StopWith};
+pub(crate) use retry::{Launch, Relaunch, StopWith};
 pub use sandbox::Isolate;
 pub use workspace_step::CopyStep;
 

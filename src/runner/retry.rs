@@ -43,9 +43,8 @@ fn port_number() -> &'static Regex {
 pub(crate) struct PortTaken {
     pub key: String,
     pub port: u16,
-    /// The signature that said so, and where.
-    pub signature: String,
-    pub at: String,
+    /// How it showed: the signature and where it was logged, or the check before the launch.
+    pub how: String,
 }
 
 impl PortTaken {
@@ -97,13 +96,13 @@ pub(crate) fn taken_port(
     Some(PortTaken {
         key,
         port,
-        signature: hit.id.clone(),
-        at: format!("{}:{}", hit.file, hit.line),
+        how: format!("{} at {}:{}", hit.id, hit.file, hit.line),
     })
 }
 
 /// How the sandbox is stopped before it runs again: its stop script, the script's arguments, the
 /// grace of each rung.
+#[derive(Clone, Copy)]
 pub(crate) struct StopWith<'a> {
     pub script: &'a str,
     pub args: &'a [&'a str],
@@ -177,11 +176,10 @@ impl Runner {
         self.save_state("workspace");
         let now: Vec<String> = ports.iter().map(|(k, p)| format!("{k} {p}")).collect();
         let said = format!(
-            "{} {}, a port this run picked, was taken by {holders} before the sandbox {what} bound it ({} at {}); the {what} was stopped and starts again on new ports ({}); the first attempt's logs are in {}",
+            "{} {}, a port this run picked, was taken by {holders} before the sandbox {what} bound it ({}); the {what} starts again on new ports ({}); the first attempt's logs are in {}",
             taken.key,
             taken.port,
-            taken.signature,
-            taken.at,
+            taken.how,
             now.join(", "),
             aside.display()
         );
@@ -191,14 +189,100 @@ impl Runner {
     }
 }
 
+/// The sandbox half of [`launch_and_decide`](Runner::launch_and_decide): its ports, the conf
+/// written anew for new ones, and its readiness decision.
+pub(crate) trait Relaunch {
+    /// The sandbox ports now, by key.
+    fn ports(&self) -> &[(String, u16)];
+    /// Moves the sandbox to `ports`: its conf rewritten (recorded as a step).
+    fn use_ports(&mut self, r: &mut Runner, ports: Vec<(String, u16)>) -> Result<(), Ending>;
+    /// Decides on the launched sandbox; returns the decision's summary.
+    fn decide(&mut self, r: &mut Runner) -> Result<String, Ending>;
+}
+
+/// How a sandbox is launched, stopped and given new ports.
+pub(crate) struct Launch<'a> {
+    /// `FE` or `BE`, for the messages.
+    pub what: &'a str,
+    /// The sandbox home (its `log/` is moved aside for a retry), and the path the scripts are
+    /// run from (the same, or a shell-safe link to it).
+    pub home: &'a Path,
+    pub script_home: &'a Path,
+    /// The start script and the file in `log/` its output goes to.
+    pub start: &'a str,
+    pub out: &'a str,
+    pub stop: StopWith<'a>,
+    /// The port keys to pick anew, and the ports never to pick (production's).
+    pub keys: &'a [&'a str],
+    pub avoid: &'a BTreeSet<u16>,
+}
+
+impl Runner {
+    /// The first sandbox port another process took since the pick, seen just before the launch.
+    fn taken_before_launch(&mut self, ports: &[(String, u16)]) -> Option<PortTaken> {
+        // Only with the `test-hooks` feature: a port taken after the conf was written.
+        self.squatted
+            .extend(crate::hooks::test_squat(ports, "before-launch"));
+        let (key, port) = ports.iter().find(|(_, p)| !crate::ports::is_free(*p))?;
+        Some(PortTaken {
+            key: key.clone(),
+            port: *port,
+            how: "seen in use just before the launch".into(),
+        })
+    }
+
+    /// Launches the sandbox and records its decision (the `launch` and `decide` steps). When a
+    /// port this run picked turns out taken, before the launch or by the sandbox's bind, the run
+    /// picks new ports and goes again, once; a second time is exit 3 naming the holder.
+    pub fn launch_and_decide(
+        &mut self,
+        l: Launch,
+        sandbox: &mut dyn Relaunch,
+    ) -> Result<(), Ending> {
+        let mut retried = false;
+        loop {
+            let t = Instant::now();
+            let since = self.report.signatures.len();
+            let taken = match self.taken_before_launch(sandbox.ports()) {
+                Some(taken) if retried => {
+                    let e = Err(taken_again(&taken, l.what));
+                    return self.failed_step("launch", t, e);
+                }
+                Some(taken) => taken,
+                None => {
+                    let ports = sandbox.ports().to_vec();
+                    self.launch_script(l.script_home, l.start, l.out, &ports)?;
+                    let t = Instant::now();
+                    let decided = sandbox.decide(self);
+                    let taken = match &decided {
+                        Err(e) => self.port_taken(e, &ports, since),
+                        Ok(_) => None,
+                    };
+                    match taken {
+                        None => return self.decide_step(t, decided),
+                        Some(taken) if retried => {
+                            return self.decide_step(t, Err(taken_again(&taken, l.what)))
+                        }
+                        Some(taken) => taken,
+                    }
+                }
+            };
+            retried = true;
+            let ports =
+                self.retry_on_new_ports(&taken, l.what, l.home, l.stop, (l.keys, l.avoid), since)?;
+            sandbox.use_ports(self, ports)?;
+            self.interrupted()?;
+        }
+    }
+}
+
 /// How a second collision ends the run: the host's doing (exit 3), with the holder named.
 pub(crate) fn taken_again(taken: &PortTaken, what: &str) -> Ending {
     Ending::env(format!(
-        "the sandbox {what} could not bind {} {} ({} at {}), a port this run picked, and the same happened on new ports: {} holds it. Ports are taken on this host faster than the run can use them; this says nothing about the release: stop the process named, or run again with --isolate netns (as root) so the sandbox has ports of its own",
+        "the sandbox {what} could not bind {} {} ({}), a port this run picked, and the same happened on new ports: {} holds it. Ports are taken on this host faster than the run can use them; this says nothing about the release: stop the process named, or run again with --isolate netns (as root) so the sandbox has ports of its own",
         taken.key,
         taken.port,
-        taken.signature,
-        taken.at,
+        taken.how,
         taken.holders()
     ))
 }
@@ -233,7 +317,7 @@ mod tests {
         let summary = "fe.port.http-in-use: http_port is taken";
         let got = taken_port(summary, std::slice::from_ref(&http), &ports).unwrap();
         assert_eq!((got.key.as_str(), got.port), ("http_port", 23456));
-        assert_eq!(got.at, "fe.log:7");
+        assert_eq!(got.how, "fe.port.http-in-use at fe.log:7");
         // Production's port: not ours, so the release (or the conf) is to blame.
         let prod = hit(
             "fe.port.http-in-use",

@@ -65,7 +65,8 @@ impl Runner {
             }
         }
         // Only with the `test-hooks` feature: a port taken after the check, before the bind.
-        self.squatted.extend(crate::hooks::test_squat(ports));
+        self.squatted
+            .extend(crate::hooks::test_squat(ports, "after-check"));
         let out_path = home.join("log").join(out);
         let open_err =
             |e: std::io::Error| Ending::env(format!("failed to open {}: {e}", out_path.display()));

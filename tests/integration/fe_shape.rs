@@ -146,3 +146,36 @@ fn a_port_taken_again_is_the_environment_and_names_the_holder() {
     assert_eq!(o.json["verdict"], "error");
     r.assert_no_process_left();
 }
+
+/// The port found taken by the check just before the launch (the squat comes after the conf is
+/// written): the same retry on new ports, before anything was started.
+#[test]
+fn a_port_taken_before_the_launch_check_is_retried_the_same_way() {
+    let r = Rehearsal::new("3.2.5", "3.3.2", &[], &[]);
+    let out = r
+        .command(&["--isolate", "none"])
+        .env("SR_REHEARSE_TEST_SQUAT", "query_port:1:before-launch")
+        .output()
+        .unwrap();
+    let o = r.outcome(out);
+    assert_eq!(o.code, Some(0), "{}\n{}", o.stdout, o.stderr);
+    let steps: Vec<String> = o.json["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        steps[5..],
+        ["port retry", "rewrite fe.conf", "launch", "decide", "stop"],
+        "{steps:?}"
+    );
+    assert!(
+        o.json["warnings"]
+            .to_string()
+            .contains("seen in use just before the launch"),
+        "{}",
+        o.json["warnings"]
+    );
+    r.assert_no_process_left();
+}

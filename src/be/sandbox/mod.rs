@@ -16,7 +16,7 @@ use std::time::Instant;
 
 use super::BeConfig;
 use crate::report::{Report, StepStatus};
-use crate::runner::{CopyStep, Ending, Exit, PlanText, Runner, StopWith};
+use crate::runner::{CopyStep, Ending, Exit, Launch, PlanText, Relaunch, Runner, StopWith};
 use crate::version::Version;
 use crate::watch::catalog::Role;
 use crate::watch::tail::Tailer;
@@ -153,48 +153,70 @@ fn pipeline(cfg: &BeConfig, r: &mut Runner) -> Result<(), Ending> {
     r.write_conf(CONF, t, &conf_path, &conf, &changes, cfg.verbose)?;
 
     // Launch and decide; once more on new ports if a port picked here was taken meanwhile.
-    let version = super::node::binary_version(&home);
-    let mut retried = false;
-    loop {
-        r.launch_script(&home, "start_be.sh", "be.out", &plan.ports)?;
-        let t = Instant::now();
-        let since = r.report.signatures.len();
-        let ports = (
-            plan.port("be_http_port"),
-            plan.port("heartbeat_service_port"),
-        );
-        let mut exited = |r: &mut Runner| r.group.as_mut().and_then(|g| g.try_exit()).map(Exit::of);
-        let mut watch = Watcher::new(Tailer::new(&log_files(&home)), Role::Be);
-        let log_dir = home.join("log");
-        let decided = decide(
-            cfg.timeout,
-            r,
-            (&mut watch, &log_dir),
-            ports,
-            version.clone(),
-            &mut exited,
-        );
-        let taken = match &decided {
-            Err(e) => r.port_taken(e, &plan.ports, since),
-            Ok(_) => None,
-        };
-        let Some(taken) = taken else {
-            return r.decide_step(t, decided);
-        };
-        if retried {
-            return r.decide_step(t, Err(crate::runner::taken_again(&taken, "BE")));
-        }
-        retried = true;
-        let stop = StopWith {
+    let launch = Launch {
+        what: "BE",
+        home: &home,
+        script_home: &home,
+        start: "start_be.sh",
+        out: "be.out",
+        stop: StopWith {
             script: "stop_be.sh",
             args: stop_args(&home),
             grace: cfg.stop_grace,
-        };
-        let keys = (prepare::SANDBOX_PORTS, &plan.avoid);
-        plan.ports = r.retry_on_new_ports(&taken, "BE", &home, stop, keys, since)?;
+        },
+        keys: prepare::SANDBOX_PORTS,
+        avoid: &plan.avoid.clone(),
+    };
+    let mut sandbox = Sandbox {
+        cfg,
+        version: super::node::binary_version(&home),
+        plan: &mut plan,
+        home: &home,
+        home_text: &home_text,
+        storage_text: &storage_text,
+        conf_path: &conf_path,
+    };
+    r.launch_and_decide(launch, &mut sandbox)
+}
+
+/// The launched BE as the shared launch-and-decide step sees it.
+struct Sandbox<'a> {
+    cfg: &'a BeConfig,
+    version: Option<String>,
+    plan: &'a mut prepare::Plan,
+    home: &'a Path,
+    home_text: &'a str,
+    storage_text: &'a str,
+    conf_path: &'a Path,
+}
+
+impl Relaunch for Sandbox<'_> {
+    fn ports(&self) -> &[(String, u16)] {
+        &self.plan.ports
+    }
+
+    fn use_ports(&mut self, r: &mut Runner, ports: Vec<(String, u16)>) -> Result<(), Ending> {
         let t = Instant::now();
-        let (conf, changes) = rewrite::rewrite(&plan, &home_text, &storage_text);
-        r.write_conf(CONF, t, &conf_path, &conf, &changes, false)?;
-        r.interrupted()?;
+        self.plan.ports = ports;
+        let (conf, changes) = rewrite::rewrite(self.plan, self.home_text, self.storage_text);
+        r.write_conf(CONF, t, self.conf_path, &conf, &changes, false)
+    }
+
+    fn decide(&mut self, r: &mut Runner) -> Result<String, Ending> {
+        let ports = (
+            self.plan.port("be_http_port"),
+            self.plan.port("heartbeat_service_port"),
+        );
+        let mut exited = |r: &mut Runner| r.group.as_mut().and_then(|g| g.try_exit()).map(Exit::of);
+        let mut watch = Watcher::new(Tailer::new(&log_files(self.home)), Role::Be);
+        let log_dir = self.home.join("log");
+        decide(
+            self.cfg.timeout,
+            r,
+            (&mut watch, &log_dir),
+            ports,
+            self.version.clone(),
+            &mut exited,
+        )
     }
 }
