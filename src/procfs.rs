@@ -1,5 +1,5 @@
 //! The one reader of `/proc` for the tool: which processes exist, their state, parent, group and
-//! start time, their name, environment and working folder.
+//! start time, their name, environment and working folder, and who listens on a TCP port.
 //!
 //! Supervision, `clean`, the BE canary and the live-source check all ask the kernel these
 //! questions; answering them in one place keeps the parsing of `/proc/<pid>/stat` (whose command
@@ -99,6 +99,59 @@ pub fn cwd(pid: i32) -> Option<PathBuf> {
     fs::read_link(format!("/proc/{pid}/cwd")).ok()
 }
 
+/// The socket inodes listening on TCP `port` (IPv4 and IPv6), from `/proc/net/tcp` and `tcp6`.
+pub fn listening_inodes(port: u16) -> Vec<u64> {
+    let mut out = Vec::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(text) = fs::read_to_string(table) else {
+            continue;
+        };
+        out.extend(listening_in(&text, port));
+    }
+    out
+}
+
+/// The inodes of the sockets in state LISTEN (`0A`) on `port` in one `/proc/net/tcp*` table:
+/// `sl local_address rem_address st ... uid timeout inode`, the address as `HEX:PORT`.
+fn listening_in(table: &str, port: u16) -> Vec<u64> {
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let local_port = u16::from_str_radix(f.get(1)?.rsplit_once(':')?.1, 16).ok()?;
+            (local_port == port && *f.get(3)? == "0A").then_some(())?;
+            f.get(9)?.parse().ok()
+        })
+        .collect()
+}
+
+/// The processes (pid and name) holding a socket that listens on TCP `port`: the socket's inode
+/// from `/proc/net/tcp*`, then each process's `fd/` links to `socket:[inode]`. Processes whose
+/// `fd/` this user may not read are not found.
+pub fn port_holders(port: u16) -> Vec<(i32, String)> {
+    let inodes = listening_inodes(port);
+    if inodes.is_empty() {
+        return Vec::new();
+    }
+    let wanted: Vec<String> = inodes.iter().map(|i| format!("socket:[{i}]")).collect();
+    let mut out = Vec::new();
+    for pid in pids() {
+        let Ok(fds) = fs::read_dir(format!("/proc/{pid}/fd")) else {
+            continue;
+        };
+        let holds = fds.flatten().any(|fd| {
+            fs::read_link(fd.path())
+                .is_ok_and(|t| wanted.iter().any(|w| t.as_os_str() == w.as_str()))
+        });
+        if holds {
+            out.push((pid, comm(pid).unwrap_or_else(|| "?".into())));
+        }
+    }
+    out.sort();
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,6 +166,21 @@ mod tests {
             ('S', 1, 4242, 987654)
         );
         assert!(parse_stat("12 (short) R 1").is_none());
+    }
+
+    #[test]
+    fn a_listener_is_found_by_its_port() {
+        let table = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n   0: 00000000:5DC0 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 123456 1 0000000000000000 100 0 0 10 0\n   1: 0100007F:5DC0 0100007F:9C40 01 00000000:00000000 00:00000000 00000000  1000        0 654321 1 0000000000000000 20 4 30 10 -1\n";
+        assert_eq!(listening_in(table, 0x5DC0), [123456], "only the LISTEN row");
+        assert!(listening_in(table, 8030).is_empty());
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let me = std::process::id() as i32;
+        assert!(
+            port_holders(port).iter().any(|(pid, _)| *pid == me),
+            "{:?}",
+            port_holders(port)
+        );
     }
 
     #[test]

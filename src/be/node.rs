@@ -82,12 +82,7 @@ pub fn healthy(http_port: u16) -> bool {
     let addr: SocketAddr = ([127, 0, 0, 1], http_port).into();
     http::get(addr, "/api/health", Duration::from_secs(3))
         .ok()
-        .is_some_and(|r| health_ok(r.status, &r.body))
-}
-
-pub fn health_ok(status: u16, body: &str) -> bool {
-    status == 200
-        && serde_json::from_str::<serde_json::Value>(body).is_ok_and(|v| v["status"] == "OK")
+        .is_some_and(|r| crate::probe::endpoints::health(&r).is_ok())
 }
 
 /// The heartbeat port on this host accepts a TCP connection (which is then closed unused).

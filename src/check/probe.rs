@@ -116,22 +116,17 @@ pub(super) fn http_json(
     })
 }
 
-/// A JSON field as text: a string as it is, anything else as JSON.
-fn text(v: &serde_json::Value) -> String {
-    v.as_str().map_or_else(|| v.to_string(), str::to_string)
-}
-
 /// `/api/bootstrap` answers `{"status":"OK","msg":"Success"}` on a ready FE.
 pub(super) fn probe_bootstrap(host: &str, port: u16, t: Duration) -> ProbeResult {
     let r = http_json(host, port, "/api/bootstrap", t).and_then(|v| {
-        if v["status"] == "OK" {
-            Ok(format!("{}:{port}/api/bootstrap OK", escape(host)))
-        } else {
-            Err(ProbeError::NotOk(format!(
-                "status {} ({})",
-                summarise(&text(&v["status"])),
-                summarise(&text(&v["msg"]))
-            )))
+        use crate::probe::endpoints::Bootstrap;
+        match crate::probe::endpoints::bootstrap_json(v) {
+            Bootstrap::Ready { .. } | Bootstrap::Withheld => {
+                Ok(format!("{}:{port}/api/bootstrap OK", escape(host)))
+            }
+            // What the server said, escaped and cut: it is printed on a terminal.
+            Bootstrap::Rejected(m) => Err(ProbeError::NotOk(summarise(&m))),
+            Bootstrap::NotReady(e) => Err(ProbeError::NotOk(summarise(&e.to_string()))),
         }
     });
     probe_result("bootstrap", r)
@@ -140,14 +135,9 @@ pub(super) fn probe_bootstrap(host: &str, port: u16, t: Duration) -> ProbeResult
 /// `/api/health` answers `{"status": "OK","msg": "To Be Added"}` on a healthy BE or CN.
 pub(super) fn probe_health(host: &str, port: u16, t: Duration) -> ProbeResult {
     let r = http_json(host, port, "/api/health", t).and_then(|v| {
-        if v["status"] == "OK" {
-            Ok(format!("{}:{port}/api/health OK", escape(host)))
-        } else {
-            Err(ProbeError::NotOk(format!(
-                "status {}",
-                summarise(&text(&v["status"]))
-            )))
-        }
+        crate::probe::endpoints::health_json(&v)
+            .map(|()| format!("{}:{port}/api/health OK", escape(host)))
+            .map_err(|e| ProbeError::NotOk(summarise(&e.to_string())))
     });
     probe_result("health", r)
 }

@@ -1,202 +1,218 @@
 //! Deciding whether the new FE accepted the metadata.
 //!
-//! The wait ends at the first of: a fatal signature in fe.log, fe.warn.log or fe.out; the process
-//! exiting; readiness; the timeout; a signal to the tool. Readiness is what the reference notes call
-//! authoritative: `/api/bootstrap` answering OK with `feVersion` (HTTP binds only after the FE is
-//! ready) together with the version's last start line. Then the checks that prove it is *our*
-//! metadata on *our* sandbox: the cluster id it runs with, the journal it replayed, FE-only SQL
-//! that shows the catalog loaded (in `sql`), and `/api/health`. None of it needs a BE: a sandbox
-//! has none.
+//! The wait (the shared [`await_ready`](crate::runner::await_ready)) ends at the first of: a fatal
+//! signature in fe.log, fe.warn.log or fe.out; the process exiting; readiness; the timeout; a
+//! signal to the tool. Readiness is what the reference notes call authoritative: `/api/bootstrap`
+//! answering OK with `feVersion` (HTTP binds only after the FE is ready) together with the
+//! version's last start line; this file supplies that probe and its pace. Then the checks that
+//! prove it is *our* metadata on *our* sandbox: the cluster id it runs with, the journal it
+//! replayed, FE-only SQL that shows the catalog loaded (in `sql`), and `/api/health`, all within
+//! what is left of `--timeout`. None of it needs a BE: a sandbox has none.
 
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use super::{Ending, Plan, Run};
+use super::{Ending, FeConfig, Plan};
+use crate::probe::endpoints::{self, Bootstrap};
 use crate::probe::http;
-use crate::report::{exit, Probe, Verdict};
+use crate::report::Probe;
+use crate::runner::{await_ready, left_for, timeout_ending, Exit, Probed, Readiness, Runner, Wait};
 use crate::version::Version;
-use crate::watch::catalog::{Role, Severity};
+use crate::watch::catalog::Role;
 use crate::watch::tail::Tailer;
-use crate::watch::wake::Wake;
 use crate::watch::Watcher;
 
-/// The longest the loop sleeps with no log line arriving: the bound on noticing that the FE
-/// exited, or that HTTP accepts after the start line was already read.
-const IDLE: Duration = Duration::from_millis(50);
-/// Probes of /api/bootstrap after a start line start this close together and double to [`IDLE`].
+/// Probes of /api/bootstrap after a start line start this close together and double to [`EAGER`].
 const FIRST_RETRY: Duration = Duration::from_millis(2);
+/// The widest gap between probes once a start line was read.
+const EAGER: Duration = Duration::from_millis(50);
 /// Before any start line HTTP cannot be up; an early probe only catches a release whose start
 /// lines we do not know.
 const BLIND_PROBE: Duration = Duration::from_millis(500);
+/// The most the SQL check and `/api/health` may take after readiness, within `--timeout`.
+const SQL_TIMEOUT: Duration = Duration::from_secs(10);
+const HEALTH_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The FE's half of the readiness wait: `/api/bootstrap` with the cluster's id and token, probed
+/// at once when a start line appears and then backing off, rarely before.
+struct FeReadiness<'a> {
+    http: SocketAddr,
+    cluster_id: i64,
+    token: String,
+    meta_copy: &'a Path,
+    qe_started: bool,
+    fe_started: bool,
+    eager: bool,
+    retry: Duration,
+}
+
+/// What `/api/bootstrap` said when the FE was ready.
+struct Booted {
+    version: String,
+    replayed: u64,
+    body: serde_json::Value,
+}
+
+impl Readiness for FeReadiness<'_> {
+    type Ready = Booted;
+
+    fn waiting_for(&self, _watch: &Watcher) -> String {
+        if self.qe_started || self.fe_started {
+            format!(
+                "a start line is in fe.log; waiting for /api/bootstrap on port {} to answer OK",
+                self.http.port()
+            )
+        } else {
+            "waiting for the FE to load the metadata and log its start line".into()
+        }
+    }
+
+    fn matched(&mut self, ids: &[&'static str]) -> bool {
+        for id in ids {
+            match *id {
+                "fe.ready.qe-service" => self.qe_started = true,
+                "fe.ready.started" => self.fe_started = true,
+                _ => {}
+            }
+        }
+        // HTTP binds only once the FE is ready: probe at once when the first start line appears.
+        let first = (self.qe_started || self.fe_started) && !self.eager;
+        self.eager |= first;
+        first
+    }
+
+    fn exited(&mut self, r: &mut Runner) -> Option<Exit> {
+        r.group.as_mut().and_then(|g| g.try_exit()).map(Exit::of)
+    }
+
+    fn died(&mut self, _r: &mut Runner, exit: Exit, watch: &Watcher) -> Ending {
+        Ending::fail(format!(
+            "the FE exited ({}) before it was ready; last output: {}",
+            exit.what,
+            watch.last()
+        ))
+    }
+
+    fn interval(&mut self) -> Duration {
+        if !self.eager {
+            return BLIND_PROBE;
+        }
+        let now = self.retry;
+        self.retry = (self.retry * 2).min(EAGER);
+        now
+    }
+
+    fn probe(&mut self, r: &mut Runner, timeout: Duration) -> (String, Probed<Booted>) {
+        let (addr, path) = (self.http, bootstrap_path(self.cluster_id, &self.token));
+        let resp = r.probes.run(move || http::get(addr, &path, timeout));
+        let resp = match resp {
+            Ok(resp) => resp,
+            Err(e) => return (format!("/api/bootstrap: {e}"), Probed::NotYet),
+        };
+        let seen = format!("/api/bootstrap: HTTP {}: {}", resp.status, resp.body);
+        let probed = match endpoints::bootstrap(&resp) {
+            Bootstrap::Ready {
+                version,
+                replayed,
+                body,
+            } => {
+                // 3.1+ logs `FE started successfully` last; before, `QE service start.` is the end.
+                let line_seen = match version.parse::<Version>() {
+                    Ok(v) if v.logs_fe_started_successfully() => self.fe_started,
+                    _ => self.qe_started || self.fe_started,
+                };
+                if line_seen {
+                    Probed::Ready(Booted {
+                        version,
+                        replayed,
+                        body,
+                    })
+                } else {
+                    Probed::NotYet
+                }
+            }
+            // The details come only with the cluster's token. A source without one gets a fresh
+            // token from the FE, written to the copy's VERSION.
+            Bootstrap::Withheld => match copy_token(self.meta_copy).filter(|t| *t != self.token) {
+                Some(fresh) => {
+                    self.token = fresh;
+                    Probed::Again
+                }
+                None => {
+                    r.report.probes.bootstrap = Some(Probe {
+                        ok: false,
+                        detail: resp.body.clone(),
+                    });
+                    Probed::End(Ending::fail(cannot_prove_version(&self.token)))
+                }
+            },
+            Bootstrap::Rejected(msg) => Probed::End(Ending::fail(format!(
+                "the FE on the sandbox port rejected the rehearsal's cluster id and token ({msg}): it is not running the patched copy"
+            ))),
+            Bootstrap::NotReady(_) => Probed::NotYet,
+        };
+        (seen, probed)
+    }
+}
+
+/// The log files the decision follows, and their folder.
+pub(super) fn logs(fe_home: &Path) -> (Vec<std::path::PathBuf>, std::path::PathBuf) {
+    let log = fe_home.join("log");
+    let files = vec![
+        log.join("fe.log"),
+        log.join("fe.out"),
+        log.join("fe.warn.log"),
+    ];
+    (files, log)
+}
+
+/// Waits for the FE in `fe_home` (its meta copy in `meta_copy`) and checks what it runs; returns
+/// the decision's summary.
 pub(super) fn decide(
-    run: &mut Run,
+    cfg: &FeConfig,
+    r: &mut Runner,
     plan: &Plan,
     fe_home: &Path,
     meta_copy: &Path,
 ) -> Result<String, Ending> {
     let started = Instant::now();
-    let deadline = started + run.cfg.timeout;
-    let log = fe_home.join("log");
-    let mut watch = Watcher::new(
-        Tailer::new(&[
-            log.join("fe.log"),
-            log.join("fe.out"),
-            log.join("fe.warn.log"),
-        ]),
-        Role::Fe,
-    );
+    let deadline = started + cfg.timeout;
+    let (files, log) = logs(fe_home);
+    let mut watch = Watcher::new(Tailer::new(&files), Role::Fe);
     let http_addr: SocketAddr = ([127, 0, 0, 1], plan.port("http_port")).into();
-    let mut token = plan.source.token.clone();
-    let mut boot_path = bootstrap_path(run.cfg.cluster_id, &token);
-    let (mut qe_started, mut fe_started) = (false, false);
-    let mut last_probe: Option<Instant> = None;
-    let mut retry = FIRST_RETRY;
-    let mut eager_since_line = false;
-    let mut wake = Wake::new(&[&log]);
-    let spinner = crate::diag::Progress::spinner("decide", run.cfg.quiet);
-    let mut last_seen = String::new();
-    let limit = crate::diag::short(run.cfg.timeout);
-    let boot: serde_json::Value = loop {
-        run.interrupted()?;
-        spinner.set_message(&if qe_started || fe_started {
-            format!(
-                "decide: a start line is in fe.log; waiting for /api/bootstrap on port {} to answer OK (timeout {limit})",
-                http_addr.port()
-            )
-        } else {
-            format!("decide: waiting for the FE to load the metadata and log its start line (timeout {limit})")
-        });
-        // Read the logs after checking for exit, so the lines a dying FE wrote last are classified.
-        let exited = run.group.as_mut().and_then(|g| g.try_exit());
-        // Once it has exited nothing more will be written: decide the records still open.
-        let ids = if exited.is_some() {
-            watch.flush(&mut run.report.signatures, &mut |_| {})?
-        } else {
-            watch.poll(&mut run.report.signatures, &mut |_| {})?
-        };
-        for id in ids {
-            match id {
-                "fe.ready.qe-service" => qe_started = true,
-                "fe.ready.started" => fe_started = true,
-                _ => {}
-            }
-        }
-        if let Some(st) = exited {
-            return Err(Ending::fail(format!(
-                "the FE exited ({st}) before it was ready; last output: {}",
-                watch.last()
-            )));
-        }
-        // HTTP binds only once the FE is ready: probe at once when a start line appears, then
-        // back off, and rarely before.
-        let eager = qe_started || fe_started;
-        if eager && !eager_since_line {
-            eager_since_line = true;
-            last_probe = None;
-        }
-        let interval = if eager { retry } else { BLIND_PROBE };
-        if last_probe.is_none_or(|t| t.elapsed() >= interval) {
-            if eager && last_probe.is_some() {
-                retry = (retry * 2).min(IDLE);
-            }
-            last_probe = Some(Instant::now());
-            let path = boot_path.clone();
-            let probe = run
-                .probes
-                .run(move || http::get(http_addr, &path, Duration::from_secs(2)));
-            // Logged when the answer changes: a retry every few ms must not flood the run log.
-            let seen = match &probe {
-                Ok(resp) => format!("HTTP {}: {}", resp.status, resp.body),
-                Err(e) => e.to_string(),
-            };
-            if seen != last_seen {
-                tracing::debug!("probe /api/bootstrap: {seen}");
-                last_seen = seen;
-            }
-            if let Ok(resp) = probe {
-                if let Ok(v) = serde_json::from_str::<serde_json::Value>(&resp.body) {
-                    let ok = v["status"] == "OK" && v["feVersion"].is_string();
-                    let version: Option<Version> =
-                        v["feVersion"].as_str().and_then(|s| s.parse().ok());
-                    let line_seen = match version {
-                        Some(ver) if ver.logs_fe_started_successfully() => fe_started,
-                        _ => qe_started || fe_started,
-                    };
-                    if ok && line_seen {
-                        break v;
-                    }
-                    if v["status"] == "OK" && !v["feVersion"].is_string() {
-                        // The details come only with the cluster's token. A source without one
-                        // gets a fresh token from the FE, written to the copy's VERSION.
-                        match copy_token(meta_copy).filter(|t| *t != token) {
-                            Some(fresh) => {
-                                token = fresh;
-                                boot_path = bootstrap_path(run.cfg.cluster_id, &token);
-                                last_probe = None;
-                                continue;
-                            }
-                            None => {
-                                run.report.probes.bootstrap = Some(Probe {
-                                    ok: false,
-                                    detail: resp.body.clone(),
-                                });
-                                return Err(Ending::fail(cannot_prove_version(&token)));
-                            }
-                        }
-                    }
-                    if v["status"] == "FAILED"
-                        && v["msg"].as_str().is_some_and(|m| m.starts_with("invalid"))
-                    {
-                        return Err(Ending::fail(format!(
-                            "the FE on the sandbox port rejected the rehearsal's cluster id and token ({}): it is not running the patched copy",
-                            v["msg"].as_str().unwrap_or("")
-                        )));
-                    }
-                }
-            }
-        }
-        if Instant::now() >= deadline {
-            let waiting = run
-                .report
-                .signatures
-                .iter()
-                .rev()
-                .find(|h| h.severity == Severity::Warning)
-                .map(|h| format!(" Last warning: {} ({}:{}).", h.id, h.file, h.line))
-                .unwrap_or_default();
-            return Err(Ending::new(
-                Verdict::Timeout,
-                exit::TIMEOUT,
-                format!(
-                    "no verdict within {}; the FE was stopped.{waiting} Last log line: {}",
-                    humantime::format_duration(run.cfg.timeout),
-                    watch.last()
-                ),
-            ));
-        }
-        // Sleep until a log line arrives or the next probe is due; a line can be the start line
-        // that makes HTTP worth probing, so it must not wait out a timer.
-        let next_probe = last_probe
-            .map(|t| interval.saturating_sub(t.elapsed()))
-            .unwrap_or_default();
-        wake.wait(next_probe.min(IDLE));
+    let mut kind = FeReadiness {
+        http: http_addr,
+        cluster_id: cfg.cluster_id,
+        token: plan.source.token.clone(),
+        meta_copy,
+        qe_started: false,
+        fe_started: false,
+        eager: false,
+        retry: FIRST_RETRY,
     };
+    let wait = Wait {
+        what: "FE",
+        watch: &mut watch,
+        wake: vec![log],
+        deadline,
+        timeout: cfg.timeout,
+    };
+    let boot = await_ready(r, wait, &mut kind)?;
+    let spinner = crate::diag::Progress::spinner("decide", r.quiet);
     spinner.set_message(
         "decide: the FE is ready; checking the cluster id, the journal, SQL and /api/health",
     );
-    tracing::debug!(response = %boot, "the FE is ready");
+    tracing::debug!(response = %boot.body, "the FE is ready");
     let ready_after = started.elapsed();
-    let fe_version = boot["feVersion"].as_str().unwrap_or("").to_string();
-    let replayed = boot["replayedJournalId"].as_u64().unwrap_or(0);
-    run.report.target.detected_version = Some(fe_version.clone());
-    run.report.probes.bootstrap = Some(Probe {
+    let (fe_version, replayed) = (boot.version, boot.replayed);
+    r.report.target.detected_version = Some(fe_version.clone());
+    r.report.probes.bootstrap = Some(Probe {
         ok: true,
-        detail: boot.to_string(),
+        detail: boot.body.to_string(),
     });
 
-    if let Some(want) = run.cfg.to_version {
+    if let Some(want) = cfg.to_version {
         if !want.matches_reported(&fe_version) {
             return Err(Ending::fail(format!(
                 "the package runs StarRocks {fe_version}, not the --to-version {want} you asked to rehearse"
@@ -209,10 +225,10 @@ pub(super) fn decide(
         .get("clusterId")
         .cloned()
         .unwrap_or_default();
-    if cid_now.trim() != run.cfg.cluster_id.to_string() {
+    if cid_now.trim() != cfg.cluster_id.to_string() {
         return Err(Ending::fail(format!(
             "the FE replaced the cluster id ({} -> {cid_now}): it booted a new cluster instead of your metadata",
-            run.cfg.cluster_id
+            cfg.cluster_id
         )));
     }
     if let Some(img) = plan.source.highest_image_id {
@@ -223,39 +239,47 @@ pub(super) fn decide(
         }
     }
 
-    let catalog_line = if run.cfg.sql_check {
-        super::sql::check(run, plan, &fe_version)?
+    // `--timeout` bounds the checks after readiness too: each gets what is left of it.
+    let past = |r: &Runner, what: &str| {
+        timeout_ending(
+            r,
+            "FE",
+            cfg.timeout,
+            &format!(" It was ready, but {what} had not finished."),
+            watch.last(),
+        )
+    };
+    let catalog_line = if cfg.sql_check {
+        let t = left_for(deadline, SQL_TIMEOUT).ok_or_else(|| past(r, "the SQL check"))?;
+        match super::sql::check(cfg, r, plan, &fe_version, t) {
+            Err(_) if Instant::now() >= deadline => return Err(past(r, "the SQL check")),
+            other => other?,
+        }
     } else {
         String::new()
     };
 
-    match run
-        .probes
-        .run(move || http::get(http_addr, "/api/health", Duration::from_secs(5)))
-    {
-        Ok(r) if r.status == 200 && r.body.contains("\"status\":\"OK\"") => {
-            run.report.probes.health = Some(Probe {
-                ok: true,
-                detail: r.body,
-            });
-        }
-        Ok(r) => {
-            run.report.probes.health = Some(Probe {
-                ok: false,
-                detail: format!("HTTP {}: {}", r.status, r.body),
-            });
-            return Err(Ending::fail(format!(
-                "/api/health answered HTTP {}",
-                r.status
-            )));
-        }
-        Err(e) => {
-            run.report.probes.health = Some(Probe {
-                ok: false,
-                detail: e.to_string(),
-            });
-            return Err(Ending::fail(format!("/api/health did not answer: {e}")));
-        }
+    let t = left_for(deadline, HEALTH_TIMEOUT).ok_or_else(|| past(r, "/api/health"))?;
+    let health = r.probes.run(move || http::get(http_addr, "/api/health", t));
+    let (ok, detail, ending) = match health {
+        Ok(resp) => match endpoints::health(&resp) {
+            Ok(()) => (true, resp.body, None),
+            Err(e) => (
+                false,
+                format!("HTTP {}: {}", resp.status, resp.body),
+                Some(format!("/api/health answered {e}")),
+            ),
+        },
+        Err(_) if Instant::now() >= deadline => return Err(past(r, "/api/health")),
+        Err(e) => (
+            false,
+            e.to_string(),
+            Some(format!("/api/health did not answer: {e}")),
+        ),
+    };
+    r.report.probes.health = Some(Probe { ok, detail });
+    if let Some(why) = ending {
+        return Err(Ending::fail(why));
     }
     Ok(format!(
         "StarRocks {fe_version} accepted the metadata: ready in {:.1} s, journal replayed to {replayed}{}{catalog_line}",

@@ -11,9 +11,10 @@ use std::collections::BTreeSet;
 use std::fs;
 
 use super::rewrite::java_opts_moved;
-use super::{jdk, Ending, Plan, Run};
+use super::{jdk, Ending, FeConfig, Plan};
 use crate::conf::ConfFile;
 use crate::meta;
+use crate::runner::Runner;
 use crate::version::Version;
 use crate::workspace::{self, Layout, Place};
 
@@ -75,8 +76,17 @@ pub fn path_warnings(from: Version, to: Version) -> Vec<String> {
     w
 }
 
-pub fn preflight(run: &mut Run) -> Result<Plan, Ending> {
-    let cfg = run.cfg;
+/// The sandbox ports the rehearsal picks, in launch order.
+pub(super) const SANDBOX_PORTS: &[&str] = &[
+    "http_port",
+    "rpc_port",
+    "query_port",
+    "edit_log_port",
+    "https_port",
+    "cloud_native_meta_port",
+];
+
+pub fn preflight(cfg: &FeConfig, run: &mut Runner) -> Result<Plan, Ending> {
     crate::runner::check_timeout(cfg.timeout)?;
     run.set_isolation(cfg.isolate, "FE")?;
 
@@ -156,15 +166,7 @@ pub fn preflight(run: &mut Run) -> Result<Plan, Ending> {
             production.insert(key.to_string(), v);
         }
     }
-    let keys = [
-        "http_port",
-        "rpc_port",
-        "query_port",
-        "edit_log_port",
-        "https_port",
-        "cloud_native_meta_port",
-    ];
-    let ports = run.pick_ports(&keys, &avoid, production.clone())?;
+    let ports = run.pick_ports(SANDBOX_PORTS, &avoid, production.clone())?;
 
     // Where the workspace goes.
     let root = &cfg.workspace_root;
@@ -230,6 +232,7 @@ pub fn preflight(run: &mut Run) -> Result<Plan, Ending> {
         base_conf: base_conf.clone(),
         base_conf_path: file,
         ports,
+        avoid,
         production,
         password,
         java,

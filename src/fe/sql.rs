@@ -8,9 +8,10 @@
 
 use std::time::Duration;
 
-use super::{Ending, Plan, Run};
+use super::{Ending, FeConfig, Plan};
 use crate::probe::mysql::{Row, Session, SqlError};
 use crate::report::{Catalog, DbCounts, Probe};
+use crate::runner::Runner;
 
 /// The FE-only statements that prove the catalog loaded; none needs a BE on any release.
 const SHOW_DATABASES: &str = "SHOW DATABASES";
@@ -38,12 +39,12 @@ fn run_sql(
     user: &str,
     password: Option<&str>,
     extra: Option<&str>,
+    timeout: Duration,
 ) -> Result<SqlFindings, SqlFailure> {
     let fail = |stage: &str| {
         let stage = stage.to_string();
         move |error| SqlFailure { stage, error }
     };
-    let timeout = Duration::from_secs(10);
     let mut s =
         Session::connect("127.0.0.1", port, user, password, timeout).map_err(fail("connect"))?;
     let databases = s.query(SHOW_DATABASES).map_err(fail(SHOW_DATABASES))?;
@@ -61,19 +62,26 @@ fn run_sql(
     })
 }
 
-/// Runs the SQL check, records the catalog in the report, and returns a summary fragment.
-pub(super) fn check(run: &mut Run, plan: &Plan, fe_version: &str) -> Result<String, Ending> {
+/// Runs the SQL check, each session bounded by `timeout` (what is left of `--timeout`), records
+/// the catalog in the report, and returns a summary fragment.
+pub(super) fn check(
+    cfg: &FeConfig,
+    run: &mut Runner,
+    plan: &Plan,
+    fe_version: &str,
+    timeout: Duration,
+) -> Result<String, Ending> {
     let (port, user, password, extra) = (
         plan.port("query_port"),
-        run.cfg.user.clone(),
+        cfg.user.clone(),
         plan.password.clone(),
-        run.cfg.query.clone(),
+        cfg.query.clone(),
     );
     let found = {
         let user = user.clone();
         let extra = extra.clone();
         run.probes
-            .run(move || run_sql(port, &user, password.as_deref(), extra.as_deref()))
+            .run(move || run_sql(port, &user, password.as_deref(), extra.as_deref(), timeout))
     };
     let found = match found {
         Ok(f) => f,
@@ -282,6 +290,27 @@ mod tests {
         let end = sql_ending(&e, "root", None, v);
         assert_eq!(end.code, exit::FAIL);
         assert!(end.summary.contains("could not connect"), "{}", end.summary);
+    }
+
+    /// The check gets what is left of `--timeout`, not a fixed 10 s: an FE that accepts the
+    /// connection and never answers holds it no longer than it was given.
+    #[test]
+    fn the_sql_check_ends_within_the_time_it_is_given() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+        let server = std::thread::spawn(move || {
+            let (_s, _) = l.accept().unwrap();
+            // Silent until the client has given up.
+            let _ = done_rx.recv_timeout(Duration::from_secs(30));
+        });
+        let t = std::time::Instant::now();
+        let r = run_sql(port, "root", None, None, Duration::from_millis(300));
+        let took = t.elapsed();
+        let _ = done_tx.send(());
+        server.join().unwrap();
+        assert!(r.is_err());
+        assert!(took < Duration::from_secs(5), "took {took:?}");
     }
 
     #[test]

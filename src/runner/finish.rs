@@ -24,6 +24,15 @@ pub enum Keep {
 }
 
 impl Keep {
+    /// What `--plan` says of it: the rule in words, then the option as typed.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Keep::Never => "never (--keep never)",
+            Keep::OnFailure => "only when the run does not pass (--keep on-failure)",
+            Keep::Always => "always (--keep always)",
+        }
+    }
+
     /// Whether a run that ended with `verdict` keeps its workspace: only where it helps, a run
     /// that started something (and, by default, did not pass).
     pub fn keeps(self, launched: bool, verdict: Verdict) -> bool {

@@ -10,12 +10,16 @@
 //! - [`workspace_step`]: the run folder, the package laid out in it, the copy, the rewritten conf;
 //! - [`sandbox`]: the network fence, the launch through the start script, the stop through the
 //!   stop script and the signal ladder;
+//! - [`ready`]: the wait for the started sandbox to be ready, whose probe each kind supplies;
+//! - [`retry`]: one relaunch on new ports when another process took a port the run picked;
 //! - [`finish`]: the verdict, the keep rules, and what happens to the run folder;
 //! - [`plan`]: what the `--plan` texts share.
 
 mod checks;
 mod finish;
 mod plan;
+mod ready;
+mod retry;
 mod sandbox;
 mod workspace_step;
 
@@ -28,8 +32,11 @@ use crate::workspace::{self, RunState};
 
 pub use checks::{check_timeout, check_workspace_root, io_ending};
 pub use finish::Keep;
-pub use plan::{planned_run_dir, planned_stop, ports_table, PLAN_HEADING};
+pub use plan::{planned_run_dir, planned_stop, ports_table, PlanText};
+pub(crate) use ready::{await_ready, left_for, timeout_ending, Exit, Probed, Readiness, Wait};
+pub(crate) use retry::{Launch, Relaunch, StopWith};
 pub use sandbox::Isolate;
+pub use workspace_step::CopyStep;
 
 /// How a run ended, when it did not pass.
 #[derive(Debug)]
@@ -87,6 +94,8 @@ pub(crate) struct Runner {
     keep: Keep,
     /// Whether a sandbox was started: only then is there a workspace worth keeping.
     launched: bool,
+    /// Ports the `SR_REHEARSE_TEST_SQUAT` hook holds until the run ends.
+    squatted: Vec<std::net::TcpListener>,
     finished: bool,
 }
 
@@ -109,6 +118,7 @@ impl Runner {
             printed_header: false,
             keep: Keep::OnFailure,
             launched: false,
+            squatted: Vec::new(),
             finished: false,
         }
     }

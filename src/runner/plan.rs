@@ -1,9 +1,11 @@
-//! `--plan`: the parts of the plan text every sandbox prints the same way (the heading, the run
-//! folder to be, the stop ladder, the port table), and the run that ends after printing it.
+//! `--plan`: the parts of the plan text every sandbox prints the same way (the heading, a numbered
+//! line per step under the step's own name, the run folder to be, the stop ladder, the port table),
+//! and the run that ends after printing it.
 //!
-//! The FE and BE plans list different steps; what they share is written once so the two read
-//! alike and stay true to what [`create_workspace`](Runner::create_workspace) and
-//! [`stop_sandbox`](Runner::stop_sandbox) do.
+//! The FE and BE plans list different steps; each pipeline writes a step's line beside the step's
+//! code under the name the run records, so `--plan` and the run list the same steps. What they
+//! share is written once so the two read alike and stay true to what
+//! [`create_workspace`](Runner::create_workspace) and [`stop_sandbox`](Runner::stop_sandbox) do.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -16,6 +18,47 @@ pub const PLAN_ONLY: &str = "plan only: nothing was written and nothing was star
 
 /// The first line of every plan.
 pub const PLAN_HEADING: &str = "plan (nothing below has been done):\n";
+
+/// A `--plan` text being written: the heading, then one numbered line per step.
+pub struct PlanText {
+    text: String,
+    steps: usize,
+}
+
+impl Default for PlanText {
+    fn default() -> Self {
+        PlanText {
+            text: PLAN_HEADING.to_string(),
+            steps: 0,
+        }
+    }
+}
+
+impl PlanText {
+    /// The step `name` (as the run records it) and what it will do.
+    pub fn step(&mut self, name: &str, what: &str) {
+        self.steps += 1;
+        self.text
+            .push_str(&format!("  {}. {name}: {what}\n", self.steps));
+    }
+
+    /// A line under the last step (a conf change, a note).
+    pub fn detail(&mut self, line: &str) {
+        self.text.push_str(&format!("       {line}\n"));
+    }
+
+    /// A line after the steps.
+    pub fn line(&mut self, line: &str) {
+        self.text.push_str(line);
+        if !line.ends_with('\n') {
+            self.text.push('\n');
+        }
+    }
+
+    pub fn finish(self) -> String {
+        self.text
+    }
+}
 
 /// The run folder a run would create under `root`, its unknown parts named.
 pub fn planned_run_dir(root: &Path) -> String {
@@ -69,5 +112,14 @@ mod tests {
             )
         );
         assert!(planned_run_dir(Path::new("/ws")).starts_with(&format!("/ws/{PREFIX}")));
+        let mut p = PlanText::default();
+        p.step("workspace", "create it");
+        p.detail("a change: x = 1  ->  x = 2");
+        p.step("rewrite fe.conf", "edit it");
+        p.line("ports (sandbox / production):");
+        assert_eq!(
+            p.finish(),
+            format!("{PLAN_HEADING}  1. workspace: create it\n       a change: x = 1  ->  x = 2\n  2. rewrite fe.conf: edit it\nports (sandbox / production):\n")
+        );
     }
 }

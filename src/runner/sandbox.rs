@@ -69,10 +69,14 @@ impl Runner {
                     format!("{name} {port} is in use"),
                 );
                 return Err(Ending::env(format!(
-                    "failed to launch: sandbox {name} {port} was taken by another process after it was chosen; run again"
+                    "failed to launch: sandbox {name} {port} was taken by {} after it was chosen; run again",
+                    super::retry::holders_of(*port)
                 )));
             }
         }
+        // Only with the `test-hooks` feature: a port taken after the check, before the bind.
+        self.squatted
+            .extend(crate::hooks::test_squat(ports, "after-check"));
         let out_path = home.join("log").join(out);
         let open_err =
             |e: std::io::Error| Ending::env(format!("failed to open {}: {e}", out_path.display()));

@@ -13,6 +13,24 @@ use crate::conf::{Change, ConfFile};
 use crate::report::StepStatus;
 use crate::workspace::{self, CopyError, CopySummary, Layout};
 
+/// What a [`copy_step`](Runner::copy_step) copies, and how it names it.
+pub struct CopyStep<'a> {
+    /// The step's name (`copy meta`, `storage`) and the progress bar's (`copy meta`, `copy storage`).
+    pub step: &'a str,
+    pub label: &'a str,
+    /// What the source tree is, in warnings (`meta dir`, `storage root`).
+    pub tree: &'a str,
+    /// What the copy is, in a failure (`copy`, `storage copy`).
+    pub what: &'a str,
+    pub src: &'a Path,
+    pub dst: &'a Path,
+    pub manifest: &'a Path,
+    /// The bytes to copy, for the bar.
+    pub total: u64,
+    /// The `--workspace-root` to name when the disk is full, if the user chose it.
+    pub root: Option<&'a Path>,
+}
+
 impl Runner {
     /// The workspace step up to its detail, which is the caller's: a fresh run folder under `root`
     /// (resolved where it can be), recorded in the report and, with the sandbox `ports`, in
@@ -50,9 +68,65 @@ impl Runner {
         Ok((dir, home))
     }
 
+    /// The copy step: `copy.src` into `copy.dst` under the progress bar and the step `copy.step`,
+    /// recorded in the report as the source's counts, digest and copy methods, with what the copy
+    /// met on the way (files that changed while read, links out of the tree copied as content,
+    /// transient files skipped) as warnings. A failed copy records the failed step.
+    pub fn copy_step(&mut self, copy: CopyStep) -> Result<CopySummary, Ending> {
+        let t = Instant::now();
+        let copied = self.copy_tree(copy.label, copy.src, copy.dst, copy.manifest, copy.total);
+        let c = match copied {
+            Ok(c) => c,
+            Err(e) => {
+                if !matches!(e, CopyError::Interrupted) {
+                    self.step(copy.step, t, StepStatus::Failed, e.to_string());
+                }
+                return Err(self.copy_failed(&e, copy.what, copy.root));
+            }
+        };
+        let src = &mut self.report.source;
+        src.file_count = c.files;
+        src.bytes = c.bytes;
+        src.manifest_digest = Some(c.manifest_digest.clone());
+        src.changed_during_copy = c.changed.clone();
+        src.copy_methods = c.methods;
+        if !c.changed.is_empty() {
+            src.live = true;
+            src.live_reasons.push(format!(
+                "{} file(s) changed during the copy",
+                c.changed.len()
+            ));
+        }
+        let warnings = &mut self.report.warnings;
+        if !c.still_changing.is_empty() {
+            warnings.push(format!(
+                "still changing after the re-copies, copied as a mid-write snapshot: {}",
+                c.still_changing.join(", ")
+            ));
+        }
+        for l in &c.outside_links {
+            warnings.push(format!(
+                "symlink pointing out of the {} copied as the content it points to: {l}",
+                copy.tree
+            ));
+        }
+        for s in &c.skipped {
+            warnings.push(format!("skipped transient file {s}"));
+        }
+        let detail = format!(
+            "copied {} files, {:.1} MiB ({}), manifest sha256 {}",
+            c.files,
+            c.bytes as f64 / (1 << 20) as f64,
+            c.methods.describe(),
+            c.manifest_digest.get(..12).unwrap_or(&c.manifest_digest)
+        );
+        self.step(copy.step, t, StepStatus::Ok, detail);
+        Ok(c)
+    }
+
     /// Copies the tree `src` into `dst`, hashing it into `manifest`, under a progress bar named
     /// `label` over `total` bytes; a signal stops it between chunks.
-    pub fn copy_tree(
+    fn copy_tree(
         &self,
         label: &str,
         src: &Path,
@@ -75,7 +149,7 @@ impl Runner {
     /// How a failed copy of `what` ends the run: interrupted by the signal that stopped it, bad
     /// input for a source the copy refused (a dangling link, a loop), else the host's problem;
     /// for a full disk the message names `root` as the `--workspace-root` to change, when given.
-    pub fn copy_failed(&self, e: &CopyError, what: &str, root: Option<&Path>) -> Ending {
+    fn copy_failed(&self, e: &CopyError, what: &str, root: Option<&Path>) -> Ending {
         match e {
             CopyError::Interrupted => self
                 .interrupted()

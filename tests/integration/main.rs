@@ -8,6 +8,7 @@ mod copy;
 mod error_types;
 mod fe;
 mod fe_conf;
+mod fe_shape;
 mod fe_sql;
 mod fence;
 mod fuzz;

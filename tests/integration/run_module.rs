@@ -28,12 +28,13 @@ fn files(rel: &str) -> Vec<PathBuf> {
 }
 
 /// The sandbox pipelines: what must call the run module instead of doing its work.
-const PIPELINES: &[&str] = &["fe", "be/sandbox.rs", "be/mod.rs"];
+const PIPELINES: &[&str] = &["fe", "be/sandbox", "be/mod.rs"];
 
 #[test]
 fn the_sandbox_pipelines_leave_the_shared_run_steps_to_the_run_module() {
     // What only `runner` may do for a sandbox: make or remove the run folder, write run.json, run
-    // the copy, pick ports, or run a release script.
+    // the copy and report what it met, pick ports, run a release script, or run the readiness
+    // wait (its wake-up, its flush of the logs when the process exits).
     let owned = [
         "create_run_dir",
         "remove_dir_all_writable",
@@ -43,6 +44,10 @@ fn the_sandbox_pipelines_leave_the_shared_run_steps_to_the_run_module() {
         "ports::pick",
         "Command::new(\"bash\")",
         "Progress::bytes",
+        "Wake::new",
+        ".flush(",
+        "outside_links",
+        "still_changing",
     ];
     let mut found = Vec::new();
     for rel in PIPELINES {
@@ -71,6 +76,9 @@ fn the_sandbox_pipelines_leave_the_shared_run_steps_to_the_run_module() {
         "write_run_state",
         "copy_tree",
         "ports::pick",
+        "Wake::new",
+        ".flush(",
+        "outside_links",
     ] {
         assert!(runner.contains(what), "src/runner/ no longer has {what}");
     }
@@ -92,4 +100,31 @@ fn the_run_module_never_calls_a_pipeline() {
             );
         }
     }
+}
+
+/// What `/api/health` and `/api/bootstrap` answers mean is decided in one place
+/// (`src/probe/endpoints.rs`), so the FE rehearsal, the BE canary and `check` cannot read the
+/// same answer differently (a substring test on one side, JSON on the other).
+#[test]
+fn endpoint_answers_are_judged_only_by_the_probe_module() {
+    let judging = [
+        "[\"status\"] == \"OK\"",
+        "\\\"status\\\":\\\"OK\\\"",
+        "[\"feVersion\"]",
+    ];
+    let mut found = Vec::new();
+    for rel in ["fe", "be", "check"] {
+        for f in files(rel) {
+            let text = std::fs::read_to_string(&f).unwrap();
+            let code = text.split("#[cfg(test)]").next().unwrap_or("");
+            for what in judging {
+                if code.contains(what) {
+                    found.push(format!("{} judges an endpoint itself: {what}", f.display()));
+                }
+            }
+        }
+    }
+    assert!(found.is_empty(), "{}", found.join("\n"));
+    let endpoints = std::fs::read_to_string(src().join("probe/endpoints.rs")).unwrap();
+    assert!(endpoints.contains("pub fn health(") && endpoints.contains("pub fn bootstrap("));
 }

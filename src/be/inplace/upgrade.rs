@@ -12,7 +12,7 @@ use super::rollback::rollback_step;
 use crate::be::fe_query::{backend_row, describe_row};
 use crate::be::journal::{manifest_of, write_manifest, Entry, Journal, BACKUP_PREFIX, JOURNAL};
 use crate::be::node::{self, running_pid};
-use crate::be::sandbox::{decide, log_files, ExitInfo};
+use crate::be::sandbox::{decide, log_files};
 use crate::be::BeConfig;
 use crate::report::{exit, Report, StepStatus, Verdict};
 use crate::runner::{Ending, Runner};
@@ -174,23 +174,24 @@ fn upgrade(cfg: &BeConfig, r: &mut Runner, c: &Checked, j: &Journal) -> Result<(
     let start_deadline = Instant::now() + Duration::from_secs(30);
     let pid_dir = node.pid_dir.clone();
     let mut seen_pid = false;
-    let mut exited = move |_: &mut Runner| -> Option<ExitInfo> {
+    let mut exited = move |_: &mut Runner| -> Option<crate::runner::Exit> {
         match running_pid(&pid_dir) {
             Some(_) => {
                 seen_pid = true;
                 None
             }
-            None if seen_pid || Instant::now() > start_deadline => Some(ExitInfo {
+            None if seen_pid || Instant::now() > start_deadline => Some(crate::runner::Exit {
                 what: format!("no live starrocks_be in {}/be.pid", pid_dir.display()),
-                sigill: false,
+                signal: None,
             }),
             None => None,
         }
     };
+    let log_dir = home.join("log");
     let decided = decide(
         cfg.timeout,
         r,
-        &mut watch,
+        (&mut watch, &log_dir),
         (node.http_port, node.hb_port),
         c.new_version.clone(),
         &mut exited,

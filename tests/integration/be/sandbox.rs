@@ -281,8 +281,16 @@ fn sandbox_storage_copy_follows_the_symlink_rule() {
     fs::create_dir_all(root.join("data")).unwrap();
     std::os::unix::fs::symlink(&disk, root.join("data/10005")).unwrap();
     let before = tree_digest(&disk);
-    let (code, out, _) = n.sandbox(&["--storage-copy", root.to_str().unwrap(), "--keep", "always"]);
+    let (code, out, j) = n.sandbox(&["--storage-copy", root.to_str().unwrap(), "--keep", "always"]);
     assert_eq!(code, Some(0), "{out}");
+    // The storage copy reports what the copy met, as the FE's meta copy does.
+    assert!(
+        j["warnings"].to_string().contains(
+            "symlink pointing out of the storage root copied as the content it points to"
+        ),
+        "{j}"
+    );
+    assert_eq!(j["source"]["file_count"], 1, "{j}");
     assert_eq!(tree_digest(&disk), before);
     let ws = &n.workspaces()[0];
     let copied = ws.join("be/storage/data/10005");
@@ -295,4 +303,67 @@ fn sandbox_storage_copy_follows_the_symlink_rule() {
     let (code, out, j) = n.sandbox(&["--storage-copy", root.to_str().unwrap()]);
     assert_eq!(code, Some(2), "{out}");
     assert!(j["summary"].as_str().unwrap().contains("dangling"), "{j}");
+    let failed: Vec<&str> = j["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["status"] == "failed")
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(failed, ["storage"], "a failed copy is a failed step: {j}");
+}
+
+#[test]
+fn sandbox_plan_lists_the_steps_the_run_takes() {
+    let n = Node::new("3.2.11", "3.3.5", &[]);
+    let (code, plan, _) = n.sandbox(&["--plan"]);
+    assert_eq!(code, Some(0), "{plan}");
+    assert!(!plan.contains("OnFailure"), "{plan}");
+    let (code, out, j) = n.sandbox(&[]);
+    assert_eq!(code, Some(0), "{out}");
+    assert_eq!(
+        crate::fe_shape::planned_steps(&plan),
+        crate::fe_shape::run_steps(&j),
+        "{plan}"
+    );
+}
+
+/// A port of the sandbox BE taken after the pick (by the test hook, before start_be.sh runs):
+/// one relaunch on new ports, and exit 3 naming the holder when it happens again.
+#[test]
+fn sandbox_port_taken_before_the_bind_is_retried_once_then_the_environment() {
+    let n = Node::new("3.2.11", "3.3.5", &[]);
+    let run = |times: &str| {
+        let _ = fs::remove_file(n.dir.path().join("report.json"));
+        let mut c = n.cmd(&["--new-be", n.new_be.to_str().unwrap(), "--isolate", "none"]);
+        let child = c
+            .env("SR_REHEARSE_TEST_SQUAT", format!("be_http_port:{times}"))
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        let out = child.wait_with_output().unwrap();
+        let j: serde_json::Value =
+            serde_json::from_str(&read(&n.dir.path().join("report.json"))).unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            j,
+            pid,
+        )
+    };
+    let (code, out, j, _) = run("1");
+    assert_eq!(code, Some(0), "{out}");
+    assert!(j["steps"].to_string().contains("port retry"), "{j}");
+    assert!(j["warnings"].to_string().contains("be_http_port"), "{j}");
+    let (code, out, j, pid) = run("2");
+    assert_eq!(code, Some(3), "{out}");
+    assert!(
+        j["summary"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("pid {pid} (sr-rehearse) holds it")),
+        "{j}"
+    );
+    assert!(procs_mentioning(n.dir.path()).is_empty());
 }
