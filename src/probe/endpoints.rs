@@ -121,6 +121,7 @@ mod tests {
         HttpResponse {
             status,
             body: body.into(),
+            location: None,
         }
     }
 
