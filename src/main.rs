@@ -35,7 +35,7 @@ fn write_reports(r: &Report, json: Option<&Path>, junit_path: Option<&Path>) {
 /// Prints what `-q` asks for, writes the report files, and gives the run's exit code.
 fn emit(report: Report, common: &Common) -> i32 {
     if common.quiet {
-        outln(&report.summary);
+        outln(&sr_rehearse::report::human::verdict_line(&report));
     }
     if !common.plan {
         write_reports(&report, common.json.as_deref(), common.junit.as_deref());

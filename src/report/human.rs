@@ -133,6 +133,17 @@ pub fn footer(r: &Report) -> String {
     for w in r.warnings.iter().take(6) {
         s.push_str(&format!("{}: {w}\n", paint("warning", yellow())));
     }
+    if let Some(p) = r.workspace.path.as_ref().filter(|_| r.workspace.kept) {
+        s.push_str(&format!("kept: {p}\n"));
+    }
+    s.push_str(&verdict_line(r));
+    s.push('\n');
+    s
+}
+
+/// `verdict: PASS (exit 0): <summary>`: the last line of the full output and the one line `-q`
+/// prints, so a script greps the same words either way.
+pub fn verdict_line(r: &Report) -> String {
     let word = match r.verdict {
         Verdict::Pass => paint("PASS", green()),
         Verdict::Fail => paint("FAIL", red()),
@@ -140,14 +151,7 @@ pub fn footer(r: &Report) -> String {
         Verdict::Timeout => paint("TIMEOUT", red()),
         Verdict::Interrupted => paint("INTERRUPTED", yellow()),
     };
-    if let Some(p) = r.workspace.path.as_ref().filter(|_| r.workspace.kept) {
-        s.push_str(&format!("kept: {p}\n"));
-    }
-    s.push_str(&format!(
-        "verdict: {word} (exit {}): {}\n",
-        r.exit_code, r.summary
-    ));
-    s
+    format!("verdict: {word} (exit {}): {}", r.exit_code, r.summary)
 }
 
 pub fn render(r: &Report) -> String {

@@ -138,7 +138,12 @@ fn verbose_shows_each_conf_change_and_quiet_only_the_verdict() {
     let o = r.run(&["-q"]);
     assert_eq!(o.code, Some(0));
     assert_eq!(o.stdout.lines().count(), 1, "{}", o.stdout);
-    assert!(o.stdout.starts_with("StarRocks 3.3.2-"));
+    assert!(
+        o.stdout
+            .starts_with("verdict: PASS (exit 0): StarRocks 3.3.2-"),
+        "-q keeps the verdict word: {}",
+        o.stdout
+    );
 }
 
 #[test]
