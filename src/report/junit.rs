@@ -55,6 +55,25 @@ fn esc_attr(s: &str) -> String {
         .replace('\t', "&#9;")
 }
 
+/// `sr-rehearse.fe 3.3.5-553732d <- /data/meta`: the command, what it rehearsed (the version the
+/// package reported, else the package) and on what (the meta dir, the BE home).
+fn classname(r: &Report) -> String {
+    let target = r
+        .target
+        .detected_version
+        .clone()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| r.target.package.clone());
+    let mut c = format!("sr-rehearse.{}", r.command);
+    if !target.is_empty() {
+        c.push_str(&format!(" {target}"));
+    }
+    if !r.source.meta.is_empty() {
+        c.push_str(&format!(" <- {}", r.source.meta));
+    }
+    c
+}
+
 pub fn render(r: &Report) -> String {
     let failed_steps = r
         .steps
@@ -67,10 +86,14 @@ pub fn render(r: &Report) -> String {
         r.verdict,
         Verdict::Error | Verdict::Timeout | Verdict::Interrupted
     );
-    let (failures, errors) = match (verdict_case, is_error) {
-        (true, true) => (0, 1),
-        (true, false) => (1, 0),
-        (false, _) => (failed_steps, 0),
+    // The tool could not judge the release (bad input, the environment, a timeout, a signal): an
+    // `<error>`, which CI shows apart from a release that failed (`<failure>`).
+    let tag = if is_error { "error" } else { "failure" };
+    let not_passed = if verdict_case { 1 } else { failed_steps };
+    let (failures, errors) = if is_error {
+        (0, not_passed)
+    } else {
+        (not_passed, 0)
     };
     let tests = r.steps.len() + usize::from(verdict_case);
     let skipped = r
@@ -100,10 +123,13 @@ pub fn render(r: &Report) -> String {
         })
         .collect();
     let body = esc(&format!("{}\n{excerpt}", r.summary));
+    // CI systems merge test cases by classname and name: a job's rehearsals of two targets, or
+    // the canaries of six BEs, must not become one set of rows.
+    let classname = classname(r);
     let case = |name: &str, secs: f64| {
         format!(
-            "    <testcase classname=\"sr-rehearse.{}\" name=\"{}\" time=\"{secs:.3}\"",
-            esc_attr(&r.command),
+            "    <testcase classname=\"{}\" name=\"{}\" time=\"{secs:.3}\"",
+            esc_attr(&classname),
             esc_attr(name),
         )
     };
@@ -114,7 +140,7 @@ pub fn render(r: &Report) -> String {
             StepStatus::Skipped => x.push_str(">\n      <skipped/>\n    </testcase>\n"),
             StepStatus::Failed => {
                 x.push_str(&format!(
-                    ">\n      <failure message=\"{}\" type=\"{:?}\">{body}</failure>\n    </testcase>\n",
+                    ">\n      <{tag} message=\"{}\" type=\"{:?}\">{body}</{tag}>\n    </testcase>\n",
                     esc_attr(&st.detail),
                     r.verdict,
                 ));
@@ -122,7 +148,6 @@ pub fn render(r: &Report) -> String {
         }
     }
     if verdict_case {
-        let tag = if is_error { "error" } else { "failure" };
         x.push_str(&case("verdict", 0.0));
         x.push_str(&format!(
             ">\n      <{tag} message=\"{}\" type=\"{:?}\">{body}</{tag}>\n    </testcase>\n",
@@ -231,6 +256,55 @@ mod tests {
         assert!(text.contains("the red summary  <&>"), "{text}");
         assert!(text.contains("warn "), "{text}");
         assert!(!xml.contains('\u{1b}') && !xml.contains('\u{0}'));
+    }
+
+    #[test]
+    fn a_run_the_tool_could_not_judge_is_an_error_and_a_failed_release_a_failure() {
+        for (verdict, code, tag) in [
+            (Verdict::Fail, exit::FAIL, "failure"),
+            (Verdict::Error, exit::BAD_INPUT, "error"),
+            (Verdict::Error, exit::ENVIRONMENT, "error"),
+            (Verdict::Timeout, exit::TIMEOUT, "error"),
+            (Verdict::Interrupted, exit::TERMINATED, "error"),
+        ] {
+            let xml = render(&report(verdict, code, true));
+            let doc = roxmltree::Document::parse(&xml).unwrap();
+            let decide = doc
+                .descendants()
+                .find(|n| n.has_tag_name("testcase") && n.attribute("name") == Some("decide"))
+                .unwrap();
+            assert!(
+                decide.children().any(|k| k.has_tag_name(tag)),
+                "exit {code}: the failed step carries <{tag}>: {xml}"
+            );
+            check_junit(&xml, false);
+        }
+    }
+
+    #[test]
+    fn cases_of_two_targets_or_two_nodes_have_their_own_classname() {
+        let mut a = report(Verdict::Pass, exit::PASS, false);
+        a.source.meta = "/data/meta".into();
+        a.target.detected_version = Some("3.3.5-553732d".into());
+        let mut b = a.clone();
+        b.target.detected_version = Some("3.4.2-1c2d3e4".into());
+        let class = |r: &Report| {
+            let xml = render(r);
+            let doc = roxmltree::Document::parse(&xml).unwrap();
+            let c = doc
+                .descendants()
+                .find(|n| n.has_tag_name("testcase"))
+                .unwrap()
+                .attribute("classname")
+                .unwrap()
+                .to_string();
+            c
+        };
+        assert_eq!(class(&a), "sr-rehearse.fe 3.3.5-553732d <- /data/meta");
+        assert_ne!(class(&a), class(&b));
+        let mut node2 = a.clone();
+        node2.source.meta = "/data2/meta".into();
+        assert_ne!(class(&a), class(&node2));
     }
 
     #[test]
