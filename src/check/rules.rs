@@ -7,16 +7,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::values::{escape, shown};
+use super::values::{col, escape, shown};
 use super::{ClusterStatus, NodeStatus, ProbeResult, Tablets};
 use crate::probe::mysql::SqlError;
 use crate::report::exit;
 
 type Row = BTreeMap<String, String>;
-
-pub(super) fn col<'a>(row: &'a Row, name: &str) -> &'a str {
-    row.get(name).map(String::as_str).unwrap_or("")
-}
 
 /// A failed probe as a node problem, named by what it reached.
 fn probe_problem(p: &ProbeResult) -> Option<String> {

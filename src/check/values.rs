@@ -13,7 +13,6 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
-use super::rules::col;
 use super::NodeStatus;
 
 /// Longest text `escape` prints of one value: a message stays a line, not a screenful.
@@ -25,6 +24,11 @@ const MAX_SHOWN: usize = 1024;
 fn invisible(c: char) -> bool {
     c.is_control()
         || matches!(c, '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2060}'..='\u{206f}' | '\u{feff}')
+}
+
+/// A column of a SHOW row as text (an absent column as empty).
+pub(super) fn col<'a>(row: &'a BTreeMap<String, String>, name: &str) -> &'a str {
+    row.get(name).map(String::as_str).unwrap_or("")
 }
 
 /// `s` safe to print on a terminal: invisible characters (see `invisible`) as `\xNN` or `\u{N}`,

@@ -169,9 +169,17 @@ impl SimCluster {
             if inodes.is_empty() {
                 missing.get_or_insert(format!("{key} {port}"));
             } else if !inodes.iter().any(|i| mine.contains(i)) {
+                // A socket no process can be found holding is one being set up or torn down (a
+                // process exiting, or one the listing missed while it started): not proof of a
+                // stranger, so wait and look again. Only a named holder that is not the node is.
+                let holders = sockets::holders(*port);
+                if holders.is_empty() {
+                    missing.get_or_insert(format!("{key} {port} (its holder not found yet)"));
+                    continue;
+                }
                 return Err(format!(
                     "{key} {port} is held by {}, not by the node (its processes: {pids:?})",
-                    sockets::holders(*port).join(", ")
+                    holders.join(", ")
                 ));
             }
         }
