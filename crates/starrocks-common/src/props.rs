@@ -200,9 +200,9 @@ pub struct Malformed {
     pub line: usize,
 }
 
-/// `loadConvert`: `\t`, `\r`, `\n`, `\f`, `\uXXXX` (UTF-16 units, so a surrogate pair makes one
+/// `loadConvert`, or `None` for a malformed `\u` escape: `\t`, `\r`, `\n`, `\f`, `\uXXXX` (UTF-16 units, so a surrogate pair makes one
 /// character; a lone surrogate, which Java keeps, becomes U+FFFD), any other `\x` is `x`.
-fn unescape(s: &str) -> Result<String, ()> {
+pub fn unescape(s: &str) -> Option<String> {
     let mut out = String::with_capacity(s.len());
     let mut units: Vec<u16> = Vec::new();
     let flush = |units: &mut Vec<u16>, out: &mut String| {
@@ -220,9 +220,9 @@ fn unescape(s: &str) -> Result<String, ()> {
             Some('u') => {
                 let hex: String = it.by_ref().take(4).collect();
                 if hex.len() != 4 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-                    return Err(());
+                    return None;
                 }
-                units.push(u16::from_str_radix(&hex, 16).map_err(|_| ())?);
+                units.push(u16::from_str_radix(&hex, 16).ok()?);
             }
             other => {
                 flush(&mut units, &mut out);
@@ -239,7 +239,7 @@ fn unescape(s: &str) -> Result<String, ()> {
         }
     }
     flush(&mut units, &mut out);
-    Ok(out)
+    Some(out)
 }
 
 /// Parses properties text into its entries, in file order, duplicates included; a malformed
@@ -253,8 +253,8 @@ pub fn parse_strict(text: &str) -> Result<Vec<Entry>, Malformed> {
             let (k, v) = key_value_bounds(&l.raw);
             let bad = || Malformed { line: l.start + 1 };
             Ok(Entry {
-                key: unescape(&l.raw[..k]).map_err(|_| bad())?,
-                value: unescape(&l.raw[v..]).map_err(|_| bad())?,
+                key: unescape(&l.raw[..k]).ok_or_else(bad)?,
+                value: unescape(&l.raw[v..]).ok_or_else(bad)?,
                 line: l.start + 1,
             })
         })
@@ -271,8 +271,8 @@ pub fn parse(text: &str) -> Vec<Entry> {
         .filter_map(|l| {
             let (k, v) = key_value_bounds(&l.raw);
             Some(Entry {
-                key: unescape(&l.raw[..k]).ok()?,
-                value: unescape(&l.raw[v..]).ok()?,
+                key: unescape(&l.raw[..k])?,
+                value: unescape(&l.raw[v..])?,
                 line: l.start + 1,
             })
         })
