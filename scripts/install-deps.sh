@@ -10,6 +10,8 @@ command -v awk >/dev/null 2>&1 || missing+=(gawk)
 # The clone-copy tests format an XFS image. Where a tool is missing the tests that need it skip,
 # saying so, except under SR_REHEARSE_REQUIRE_ALL=1 (.ci/run), where they fail.
 command -v mkfs.xfs >/dev/null 2>&1 || missing+=(xfsprogs)
+# The fe.conf tests read the sandbox conf with java.util.Properties itself (`java File.java`).
+command -v java >/dev/null 2>&1 || missing+=(default-jdk-headless)
 # ansible-core runs the playbook `upgrade-plan --format ansible` writes: from PyPI where pip works,
 # else from the distribution.
 if ! command -v ansible-playbook >/dev/null 2>&1; then
