@@ -236,13 +236,13 @@ impl ConfFile {
     }
 
     /// Rewrites every logical line of `key` physical line by physical line: `edit` gets each
-    /// line's text and the byte where the value may start on it (past the key on the first line),
-    /// and returns the new text. For values only the shell reads (`JAVA_OPTS`), where escapes and
+    /// line's number (1-based), text and the byte where the value may start on it (past the key
+    /// on the first line), and returns the new text. For values only the shell reads (`JAVA_OPTS`), where escapes and
     /// quotes must stay exactly as they were around the words that change.
     pub fn edit_lines(
         &mut self,
         key: &str,
-        edit: &mut dyn FnMut(&str, usize) -> String,
+        edit: &mut dyn FnMut(usize, &str, usize) -> String,
     ) -> Vec<Change> {
         let spans: Vec<Logical> = self
             .logical()
@@ -250,41 +250,28 @@ impl ConfFile {
             .filter(|l| l.key == key)
             .collect();
         let mut changes = Vec::new();
-        // From the last, so the earlier spans keep their line numbers.
-        for l in spans.into_iter().rev() {
-            let new: Vec<String> = (l.start..=l.end)
-                .map(|i| {
-                    let text = &self.lines[i].text;
-                    let from = match (&l.prefix, i == l.start) {
-                        (Some(p), true) => p.len(),
-                        (None, true) => text.len(),
-                        _ => 0,
-                    };
-                    edit(text, from)
-                })
-                .collect();
-            if (l.start..=l.end)
-                .zip(&new)
-                .any(|(i, n)| &self.lines[i].text != n)
-            {
-                let ends: Vec<LineEnd> =
-                    self.lines[l.start..=l.end].iter().map(|x| x.end).collect();
-                let before = self.span_text(&l);
-                self.lines.splice(
-                    l.start..=l.end,
-                    new.into_iter()
-                        .zip(ends)
-                        .map(|(text, end)| Line { text, end }),
-                );
+        // One line for one: the line numbers stay.
+        for l in spans {
+            let before = self.span_text(&l);
+            for i in l.start..=l.end {
+                let text = &self.lines[i].text;
+                let from = match (&l.prefix, i == l.start) {
+                    (Some(p), true) => p.len(),
+                    (None, true) => text.len(),
+                    _ => 0,
+                };
+                self.lines[i].text = edit(i + 1, text, from);
+            }
+            let after = self.span_text(&l);
+            if after != before {
                 changes.push(Change {
                     key: key.into(),
                     line: l.start + 1,
                     before: Some(before),
-                    after: self.span_text(&l),
+                    after,
                 });
             }
         }
-        changes.reverse();
         changes
     }
 

@@ -21,11 +21,17 @@ impl Plan {
         let mut conf = self.base_conf.clone();
         let mut changes = Vec::new();
         // Java ends a line at a bare CR, the start scripts do not: LF is a line end to both.
+        let bare = conf.bare_cr_lines();
         for line in conf.normalise_line_ends() {
+            let end = if bare.contains(&line) {
+                "CR"
+            } else {
+                "CRLF after a backslash"
+            };
             changes.push(Change {
                 key: String::new(),
                 line,
-                before: Some("(line end CR, or CRLF after a continuing backslash)".into()),
+                before: Some(format!("(line end {end})")),
                 after: "(line end LF)".into(),
             });
         }
@@ -45,7 +51,24 @@ impl Plan {
             tmp: &tmp,
         };
         let env_keys = env_path_keys(&self.base_conf, fe_home);
-        changes.extend(java_opts_moved(&mut conf, &targets, &env_keys).0);
+        for (key, lines, opts) in java_opts_moved(&mut conf, &targets, &env_keys) {
+            // The plan shows each option's own before -> after under its line's.
+            for line in lines {
+                let span = line.line..line.line + line.after.lines().count().max(1);
+                changes.push(line);
+                for (_, o) in opts.iter().filter(|(n, _)| span.contains(n)) {
+                    changes.push(Change {
+                        key: key.clone(),
+                        line: span.start,
+                        before: Some(o.before.clone()),
+                        after: match &o.action {
+                            java_opts::Action::Moved(to) => to.clone(),
+                            java_opts::Action::Dropped => format!("(dropped: {})", o.why),
+                        },
+                    });
+                }
+            }
+        }
         // Below INFO the readiness lines the decision waits for are never written.
         if conf
             .get("sys_log_level")
@@ -146,6 +169,9 @@ fn is_env_key(key: &str) -> bool {
         && chars.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
 }
 
+/// The options a rewrite changed, each with its 1-based line.
+type OptsByLine = Vec<(usize, OptChange)>;
+
 /// `JAVA_OPTS*` keys of fe.conf, in order.
 fn java_opts_keys(conf: &ConfFile) -> Vec<String> {
     let mut keys: Vec<String> = conf
@@ -166,7 +192,7 @@ pub(super) fn java_opts_moved(
     conf: &mut ConfFile,
     t: &Targets,
     env_keys: &[(String, String)],
-) -> (Vec<Change>, Vec<(String, OptChange)>) {
+) -> Vec<(String, Vec<Change>, OptsByLine)> {
     let var = |n: &str| match n {
         "STARROCKS_HOME" | "DORIS_HOME" => Some(t.home.to_string()),
         "LOG_DIR" => Some(t.log.to_string()),
@@ -177,23 +203,27 @@ pub(super) fn java_opts_moved(
             .map(|(_, v)| v.clone())
             .or_else(|| std::env::var(n).ok()),
     };
-    let mut changes = Vec::new();
-    let mut found = Vec::new();
+    let mut out = Vec::new();
     for key in java_opts_keys(conf) {
         let mut opts = Vec::new();
-        changes.extend(conf.edit_lines(&key, &mut |text, from| {
+        let lines = conf.edit_lines(&key, &mut |n, text, from| {
             let continued = crate::props::continues(text);
-            java_opts::edit_line(
+            let mut found = Vec::new();
+            let new = java_opts::edit_line(
                 text,
                 from,
                 continued,
                 &mut |o| java_opts::judge(o, &var, t),
-                &mut opts,
-            )
-        }));
-        found.extend(opts.into_iter().map(|o| (key.clone(), o)));
+                &mut found,
+            );
+            opts.extend(found.into_iter().map(|o| (n, o)));
+            new
+        });
+        if !lines.is_empty() {
+            out.push((key, lines, opts));
+        }
     }
-    (changes, found)
+    out
 }
 
 /// What preflight says about fe.conf before anything runs: lines only Java ends (bare CR), and
@@ -214,8 +244,10 @@ pub(super) fn conf_warnings(conf: &ConfFile, file: &str) -> Vec<String> {
         log: "<sandbox>/fe/log",
         tmp: "<sandbox>/fe/tmp",
     };
-    for (key, o) in java_opts_moved(&mut c, &t, &[]).1 {
-        out.push(format!("{file}: {key}: {}", o.describe()));
+    // One warning per key: the summary shows the first few warnings only.
+    for (key, _, opts) in java_opts_moved(&mut c, &t, &[]) {
+        let said: Vec<String> = opts.iter().map(|(_, o)| o.describe()).collect();
+        out.push(format!("{file}: {key}: {}", said.join("; ")));
     }
     out
 }
@@ -271,10 +303,12 @@ mod tests {
             tmp: "/ws/fe/tmp",
         };
         let env = [("GC_DIR".to_string(), "/ws/fe/gc_dir".to_string())];
-        let found = java_opts_moved(&mut c, &t, &env).1;
-        let found = found
-            .iter()
-            .map(|(k, o)| format!("{k}: {}", o.describe()))
+        let found = java_opts_moved(&mut c, &t, &env)
+            .into_iter()
+            .flat_map(|(k, _, opts)| {
+                opts.into_iter()
+                    .map(move |o| format!("{k}: {}", o.1.describe()))
+            })
             .collect();
         (c.render(), found)
     }

@@ -398,7 +398,10 @@ fn the_sandbox_conf_reads_the_same_to_java() {
             .output()
             .is_ok_and(|o| o.status.success())
     }) else {
-        return skip("fe_conf::the_sandbox_conf_reads_the_same_to_java", "no `java` on PATH");
+        return skip(
+            "fe_conf::the_sandbox_conf_reads_the_same_to_java",
+            "no `java` on PATH",
+        );
     };
     let r = Rehearsal::new("3.3.2", "3.3.2", &[], &[]);
     let conf = conf_with_bare_crs(&r);
@@ -433,7 +436,9 @@ fn the_sandbox_conf_reads_the_same_to_java() {
     ours.sort();
     let ours: Vec<String> = ours.iter().map(|(k, v)| format!("{k}\t{v}")).collect();
     assert_eq!(ours, theirs);
-    assert!(!ours.iter().any(|l| l.contains(&r.meta.display().to_string())));
+    assert!(!ours
+        .iter()
+        .any(|l| l.contains(&r.meta.display().to_string())));
 }
 
 /// The probe's finding 12, through `--plan`: every JAVA_OPTS output moves into the sandbox's log
@@ -450,15 +455,21 @@ fn java_opts_outputs_and_ports_are_moved_or_dropped() {
     fs::write(&conf, text).unwrap();
     let o = r.run(&["--prod-conf", conf.to_str().unwrap(), "--plan"]);
     assert_eq!(o.code, Some(0), "{}\n{}", o.stdout, o.stderr);
+    // The change spans the two physical lines: `before` (two lines)  ->  `after` (two lines).
     let after: String = o
         .stdout
         .lines()
-        .skip_while(|l| !l.contains("JAVA_OPTS = \"-Xmx4g"))
+        .skip_while(|l| !l.contains("  ->  JAVA_OPTS = \"-Xmx4g"))
         .take(2)
         .collect::<Vec<_>>()
         .join("\n");
-    let after = after.split("  ->  ").nth(1).unwrap_or_else(|| panic!("{}", o.stdout));
-    for gone in ["HOME", "/var/log", "/data", "9999", "9998", "9404", "5005", "jdwp"] {
+    let after = after
+        .split("  ->  ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{}", o.stdout));
+    for gone in [
+        "HOME", "/var/log", "/data", "9999", "9998", "9404", "5005", "jdwp",
+    ] {
         assert!(!after.contains(gone), "{gone} left in: {after}");
     }
     let log = "sr-rehearse-<UTC timestamp>-<random>/fe/log";
@@ -469,20 +480,33 @@ fn java_opts_outputs_and_ports_are_moved_or_dropped() {
         format!("-XX:LogFile={}/{log}/vm.log", r.root.display()),
         format!("filename={}/{log}/fe.jfr", r.root.display()),
         format!("repository={}/{log} ", r.root.display()),
-        "fe/tmp -Dfoo".into(),
+        "fe/tmp -Xlog".into(),
         format!("-Xlog:safepoint:{}/{log}/safepoint.log", r.root.display()),
         format!("-Xloggc:{}/{log}/gc2.log", r.root.display()),
     ] {
         assert!(after.contains(&moved), "{moved} not in: {after}");
     }
+    // Said in one warning, and in the plan as one change line each.
+    let warning = o
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("warning: ") && l.contains(": JAVA_OPTS: "))
+        .unwrap_or_else(|| panic!("{}", o.stdout));
     for named in [
-        "JAVA_OPTS: -Xloggc:$HOME/fe.gc.log (GC log, truncated at start) -> -Xloggc:<sandbox>/fe/log/fe.gc.log",
-        "JAVA_OPTS: -Dcom.sun.management.jmxremote.port=9999 (JMX remote port and its settings) -> dropped",
-        "JAVA_OPTS: -javaagent:/opt/jmx_prometheus_javaagent.jar=9404:/opt/jmx.yaml (Java agent listening on a port) -> dropped",
-        "JAVA_OPTS: -agentlib:jdwp=transport=dt_socket,server=y,suspend=n,address=*:5005 (debugger port) -> dropped",
-        "JAVA_OPTS: -Xloggc:/var/log/starrocks/gc2.log (GC log, truncated at start)",
+        "JAVA_OPTS: -Xloggc:$HOME/fe.gc.log (GC log, truncated at start) -> -Xloggc:<sandbox>/fe/log/fe.gc.log; ",
+        "; -Dcom.sun.management.jmxremote.port=9999 (JMX remote port and its settings) -> dropped; ",
+        "; -javaagent:/opt/jmx_prometheus_javaagent.jar=9404:/opt/jmx.yaml (Java agent listening on a port) -> dropped; ",
+        "; -agentlib:jdwp=transport=dt_socket,server=y,suspend=n,address=*:5005 (debugger port) -> dropped; ",
+        "; -Xloggc:/var/log/starrocks/gc2.log (GC log, truncated at start) -> ",
     ] {
-        assert!(o.stdout.contains(named), "{named} not said:\n{}", o.stdout);
+        assert!(warning.contains(named), "{named} not said:\n{warning}");
+    }
+    for line in [
+        format!(": -Xloggc:$HOME/fe.gc.log  ->  -Xloggc:{}/{log}/fe.gc.log", r.root.display()),
+        ": -Dcom.sun.management.jmxremote.rmi.port=9998  ->  (dropped: JMX remote port and its settings)".into(),
+        ": -Djava.io.tmpdir=/data/prod-tmp  ->  ".into(),
+    ] {
+        assert!(o.stdout.contains(&line), "{line} not in the plan:\n{}", o.stdout);
     }
     assert!(r.workspaces().is_empty());
 }

@@ -81,10 +81,10 @@ pub fn expand(word: &str, var: &dyn Fn(&str) -> Option<String>) -> Option<String
     Some(out)
 }
 
-/// Whether `path` (expanded) lies inside `home`: absolute, no `..`, under it.
+/// Whether `path` (expanded) lies inside `home`: no `..`, under it (`home` is absolute in a
+/// run; a plan shows the workspace root as given).
 fn inside(path: &str, home: &str) -> bool {
-    path.starts_with('/')
-        && !path.split('/').any(|c| c == "..")
+    !path.split('/').any(|c| c == "..")
         && path
             .strip_prefix(home)
             .is_some_and(|r| r.is_empty() || r.starts_with('/'))
@@ -295,18 +295,21 @@ pub fn edit_line(
         };
         let new_tok = format!("{}{new_inner}{}", &tok[..lead], &tok[inner_end..]);
         found.push(change);
-        if new_tok.is_empty() {
-            pieces.remove(k);
-            if k < pieces.len() && pieces[k].0 {
-                pieces.remove(k);
-            } else if k > 0 && pieces[k - 1].0 {
+        if new_inner.is_empty() {
+            // One blank beside a dropped option goes with it: the one before, else the one after.
+            if k > 0 && pieces[k - 1].0 {
                 pieces.remove(k - 1);
                 k -= 1;
+            } else if k + 1 < pieces.len() && pieces[k + 1].0 {
+                pieces.remove(k + 1);
             }
-        } else {
-            pieces[k].1 = new_tok;
-            k += 1;
+            if new_tok.is_empty() {
+                pieces.remove(k);
+                continue;
+            }
         }
+        pieces[k].1 = new_tok;
+        k += 1;
     }
     let mut out = text[..from].to_string();
     out.extend(pieces.into_iter().map(|(_, s)| s));
