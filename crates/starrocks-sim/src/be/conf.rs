@@ -49,3 +49,24 @@ impl Conf {
             .unwrap_or(d)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// configbase.cpp's reading: `k: v` is no setting (the default stays), a CR stays in its
+    /// line, `doris_` comes off, the later line wins, an unclosed `${` fails the file.
+    #[test]
+    fn reads_be_conf_as_configbase_cpp_does() {
+        let d = tempfile::tempdir().unwrap();
+        fs::create_dir_all(d.path().join("conf")).unwrap();
+        let write = |t: &str| fs::write(d.path().join("conf/be.conf"), t).unwrap();
+        write("be_port: 9061\ndoris_brpc_port = 8061\nbrpc_port = 8062\r\nsys_log_level = WARNING\rx=1\n");
+        let c = Conf::read(d.path()).unwrap();
+        assert_eq!(c.int("be_port", 9060), 9060);
+        assert_eq!(c.int("brpc_port", 8060), 8062);
+        assert_eq!(c.get("sys_log_level", "INFO"), "WARNING\rx=1");
+        write("sys_log_dir = ${HOME\n");
+        assert!(Conf::read(d.path()).is_none());
+    }
+}
