@@ -534,3 +534,20 @@ fn a_key_line_the_start_scripts_read_otherwise_is_refused() {
     assert_eq!(o.code, Some(2), "{}\n{}", o.stdout, o.stderr);
     assert!(o.stderr.contains("malformed \\uxxxx") || o.stdout.contains("malformed \\uxxxx"));
 }
+
+/// `ConfigBase.replacedByEnv` expands `${VAR}` in every value it loaded, the shell's uppercase
+/// keys too: a `${VAR}` the FE's environment lacks fails the start even in `JAVA_OPTS`.
+#[test]
+fn an_unset_variable_in_an_uppercase_key_fails_the_fe() {
+    let mut b = FeBuild::new("3.3.2", "3.3.2");
+    b.conf = vec!["JAVA_OPTS_FOR_JDK_9 = \"-Dx=${SR_REHEARSE_TEST_UNSET}\"".into()];
+    let mut n = b.build();
+    let out = n.start_foreground().wait_with_output().unwrap();
+    assert!(!out.status.success(), "{out:?}");
+    assert!(
+        n.out()
+            .contains("no such env variable: SR_REHEARSE_TEST_UNSET"),
+        "{}",
+        n.out()
+    );
+}
