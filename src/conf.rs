@@ -332,11 +332,11 @@ impl ConfFile {
         }
     }
 
-    /// Appends a line; the line before it gets a line end if it had none (`while read` skips a
-    /// last line without one).
+    /// Appends a line; the line before it ends with LF if it had no line end (`while read` skips
+    /// a last line without one) or a bare CR (which an empty line after it would turn into CRLF).
     fn push(&mut self, text: String) {
         if let Some(last) = self.lines.last_mut() {
-            if last.end == LineEnd::None {
+            if matches!(last.end, LineEnd::None | LineEnd::Cr) {
                 last.end = LineEnd::Lf;
             }
         }
