@@ -542,12 +542,18 @@ fn an_unset_variable_in_an_uppercase_key_fails_the_fe() {
     let mut b = FeBuild::new("3.3.2", "3.3.2");
     b.conf = vec!["JAVA_OPTS_FOR_JDK_9 = \"-Dx=${SR_REHEARSE_TEST_UNSET}\"".into()];
     let mut n = b.build();
-    let out = n.start_foreground().wait_with_output().unwrap();
-    assert!(!out.status.success(), "{out:?}");
-    assert!(
-        n.out()
-            .contains("no such env variable: SR_REHEARSE_TEST_UNSET"),
-        "{}",
-        n.out()
+    n.start_daemon();
+    // A deadline, not a wait for the exit: an FE that wrongly starts would never exit.
+    wait_for(
+        "fe.out to name the unset variable",
+        std::time::Duration::from_secs(30),
+        || {
+            n.out()
+                .contains("no such env variable: SR_REHEARSE_TEST_UNSET")
+                .then_some(())
+        },
     );
+    wait_for("the FE to exit", std::time::Duration::from_secs(30), || {
+        n.pid().is_none_or(|p| !alive(p)).then_some(())
+    });
 }
