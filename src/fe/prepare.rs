@@ -139,7 +139,7 @@ pub fn preflight(run: &mut Run) -> Result<Plan, Ending> {
     }
     let base_conf = ConfFile::parse(&text);
     let file = conf_path.display().to_string();
-    check_conf(&base_conf, &file).map_err(Ending::bad_input)?;
+    check_conf(&base_conf, &file)?;
     let mut production = BTreeMap::new();
     let mut avoid = BTreeSet::new();
     for (key, default) in PORT_KEYS {

@@ -8,6 +8,7 @@
 use super::jdk::shell_word;
 use super::Plan;
 use crate::conf::{Change, ConfFile};
+use crate::runner::Ending;
 use java_opts::{OptChange, Targets};
 
 mod java_opts;
@@ -255,18 +256,18 @@ pub(super) fn conf_warnings(conf: &ConfFile, file: &str) -> Vec<String> {
 /// fe.conf files the rehearsal cannot rewrite safely: a malformed `\u` escape (the JVM loads
 /// none of the file), or a line where the start scripts export an uppercase key that Java reads
 /// as something else (so the rewrite, which follows Java, would leave the shell's value).
-pub(super) fn check_conf(conf: &ConfFile, file: &str) -> Result<(), String> {
+pub(super) fn check_conf(conf: &ConfFile, file: &str) -> Result<(), Ending> {
     if let Some(e) = conf.java_error() {
-        return Err(format!(
+        return Err(Ending::bad_input(format!(
             "{file}: {e}; the FE would refuse this fe.conf: fix the escape"
-        ));
+        )));
     }
     let mut c = conf.clone();
     c.normalise_line_ends();
     if let Some(m) = c.shell_mismatches().first() {
-        return Err(format!(
+        return Err(Ending::bad_input(format!(
             "{file}: {m}: the start scripts export this key from a line Java reads otherwise (a backslash before it, in its name or at the end of the line above); write it as `KEY = value` on a line of its own"
-        ));
+        )));
     }
     Ok(())
 }
