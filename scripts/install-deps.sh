@@ -12,6 +12,8 @@ command -v awk >/dev/null 2>&1 || missing+=(gawk)
 command -v mkfs.xfs >/dev/null 2>&1 || missing+=(xfsprogs)
 # The completion test checks the generated zsh script with zsh itself.
 command -v zsh >/dev/null 2>&1 || missing+=(zsh)
+# The fe.conf tests read the sandbox conf with java.util.Properties itself (`java File.java`).
+command -v java >/dev/null 2>&1 || missing+=(default-jdk-headless)
 # ansible-core runs the playbook `upgrade-plan --format ansible` writes: from PyPI where pip works,
 # else from the distribution.
 if ! command -v ansible-playbook >/dev/null 2>&1; then

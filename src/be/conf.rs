@@ -1,10 +1,17 @@
 //! Reading a node's be.conf the way the BE does: ports, `storage_root_path`, the version era.
+//!
+//! The BE's rules are not Java's (`starrocks_common::beconf`, after `be/src/common/configbase.cpp`
+//! `Properties::load`): LF-only lines trimmed of `isspace`, `#` comments, `key = value` split at
+//! the first `=` only (a Java-style `be_port: 9061` is a key the BE ignores, so the port stays
+//! 9060), no escapes or continuations, `doris_` prefixes dropped, the last line of a key winning,
+//! and `${VAR}` from the environment with an unset or unclosed reference an error.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::conf::ConfFile;
 use crate::runner::Ending;
+use starrocks_common::beconf;
 
 /// The BE's ports, with StarRocks' defaults.
 pub const PORT_KEYS: &[(&str, u16)] = &[
@@ -90,8 +97,16 @@ pub fn read(be_home: &Path) -> Result<NodeConf, Ending> {
     if text.contains('\0') {
         return Err(bad(format!("{} is not a text file", path.display())));
     }
-    let conf = ConfFile::parse(&text);
+    let conf = ConfFile::parse_be(&text);
     let file = path.display().to_string();
+    // start_be.sh exports be.conf's uppercase keys with `while read line`, which joins a line
+    // ending in a backslash and drops other backslashes: a key only the shell sees there would
+    // keep production's value in the sandbox.
+    if let Some(m) = conf.shell_mismatches().first() {
+        return Err(bad(format!(
+            "{file}: {m}: the start scripts export this key from a line the BE reads otherwise (a backslash before it or in its name); write it as `KEY = value` on a line of its own"
+        )));
+    }
     let mut ports = BTreeMap::new();
     for (key, default) in PORT_KEYS {
         // 2.x names the HTTP port webserver_port; 3.x accepts both, the later line winning.
@@ -135,17 +150,17 @@ pub fn read(be_home: &Path) -> Result<NodeConf, Ending> {
     let raw = conf
         .get("storage_root_path")
         .unwrap_or_else(|| "${STARROCKS_HOME}/storage".into());
-    let expanded = crate::props::expand_vars(&raw, &|n: &str| {
+    // `Properties::get` expands with `replaceenv` (getenv; start_be.sh exports STARROCKS_HOME).
+    let expanded = beconf::expand(&raw, &|n: &str| {
         if n == "STARROCKS_HOME" {
             Some(home.clone())
         } else {
             std::env::var(n).ok()
         }
     })
-    .map_err(|v| {
+    .map_err(|e| {
         bad(format!(
-            "{file}: storage_root_path uses ${{{}}}, which is not set",
-            v.0
+            "{file}: storage_root_path: {e}; the BE would not start"
         ))
     })?;
     let storage_roots = parse_storage_roots(&expanded).map_err(|e| {
@@ -198,5 +213,59 @@ mod tests {
             .to_string()
             .contains("invalid property"));
         assert_eq!(parse_storage_roots(" ; "), Err(StorageRootError::Empty));
+    }
+
+    #[test]
+    fn be_conf_is_read_and_edited_by_the_be_rules() {
+        let text = "be_port: 9061\nbe_port = 9062 \r\ndoris_brpc_port=8061\nmem = 1 \\\n# be_port = 1\nsp = \"/x\"";
+        let mut c = ConfFile::parse_be(text);
+        assert_eq!(c.get("be_port").as_deref(), Some("9062"));
+        assert_eq!(c.get("brpc_port").as_deref(), Some("8061"));
+        assert_eq!(c.get("mem").as_deref(), Some("1 \\"));
+        assert_eq!(c.line_of("be_port"), Some(2));
+        let ch = c.set("be_port", "19062");
+        assert_eq!(ch.after, "be_port = 19062");
+        c.set("brpc_port", "18061");
+        c.set("sp", "/ws");
+        let out = c.render();
+        assert_eq!(
+            out,
+            "be_port: 9061\nbe_port = 19062\ndoris_brpc_port=18061\nmem = 1 \\\n# be_port = 1\nsp = \"/ws\""
+        );
+        let mut be = ConfFile::parse_be("x=1\r\nstorage_root_path =");
+        be.set("storage_root_path", "/ws/s");
+        assert_eq!(be.render(), "x=1\r\nstorage_root_path = /ws/s");
+        assert!(be.java_error().is_none() && ConfFile::parse("k=\\u00").java_error().is_some());
+    }
+}
+
+#[cfg(test)]
+mod read_tests {
+    use super::*;
+
+    fn node(conf: &str) -> Result<NodeConf, Ending> {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(d.path().join("conf")).unwrap();
+        std::fs::write(d.path().join("conf/be.conf"), conf).unwrap();
+        read(d.path())
+    }
+
+    /// Java's reading took `be_port: 9061` and a CR-split line; the BE takes neither.
+    #[test]
+    fn ports_and_storage_as_the_be_reads_them() {
+        let n = node(
+            "be_port: 9061\nheartbeat_service_port = 9051\r\ndoris_brpc_port = 8061\n\
+             storage_root_path = /data/a;/data/b\rbe_http_port = 8041\n",
+        )
+        .unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(
+            n.ports["be_port"], 9060,
+            "`k: v` is a key the BE does not know"
+        );
+        assert_eq!(n.ports["heartbeat_service_port"], 9051);
+        assert_eq!(n.ports["brpc_port"], 8061);
+        assert_eq!(n.ports["be_http_port"], 8040, "a CR does not end the line");
+        assert!(node("storage_root_path = ${STARROCKS_HOME/s\n").is_err());
+        assert!(node("PID_DIR\\ = /prod/run\n").is_err(), "the shell's key");
     }
 }

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::collections::BTreeSet;
 use std::fs;
 
-use super::rewrite::java_opts_moved;
+use super::rewrite::{check_conf, conf_warnings};
 use super::{jdk, Ending, FeConfig, Plan};
 use crate::conf::ConfFile;
 use crate::meta;
@@ -149,6 +149,7 @@ pub fn preflight(cfg: &FeConfig, run: &mut Runner) -> Result<Plan, Ending> {
     }
     let base_conf = ConfFile::parse(&text);
     let file = conf_path.display().to_string();
+    check_conf(&base_conf, &file)?;
     let mut production = BTreeMap::new();
     let mut avoid = BTreeSet::new();
     for (key, default) in PORT_KEYS {
@@ -205,12 +206,7 @@ pub fn preflight(cfg: &FeConfig, run: &mut Runner) -> Result<Plan, Ending> {
         })?),
         None => None,
     };
-    for (key, opts, _) in java_opts_moved(&base_conf, "${LOG_DIR}") {
-        warnings.push(format!(
-            "{file}: {key} writes outside ${{LOG_DIR}} ({}); the sandbox writes those files in its own log folder",
-            opts.join(", ")
-        ));
-    }
+    warnings.extend(conf_warnings(&base_conf, &file));
     if let (Some(f), Some(t)) = (cfg.from_version, to_line) {
         warnings.extend(path_warnings(f, t));
     }
@@ -244,9 +240,9 @@ pub fn preflight(cfg: &FeConfig, run: &mut Runner) -> Result<Plan, Ending> {
 
 /// The sandbox FE home: `bin/` and `conf/` copied (so pid files and the conf live in the
 /// workspace), `lib/` and the other read-only folders of the release linked, `log/` and the folders
-/// an FE writes into (`plugins`, `temp_dir`, `small_files`) empty.
+/// an FE writes into (`plugins`, `temp_dir`, `small_files`) empty, and `tmp/` for `java.io.tmpdir`.
 pub const LAYOUT: Layout = Layout {
-    made: &["log"],
+    made: &["log", "tmp"],
     place: |name| match name {
         "bin" | "conf" => Place::Copy,
         "log" | "meta" => Place::Skip,

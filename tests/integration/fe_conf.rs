@@ -165,9 +165,9 @@ fn plan_points_pid_dir_and_path_keys_into_the_workspace() {
         .stdout
         .contains("sys_log_level = ERROR  ->  sys_log_level = INFO"));
     assert!(!o.stdout.contains("->  JAVA_HOME"), "JAVA_HOME stays");
-    assert!(o
-        .stdout
-        .contains("JAVA_OPTS writes outside ${LOG_DIR} (-XX:HeapDumpPath=/data/dumps)"));
+    assert!(o.stdout.contains(
+        "JAVA_OPTS: -XX:HeapDumpPath=/data/dumps (heap dump) -> -XX:HeapDumpPath=<sandbox>/fe/log"
+    ));
     let heap = o
         .stdout
         .lines()
@@ -340,4 +340,220 @@ fn to_version_of_a_line_takes_any_patch_and_a_patch_is_exact() {
         "{}",
         o.stdout
     );
+}
+
+// ---------------------------------------------------------------- fe.conf read with Java's lines
+
+/// Production's fe.conf with the probe's line: `qe_max_connection = 1024<CR>meta_dir = <prod
+/// meta><CR>query_port = 9030`, one line to an editor splitting at LF, three to the FE.
+fn conf_with_bare_crs(r: &Rehearsal) -> PathBuf {
+    let conf = r.dir.path().join("prod/fe.conf");
+    let mut text = read(&r.pkg.join("conf/fe.conf"));
+    text.push_str("meta_dir = /opt/starrocks/fe/meta\n");
+    text.push_str(&format!(
+        "qe_max_connection = 1024\rmeta_dir = {}\rquery_port = 9030\n",
+        r.meta.display()
+    ));
+    fs::write(&conf, text).unwrap();
+    conf
+}
+
+/// The probe's finding 3: the sandbox conf, read as the FE reads it (`props`, pinned to
+/// `java.util.Properties` by its unit tests), names the sandbox's meta dir and query port, and the
+/// lines only Java ended are said.
+#[test]
+fn a_bare_cr_never_gives_the_sandbox_production_meta_dir_or_query_port() {
+    let r = Rehearsal::new("3.3.2", "3.3.2", &[], &[]);
+    let conf = conf_with_bare_crs(&r);
+    let o = r.run(&["--prod-conf", conf.to_str().unwrap(), "--keep", "always"]);
+    assert_eq!(o.code, Some(0), "{}\n{}", o.stdout, o.stderr);
+    assert!(
+        o.stdout.contains("end with a bare carriage return (CR)"),
+        "{}",
+        o.stdout
+    );
+    let ws = &r.workspaces()[0];
+    let text = read(&ws.join("fe/conf/fe.conf"));
+    assert!(!text.contains('\r'), "the sandbox ends those lines with LF");
+    let java = sr_rehearse::props::parse_map(&text);
+    let prod_meta = r.meta.display().to_string();
+    assert_eq!(java["meta_dir"], format!("{}/fe/meta", ws.display()));
+    assert_ne!(java["query_port"], "9030");
+    assert_eq!(java["qe_max_connection"], "1024");
+    assert!(!text.contains(&prod_meta), "{text}");
+    assert_eq!(
+        o.json["ports"]["sandbox"]["query_port"].to_string(),
+        java["query_port"]
+    );
+    r.assert_no_process_left();
+}
+
+/// The same sandbox conf read by `java.util.Properties` itself (StarRocks' `ConfigBase` loads
+/// fe.conf with it), where a JDK is installed: every key the tool reads is the one Java reads.
+#[test]
+fn the_sandbox_conf_reads_the_same_to_java() {
+    let Some(java) = ["java"].iter().find(|j| {
+        std::process::Command::new(j)
+            .arg("-version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    }) else {
+        return skip(
+            "fe_conf::the_sandbox_conf_reads_the_same_to_java",
+            "no `java` on PATH",
+        );
+    };
+    let r = Rehearsal::new("3.3.2", "3.3.2", &[], &[]);
+    let conf = conf_with_bare_crs(&r);
+    let mut text = read(&conf);
+    text.push_str("sys_log_dir = /var/log/\\\r\n  starrocks\nJAVA_OPTS = \"-Xmx1g \\\r   -Xloggc:$HOME/gc.log\"\n! frontend_address = 10.0.0.1\n");
+    fs::write(&conf, text).unwrap();
+    let o = r.run(&["--prod-conf", conf.to_str().unwrap(), "--keep", "always"]);
+    assert_eq!(o.code, Some(0), "{}\n{}", o.stdout, o.stderr);
+    let sandbox = r.workspaces()[0].join("fe/conf/fe.conf");
+    let src = r.dir.path().join("Dump.java");
+    fs::write(
+        &src,
+        "import java.io.*; import java.util.*;\n\
+         public class Dump { public static void main(String[] a) throws Exception {\n\
+           Properties p = new Properties(); try (FileReader r = new FileReader(a[0])) { p.load(r); }\n\
+           for (String k : new TreeSet<>(p.stringPropertyNames())) System.out.println(k + \"\\t\" + p.getProperty(k)); } }\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(java)
+        .arg(&src)
+        .arg(&sandbox)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let theirs: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(String::from)
+        .collect();
+    let mut ours: Vec<(String, String)> = sr_rehearse::props::parse_map(&read(&sandbox))
+        .into_iter()
+        .collect();
+    ours.sort();
+    let ours: Vec<String> = ours.iter().map(|(k, v)| format!("{k}\t{v}")).collect();
+    assert_eq!(ours, theirs);
+    assert!(!ours
+        .iter()
+        .any(|l| l.contains(&r.meta.display().to_string())));
+}
+
+/// The probe's finding 12, through `--plan`: every JAVA_OPTS output moves into the sandbox's log
+/// folder (`$HOME` and `${HOME}` expanded as start_fe.sh's `eval` does, an option the shell finds
+/// after a continuation too), the JMX, JDWP and agent ports are dropped, and each is named.
+#[test]
+fn java_opts_outputs_and_ports_are_moved_or_dropped() {
+    let r = Rehearsal::new("3.3.2", "3.3.2", &[], &[]);
+    let conf = r.dir.path().join("prod/fe.conf");
+    let mut text = read(&r.pkg.join("conf/fe.conf"));
+    text.push_str(
+        "JAVA_OPTS = \"-Xmx4g -Xloggc:$HOME/fe.gc.log -XX:ErrorFile=${HOME}/hs_err_%p.log -XX:HeapDumpPath=$HOME/dumps -XX:+LogVMOutput -XX:LogFile=/var/log/starrocks/vm.log -XX:StartFlightRecording=filename=/var/log/starrocks/fe.jfr -XX:FlightRecorderOptions=repository=/data/jfr -Djava.io.tmpdir=/data/prod-tmp -Dcom.sun.management.jmxremote.port=9999 -Dcom.sun.management.jmxremote.rmi.port=9998 -javaagent:/opt/jmx_prometheus_javaagent.jar=9404:/opt/jmx.yaml -agentlib:jdwp=transport=dt_socket,server=y,suspend=n,address=*:5005 -Xlog:safepoint:/var/log/starrocks/safepoint.log -Dfoo=1\\\n    -Xloggc:/var/log/starrocks/gc2.log\"\n",
+    );
+    fs::write(&conf, text).unwrap();
+    let o = r.run(&["--prod-conf", conf.to_str().unwrap(), "--plan"]);
+    assert_eq!(o.code, Some(0), "{}\n{}", o.stdout, o.stderr);
+    // The change spans the two physical lines: `before` (two lines)  ->  `after` (two lines).
+    let after: String = o
+        .stdout
+        .lines()
+        .skip_while(|l| !l.contains("  ->  JAVA_OPTS = \"-Xmx4g"))
+        .take(2)
+        .collect::<Vec<_>>()
+        .join("\n");
+    let after = after
+        .split("  ->  ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{}", o.stdout));
+    for gone in [
+        "HOME", "/var/log", "/data", "9999", "9998", "9404", "5005", "jdwp",
+    ] {
+        assert!(!after.contains(gone), "{gone} left in: {after}");
+    }
+    let log = "sr-rehearse-<UTC timestamp>-<random>/fe/log";
+    for moved in [
+        format!("-Xloggc:{}/{log}/fe.gc.log", r.root.display()),
+        format!("{log}/hs_err_%p.log"),
+        format!("-XX:HeapDumpPath={}/{log} ", r.root.display()),
+        format!("-XX:LogFile={}/{log}/vm.log", r.root.display()),
+        format!("filename={}/{log}/fe.jfr", r.root.display()),
+        format!("repository={}/{log} ", r.root.display()),
+        "fe/tmp -Xlog".into(),
+        format!("-Xlog:safepoint:{}/{log}/safepoint.log", r.root.display()),
+        format!("-Xloggc:{}/{log}/gc2.log", r.root.display()),
+    ] {
+        assert!(after.contains(&moved), "{moved} not in: {after}");
+    }
+    // Said in one warning, and in the plan as one change line each.
+    let warning = o
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("warning: ") && l.contains(": JAVA_OPTS: "))
+        .unwrap_or_else(|| panic!("{}", o.stdout));
+    for named in [
+        "JAVA_OPTS: -Xloggc:$HOME/fe.gc.log (GC log, truncated at start) -> -Xloggc:<sandbox>/fe/log/fe.gc.log; ",
+        "; -Dcom.sun.management.jmxremote.port=9999 (JMX remote port and its settings) -> dropped; ",
+        "; -javaagent:/opt/jmx_prometheus_javaagent.jar=9404:/opt/jmx.yaml (Java agent listening on a port) -> dropped; ",
+        "; -agentlib:jdwp=transport=dt_socket,server=y,suspend=n,address=*:5005 (debugger port) -> dropped; ",
+        "; -Xloggc:/var/log/starrocks/gc2.log (GC log, truncated at start) -> ",
+    ] {
+        assert!(warning.contains(named), "{named} not said:\n{warning}");
+    }
+    for line in [
+        format!(": -Xloggc:$HOME/fe.gc.log  ->  -Xloggc:{}/{log}/fe.gc.log", r.root.display()),
+        ": -Dcom.sun.management.jmxremote.rmi.port=9998  ->  (dropped: JMX remote port and its settings)".into(),
+        ": -Djava.io.tmpdir=/data/prod-tmp  ->  ".into(),
+    ] {
+        assert!(o.stdout.contains(&line), "{line} not in the plan:\n{}", o.stdout);
+    }
+    assert!(r.workspaces().is_empty());
+}
+
+/// A key line the start scripts read otherwise than Java: `read` turns `PID_DIR\ =` into an
+/// export of PID_DIR, Java into the key `PID_DIR `, so a rewrite following Java would leave the
+/// sandbox's stop script production's pid folder. Refused, naming the file and the line.
+#[test]
+fn a_key_line_the_start_scripts_read_otherwise_is_refused() {
+    let r = Rehearsal::new("3.3.2", "3.3.2", &[], &[]);
+    let conf = r.dir.path().join("prod/fe.conf");
+    let mut text = read(&r.pkg.join("conf/fe.conf"));
+    let n = text.lines().count() + 1;
+    text.push_str("PID_DIR\\ = /opt/starrocks/fe/bin\n");
+    fs::write(&conf, text).unwrap();
+    let o = r.run(&["--prod-conf", conf.to_str().unwrap(), "--plan"]);
+    assert_eq!(o.code, Some(2), "{}\n{}", o.stdout, o.stderr);
+    let said = format!("{o:?}", o = (&o.stdout, &o.stderr));
+    assert!(
+        said.contains(&format!("{}: line {n}: PID_DIR", conf.display())),
+        "{said}"
+    );
+    fs::write(&conf, "k = \\u00zz\n").unwrap();
+    let o = r.run(&["--prod-conf", conf.to_str().unwrap(), "--plan"]);
+    assert_eq!(o.code, Some(2), "{}\n{}", o.stdout, o.stderr);
+    assert!(o.stderr.contains("malformed \\uxxxx") || o.stdout.contains("malformed \\uxxxx"));
+}
+
+/// `ConfigBase.replacedByEnv` expands `${VAR}` in every value it loaded, the shell's uppercase
+/// keys too: a `${VAR}` the FE's environment lacks fails the start even in `JAVA_OPTS`.
+#[test]
+fn an_unset_variable_in_an_uppercase_key_fails_the_fe() {
+    let mut b = FeBuild::new("3.3.2", "3.3.2");
+    b.conf = vec!["JAVA_OPTS_FOR_JDK_9 = \"-Dx=${SR_REHEARSE_TEST_UNSET}\"".into()];
+    let mut n = b.build();
+    n.start_daemon();
+    // A deadline, not a wait for the exit: an FE that wrongly starts would never exit.
+    wait_for(
+        "fe.out to name the unset variable",
+        std::time::Duration::from_secs(30),
+        || {
+            n.out()
+                .contains("no such env variable: SR_REHEARSE_TEST_UNSET")
+                .then_some(())
+        },
+    );
+    wait_for("the FE to exit", std::time::Duration::from_secs(30), || {
+        n.pid().is_none_or(|p| !alive(p)).then_some(())
+    });
 }

@@ -78,14 +78,12 @@ fn edits() -> impl Strategy<Value = Vec<(String, String)>> {
     prop::collection::vec((key.prop_map(String::from), value), 1..12)
 }
 
-/// Lines of `text` as the editor holds them.
+/// Lines of `text` as the editor holds fe.conf: Java's (a line ends at LF, CR or CRLF).
 fn lines(text: &str) -> Vec<String> {
-    let body = text.strip_suffix('\n').unwrap_or(text);
-    if text.is_empty() {
-        Vec::new()
-    } else {
-        body.split('\n').map(String::from).collect()
-    }
+    sr_rehearse::props::physical_lines(text)
+        .into_iter()
+        .map(|(l, _)| l.to_string())
+        .collect()
 }
 
 proptest! {
@@ -99,6 +97,7 @@ proptest! {
             let _ = c.get("http_port");
             let _ = c.line_of("meta_dir");
             prop_assert_eq!(c.render(), t.clone());
+            prop_assert_eq!(ConfFile::parse_be(t).render(), t.clone());
             let _ = sr_rehearse::props::parse(t);
             let _ = sr_rehearse::props::parse_map(t);
         }

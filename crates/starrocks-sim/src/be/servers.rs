@@ -13,7 +13,7 @@ use crate::http::{self, Request, Response};
 use crate::logs::Glog;
 use crate::release::Behaviour as _;
 use crate::{Fault, Release};
-use starrocks_common::props;
+use starrocks_common::beconf;
 
 /// The bound servers: the ports the heartbeat reply reports, and the heartbeat listener.
 pub(super) struct Bound {
@@ -37,7 +37,7 @@ pub(super) fn bind_servers(
     let be_port = port("be_port", 9060) as u16;
     let http_port = if steps {
         // be_http_port, with webserver_port still accepted as its alias; the later line wins.
-        props::parse(conf_text)
+        beconf::parse(conf_text)
             .into_iter()
             .filter(|e| e.key == "be_http_port" || e.key == "webserver_port")
             .filter_map(|e| e.value.trim().parse().ok())

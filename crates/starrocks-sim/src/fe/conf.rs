@@ -11,7 +11,8 @@ use super::boot::{stack, Fe, LogSlot, Stop};
 use crate::logs::{FeLog, Threshold};
 use starrocks_common::props;
 
-/// Java properties, later key wins, `${VAR}` from the environment.
+/// Java properties (`Properties.load`: LF, CR and CRLF end a line), later key wins, `${VAR}` from
+/// the environment in every value.
 pub(super) fn read_conf(fe: &mut Fe) -> Result<(), Stop> {
     let conf_path = fe.home.join("conf/fe.conf");
     let text = fs::read_to_string(&conf_path).map_err(|e| {
@@ -22,6 +23,13 @@ pub(super) fn read_conf(fe: &mut Fe) -> Result<(), Stop> {
     })?;
     let lookup = |name: &str| std::env::var(name).ok();
     for entry in props::parse(&text) {
+        // `replacedByEnv` runs over every key, the shell's uppercase ones too.
+        let value = props::expand_vars(&entry.value, &lookup).map_err(|unset| {
+            Stop::StartFailed(stack(
+                &format!("java.lang.IllegalArgumentException: {unset}"),
+                &["com.starrocks.common.ConfigBase.replacedByEnv(ConfigBase.java:290)"],
+            ))
+        })?;
         // Uppercase keys are for the shell; the FE ignores keys it does not know.
         if entry
             .key
@@ -31,12 +39,6 @@ pub(super) fn read_conf(fe: &mut Fe) -> Result<(), Stop> {
         {
             continue;
         }
-        let value = props::expand_vars(&entry.value, &lookup).map_err(|unset| {
-            Stop::StartFailed(stack(
-                &format!("java.lang.IllegalArgumentException: {unset}"),
-                &["com.starrocks.common.ConfigBase.replacedByEnv(ConfigBase.java:290)"],
-            ))
-        })?;
         fe.conf.insert(entry.key, value);
     }
     Ok(())
