@@ -83,7 +83,19 @@ fn pipeline(cfg: &BeConfig, r: &mut Runner) -> Result<(), Ending> {
     let forward = catch_unwind(AssertUnwindSafe(|| upgrade(cfg, r, &c, &j, &moved, &stage)));
     let failure = match forward {
         Ok(Ok(())) => return Ok(()),
-        Ok(Err(e)) => e,
+        Ok(Err(e)) => {
+            if r.report
+                .steps
+                .last()
+                .is_none_or(|s| s.status != StepStatus::Failed)
+            {
+                let (name, t) = stage.get();
+                r.step(name, t, StepStatus::Failed, e.summary.clone());
+            }
+            e
+        }
+        // Not recorded as a failed step: the verdict names it, and recording the step again
+        // would run its crash point again.
         Err(payload) => Ending::new(
             Verdict::Error,
             exit::INTERNAL,
@@ -93,14 +105,6 @@ fn pipeline(cfg: &BeConfig, r: &mut Runner) -> Result<(), Ending> {
             ),
         ),
     };
-    if r.report
-        .steps
-        .last()
-        .is_none_or(|s| s.status != StepStatus::Failed)
-    {
-        let (name, t) = stage.get();
-        r.step(name, t, StepStatus::Failed, failure.summary.clone());
-    }
     if !moved.get() {
         // Nothing moved: no rollback, whose stops and restarts could only make it worse (on a
         // full disk the restart fails). The node's BE (pid in preflight) was never touched.
