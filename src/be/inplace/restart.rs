@@ -11,6 +11,7 @@
 //! a refused start once.
 
 use std::fs;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::be::node::{self, Node, PidFile};
@@ -88,15 +89,19 @@ fn end_script(pid: i32) {
 
 /// Moves `be.pid` aside when it names a process that is not a live BE of this node (a zombie, an
 /// unrelated process that reused the pid, another node's BE): start_be.sh would take it for a
-/// running BE and refuse. The file is kept as `be.pid.stale-<UTC time>` and a note says so.
-pub(super) fn set_aside_stale_pid(node: &Node, notes: &mut Vec<String>) -> std::io::Result<()> {
+/// running BE and refuse. The file is kept in `aside` (the canary's backup folder, so bin/ stays
+/// exactly the old build) as `be.pid.stale-<UTC time>`, and a note says so.
+pub(super) fn set_aside_stale_pid(
+    node: &Node,
+    aside: &Path,
+    notes: &mut Vec<String>,
+) -> std::io::Result<()> {
     let PidFile::Foreign(pid, what) = node.pid_file() else {
         return Ok(());
     };
     let from = node.pid_dir.join("be.pid");
-    let to = node
-        .pid_dir
-        .join(format!("be.pid.stale-{}", Civil::now().compact()));
+    fs::create_dir_all(aside)?;
+    let to = aside.join(format!("be.pid.stale-{}", Civil::now().compact()));
     fs::rename(&from, &to)?;
     notes.push(format!(
         "{} named pid {pid}, {what}; start_be.sh would refuse to start while that pid exists, so it was moved aside to {}",
@@ -110,13 +115,14 @@ pub(super) fn set_aside_stale_pid(node: &Node, notes: &mut Vec<String>) -> std::
 /// refuses; a stale be.pid is moved aside before each try.
 pub(super) fn start_old(
     node: &Node,
+    aside: &Path,
     interrupted: Interrupted,
     notes: &mut Vec<String>,
 ) -> Result<(), StartError> {
     let mut tries = 0;
     loop {
         tries += 1;
-        set_aside_stale_pid(node, notes).map_err(StartError::SetAside)?;
+        set_aside_stale_pid(node, aside, notes).map_err(StartError::SetAside)?;
         match node::script(&node.home, "start_be.sh", &["--daemon"], START_LIMIT) {
             Ok(()) => return Ok(()),
             Err(e) if tries == 1 && interrupted().is_none() => {

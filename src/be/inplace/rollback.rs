@@ -292,7 +292,7 @@ fn restore(
         }
         None => {
             if node.running_pid().is_none() {
-                start_old(node, &interrupted, notes).map_err(RollbackError::StartOld)?;
+                start_old(node, &j.backup, &interrupted, notes).map_err(RollbackError::StartOld)?;
             }
         }
     }

@@ -348,12 +348,21 @@ fn rollback_moves_a_stale_pid_file_naming_an_unrelated_process_aside() {
         alive(unrelated.id() as i32),
         "the unrelated process was not touched"
     );
-    let stale: Vec<_> = fs::read_dir(n.home.join("run"))
+    let backup = sr_rehearse::be::inplace::read_journal(&n.home)[0]
+        .backup
+        .clone()
+        .map(PathBuf::from)
+        .unwrap();
+    let stale: Vec<_> = fs::read_dir(&backup)
         .unwrap()
         .flatten()
         .filter(|e| e.file_name().to_string_lossy().starts_with("be.pid.stale-"))
         .collect();
-    assert_eq!(stale.len(), 1, "kept beside as be.pid.stale-<time>");
+    assert_eq!(
+        stale.len(),
+        1,
+        "kept as be.pid.stale-<time> in the canary's backup folder"
+    );
     assert_eq!(n.binlib(), before);
     n.assert_one_be_serving_old_build("stale be.pid");
     let _ = unrelated.kill();
