@@ -211,11 +211,21 @@ fn rollback_refuses_a_missing_backup_and_changes_nothing() {
     );
 }
 
+/// The parent that never reaps, ended (and reaped) when the test ends.
+struct NonReaper(std::process::Child);
+
+impl Drop for NonReaper {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 impl Node {
     /// Starts the node's BE under a parent that never reaps its children (as on a host or in a
     /// container whose PID 1 reaps nothing): once the BE dies it stays a zombie, whose pid
     /// `kill -0` still finds.
-    fn start_under_a_parent_that_never_reaps(&self) -> std::process::Child {
+    fn start_under_a_parent_that_never_reaps(&self) -> NonReaper {
         use std::os::unix::process::CommandExt;
         let mut c = std::process::Command::new("bash");
         c.arg("-c")
@@ -227,7 +237,7 @@ impl Node {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .process_group(0);
-        let child = c.spawn().unwrap();
+        let child = NonReaper(c.spawn().unwrap());
         self.wait_healthy();
         child
     }
