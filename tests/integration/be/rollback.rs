@@ -378,3 +378,53 @@ fn rollback_moves_a_stale_pid_file_naming_an_unrelated_process_aside() {
     let _ = unrelated.kill();
     let _ = unrelated.wait();
 }
+
+#[test]
+fn a_rollback_beside_a_canary_is_refused_through_any_path_to_the_node() {
+    let n = Node::new("3.2.11", "3.3.5", &[]);
+    n.start();
+    let link = n.dir.path().join("link-be");
+    std::os::unix::fs::symlink(&n.home, &link).unwrap();
+    let mut first = n
+        .cmd(&[
+            "--new-be",
+            n.new_be.to_str().unwrap(),
+            "--in-place",
+            "--soak",
+            "3s",
+        ])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let me = format!("pid {} ", first.id());
+    let lock = n.home.join("sr-rehearse-canary.lock");
+    wait_for("the canary to hold the lock", T, || {
+        read(&lock).contains(&me).then_some(())
+    });
+    // The lock is the real node's: a symlink to the home, or the home with a trailing slash.
+    let slash = format!("{}/", n.home.display());
+    let refused = |home: &std::path::Path, args: &[&str]| {
+        let out = std::process::Command::new(tool_bin())
+            .arg("be")
+            .arg("--be-home")
+            .arg(home)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert_eq!(out.status.code(), Some(2), "{}: {text}", home.display());
+        assert!(text.contains(&me), "names the holder: {text}");
+    };
+    refused(&link, &["--rollback"]);
+    refused(std::path::Path::new(&slash), &["--rollback"]);
+    refused(
+        &link,
+        &["--new-be", n.new_be.to_str().unwrap(), "--in-place"],
+    );
+    assert_eq!(wait_exit(&mut first, T).code(), Some(0));
+    assert_eq!(n.last_step(), "kept");
+    if let Some(pid) = n.pid() {
+        let _ = kill(pid, Signal::SIGKILL);
+    }
+}
