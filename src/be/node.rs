@@ -102,13 +102,14 @@ pub fn describe_process(pid: i32) -> String {
         return format!("a `{comm}` that has exited and not yet been reaped by its parent");
     }
     if comm == "starrocks_be" {
-        let exe = crate::procfs::exe(pid)
-            .map(|p| p.display().to_string())
-            .unwrap_or_else(|| "unknown".into());
-        let home = home_of(pid)
-            .map(|p| p.display().to_string())
-            .unwrap_or_else(|| "unknown".into());
-        return format!("the BE of another home (STARROCKS_HOME {home}, executable {exe})");
+        let (Some(exe), Some(home)) = (crate::procfs::exe(pid), home_of(pid)) else {
+            return "a starrocks_be whose executable or home cannot be read (another user's process?)".into();
+        };
+        return format!(
+            "the BE of another home (STARROCKS_HOME {}, executable {})",
+            home.display(),
+            exe.display()
+        );
     }
     let cmd = crate::procfs::cmdline(pid).unwrap_or_default();
     let cmd: String = cmd.trim().chars().take(120).collect();
@@ -177,7 +178,11 @@ pub fn stop_scripts(home: &Path) -> Vec<i32> {
                 return false;
             };
             let args: Vec<&[u8]> = raw.split(|b| *b == 0).collect();
-            let names_script = args.iter().any(|a| a.ends_with(b"stop_be.sh"));
+            // A shell running the script (`bash .../stop_be.sh`, or the script run by its
+            // shebang), not any program that merely names it (an editor, a `tail`).
+            let shell = crate::procfs::comm(*p)
+                .is_some_and(|c| ["bash", "sh", "dash", "stop_be.sh"].contains(&c.as_str()));
+            let names_script = shell && args.iter().take(2).any(|a| a.ends_with(b"stop_be.sh"));
             let in_home = |a: &[u8]| {
                 let a = Path::new(std::ffi::OsStr::from_bytes(a));
                 a.is_absolute() && canonical(a).starts_with(home)
@@ -407,6 +412,26 @@ pub fn stop(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn this_process_is_no_be_of_any_home() {
+        let me = std::process::id() as i32;
+        let cwd = canonical(&std::env::current_dir().unwrap());
+        assert!(
+            !is_be_of(me, &cwd),
+            "not a starrocks_be, whatever its folder"
+        );
+        assert!(describe_process(me).contains("not a BE"));
+        assert_eq!(
+            canonical(Path::new("/no/such/lib/starrocks_be (deleted)")),
+            PathBuf::from("/no/such/lib/starrocks_be")
+        );
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("be.pid"), format!("{me}\n")).unwrap();
+        assert_eq!(recorded_pid(dir.path()), Some(me));
+        assert!(matches!(pid_file(&cwd, dir.path()), PidFile::Foreign(p, _) if p == me));
+        assert_eq!(running_pid(&cwd, dir.path()), None);
+    }
 
     #[test]
     fn pid_dir_follows_be_conf() {
