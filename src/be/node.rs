@@ -330,6 +330,22 @@ pub enum NodeError {
 /// Runs a BE script of `home` (start with `--daemon`, or stop) in its own session, so the BE it
 /// starts belongs to the node, not to this tool; a script still running after `limit` is killed.
 pub fn script(home: &Path, name: &str, args: &[&str], limit: Duration) -> Result<(), NodeError> {
+    script_until(home, name, args, limit, || false)
+}
+
+/// How long a stop script may go on once the BE it stops is gone: the real script notices within
+/// its one-second poll and removes be.pid; past that it waits on a pid that never goes (a zombie
+/// whose parent does not reap).
+const SCRIPT_AFTER_DONE: Duration = Duration::from_secs(2);
+
+/// [`script`], ended early (as a success) `SCRIPT_AFTER_DONE` after `done` turns true.
+fn script_until(
+    home: &Path,
+    name: &str,
+    args: &[&str],
+    limit: Duration,
+    done: impl Fn() -> bool,
+) -> Result<(), NodeError> {
     let path = home.join("bin").join(name);
     let mut cmd = Command::new("bash");
     cmd.arg(&path)
@@ -351,8 +367,18 @@ pub fn script(home: &Path, name: &str, args: &[&str], limit: Duration) -> Result
         source,
     })?;
     let until = Instant::now() + limit;
+    let mut done_at: Option<Instant> = None;
     loop {
-        match child.try_wait() {
+        let status = child.try_wait();
+        if matches!(status, Ok(None)) && done() {
+            let since = *done_at.get_or_insert_with(Instant::now);
+            if since.elapsed() >= SCRIPT_AFTER_DONE {
+                let _ = kill(Pid::from_raw(-(child.id() as i32)), Signal::SIGKILL);
+                let _ = child.wait();
+                return Ok(());
+            }
+        }
+        match status {
             Ok(Some(st)) if st.success() => return Ok(()),
             Ok(Some(status)) => return Err(NodeError::Exited { path, status }),
             Ok(None) if Instant::now() < until => std::thread::sleep(Duration::from_millis(20)),
@@ -385,7 +411,7 @@ pub fn stop(
     });
     match script {
         Some((h, _)) => {
-            let _ = self::script(h, "stop_be.sh", &[], grace);
+            let _ = script_until(h, "stop_be.sh", &[], grace, || !is_be_of(pid, home));
         }
         None => {
             let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);

@@ -10,6 +10,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
 use super::preflight::{preflight, Checked};
+use super::restart::set_aside_stale_pid;
 use super::rollback::rollback_step;
 use super::soak::soak;
 use crate::be::journal::{manifest_of, write_manifest, Entry, Journal, BACKUP_PREFIX, JOURNAL};
@@ -219,6 +220,15 @@ fn upgrade(
     tail.skip_existing();
     let mut watch = crate::watch::Watcher::new(tail, crate::watch::catalog::Role::Be);
     j.record("start-new", None)?;
+    // The old BE is gone, but a be.pid in PID_DIR may still name it unreaped (a parent that
+    // does not reap) or name a pid reused since: start_be.sh would refuse to start.
+    let mut notes = Vec::new();
+    set_aside_stale_pid(node, &j.backup, &mut notes)
+        .map_err(|e| io("move a stale be.pid aside", e))?;
+    for n in notes {
+        r.print(&format!("       {n}\n"));
+        r.report.warnings.push(n);
+    }
     node::script(home, "start_be.sh", &["--daemon"], Duration::from_secs(60))
         .map_err(|e| Ending::fail(format!("failed to start the new BE: {e}")))?;
     let start_deadline = Instant::now() + Duration::from_secs(30);

@@ -428,3 +428,28 @@ fn a_rollback_beside_a_canary_is_refused_through_any_path_to_the_node() {
         let _ = kill(pid, Signal::SIGKILL);
     }
 }
+
+#[test]
+fn a_canary_where_nothing_reaps_the_old_be_sets_its_pid_file_aside_and_starts_the_new_one() {
+    // PID_DIR outside bin/: the old BE's be.pid stays where the new start_be.sh reads it, naming
+    // a zombie that `kill -0` still finds.
+    let n = Node::new("3.2.11", "3.3.5", &[]);
+    fs::create_dir_all(n.home.join("run")).unwrap();
+    n.conf("PID_DIR = ${STARROCKS_HOME}/run");
+    let _parent = n.start_under_a_parent_that_never_reaps();
+    let old_pid = n.pid().unwrap();
+    let (code, out, j) = n.in_place(&[]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(Node::zombie(old_pid), "the old BE was never reaped");
+    assert!(
+        j["warnings"]
+            .to_string()
+            .contains(&format!("named pid {old_pid}")),
+        "{}",
+        j["warnings"]
+    );
+    assert_eq!(n.last_step(), "kept");
+    let new_pid = n.pid().expect("the new BE runs");
+    assert_ne!(new_pid, old_pid);
+    let _ = kill(new_pid, Signal::SIGKILL);
+}
