@@ -192,3 +192,23 @@ pub(super) fn soak(cfg: &BeConfig, r: &mut Runner, c: &Checked) -> Result<u32, E
         std::thread::sleep(Duration::from_millis(500).min(hard_end.saturating_duration_since(now)));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bounded_call_answers_is_cut_at_its_deadline_or_carries_its_panic() {
+        let soon = || Instant::now() + Duration::from_secs(5);
+        assert_eq!(bounded(soon(), || 7).unwrap(), 7);
+        let t = Instant::now();
+        let slow = bounded(t + Duration::from_millis(200), || {
+            std::thread::sleep(Duration::from_secs(30));
+        });
+        assert!(matches!(slow, Err(Cut::Deadline(_))), "{slow:?}");
+        assert!(t.elapsed() < Duration::from_secs(5), "cut at the deadline");
+        let panicked = std::panic::catch_unwind(|| bounded(soon(), || panic!("in the query")));
+        let payload = panicked.expect_err("the panic reaches the caller");
+        assert_eq!(payload.downcast_ref::<&str>(), Some(&"in the query"));
+    }
+}
