@@ -58,7 +58,7 @@ pub(super) fn preflight(cfg: &BeConfig, r: &mut Runner) -> Result<Checked, Endin
         // node's BE on this host, or anything else that reused the pid.
         PidFile::Foreign(p, what) => {
             return Err(Ending::bad_input(format!(
-                "{}/be.pid names pid {p}, which is {what}; this node's BE runs from {} (its executable and STARROCKS_HOME). Nothing was touched: find this node's BE and correct be.pid, or start the node, then run the canary again",
+                "{}/be.pid names pid {p}, which is {what}, not a BE of this node (a BE of this node has its executable and STARROCKS_HOME in {}). Nothing was touched: find this node's BE and correct be.pid, or start the node, then run the canary again",
                 node.pid_dir.display(),
                 home.display()
             )))
