@@ -6,7 +6,8 @@
 //! runner of the fence, the runner) can hold a crash point without depending on another.
 
 /// `SR_REHEARSE_TEST_PANIC_AT=<step>` makes the tool panic right after that step is recorded
-/// (`probe` panics inside the probe runner), so tests can prove a panic still stops the sandbox.
+/// (`probe` panics inside the probe runner, `soak` inside each round of the in-place soak), so
+/// tests can prove a panic still stops the sandbox, or rolls the in-place canary back.
 #[cfg(feature = "test-hooks")]
 pub fn test_panic_at(point: &str) {
     if std::env::var_os("SR_REHEARSE_TEST_PANIC_AT").is_some_and(|s| s == point) {

@@ -4,14 +4,22 @@
 //! through the same stop-and-clean path as any failure, with the shell's exit code for the signal:
 //! 130 for SIGINT, 143 for SIGTERM, 129 for SIGHUP (see [`exit_code`]).
 
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
 
 use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
 
 static RECEIVED: AtomicI32 = AtomicI32::new(0);
+static COUNT: AtomicU32 = AtomicU32::new(0);
 
 extern "C" fn on_signal(sig: i32) {
     RECEIVED.store(sig, Ordering::SeqCst);
+    COUNT.fetch_add(1, Ordering::SeqCst);
+}
+
+/// How many signals have arrived: a step that began after one (the in-place rollback a SIGINT
+/// started) tells a further signal from the one it is already handling.
+pub fn count() -> u32 {
+    COUNT.load(Ordering::SeqCst)
 }
 
 /// Installs the handlers for SIGINT, SIGTERM and SIGHUP.

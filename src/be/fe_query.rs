@@ -24,7 +24,7 @@ pub enum FeQueryError {
     Sql(#[from] crate::probe::mysql::SqlError),
 }
 
-fn fe_query(cfg: &BeConfig, sql: &str) -> Result<Vec<Row>, FeQueryError> {
+fn fe_query(cfg: &BeConfig, sql: &str, timeout: Duration) -> Result<Vec<Row>, FeQueryError> {
     let fe = cfg.fe.as_deref().unwrap_or_default();
     let (host, port) = fe
         .rsplit_once(':')
@@ -40,22 +40,28 @@ fn fe_query(cfg: &BeConfig, sql: &str) -> Result<Vec<Row>, FeQueryError> {
         &cfg.user,
         password.as_deref(),
         sql,
-        Duration::from_secs(10),
+        timeout,
     )?)
 }
 
 /// This node's row of SHOW BACKENDS. The outer error is a failed query (possibly transient), the
-/// inner one a row that cannot be told apart.
-pub fn backend_row(cfg: &BeConfig, node: &Node) -> Result<Result<Row, PickError>, FeQueryError> {
-    let rows = fe_query(cfg, "SHOW BACKENDS")?;
+/// inner one a row that cannot be told apart. `timeout` bounds each step of the exchange; the
+/// caller that needs the whole exchange bounded runs it where it can stop waiting for it.
+pub fn backend_row(
+    cfg: &BeConfig,
+    node: &Node,
+    timeout: Duration,
+) -> Result<Result<Row, PickError>, FeQueryError> {
+    let rows = fe_query(cfg, "SHOW BACKENDS", timeout)?;
     Ok(backends::pick(rows, &node.want(), node.hb_port))
 }
 
 /// Tables with fewer than three replicas, as `db.table (N)`, from the FE's partitions_meta.
-pub fn low_replica_tables(cfg: &BeConfig) -> Result<Vec<String>, FeQueryError> {
+pub fn low_replica_tables(cfg: &BeConfig, timeout: Duration) -> Result<Vec<String>, FeQueryError> {
     let rows = fe_query(
         cfg,
         "SELECT DB_NAME, TABLE_NAME, PARTITION_NAME, REPLICATION_NUM FROM information_schema.partitions_meta WHERE REPLICATION_NUM < 3",
+        timeout,
     )?;
     let mut out: Vec<String> = rows
         .iter()

@@ -34,7 +34,12 @@ pub struct Entry {
     pub old_pid: Option<i32>,
 }
 
-const CLOSED: &[&str] = &["kept", "rolled-back"];
+/// The steps that end a canary: the new build kept, the old one back, or a failure before the
+/// first move left the node as it was (`unchanged`).
+const CLOSED: &[&str] = &["kept", "rolled-back", UNCHANGED];
+
+/// The step that closes the journal of a canary that failed before it moved anything.
+pub const UNCHANGED: &str = "unchanged";
 
 /// The entries of the journal in `be_home`, oldest first.
 pub fn read_journal(be_home: &Path) -> Vec<Entry> {
@@ -93,6 +98,18 @@ impl Journal {
             detail,
             old_pid: None,
         })
+    }
+
+    /// Closes the journal of a canary that failed before its first move, and removes what it
+    /// wrote in the backup folder (only the manifest): the node is exactly as it was. Where the
+    /// closing line cannot be written (a full disk), the journal, which holds only this run's
+    /// lines, is removed instead, so no open journal is left for a canary that changed nothing.
+    pub fn abandon(&self) {
+        let _ = fs::remove_file(self.backup.join(MANIFEST));
+        let _ = fs::remove_dir(&self.backup);
+        if self.record(UNCHANGED, None).is_err() {
+            let _ = fs::remove_file(&self.path);
+        }
     }
 
     pub fn record_entry(&self, e: Entry) -> Result<(), Ending> {

@@ -13,7 +13,9 @@
 //! forward run would have built up.
 
 mod preflight;
+mod restart;
 mod rollback;
+mod soak;
 mod upgrade;
 
 pub use super::journal::read_journal;

@@ -7,11 +7,13 @@
 //! nothing.
 
 use std::path::PathBuf;
+use std::time::Instant;
 
-use crate::be::fe_query::{backend_row, describe_row, low_replica_tables};
+use super::soak::{backend_row_by, bounded, Cut, QUERY_LIMIT};
+use crate::be::fe_query::{describe_row, low_replica_tables};
 use crate::be::journal::{is_open, read_journal, JOURNAL};
 use crate::be::lock::{self, NodeLock};
-use crate::be::node::{self, running_pid, Node};
+use crate::be::node::{self, Node, PidFile};
 use crate::be::{conf, BeConfig};
 use crate::runner::{Ending, Runner};
 
@@ -50,12 +52,24 @@ pub(super) fn preflight(cfg: &BeConfig, r: &mut Runner) -> Result<Checked, Endin
         )));
     }
     r.report.ports.production = conf::read(&cfg.be_home)?.ports;
-    let Some(old_pid) = running_pid(&node.pid_dir) else {
-        return Err(Ending::bad_input(format!(
-            "the BE in {} is not running (no live starrocks_be in {}/be.pid); the in-place canary starts from a healthy node",
-            home.display(),
-            node.pid_dir.display()
-        )));
+    let old_pid = match node.pid_file() {
+        PidFile::Ours(p) => p,
+        // A pid that is not this node's BE is never stopped: a stale be.pid can name another
+        // node's BE on this host, or anything else that reused the pid.
+        PidFile::Foreign(p, what) => {
+            return Err(Ending::bad_input(format!(
+                "{}/be.pid names pid {p}, which is {what}, not a BE of this node (a BE of this node has its executable and STARROCKS_HOME in {}). Nothing was touched: find this node's BE and correct be.pid, or start the node, then run the canary again",
+                node.pid_dir.display(),
+                home.display()
+            )))
+        }
+        PidFile::Missing | PidFile::Dead(_) => {
+            return Err(Ending::bad_input(format!(
+                "the BE in {} is not running (no live BE of this node in {}/be.pid); the in-place canary starts from a healthy node",
+                home.display(),
+                node.pid_dir.display()
+            )))
+        }
     };
     if !node::healthy(node.http_port) {
         return Err(Ending::bad_input(format!(
@@ -72,7 +86,17 @@ pub(super) fn preflight(cfg: &BeConfig, r: &mut Runner) -> Result<Checked, Endin
         );
     }
     if cfg.fe.is_some() {
-        let row = backend_row(cfg, &node)
+        let cut = |c: Cut| match c {
+            Cut::Interrupted => Ending::interrupted(
+                "interrupted by a signal during the preflight; nothing was changed",
+            ),
+            Cut::Deadline(_) => Ending::bad_input(format!(
+                "failed to query SHOW BACKENDS: no complete answer from --fe within {}",
+                humantime::format_duration(QUERY_LIMIT)
+            )),
+        };
+        let row = backend_row_by(cfg, &node, Instant::now() + QUERY_LIMIT)
+            .map_err(cut)?
             .map_err(|e| Ending::bad_input(format!("failed to query SHOW BACKENDS: {e}")))?
             .map_err(|e| Ending::bad_input(e.to_string()))?;
         if new_version.is_none() {
@@ -81,7 +105,19 @@ pub(super) fn preflight(cfg: &BeConfig, r: &mut Runner) -> Result<Checked, Endin
                 new_be.display()
             )));
         }
-        match low_replica_tables(cfg) {
+        let c2 = cfg.clone();
+        let tables = bounded(Instant::now() + QUERY_LIMIT, move || {
+            low_replica_tables(&c2, QUERY_LIMIT).map_err(|e| e.to_string())
+        });
+        let tables = match tables {
+            Ok(t) => t,
+            Err(Cut::Interrupted) => return Err(cut(Cut::Interrupted)),
+            Err(Cut::Deadline(_)) => Err(format!(
+                "no complete answer within {}",
+                humantime::format_duration(QUERY_LIMIT)
+            )),
+        };
+        match tables {
             Ok(t) if !t.is_empty() => r.report.warnings.push(format!(
                 "tables with fewer than 3 replicas (a failed canary on this node can make them unavailable): {}",
                 t.join(", ")

@@ -10,10 +10,11 @@ use std::fs;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use super::restart::{settle, start_old, StartError};
 use crate::be::journal::{
     differences, is_open, read_journal, read_manifest, Entry, Journal, MANIFEST,
 };
-use crate::be::node::{self, running_pid, Node};
+use crate::be::node::{self, Node};
 use crate::be::BeConfig;
 use crate::report::{exit, Report, StepStatus, Verdict};
 use crate::runner::{Ending, Runner};
@@ -55,7 +56,11 @@ pub(super) enum RollbackError {
         source: std::io::Error,
     },
     #[error("the old BE did not start: {0}; bin/ and lib/ are the old build again")]
-    StartOld(#[source] node::NodeError),
+    StartOld(#[source] StartError),
+    /// A signal arrived during the rollback (after the one, if any, that began it): the files
+    /// were restored and the old BE started, but it was not waited for.
+    #[error("interrupted by signal {sig} during the rollback: {state}")]
+    Interrupted { sig: i32, state: String },
     #[error("the old build serves as pid {pid}, but other BEs of this node still run: {others:?}; stop them by hand")]
     OthersRunning { pid: i32, others: Vec<i32> },
     #[error("the old build is back in bin/ and lib/ but its BE is {} after {}; look at {}/log/be.out", if *running { "running and unhealthy" } else { "not running" }, humantime::format_duration(*waited), home.display())]
@@ -77,15 +82,46 @@ pub(super) struct UnusableBackup {
     running: String,
 }
 
+impl RollbackError {
+    /// The run's ending: exit 5 ("act now") unless a signal cut the rollback short after the old
+    /// build was put back, which ends as that signal (128 + its number) with the node's state.
+    pub(super) fn into_ending(self, failure: Option<&Ending>) -> Ending {
+        let before = failure
+            .map(|f| format!("{}; ", f.summary))
+            .unwrap_or_default();
+        match self {
+            RollbackError::Interrupted { .. } => Ending::interrupted(format!("{before}{self}")),
+            e if failure.is_some() => Ending::new(
+                Verdict::Error,
+                exit::ROLLBACK_FAILED,
+                format!("{before}AND THE ROLLBACK FAILED: {e}"),
+            ),
+            e => Ending::new(
+                Verdict::Error,
+                exit::ROLLBACK_FAILED,
+                format!("THE ROLLBACK FAILED: {e}"),
+            ),
+        }
+    }
+}
+
 /// Restores the old build and records the `rollback` step; the error says the node's state.
+/// `known_old` is the node's BE as the canary's preflight found it: kept if it still runs, even
+/// when the journal could not record it.
 pub(super) fn rollback_step(
     r: &mut Runner,
     node: &Node,
     j: &Journal,
     cfg: &BeConfig,
+    known_old: Option<i32>,
 ) -> Result<(), RollbackError> {
     let t = Instant::now();
-    let restored = restore(node, j, cfg.stop_grace, cfg.timeout);
+    let mut notes = Vec::new();
+    let restored = restore(node, j, known_old, cfg, &mut notes);
+    for n in notes {
+        r.print(&format!("       {n}\n"));
+        r.report.warnings.push(n);
+    }
     match &restored {
         Ok(()) => r.step(
             "rollback",
@@ -163,7 +199,7 @@ fn check_backup(node: &Node, j: &Journal, entries: &[Entry]) -> Result<RestorePl
             "not the old build (the new one, or partly installed)".to_string()
         }
     };
-    let running = match running_pid(&node.pid_dir) {
+    let running = match node.running_pid() {
         Some(p) => format!("a BE runs as pid {p} ({}/be.pid)", node.pid_dir.display()),
         None => format!("no BE runs ({}/be.pid names none)", node.pid_dir.display()),
     };
@@ -177,30 +213,45 @@ fn check_backup(node: &Node, j: &Journal, entries: &[Entry]) -> Result<RestorePl
     })))
 }
 
-/// Brings the old build back: check the backup, stop every BE of this node but the old one, put
-/// bin/ and lib/ back, start the old BE if it is not running, and make sure it is the one BE of the
-/// node and the one be.pid names. Every action checks the filesystem first, so running it again
-/// after a crash is safe.
+/// Brings the old build back: check the backup, let a stop a killed run began finish, stop every
+/// BE of this node but the old one, put bin/ and lib/ back, start the old BE if it is not running,
+/// and make sure it is the one BE of the node and the one be.pid names. Every action checks the
+/// filesystem and the processes first, so running it again after a crash is safe. A signal that
+/// arrives meanwhile (after the one that began a canary's rollback) cuts only the waiting short:
+/// the files are still put back and the old BE started, since a node left without either is
+/// worse.
 fn restore(
     node: &Node,
     j: &Journal,
-    grace: Duration,
-    timeout: Duration,
+    known_old: Option<i32>,
+    cfg: &BeConfig,
+    notes: &mut Vec<String>,
 ) -> Result<(), RollbackError> {
+    let signals_before = crate::signals::count();
+    let interrupted = || {
+        (crate::signals::count() > signals_before)
+            .then(|| crate::signals::interrupted().unwrap_or(15))
+    };
     let home = &node.home;
     let entries = read_journal(home);
-    let plan = check_backup(node, j, &entries)?;
+    let mut plan = check_backup(node, j, &entries)?;
+    plan.old_pid = known_old.or(plan.old_pid);
     let _ = j.record("rollback-begin", None);
-    let old_alive = |p: &Option<i32>| p.filter(|p| node::is_be(*p));
-    let old = old_alive(&plan.old_pid);
+    settle(node, plan.old_pid, cfg.timeout, &interrupted, notes);
+    let old = plan
+        .old_pid
+        .filter(|p| node::is_be_of(*p, home))
+        .or_else(|| old_build_running(node, &plan, j));
     // Any other BE of this node runs the new build.
     for pid in node::be_processes(home) {
         if Some(pid) != old {
             // Its own stop_be.sh only when be.pid names it; a stray BE is killed directly.
-            let script_home = (running_pid(&node.pid_dir) == Some(pid)).then_some(home.as_path());
-            node::stop(pid, script_home, grace).map_err(|source| RollbackError::StopNew {
-                backup: j.backup.clone(),
-                source,
+            let script = Some((home.as_path(), node.pid_dir.as_path()));
+            node::stop(pid, home, script, cfg.stop_grace).map_err(|source| {
+                RollbackError::StopNew {
+                    backup: j.backup.clone(),
+                    source,
+                }
             })?;
         }
     }
@@ -227,10 +278,10 @@ fn restore(
         }
     }
     let _ = j.record("rollback-start-old", None);
-    match old_alive(&plan.old_pid) {
+    match old.filter(|p| node::is_be_of(*p, home)) {
         // The old BE never stopped: be.pid must name it again (a new BE may have replaced it).
         Some(pid) => {
-            if running_pid(&node.pid_dir) != Some(pid) {
+            if node.running_pid() != Some(pid) {
                 fs::create_dir_all(&node.pid_dir)
                     .and_then(|_| fs::write(node.pid_dir.join("be.pid"), format!("{pid}\n")))
                     .map_err(|source| RollbackError::WritePid {
@@ -240,15 +291,27 @@ fn restore(
             }
         }
         None => {
-            if running_pid(&node.pid_dir).is_none() {
-                node::script(home, "start_be.sh", &["--daemon"], Duration::from_secs(60))
-                    .map_err(RollbackError::StartOld)?;
+            if node.running_pid().is_none() {
+                start_old(node, &j.backup, &interrupted, notes).map_err(RollbackError::StartOld)?;
             }
         }
     }
-    let until = Instant::now() + timeout;
+    let until = Instant::now() + cfg.timeout;
     while Instant::now() < until {
-        if let Some(pid) = running_pid(&node.pid_dir) {
+        if let Some(sig) = interrupted() {
+            return Err(RollbackError::Interrupted {
+                sig,
+                state: format!(
+                    "the old build is back in bin/ and lib/ and its BE {}, but it was not verified healthy; run `sr-rehearse be --be-home {} --rollback` to verify it and close the journal",
+                    match node.running_pid() {
+                        Some(p) => format!("runs as pid {p}"),
+                        None => "was started".to_string(),
+                    },
+                    home.display()
+                ),
+            });
+        }
+        if let Some(pid) = node.running_pid() {
             if node::healthy(node.http_port) && node::accepts(node.hb_port) {
                 let others: Vec<i32> = node::be_processes(home)
                     .into_iter()
@@ -264,10 +327,26 @@ fn restore(
         std::thread::sleep(Duration::from_millis(100));
     }
     Err(RollbackError::OldUnhealthy {
-        running: running_pid(&node.pid_dir).is_some(),
-        waited: timeout,
+        running: node.running_pid().is_some(),
+        waited: cfg.timeout,
         home: home.clone(),
     })
+}
+
+/// A BE of this node running the old build's own binary, once bin/ and lib/ are the old build in
+/// the home again (a rollback killed after it restarted the old build): it is kept, not
+/// restarted.
+fn old_build_running(node: &Node, plan: &RestorePlan, j: &Journal) -> Option<i32> {
+    if !plan.from_backup.is_empty() {
+        return None;
+    }
+    let m = read_manifest(&j.backup)?;
+    if !differences(&m, &node.home, "lib").is_empty() {
+        return None;
+    }
+    let binary = node.home.join("lib/starrocks_be");
+    node.running_pid()
+        .filter(|p| node::same_file(std::path::Path::new(&format!("/proc/{p}/exe")), &binary))
 }
 
 /// `sr-rehearse be --be-home DIR --rollback`: reverses an interrupted canary from its journal.
@@ -298,7 +377,7 @@ pub fn rollback(cfg: &BeConfig) -> Report {
                 entries.last().map(|e| e.step.as_str()).unwrap_or("")
             ),
         );
-        match rollback_step(&mut r, &node, &j, cfg) {
+        match rollback_step(&mut r, &node, &j, cfg, None) {
             Ok(()) => {
                 r.report.summary = format!(
                     "rolled back: {} runs its previous build again",
@@ -306,11 +385,7 @@ pub fn rollback(cfg: &BeConfig) -> Report {
                 );
                 Ok(())
             }
-            Err(state) => Err(Ending::new(
-                Verdict::Error,
-                exit::ROLLBACK_FAILED,
-                format!("THE ROLLBACK FAILED: {state}"),
-            )),
+            Err(state) => Err(state.into_ending(None)),
         }
     })();
     r.finish(

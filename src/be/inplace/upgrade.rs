@@ -4,29 +4,23 @@
 //! any failure here (an interruption included) hands the node to the rollback at once, so a run
 //! ends with either the new build serving or the old one back.
 
+use std::cell::Cell;
 use std::fs;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::{Duration, Instant};
 
 use super::preflight::{preflight, Checked};
+use super::restart::set_aside_stale_pid;
 use super::rollback::rollback_step;
-use crate::be::fe_query::{backend_row, describe_row};
+use super::soak::soak;
 use crate::be::journal::{manifest_of, write_manifest, Entry, Journal, BACKUP_PREFIX, JOURNAL};
-use crate::be::node::{self, running_pid};
+use crate::be::node;
 use crate::be::sandbox::{decide, log_files};
 use crate::be::BeConfig;
 use crate::report::{exit, Report, StepStatus, Verdict};
 use crate::runner::{Ending, Runner};
 use crate::timefmt::Civil;
 use crate::watch::tail::Tailer;
-
-/// Consecutive failed SHOW BACKENDS checks the soak tolerates before it fails: one check can meet
-/// an FE that is restarting, a dropped connection or a slow answer.
-const SOAK_SQL_FAILURES: u32 = 3;
-/// How long the node's row may say `Alive = false` before the soak fails: longer than the FE's
-/// heartbeat timeout (`heartbeat_timeout_second = 5` in fe-core Config.java) plus a heartbeat round,
-/// so the restart itself (the FE sees a new start time, then the next heartbeat) is not mistaken
-/// for a dead node.
-const ALIVE_GRACE: Duration = Duration::from_secs(10);
 
 /// `sr-rehearse be --in-place`: upgrades this node's BE, or leaves it on its old build.
 pub fn run(cfg: &BeConfig) -> Report {
@@ -81,28 +75,73 @@ fn pipeline(cfg: &BeConfig, r: &mut Runner) -> Result<(), Ending> {
         return Ok(());
     }
     let j = Journal::begin(&node.home);
-    let forward = upgrade(cfg, r, &c, &j);
-    let Err(failure) = forward else {
-        return Ok(());
-    };
-    // Any failure, interruption included, brings the old build back.
-    match rollback_step(r, node, &j, cfg) {
-        Ok(()) => Err(failure),
-        Err(state) => Err(Ending::new(
+    // Whether bin/ has left the node: before that, a failure has changed nothing.
+    let moved = Cell::new(false);
+    // The step under way, so a failure that ends it is shown as that step failing.
+    let stage = Cell::new(("backup", Instant::now()));
+    // A panic of a forward step (a probe's, the soak's) is a failure like any other: the node
+    // must not be left on an unverified build because the tool has a bug.
+    let forward = catch_unwind(AssertUnwindSafe(|| upgrade(cfg, r, &c, &j, &moved, &stage)));
+    let failure = match forward {
+        Ok(Ok(())) => return Ok(()),
+        Ok(Err(e)) => {
+            if r.report
+                .steps
+                .last()
+                .is_none_or(|s| s.status != StepStatus::Failed)
+            {
+                let (name, t) = stage.get();
+                r.step(name, t, StepStatus::Failed, e.summary.clone());
+            }
+            e
+        }
+        // Not recorded as a failed step: the verdict names it, and recording the step again
+        // would run its crash point again.
+        Err(payload) => Ending::new(
             Verdict::Error,
-            exit::ROLLBACK_FAILED,
-            format!("{}; AND THE ROLLBACK FAILED: {state}", failure.summary),
-        )),
+            exit::INTERNAL,
+            format!(
+                "internal error during the canary: {}; this is a bug of sr-rehearse, please report it",
+                panic_text(payload.as_ref())
+            ),
+        ),
+    };
+    if !moved.get() {
+        // Nothing moved: no rollback, whose stops and restarts could only make it worse (on a
+        // full disk the restart fails). The node's BE (pid in preflight) was never touched.
+        j.abandon();
+        return Err(Ending::new(
+            failure.verdict,
+            failure.code,
+            format!(
+                "{}; nothing changed: bin/ and lib/ were not moved and the BE (pid {}) was not touched",
+                failure.summary, c.old_pid
+            ),
+        ));
+    }
+    // Any failure after the first move, interruption and panic included, brings the old build
+    // back, keeping the BE preflight found if it still runs.
+    match rollback_step(r, node, &j, cfg, Some(c.old_pid)) {
+        Ok(()) => Err(failure),
+        Err(state) => Err(state.into_ending(Some(&failure))),
     }
 }
 
 /// Backup, install, stop the old BE, start and decide on the new one, soak: each journaled before
 /// it happens. Any error leaves the journal open for the rollback.
-fn upgrade(cfg: &BeConfig, r: &mut Runner, c: &Checked, j: &Journal) -> Result<(), Ending> {
+fn upgrade(
+    cfg: &BeConfig,
+    r: &mut Runner,
+    c: &Checked,
+    j: &Journal,
+    moved: &Cell<bool>,
+    stage: &Cell<(&'static str, Instant)>,
+) -> Result<(), Ending> {
     let node = &c.node;
     let home = &node.home;
     let io = |what: &str, e: std::io::Error| Ending::env(format!("failed to {what}: {e}"));
     let t = Instant::now();
+    stage.set(("backup", t));
     j.record_entry(Entry {
         step: "begin".into(),
         at: Civil::now().rfc3339(),
@@ -116,6 +155,7 @@ fn upgrade(cfg: &BeConfig, r: &mut Runner, c: &Checked, j: &Journal) -> Result<(
     j.record("backup-bin", None)?;
     fs::rename(home.join("bin"), j.backup.join("bin"))
         .map_err(|e| io("move bin/ into the backup", e))?;
+    moved.set(true);
     j.record("backup-lib", None)?;
     fs::rename(home.join("lib"), j.backup.join("lib"))
         .map_err(|e| io("move lib/ into the backup", e))?;
@@ -128,6 +168,7 @@ fn upgrade(cfg: &BeConfig, r: &mut Runner, c: &Checked, j: &Journal) -> Result<(
     r.interrupted()?;
 
     let t = Instant::now();
+    stage.set(("install", t));
     j.record("install", None)?;
     crate::workspace::copy_release_dir(&c.new_be.join("bin"), &home.join("bin"))
         .map_err(|e| io("install the new bin/", e))?;
@@ -147,16 +188,25 @@ fn upgrade(cfg: &BeConfig, r: &mut Runner, c: &Checked, j: &Journal) -> Result<(
     r.interrupted()?;
 
     let t = Instant::now();
+    stage.set(("stop old", t));
     j.record("stop-old", None)?;
     // The old stop_be.sh finds the pid file in the moved bin/; with PID_DIR elsewhere, the node's
     // (new) stop_be.sh reads it from be.conf.
-    let script_home = if node.old_pid_dir(&j.backup) == node.pid_dir {
+    let old_pid_dir = node.old_pid_dir(&j.backup);
+    let script_home = if old_pid_dir == node.pid_dir {
         home.clone()
     } else {
         j.backup.clone()
     };
-    node::stop(c.old_pid, Some(&script_home), cfg.stop_grace)
-        .map_err(|e| Ending::env(format!("failed to stop the old BE: {e}")))?;
+    // stop() signals nothing unless the pid is still this node's BE, and runs the script only
+    // when the be.pid it reads names that BE.
+    node::stop(
+        c.old_pid,
+        home,
+        Some((&script_home, &old_pid_dir)),
+        cfg.stop_grace,
+    )
+    .map_err(|e| Ending::env(format!("failed to stop the old BE: {e}")))?;
     r.step(
         "stop old",
         t,
@@ -165,23 +215,33 @@ fn upgrade(cfg: &BeConfig, r: &mut Runner, c: &Checked, j: &Journal) -> Result<(
     );
 
     let t = Instant::now();
+    stage.set(("start new", t));
     let mut tail = Tailer::new(&log_files(home));
     tail.skip_existing();
     let mut watch = crate::watch::Watcher::new(tail, crate::watch::catalog::Role::Be);
     j.record("start-new", None)?;
+    // The old BE is gone, but a be.pid in PID_DIR may still name it unreaped (a parent that
+    // does not reap) or name a pid reused since: start_be.sh would refuse to start.
+    let mut notes = Vec::new();
+    set_aside_stale_pid(node, &j.backup, &mut notes)
+        .map_err(|e| io("move a stale be.pid aside", e))?;
+    for n in notes {
+        r.print(&format!("       {n}\n"));
+        r.report.warnings.push(n);
+    }
     node::script(home, "start_be.sh", &["--daemon"], Duration::from_secs(60))
         .map_err(|e| Ending::fail(format!("failed to start the new BE: {e}")))?;
     let start_deadline = Instant::now() + Duration::from_secs(30);
-    let pid_dir = node.pid_dir.clone();
+    let (pid_dir, node_home) = (node.pid_dir.clone(), home.clone());
     let mut seen_pid = false;
     let mut exited = move |_: &mut Runner| -> Option<crate::runner::Exit> {
-        match running_pid(&pid_dir) {
+        match node::running_pid(&node_home, &pid_dir) {
             Some(_) => {
                 seen_pid = true;
                 None
             }
             None if seen_pid || Instant::now() > start_deadline => Some(crate::runner::Exit {
-                what: format!("no live starrocks_be in {}/be.pid", pid_dir.display()),
+                what: format!("no live BE of this node in {}/be.pid", pid_dir.display()),
                 signal: None,
             }),
             None => None,
@@ -204,6 +264,7 @@ fn upgrade(cfg: &BeConfig, r: &mut Runner, c: &Checked, j: &Journal) -> Result<(
     let summary = decided?;
 
     let t = Instant::now();
+    stage.set(("verify", t));
     j.record("verify", None)?;
     let errors = soak(cfg, r, c)?;
     r.step(
@@ -228,85 +289,12 @@ fn upgrade(cfg: &BeConfig, r: &mut Runner, c: &Checked, j: &Journal) -> Result<(
     Ok(())
 }
 
-/// Watches the new BE for `--soak`: the process and `/api/health` every check; with `--fe`, this
-/// node's row too, which must end Alive with exactly the new version. A failed query is reported
-/// and tolerated up to `SOAK_SQL_FAILURES` in a row; `Alive = false` up to `ALIVE_GRACE`.
-/// Returns how many queries failed.
-fn soak(cfg: &BeConfig, r: &mut Runner, c: &Checked) -> Result<u32, Ending> {
-    let node = &c.node;
-    let new_version = c.new_version.clone().unwrap_or_default();
-    let soak_end = Instant::now() + cfg.soak;
-    let (mut in_a_row, mut errors) = (0u32, 0u32);
-    let mut dead_since: Option<Instant> = None;
-    let spinner = crate::diag::Progress::spinner("soak", cfg.quiet);
-    loop {
-        r.interrupted()?;
-        spinner.set_message(&format!(
-            "soak: the new BE must stay healthy{} for {} more",
-            if cfg.fe.is_some() {
-                " and Alive in SHOW BACKENDS"
-            } else {
-                ""
-            },
-            crate::diag::short(soak_end.saturating_duration_since(Instant::now()))
-        ));
-        if running_pid(&node.pid_dir).is_none() {
-            return Err(Ending::fail("the new BE exited during the soak period"));
-        }
-        if !node::healthy(node.http_port) {
-            return Err(Ending::fail(
-                "the new BE stopped answering /api/health during the soak period",
-            ));
-        }
-        let mut settled = true;
-        if cfg.fe.is_some() {
-            match backend_row(cfg, node) {
-                Err(e) => {
-                    in_a_row += 1;
-                    errors += 1;
-                    let msg = format!(
-                        "soak: SHOW BACKENDS failed ({in_a_row} of {SOAK_SQL_FAILURES} in a row allowed): {e}"
-                    );
-                    r.print(&format!("       {msg}\n"));
-                    r.report.warnings.push(msg);
-                    if in_a_row >= SOAK_SQL_FAILURES {
-                        return Err(Ending::fail(format!(
-                            "SHOW BACKENDS failed {in_a_row} times in a row during the soak; last error: {e}"
-                        )));
-                    }
-                    settled = false;
-                }
-                Ok(Err(e)) => return Err(Ending::fail(e.to_string())),
-                Ok(Ok(row)) => {
-                    in_a_row = 0;
-                    let alive = row.get("Alive").map(String::as_str) == Some("true");
-                    let version_ok = row
-                        .get("Version")
-                        .is_some_and(|v| crate::version::reported_is(v, &new_version));
-                    if alive {
-                        dead_since = None;
-                    } else if dead_since.get_or_insert_with(Instant::now).elapsed() > ALIVE_GRACE {
-                        return Err(Ending::fail(format!(
-                            "SHOW BACKENDS has said Alive=false for more than {}: {}",
-                            humantime::format_duration(ALIVE_GRACE),
-                            describe_row(&row)
-                        )));
-                    }
-                    // The FE needs a heartbeat round to see the restarted node: judge the version
-                    // once the soak is over, allowing the same grace as for Alive.
-                    settled = alive && version_ok;
-                    if !settled && Instant::now() >= soak_end + ALIVE_GRACE {
-                        return Err(Ending::fail(format!(
-                            "SHOW BACKENDS: {} (expected Alive=true and Version {new_version})",
-                            describe_row(&row)
-                        )));
-                    }
-                }
-            }
-        }
-        if Instant::now() >= soak_end && settled {
-            return Ok(errors);
-        }
-        std::thread::sleep(Duration::from_millis(500));
-    }
+/// The message a panic carried.
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
+        .replace('\n', " ")
 }

@@ -4,6 +4,8 @@
 //! `rollback` (kill -9 at each journal step) and `readiness` (how a build is judged started).
 
 mod in_place;
+mod in_place_guards;
+mod in_place_soak;
 mod readiness;
 mod rollback;
 mod sandbox;
