@@ -59,7 +59,7 @@ pub fn render_human(r: &ScanReport) -> String {
             s.push_str(&format!("      what to do: {}\n", m.hint));
         }
     }
-    if r.matches.len() < r.counts.values().sum::<usize>() {
+    if r.matches.iter().map(|m| m.count).sum::<usize>() < r.counts.values().sum::<usize>() {
         s.push_str(&format!(
             "  (first {} matches shown; counts: {:?})\n",
             r.matches.len(),

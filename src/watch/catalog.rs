@@ -262,6 +262,10 @@ pub fn classify(line: &str, role: Role) -> Vec<&'static Signature> {
     if hits.len() > 1 {
         hits.retain(|s| s.id != "fe.start.will-exit");
     }
+    // A heartbeat refused for foreign storage is that, not a rehearsal FE's stray heartbeat.
+    if hits.iter().any(|s| s.id == "be.cluster.foreign-storage") {
+        hits.retain(|s| s.id != "be.cluster.unmatched-id");
+    }
     hits
 }
 
