@@ -204,7 +204,7 @@ const GENERIC: &[&str] = &[
 
 /// Entries that mean the node waits for something that will not come by itself: its log repeats
 /// them until a person acts. They are warnings line by line, but a log that ends waiting on one
-/// is `waiting forever`, not `still starting` (see [`crate::watch::record::Verdict`]).
+/// is `waiting forever`, not `still starting` (the verdict rule of the record module).
 const WAITS_FOREVER: &[&str] = &["fe.join.not-added", "be.cluster.foreign-storage"];
 
 /// Whether `id` names a wait that never ends by itself.
