@@ -32,6 +32,9 @@ const MAX_KNOWN_BYTES: usize = 4 << 20;
 /// Matches listed in the report (all are counted).
 const MAX_MATCHES: usize = 1000;
 
+/// A message's signatures, and the key that groups its repeats.
+type Known = (Vec<&'static Signature>, u64);
+
 /// The record being read; its bytes start at `start` in the buffer.
 struct Open {
     start: usize,
@@ -54,13 +57,14 @@ struct FileScan<'a> {
     /// After a cut record: continuation lines are dropped until the next record starts.
     dropping: bool,
     /// Messages already classified, and their signatures.
-    known: HashMap<Box<[u8]>, Vec<&'static Signature>, BuildHasherDefault<FxHasher>>,
+    /// With each, the key that groups its repeats (see [`message_hash`]).
+    known: HashMap<Box<[u8]>, Known, BuildHasherDefault<FxHasher>>,
     /// The bytes of the messages in `known`.
     known_bytes: usize,
     finder: Finder,
     /// The match each (signature, message hash) of this file was listed as: at most
     /// `MAX_MATCHES` entries, so bounded whatever the log.
-    repeats: HashMap<(&'static str, u64), usize>,
+    repeats: HashMap<(usize, u64), usize, BuildHasherDefault<FxHasher>>,
     /// Where the next literal of the catalog is (see [`FileScan::might_match`]), in the part of
     /// the buffer being read, which ends at `chunk_end`.
     next_literal: usize,
@@ -92,18 +96,21 @@ impl FileScan<'_> {
                 self.known_bytes = 0;
             }
             self.known_bytes += message.len();
-            self.known.insert(message.into(), sigs);
+            let key = message_hash(message);
+            self.known.insert(message.into(), (sigs, key));
         }
-        let sigs = &self.known[message];
+        let (sigs, key) = &self.known[message];
+        let key = *key;
         if sigs.is_empty() {
             return;
         }
         self.any_match = true;
-        let key = message_hash(message);
         for sig in sigs {
             *self.report.counts.entry(sig.id).or_default() += 1;
             // An identical record repeated (same signature, same message) is one match counted.
-            if let Some(&i) = self.repeats.get(&(sig.id, key)) {
+            // Keyed by the entry's address: each signature is one static.
+            let group = (std::ptr::from_ref(*sig) as usize, key);
+            if let Some(&i) = self.repeats.get(&group) {
                 let m = &mut self.report.matches[i];
                 m.count += 1;
                 m.last_line = line;
@@ -116,8 +123,7 @@ impl FileScan<'_> {
                     .chars()
                     .take(300)
                     .collect();
-                self.repeats
-                    .insert((sig.id, key), self.report.matches.len());
+                self.repeats.insert(group, self.report.matches.len());
                 self.report.matches.push(Match {
                     id: sig.id,
                     severity: sig.severity,
@@ -305,7 +311,7 @@ pub(super) fn scan_one(
         known: HashMap::default(),
         known_bytes: 0,
         finder: Finder::new(role),
-        repeats: HashMap::new(),
+        repeats: HashMap::default(),
         next_literal: 0,
         chunk_end: 0,
     };

@@ -158,9 +158,10 @@ pub static CATALOG: &[Signature] = &[
     sig!("be.storage.disk", Be, Fatal, r"read write test file failed|All disks are broken|No space left on device|open engine failed|fail to open StorageEngine|Fail to init meta store", "a storage disk is unusable or full", "check the disks in storage_root_path", "open engine failed, error: Internal error: init path failed, error=IO error: /data1/starrocks/storage: No space left on device"),
     sig!("be.storage.tablet-load", Be, Fatal, r"load tablets encounter failure|load tablet from header failed|there is failure when scan rockdb tablet metas|TabletManager::load_tablet_from_meta", "a tablet's meta failed to load", "a later patch release may fix it; meta_tool can drop the bad tablet", "load tablets encounter failure. stop BE process. path: /data1/starrocks/storage"),
     sig!("be.crash.signal", Be, Fatal, r"\*\*\* (SIGSEGV|SIGABRT|SIGBUS|Aborted at)", "the BE crashed", "see the stack trace in be.out", "*** SIGSEGV (@0x0) received by PID 4321 (TID 0x7f3a2b) from PID 0; stack trace: ***"),
-    // HeartbeatServer (be/src/agent/heartbeat_server.cpp) starts with the cluster id of its storage
-    // and an empty master address; a heartbeat of another cluster id is refused with
-    // `Unmatched cluster id` and both master infos. An empty cached address means no FE of the
+    // HeartbeatServer (be/src/agent/heartbeat_server.cpp): init_cluster_id_or_die puts the
+    // storage's cluster id into a master info whose address is still empty (printed by thrift as
+    // `hostname=, port=0`); a heartbeat of another cluster id is refused with `Unmatched cluster
+    // id` and both master infos. An empty cached address means no FE of the
     // storage's own cluster has reached this BE since it started: it waits for one forever. A
     // rehearsal FE reaching a production BE finds the production FE's address cached instead,
     // which stays the warning below.
