@@ -276,8 +276,8 @@ mod tests {
         out
     }
 
-    // The StarRocks lines below are real (StarRocks #53044 and #19152, the latter cut short); the CRI, Docker
-    // JSON and journald wrappings are those formats' documented shapes put around them.
+    // The StarRocks lines below are real (StarRocks #53044 and #19152, the latter cut short); the
+    // CRI, Docker JSON and journald wrappings are those formats' documented shapes around them.
     const FE: &str = "2024-11-20 14:28:03.900+08:00 ERROR (stateChangeExecutor|79) [BDBJournalCursor.deserializeData():253] fail to read journal entity key=13159, data=<DatabaseEntry offset=\"0\" size=\"2\" data=\"50 200 \"/>";
     const TRACE: &str = "java.io.EOFException: null";
 
