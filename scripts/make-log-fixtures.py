@@ -5,12 +5,16 @@ The corpus is composed, not copied: clean starts are recorded from the simulator
 StarRocks sources line by line), and each catalog signature is placed into a short log of its era
 using the catalog's own example line (the message text from the reference notes). Run it again after
 changing the catalog or the simulator:  cargo build && scripts/make-log-fixtures.py
+(`--keep-recorded` keeps the clean starts recorded before instead of recording them again).
+The real excerpts under fixtures/logs/real/ and the index fixtures/logs/SOURCES.md are not
+written here and never removed.
 """
 import gzip
 import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.request
@@ -54,7 +58,15 @@ def be_prelude(ts, version):
             + be_line(ts, "I", "backend_options.cpp:95", "localhost 10.0.0.7"))
 
 
+# Warnings that mean the node waits forever (catalog.rs, WAITS_FOREVER).
+WAITS_FOREVER = {"fe.join.not-added", "be.cluster.foreign-storage"}
+# What this script does not write and must not remove.
+NOT_OURS = {"real", "SOURCES.md"}
+
+
 def expected_for(sig):
+    if sig["id"] in WAITS_FOREVER:
+        return f"waiting forever: {sig['id']}"
     if sig["severity"] == "fatal":
         return f"failed: {sig['id']}"
     if ".ready." in sig["id"]:
@@ -122,8 +134,18 @@ def write(name, text, expected, verdict, gz=False):
 
 def main():
     catalog = json.loads(subprocess.run([TOOL, "scan", "--list", "--format", "json"], check=True, capture_output=True, text=True).stdout)
-    shutil.rmtree(OUT, ignore_errors=True)
-    os.makedirs(OUT)
+    keep_recorded = "--keep-recorded" in sys.argv[1:]
+    recorded = []
+    if keep_recorded:
+        with open(os.path.join(OUT, "expected.tsv")) as f:
+            recorded = [tuple(l.rstrip("\n").split("\t")) for l in f
+                        if l.startswith("clean-start-")]
+    os.makedirs(OUT, exist_ok=True)
+    for name in os.listdir(OUT):
+        if name in NOT_OURS or (keep_recorded and name.startswith("clean-start-")):
+            continue
+        path = os.path.join(OUT, name)
+        shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
     expected = []
     for sig in catalog:
         sid, role, sev, ex = sig["id"], sig["role"], sig["severity"], sig["example"]
@@ -202,7 +224,10 @@ def main():
     write("unnamed-be-log.txt", be_prelude(BE_NEW, "3.3.5-6d81f75")
           + be_line(BE_NEW, "I", "starrocks_be.cpp:300", "BE started successfully"), expected, "started")
     write("not-a-starrocks-log.fe.log", "hello\nthis is a shopping list\n", expected, "no StarRocks lines found")
-    record_clean_starts(expected)
+    if keep_recorded:
+        expected.extend(recorded)
+    else:
+        record_clean_starts(expected)
     with open(os.path.join(OUT, "expected.tsv"), "w") as f:
         f.write("# file\texpected verdict of `sr-rehearse scan <file>` (written by scripts/make-log-fixtures.py)\n")
         for name, verdict in expected:

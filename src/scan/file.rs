@@ -16,7 +16,7 @@ use super::{FileResult, FileVerdict, Match, ScanReport};
 use regex_automata::Span;
 
 use super::finder::Finder;
-use crate::watch::catalog::{classify, Role, Signature};
+use crate::watch::catalog::{classify, explain, Role, Signature};
 use crate::watch::record::{record_prefix_len, Verdict, MAX_RECORD_BYTES, MAX_RECORD_LINES};
 
 /// Bytes asked of the input per read.
@@ -31,6 +31,9 @@ const MAX_KNOWN: usize = 4096;
 const MAX_KNOWN_BYTES: usize = 4 << 20;
 /// Matches listed in the report (all are counted).
 const MAX_MATCHES: usize = 1000;
+
+/// A message's signatures, and the key that groups its repeats.
+type Known = (Vec<&'static Signature>, u64);
 
 /// The record being read; its bytes start at `start` in the buffer.
 struct Open {
@@ -54,10 +57,14 @@ struct FileScan<'a> {
     /// After a cut record: continuation lines are dropped until the next record starts.
     dropping: bool,
     /// Messages already classified, and their signatures.
-    known: HashMap<Box<[u8]>, Vec<&'static Signature>, BuildHasherDefault<FxHasher>>,
+    /// With each, the key that groups its repeats (see [`message_hash`]).
+    known: HashMap<Box<[u8]>, Known, BuildHasherDefault<FxHasher>>,
     /// The bytes of the messages in `known`.
     known_bytes: usize,
     finder: Finder,
+    /// The match each (signature, message hash) of this file was listed as: at most
+    /// `MAX_MATCHES` entries, so bounded whatever the log.
+    repeats: HashMap<(usize, u64), usize, BuildHasherDefault<FxHasher>>,
     /// Where the next literal of the catalog is (see [`FileScan::might_match`]), in the part of
     /// the buffer being read, which ends at `chunk_end`.
     next_literal: usize,
@@ -89,29 +96,44 @@ impl FileScan<'_> {
                 self.known_bytes = 0;
             }
             self.known_bytes += message.len();
-            self.known.insert(message.into(), sigs);
+            let key = message_hash(message);
+            self.known.insert(message.into(), (sigs, key));
         }
-        let sigs = &self.known[message];
+        let (sigs, key) = &self.known[message];
+        let key = *key;
         if sigs.is_empty() {
             return;
         }
         self.any_match = true;
         for sig in sigs {
             *self.report.counts.entry(sig.id).or_default() += 1;
+            // An identical record repeated (same signature, same message) is one match counted.
+            // Keyed by the entry's address: each signature is one static.
+            let group = (std::ptr::from_ref(*sig) as usize, key);
+            if let Some(&i) = self.repeats.get(&group) {
+                let m = &mut self.report.matches[i];
+                m.count += 1;
+                m.last_line = line;
+                continue;
+            }
             if self.report.matches.len() < MAX_MATCHES {
                 let head = bytes.split(|&b| b == b'\n').next().unwrap_or(b"");
+                let text: String = String::from_utf8_lossy(head)
+                    .trim_end_matches('\r')
+                    .chars()
+                    .take(300)
+                    .collect();
+                self.repeats.insert(group, self.report.matches.len());
                 self.report.matches.push(Match {
                     id: sig.id,
                     severity: sig.severity,
                     file: self.name.to_string(),
                     line,
-                    text: String::from_utf8_lossy(head)
-                        .trim_end_matches('\r')
-                        .chars()
-                        .take(300)
-                        .collect(),
-                    explanation: sig.explanation,
+                    explanation: explain(sig, &text),
+                    text,
                     hint: sig.remedy,
+                    count: 1,
+                    last_line: line,
                 });
             }
         }
@@ -168,7 +190,24 @@ impl FileScan<'_> {
     #[inline(always)]
     fn line(&mut self, buf: &[u8], ls: usize, le: usize) {
         self.lines += 1;
-        if let Some(prefix) = record_prefix_len(&buf[ls..le]) {
+        let prefix = record_prefix_len(&buf[ls..le]);
+        // A record glued to the end of another line: the text before it, then the record.
+        if prefix.is_none() && !self.dropping {
+            if let Some(at) = super::prefix::glued_record(&buf[ls..le]) {
+                self.piece(buf, ls, ls + at, None);
+                let glued = record_prefix_len(&buf[ls + at..le]);
+                self.piece(buf, ls + at, le, glued);
+                return;
+            }
+        }
+        self.piece(buf, ls, le, prefix);
+    }
+
+    /// One line, or one part of a line that holds a glued record; `prefix` is the length of the
+    /// record timestamp it opens with.
+    #[inline(always)]
+    fn piece(&mut self, buf: &[u8], ls: usize, le: usize, prefix: Option<usize>) {
+        if let Some(prefix) = prefix {
             let from = if self.finder.skip_prefix {
                 ls + prefix
             } else {
@@ -220,7 +259,9 @@ pub(super) fn scan_one(
     } else {
         path.display().to_string()
     };
-    let (mut input, gzip) = open(path, &name)?;
+    let (input, gzip) = open(path, &name)?;
+    // Container and journal prefixes come off before anything looks at the lines.
+    let mut input = super::prefix::Unwrap::new(input);
     let read_err = |e: io::Error| match stopped(&e) {
         Some(sig) => FileError::Interrupted(sig),
         None if gzip
@@ -270,6 +311,7 @@ pub(super) fn scan_one(
         known: HashMap::default(),
         known_bytes: 0,
         finder: Finder::new(role),
+        repeats: HashMap::default(),
         next_literal: 0,
         chunk_end: 0,
     };
@@ -346,6 +388,7 @@ pub(super) fn scan_one(
     }
     let verdict = match fs.verdict {
         Verdict::Failed(_) => FileVerdict::Failed,
+        Verdict::Waiting(_) => FileVerdict::WaitingForever,
         Verdict::Ready(_) => FileVerdict::Started,
         Verdict::Open if fs.sr_lines > 0 || fs.any_match => FileVerdict::StillStarting,
         Verdict::Open => FileVerdict::NoStarRocksLines,
@@ -355,6 +398,9 @@ pub(super) fn scan_one(
         if fs.report.verdict.is_empty() {
             fs.report.verdict = format!("failed: {id}");
         }
+    }
+    if let Verdict::Waiting(id) = fs.verdict {
+        fs.report.waiting.get_or_insert(id);
     }
     Ok(FileResult {
         file: name.clone(),
@@ -438,4 +484,19 @@ impl FxHasher {
     fn add(&mut self, word: u64) {
         self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
     }
+}
+
+/// The key of a message for grouping identical records: 64 bits of SipHash, so the key costs no
+/// memory whatever the message's length.
+fn message_hash(message: &[u8]) -> u64 {
+    // The default hasher with its fixed keys: the same message gives the same key all along.
+    #[allow(deprecated)]
+    let mut h = std::hash::SipHasher::new();
+    // The last record of a file may keep its final newline; the others do not.
+    let end = message
+        .iter()
+        .rposition(|&b| b != b'\n' && b != b'\r')
+        .map_or(0, |i| i + 1);
+    h.write(&message[..end]);
+    h.finish()
 }

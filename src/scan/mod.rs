@@ -17,6 +17,7 @@
 mod file;
 mod finder;
 mod input;
+mod prefix;
 mod render;
 
 use std::collections::BTreeMap;
@@ -38,19 +39,28 @@ pub enum FileVerdict {
     Started,
     Failed,
     StillStarting,
+    /// The log ends waiting for something that never comes by itself.
+    WaitingForever,
     #[serde(rename = "no_starrocks_lines")]
     NoStarRocksLines,
 }
 
+/// A signature found in a file: one record, or identical records repeated (same signature, same
+/// message after the timestamp), listed once with how many there were and where the last one is.
 #[derive(Debug, Clone, Serialize)]
 pub struct Match {
     pub id: &'static str,
     pub severity: Severity,
     pub file: String,
+    /// The first record's line.
     pub line: usize,
     pub text: String,
-    pub explanation: &'static str,
+    pub explanation: std::borrow::Cow<'static, str>,
     pub hint: &'static str,
+    /// How many identical records this match stands for (1 when it is not repeated).
+    pub count: usize,
+    /// The last of them's line (`line` when `count` is 1).
+    pub last_line: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -77,7 +87,7 @@ pub struct Problem {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ScanReport {
-    /// `started`, `failed: <id>`, `still starting` or `no StarRocks lines found`.
+    /// `started`, `failed: <id>`, `waiting forever: <id>`, `still starting` or `no StarRocks lines found`.
     pub verdict: String,
     pub files: Vec<FileResult>,
     /// Files that could not be scanned, each with why.
@@ -86,12 +96,18 @@ pub struct ScanReport {
     pub matches: Vec<Match>,
     /// How often each signature matched.
     pub counts: BTreeMap<&'static str, usize>,
+    /// The wait of the first file that ends waiting forever, for the verdict.
+    #[serde(skip)]
+    pub(crate) waiting: Option<&'static str>,
 }
 
 impl ScanReport {
-    /// The verdict as data: `started`, `failed`, `still_starting` or `no_starrocks_lines`, and
-    /// the signature that names a failure.
+    /// The verdict as data: `started`, `failed`, `waiting_forever`, `still_starting` or
+    /// `no_starrocks_lines`, and the signature that names a failure or a wait.
     pub fn verdict_parts(&self) -> (&'static str, Option<&str>) {
+        if let Some(id) = self.verdict.strip_prefix("waiting forever: ") {
+            return ("waiting_forever", Some(id));
+        }
         match self.verdict.strip_prefix("failed: ") {
             Some(id) => ("failed", Some(id)),
             None => match self.verdict.as_str() {
@@ -120,10 +136,10 @@ impl ScanReport {
         Ok(v)
     }
 
-    /// The documented exit code: 1 when a log failed, else 2 or 3 when a file could not be
-    /// scanned, else 0.
+    /// The documented exit code: 1 when a log failed or waits forever, else 2 or 3 when a file
+    /// could not be scanned, else 0.
     pub fn exit_code(&self) -> i32 {
-        if self.verdict.starts_with("failed") {
+        if self.verdict.starts_with("failed") || self.verdict.starts_with("waiting forever") {
             exit::FAIL
         } else {
             self.problems
@@ -159,6 +175,7 @@ pub fn scan(files: &[PathBuf], role: Option<Role>) -> Result<ScanReport, ScanErr
         problems: Vec::new(),
         matches: Vec::new(),
         counts: BTreeMap::new(),
+        waiting: None,
     };
     for path in files {
         if let Some(sig) = crate::signals::interrupted() {
@@ -176,7 +193,9 @@ pub fn scan(files: &[PathBuf], role: Option<Role>) -> Result<ScanReport, ScanErr
     }
     if report.verdict.is_empty() {
         let has = |v: FileVerdict| report.files.iter().any(|f| f.verdict == v);
-        report.verdict = if has(FileVerdict::Started) {
+        report.verdict = if let Some(id) = report.waiting {
+            format!("waiting forever: {id}")
+        } else if has(FileVerdict::Started) {
             "started".into()
         } else if has(FileVerdict::StillStarting) {
             "still starting".into()

@@ -24,6 +24,7 @@ pub fn render_human(r: &ScanReport) -> String {
                 FileVerdict::Started => "started",
                 FileVerdict::Failed => "failed",
                 FileVerdict::StillStarting => "still starting",
+                FileVerdict::WaitingForever => "waiting forever",
                 FileVerdict::NoStarRocksLines => "no StarRocks lines found",
             }
         ));
@@ -48,11 +49,17 @@ pub fn render_human(r: &ScanReport) -> String {
             m.file, m.line, m.id, m.explanation
         ));
         s.push_str(&format!("      {}\n", m.text));
+        if m.count > 1 {
+            s.push_str(&format!(
+                "      repeated {} times, lines {} to {}\n",
+                m.count, m.line, m.last_line
+            ));
+        }
         if !m.hint.is_empty() && m.severity != Severity::Progress {
             s.push_str(&format!("      what to do: {}\n", m.hint));
         }
     }
-    if r.matches.len() < r.counts.values().sum::<usize>() {
+    if r.matches.iter().map(|m| m.count).sum::<usize>() < r.counts.values().sum::<usize>() {
         s.push_str(&format!(
             "  (first {} matches shown; counts: {:?})\n",
             r.matches.len(),

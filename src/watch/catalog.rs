@@ -69,7 +69,17 @@ pub static CATALOG: &[Signature] = &[
     sig!("fe.meta.unknown-operation-type", Fe, Fatal, r"UNKNOWN Operation Type \d+", "the journal holds an operation written by a newer release (downgrade or mixed versions)", "set ignore_unknown_log_id = true (metadata_ignore_unknown_operation_type on 3.4+) until the first checkpoint, or upgrade instead; see https://docs.starrocks.io/docs/deployment/downgrade/", "java.io.IOException: UNKNOWN Operation Type 10005"),
     sig!("fe.meta.replay-failed", Fe, Fatal, r"catch exception when replaying|failed to load journal type \d+|JournalInconsistentException", "a journal entry failed to replay on the new version", "look at the entry's op code in the log; metadata_journal_skip_bad_journal_ids can skip a known-bad id; report the op code to StarRocks", "com.starrocks.journal.JournalInconsistentException: failed to load journal type 10267"),
     sig!("fe.meta.journal-init-failed", Fe, Fatal, r"failed to init journal after transfer to leader! will exit", "the new leader could not replay the journal", "see the replay error logged just before this line", "failed to init journal after transfer to leader! will exit"),
-    sig!("fe.meta.read-journal-failed", Fe, Fatal, r"fail to read journal entity key=\d+, will exit", "a journal entry could not be read", "the copied bdb/ may be incomplete; copy the meta from a stopped leader or after ALTER SYSTEM CREATE IMAGE", "fail to read journal entity key=4314, will exit"),
+    // BDBJournalCursor.deserializeData (fe-core/.../journal/bdbje/BDBJournalCursor.java) logs
+    // `fail to read journal entity key=%s, data=%s` with the exception below it (2.5+); older
+    // releases logged `fail to read journal entity key={}, will exit` and exited.
+    sig!("fe.meta.read-journal-failed", Fe, Fatal, r"fail to read journal entity key=\d+(, will exit|, data=)", "a journal entry could not be read", "the copied bdb/ may be incomplete; copy the meta from a stopped leader or after ALTER SYSTEM CREATE IMAGE", "fail to read journal entity key=4314, will exit"),
+    // The same record with its cause: JournalEntity.readFields ran out of bytes (an entry written
+    // empty or cut short, StarRocks PR #53044) ...
+    sig!("fe.meta.journal-eof", Fe, Fatal, r"(?s)fail to read journal entity key=\d+.*java\.io\.EOFException", "a journal entry ends before its fields do: it was written empty or cut short (StarRocks #53044: a failed serialization wrote an empty entry), and no release can replay it", "do not upgrade this meta: copy it again from a stopped leader; if the leader itself fails on the same key, skip that id with metadata_journal_skip_bad_journal_ids only with StarRocks support's advice, or restore the meta from a backup", "fail to read journal entity key=13159, data=<DatabaseEntry offset=\"0\" size=\"2\" data=\"50 200 \"/>\njava.io.EOFException: null"),
+    // ... or its JSON (Gson, GsonUtils in fe-core/.../persist/gson/) does not parse as the class
+    // this release expects, which the replayer reports from JournalEntity.readFields or while it
+    // replays (GlobalStateMgr.replayJournal / transferToLeader).
+    sig!("fe.meta.journal-json", Fe, Fatal, r"(?s)(fail to read journal entity|failed to init journal after transfer to leader|catch an exception when replay journal|catch exception when replaying).*com\.google\.gson\.Json\w*Exception", "a journal entry's JSON does not parse as this release's class: it was written by a release with another layout (a downgrade, or a known bug of the writing release)", "note the journal key and the class in the exception; upgrade to a patch release that reads it (search the StarRocks issues for the class), or roll back to the release that wrote it; never skip the entry without StarRocks support", "failed to init journal after transfer to leader! will exit\ncom.google.gson.JsonSyntaxException: java.lang.IllegalStateException: Expected BEGIN_OBJECT but was STRING at line 1 column 91 path $.p.m2."),
     sig!("fe.meta.image-eof", Fe, Fatal, r"load image eof", "the image file ended early (truncated, or written by another version)", "copy the meta again; if it persists, create a new image on the leader with ALTER SYSTEM CREATE IMAGE", "load image eof."),
     sig!("fe.meta.image-checksum", Fe, Fatal, r"checksum mismatch! expect \d+ actual \d+", "the v2 image does not match its checksum file", "copy the meta again from a leader that is not writing an image", "checksum mismatch! expect 123 actual 456"),
     sig!("fe.meta.bdb-version-mismatch", Fe, Fatal, r"VersionMismatchException|VERSION_MISMATCH", "the BDB JE log was written by a newer JE than this release ships (3.0 -> 2.5 rollback)", "copy starrocks-bdb-je-18.3.13.jar from 3.0 into the 2.5 lib and delete je-7.*.jar, as the downgrade guide says", "com.sleepycat.je.VersionMismatchException: (JE 7.3.7) Expected log version 14 or earlier but found 17 VERSION_MISMATCH: The existing log was written with a version of JE that is later than the running version of JE"),
@@ -90,6 +100,9 @@ pub static CATALOG: &[Signature] = &[
     sig!("fe.conf.run-mode-invalid", Fe, Fatal, r#"Invalid run_mode ".*"\. The candidates are"#, "run_mode has an unknown value", "use shared_nothing or shared_data", "Invalid run_mode \"cloud\". The candidates are \"shared_nothing\" and \"shared_data\""),
     sig!("fe.election.helper-mismatch", Fe, Fatal, r"(token|cluster id) is not equal with helper node .*will exit|Unmatched run mode with helper node", "the helper node belongs to another cluster", "do not pass --helper to a rehearsal", "token is not equal with helper node 10.0.0.2. will exit."),
     sig!("fe.election.not-in-group", Fe, Fatal, r"current node is not added to the cluster, will exit|current node role is \S+ not match with frontend recorded role", "without the election reset, the node is not in the recorded frontend list", "set bdbje_reset_election_group = true (metadata_failure_recovery on <= 3.2.4)", "current node is not added to the cluster, will exit"),
+    // NodeMgr.getClusterIdAndRoleOnStartup (fe-core/.../server/NodeMgr.java): a node started with
+    // --helper asks the helper for its role until the leader knows it, every 5 seconds, forever.
+    sig!("fe.join.not-added", Fe, Warning, r"current node is not added to the group\. please add it first\. sleep 5 seconds and retry", "waiting forever: the helper does not know this FE (it answers 400), so the FE asks again every 5 seconds and never starts until the leader adds it", "on the leader run ALTER SYSTEM ADD FOLLOWER (or OBSERVER) '<host>:<edit_log_port>' with the host exactly as this FE names itself (IP or FQDN), then check SHOW FRONTENDS", "current node is not added to the group. please add it first. sleep 5 seconds and retry, current helper nodes: [10.0.0.1:9010]"),
     sig!("fe.election.observer", Fe, Fatal, r"Current node is not in the electable_nodes list\. will exit", "the copied meta is from an OBSERVER; the reset only works on an electable node", "copy the meta of the Leader FE, not an observer", "Current node is not in the electable_nodes list. will exit"),
     sig!("fe.election.wait", Fe, Warning, r"wait globalStateMgr to be ready\. FE type: (INIT|UNKNOWN)", "the FE is waiting for an election it cannot win", "check that the election-group reset key this version honours is set (bdbje_reset_election_group from 3.1.10/3.2.5/3.3)", "wait globalStateMgr to be ready. FE type: UNKNOWN. is ready: false"),
     sig!("fe.election.too-much-time", Fe, Warning, r"It took too much time for FE to transfer to a stable state", "the election has been stuck for a minute or more", "check the reset flag and that no other FE of the recorded group is reachable", "It took too much time for FE to transfer to a stable state(LEADER/FOLLOWER), it maybe caused by one of the following reasons:"),
@@ -106,9 +119,9 @@ pub static CATALOG: &[Signature] = &[
     sig!("fe.process.pid-locked", Fe, Fatal, r"pid file is already locked|get pid file lock failed", "another FE runs from the same folder", "stop it, or use another folder", "java.io.IOException: pid file is already locked."),
     sig!("fe.disk.meta-free-space", Fe, Fatal, r"Free capacity left for meta dir: .* is less than", "StarRocks 3.2+ refuses to start with less than 5 GB free on the meta disk", "free space on the meta disk or pick another --workspace-root", "Free capacity left for meta dir: /data/starrocks/meta is less than 5GB"),
     sig!("fe.start.failed", Fe, Fatal, r"StarRocksFE start failed", "the FE threw an exception during startup (on 2.5/3.0 the JVM stays alive)", "read the exception logged with it", "StarRocksFE start failed"),
-    sig!("fe.start.will-exit", Fe, Fatal, r"(?i)will exit[.!]?\s*$|exit now\s*$", "the FE decided to exit", "read the message on this line", "unexpected state in catalog. will exit."),
+    sig!("fe.start.will-exit", Fe, Fatal, r"(?i)will exit[.!]?\s*$|exit now\s*$", "the FE decided to exit", "fix what the message names, then start the FE again", "unexpected state in catalog. will exit."),
     // ---- FE: JVM and scripts (fe.out)
-    sig!("fe.jvm.unrecognized-option", Fe, Fatal, r"Unrecognized (VM )?option", "the JDK refuses an option in JAVA_OPTS (CMS options were removed in JDK 14+)", "remove CMS/GC-logging options from JAVA_OPTS; StarRocks 3.5 needs JDK 17 with G1 options", "Unrecognized VM option 'UseConcMarkSweepGC'"),
+    sig!("fe.jvm.unrecognized-option", Fe, Fatal, r"Unrecognized (VM )?option", "the JDK refuses an option in JAVA_OPTS written for an older JDK (CMS options were removed in JDK 14, -XX:+PrintGCDateStamps and -XX:+PrintGCDetails-style GC logging in JDK 9)", "remove those options from the JAVA_OPTS line start_fe.sh uses for this JDK (on current releases JAVA_OPTS for JDK 17, JAVA_OPTS_FOR_JDK_9/11 for the older JDKs), and use -Xlog:gc* with G1 instead", "Unrecognized VM option 'UseConcMarkSweepGC'"),
     sig!("fe.jvm.create-failed", Fe, Fatal, r"Could not create the Java Virtual Machine", "the JVM did not start", "see the JVM message just before this line in fe.out", "Error: Could not create the Java Virtual Machine."),
     sig!("fe.jvm.unsupported-jdk", Fe, Fatal, r"JDK \S+ is not supported, please use JDK", "this release does not run on that JDK", "point JAVA_HOME at a supported JDK (3.5+: 17; 3.4: 11+; 3.2/3.3: 11 or 17)", "Error: JDK 11 is not supported, please use JDK version 17 or higher"),
     sig!("fe.jvm.class-version", Fe, Fatal, r"UnsupportedClassVersionError", "the release was compiled for a newer JDK", "use the JDK the release requires", "java.lang.UnsupportedClassVersionError: com/starrocks/StarRocksFE has been compiled by a more recent version of the Java Runtime (class file version 61.0)"),
@@ -121,7 +134,12 @@ pub static CATALOG: &[Signature] = &[
     sig!("be.ready.heartbeat-service", Be, Progress, r"StarRocks BE HeartBeat Service started correctly\.", "the last start line of 2.x", "", "StarRocks BE HeartBeat Service started correctly."),
     sig!("be.progress.tablet-load", Be, Progress, r"begin loading tablet from meta", "tablet meta is loading; with many tablets this takes minutes and HTTP is not up yet", "allow a longer --timeout", "begin loading tablet from meta /data1/starrocks/storage"),
     // ---- BE: host and build
-    sig!("be.cpu.avx2", Be, Fatal, r"CPU flags check failed!|Illegal instruction|terminated by SIGILL", "the CPU lacks AVX2, which StarRocks BE builds require", "run on a host with AVX2 (grep avx2 /proc/cpuinfo)", "CPU flags check failed! The following instruction sets are enabled during compiling but not supported in current running env: avx2!"),
+    // `Illegal instruction` is the shell's report of SIGILL, and 132 (128 + 4) the exit status a
+    // container runtime prints for it (`exited with code 132`).
+    sig!("be.cpu.avx2", Be, Fatal, r"CPU flags check failed!|Illegal instruction|terminated by SIGILL|exited with code 132", "the CPU lacks AVX2, which StarRocks BE builds require", "run on a host with AVX2 (grep avx2 /proc/cpuinfo)", "CPU flags check failed! The following instruction sets are enabled during compiling but not supported in current running env: avx2!"),
+    // StorageEngine::check_file_descriptor_number (be/src/storage/storage_engine.cpp): below
+    // min_file_descriptor_number (60000) open files the BE refuses to open its storage.
+    sig!("be.host.open-files", Be, Fatal, r"File descriptor number is less than \d+\. Please use \(ulimit -n\)", "the open-files limit (ulimit -n) of the BE's process is below min_file_descriptor_number (60000), so the BE refuses to start", "raise the limit where the BE is started: ulimit -n 655350 in its shell or LimitNOFILE= in its systemd unit, the container runtime's nofile ulimit (docker --ulimit nofile=655350:655350), or /etc/security/limits.conf", "File descriptor number is less than 60000. Please use (ulimit -n) to set a value equal or greater than 60000"),
     sig!("be.lib.glibc", Be, Fatal, r"version `GLIBC_[\d.]+' not found", "the host's glibc is too old for this build", "StarRocks needs glibc 2.17+; use the build for this OS", "/lib64/libc.so.6: version `GLIBC_2.14' not found (required by /opt/starrocks/be/lib/starrocks_be)"),
     sig!("be.lib.shared-library", Be, Fatal, r"error while loading shared libraries", "a shared library the BE needs is missing (wrong OS build, or libjvm without JAVA_HOME)", "use the build for this OS and set JAVA_HOME", "/opt/starrocks/be/lib/starrocks_be: error while loading shared libraries: libbfd-2.38-system.so: cannot open shared object file: No such file or directory"),
     sig!("be.lib.symbol", Be, Fatal, r"symbol lookup error", "the binary does not match the host's libraries", "use the build for this OS", "/opt/starrocks/be/lib/starrocks_be: symbol lookup error: /opt/starrocks/be/lib/starrocks_be: undefined symbol: _dl_sym, version GLIBC_PRIVATE"),
@@ -140,6 +158,14 @@ pub static CATALOG: &[Signature] = &[
     sig!("be.storage.disk", Be, Fatal, r"read write test file failed|All disks are broken|No space left on device|open engine failed|fail to open StorageEngine|Fail to init meta store", "a storage disk is unusable or full", "check the disks in storage_root_path", "open engine failed, error: Internal error: init path failed, error=IO error: /data1/starrocks/storage: No space left on device"),
     sig!("be.storage.tablet-load", Be, Fatal, r"load tablets encounter failure|load tablet from header failed|there is failure when scan rockdb tablet metas|TabletManager::load_tablet_from_meta", "a tablet's meta failed to load", "a later patch release may fix it; meta_tool can drop the bad tablet", "load tablets encounter failure. stop BE process. path: /data1/starrocks/storage"),
     sig!("be.crash.signal", Be, Fatal, r"\*\*\* (SIGSEGV|SIGABRT|SIGBUS|Aborted at)", "the BE crashed", "see the stack trace in be.out", "*** SIGSEGV (@0x0) received by PID 4321 (TID 0x7f3a2b) from PID 0; stack trace: ***"),
+    // HeartbeatServer (be/src/agent/heartbeat_server.cpp): init_cluster_id_or_die puts the
+    // storage's cluster id into a master info whose address is still empty (printed by thrift as
+    // `hostname=, port=0`); a heartbeat of another cluster id is refused with `Unmatched cluster
+    // id` and both master infos. An empty cached address means no FE of the
+    // storage's own cluster has reached this BE since it started: it waits for one forever. A
+    // rehearsal FE reaching a production BE finds the production FE's address cached instead,
+    // which stays the warning below.
+    sig!("be.cluster.foreign-storage", Be, Warning, r"Unmatched cluster id cached master info: TMasterInfo\(network_address=TNetworkAddress\(hostname=, port=0\)", "waiting forever: this BE's storage belongs to another cluster (the cluster id stored in storage_root_path), so it refuses every heartbeat of the FE that added it and never joins", "if the BE should join this cluster, point storage_root_path at this cluster's storage, or empty the paths if their data is not needed (SHOW BACKENDS shows ErrMsg: Unmatched cluster id)", "Fail to handle heartbeat: Internal error: Unmatched cluster id cached master info: TMasterInfo(network_address=TNetworkAddress(hostname=, port=0), cluster_id=417525268, epoch=0, token=<null>, backend_ip=<null>, http_port=<null>, heartbeat_flags=<null>, backend_id=<null>) received master info: TMasterInfo(network_address=TNetworkAddress(hostname=fe-0, port=9020), cluster_id=958778724, epoch=1)"),
     sig!("be.cluster.unmatched-id", Be, Warning, r"Unmatched cluster id|invalid cluster id\. ignore", "a heartbeat came from an FE of another cluster (expected for a rehearsal FE's heartbeats)", "if this is production, a rehearsal FE reached this BE: check its isolation", "Fail to handle heartbeat: Internal error: Unmatched cluster id cached master info: TMasterInfo(cluster_id=417525268) received master info: TMasterInfo(cluster_id=958778724)"),
     sig!("be.cluster.node-type", Be, Fatal, r"Unmatched node type!|was not compiled with SHARED_DATA support", "a BE/CN or shared-data/shared-nothing mismatch", "use the right binary for the cluster's run mode", "expect to be BE but actually CN,Unmatched node type!"),
 ];
@@ -177,6 +203,40 @@ const GENERIC: &[&str] = &[
     "fe.jvm.create-failed",
 ];
 
+/// Entries that mean the node waits for something that will not come by itself: its log repeats
+/// them until a person acts. They are warnings line by line, but a log that ends waiting on one
+/// is `waiting forever`, not `still starting` (the verdict rule of the record module).
+const WAITS_FOREVER: &[&str] = &["fe.join.not-added", "be.cluster.foreign-storage"];
+
+/// Whether `id` names a wait that never ends by itself.
+pub fn waits_forever(id: &str) -> bool {
+    WAITS_FOREVER.contains(&id)
+}
+
+/// What a match of `sig` on `line` means. For the catch-all `will exit` entry the message itself
+/// is the diagnosis, so it is quoted; every other entry has its fixed explanation.
+pub fn explain(sig: &Signature, line: &str) -> std::borrow::Cow<'static, str> {
+    if sig.id != "fe.start.will-exit" {
+        return sig.explanation.into();
+    }
+    // The message: after log4j's `[Class.method():line] `, without the `will exit` it ends with.
+    let first = line.lines().next().unwrap_or("");
+    let msg = first
+        .find("] ")
+        .map_or(first, |i| &first[i + 2..])
+        .trim_end();
+    let lower = msg.to_ascii_lowercase();
+    let cut = ["will exit.", "will exit!", "will exit", "exit now"]
+        .iter()
+        .find_map(|t| lower.ends_with(t).then(|| msg.len() - t.len()))
+        .unwrap_or(msg.len());
+    let msg = msg[..cut].trim_end_matches([' ', ',', '.', '!', ';']);
+    if msg.is_empty() {
+        return sig.explanation.into();
+    }
+    format!("the FE exits because \"{msg}\"").into()
+}
+
 /// Whether `id` is one of the generic entries that a specific one overrides.
 pub fn is_generic(id: &str) -> bool {
     GENERIC.contains(&id)
@@ -202,6 +262,10 @@ pub fn classify(line: &str, role: Role) -> Vec<&'static Signature> {
     // The generic "will exit" entry only counts when nothing more specific matched.
     if hits.len() > 1 {
         hits.retain(|s| s.id != "fe.start.will-exit");
+    }
+    // A heartbeat refused for foreign storage is that, not a rehearsal FE's stray heartbeat.
+    if hits.iter().any(|s| s.id == "be.cluster.foreign-storage") {
+        hits.retain(|s| s.id != "be.cluster.unmatched-id");
     }
     hits
 }

@@ -188,7 +188,7 @@ impl Watcher {
             return Err(Fatal(format!(
                 "{}: {}{}",
                 sig.id,
-                sig.explanation,
+                catalog::explain(sig, rec.head()),
                 cause.map(|c| format!(" ({c})")).unwrap_or_default()
             )));
         }

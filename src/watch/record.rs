@@ -8,7 +8,7 @@
 //! record is open) and decide with [`Verdict`]: the root cause is the most specific signature of the
 //! first fatal record, and follow-on records never override it.
 
-use super::catalog::{Severity, Signature};
+use super::catalog::{waits_forever, Severity, Signature};
 
 /// Continuation lines kept per record; a runaway stack trace cannot grow memory.
 pub const MAX_RECORD_LINES: usize = 200;
@@ -197,11 +197,15 @@ pub enum Verdict {
     /// The root cause: the most specific fatal signature of the first fatal record since the
     /// start (or since the last readiness line, when an FE failed and was restarted).
     Failed(&'static str),
+    /// The last decisive record says the node waits for something that never comes by itself
+    /// (not added to the group, storage of another cluster): it will never start or join.
+    Waiting(&'static str),
 }
 
 impl Verdict {
     /// Takes in the signatures of one complete record (as `classify` orders them) and returns the
-    /// fatal signature that now decides, if this record is the one that failed the log.
+    /// signature that now decides, if this record is the one that failed the log (fatal) or the
+    /// first that says it waits forever.
     pub fn observe(&mut self, sigs: &[&'static Signature]) -> Option<&'static Signature> {
         let top = sigs.first()?;
         if top.severity == Severity::Fatal {
@@ -213,6 +217,17 @@ impl Verdict {
         }
         if let Some(ready) = sigs.iter().find(|s| s.id.contains(".ready.")) {
             *self = Verdict::Ready(ready.id);
+            return None;
+        }
+        if matches!(self, Verdict::Failed(_)) {
+            return None;
+        }
+        // A wait that never ends: decisive from its first record, since the node says it will
+        // retry forever; a later readiness line (someone added the node) still wins.
+        if let Some(wait) = sigs.iter().find(|s| waits_forever(s.id)) {
+            let first = !matches!(self, Verdict::Waiting(_));
+            *self = Verdict::Waiting(wait.id);
+            return first.then_some(*wait);
         }
         None
     }
@@ -262,6 +277,34 @@ mod tests {
         assert_eq!(
             verdict_of(&[fail, ready]),
             Verdict::Ready("fe.ready.started")
+        );
+    }
+
+    #[test]
+    fn a_node_that_waits_forever_is_not_still_starting() {
+        let wait = "2025-07-14 11:20:45.374-04:00 WARN (main|1) [NodeMgr.getClusterIdAndRoleOnStartup():382] current node is not added to the group. please add it first. sleep 5 seconds and retry, current helper nodes: [fe-0:9010]";
+        let ready = "2025-07-14 11:30:00.000-04:00 INFO (main|1) [X.y():1] FE started successfully";
+        assert_eq!(
+            verdict_of(&[wait, wait]),
+            Verdict::Waiting("fe.join.not-added")
+        );
+        assert_eq!(
+            verdict_of(&[wait, ready]),
+            Verdict::Ready("fe.ready.started")
+        );
+        let mut v = Verdict::default();
+        assert!(
+            v.observe(&classify(wait, Role::Fe)).is_some(),
+            "the first one decides"
+        );
+        assert!(
+            v.observe(&classify(wait, Role::Fe)).is_none(),
+            "the repeats do not"
+        );
+        let fail = "2024-01-01 00:00:00,000 ERROR (main|1) [X.y():1] StarRocksFE start failed";
+        assert_eq!(
+            verdict_of(&[fail, wait]),
+            Verdict::Failed("fe.start.failed")
         );
     }
 

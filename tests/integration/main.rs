@@ -21,6 +21,7 @@ mod report_schema;
 mod run_module;
 mod safety;
 mod scan;
+mod scan_real;
 mod shared_source;
 mod sim_be;
 mod sim_cluster;

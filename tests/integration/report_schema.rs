@@ -207,13 +207,14 @@ fn check_reports_match_the_schema() {
 }
 
 /// `scan --format json` carries the same `schema` field as the run reports, its verdict as data,
-/// and matches `$defs/scan`: for a failing log, a started one, and a file it could not read.
+/// and matches `$defs/scan`: for a failing log, a started one, one waiting forever, and a file it
+/// could not read.
 #[test]
 fn scan_reports_match_the_schema() {
     let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/logs");
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("gone.fe.log");
-    let cases: [(&str, Vec<PathBuf>, &str, Value); 3] = [
+    let cases: [(&str, Vec<PathBuf>, &str, Value); 4] = [
         (
             "a downgrade",
             vec![corpus.join("fe.meta.unknown-operation-type.3.3.fe.log")],
@@ -225,6 +226,12 @@ fn scan_reports_match_the_schema() {
             vec![corpus.join("clean-start-fe-3.3.5.fe.log")],
             "started",
             Value::Null,
+        ),
+        (
+            "a follower that is never added (repeated records grouped)",
+            vec![corpus.join("real/starrocks-60847.not-added.fe.log")],
+            "waiting_forever",
+            Value::from("fe.join.not-added"),
         ),
         (
             "a missing file beside a clean start",
