@@ -363,6 +363,66 @@ fn a_fifo_is_read_and_a_signal_ends_a_waiting_scan_with_128_plus_the_signal() {
     }
 }
 
+/// Whether `pid` has its SIGINT and SIGTERM handlers installed and sleeps in the kernel: from
+/// then on a signal must reach the tool's own handling, not the default action, and it arrives
+/// while the scan waits.
+fn waiting_with_handlers(pid: u32) -> bool {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let caught = status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigCgt:"))
+        .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
+        .unwrap_or(0);
+    let handled = |sig: Signal| caught & (1 << (sig as i32 - 1)) != 0;
+    let wchan = std::fs::read_to_string(format!("/proc/{pid}/wchan")).unwrap_or_default();
+    handled(Signal::SIGINT)
+        && handled(Signal::SIGTERM)
+        && sr_rehearse::procfs::stat(pid as i32).is_some_and(|s| s.state == 'S')
+        && !wchan.is_empty()
+        && wchan != "0"
+}
+
+/// A FIFO no writer has opened yet: the scan waits for one (it used to wait inside open(), where
+/// the handlers, installed with SA_RESTART, only restarted the open) and a signal still ends it.
+#[test]
+fn a_signal_ends_a_scan_of_a_fifo_that_no_writer_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fe.log");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+    for (sig, code) in [(Signal::SIGINT, 130), (Signal::SIGTERM, 143)] {
+        let mut child = scan_cmd(&[fifo.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        wait_for(
+            "the scan to wait for a writer",
+            Duration::from_secs(20),
+            || waiting_with_handlers(pid).then_some(()),
+        );
+        kill(pid as i32, sig);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let ended = loop {
+            match child.try_wait().unwrap() {
+                Some(st) => break Some(st),
+                None if std::time::Instant::now() > deadline => break None,
+                None => std::thread::sleep(Duration::from_millis(50)),
+            }
+        };
+        let Some(st) = ended else {
+            let wchan = std::fs::read_to_string(format!("/proc/{pid}/wchan")).unwrap_or_default();
+            kill(pid as i32, Signal::SIGKILL);
+            let _ = child.wait();
+            panic!("{sig:?} did not end the scan waiting on a FIFO without writer (in {wchan})");
+        };
+        assert_eq!(st.code(), Some(code), "{sig:?}");
+        let mut err = String::new();
+        std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+        assert!(err.contains("interrupted by signal"), "{err}");
+    }
+}
+
 #[test]
 fn a_line_without_newline_is_cut_and_said_so() {
     let dir = tempfile::tempdir().unwrap();
