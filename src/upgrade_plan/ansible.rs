@@ -8,6 +8,9 @@
 use std::path::{Path, PathBuf};
 
 use super::{tool, Plan, PlanConfig, PlanError};
+// Each file is created new and renamed into place, so a link planted in --out is replaced, never
+// written through.
+use crate::report::file::write_new;
 
 fn yaml_str(s: &str) -> String {
     serde_json::to_string(s).expect("a string serialises")
@@ -78,7 +81,7 @@ pub fn write_ansible(cfg: &PlanConfig, plan: &Plan, out: &Path) -> Result<Vec<Pa
         }
     }
     let inventory = out.join("inventory.yml");
-    std::fs::write(&inventory, inv).map_err(|e| io(&inventory, e))?;
+    write_new(&inventory, inv.as_bytes()).map_err(|e| io(&inventory, e))?;
 
     let gate = r#"        argv: ["{{ sr_rehearse }}", check, --fe, "{{ gate_fe }}", --query-port, "{{ gate_query_port }}", --wait, "{{ gate_wait }}", --allow-version, "{{ target_version }}", -q]"#;
     let playbook = format!(
@@ -205,8 +208,8 @@ pub fn write_ansible(cfg: &PlanConfig, plan: &Plan, out: &Path) -> Result<Vec<Pa
 "#
     );
     let pb = out.join("playbook.yml");
-    std::fs::write(&pb, playbook).map_err(|e| io(&pb, e))?;
+    write_new(&pb, playbook.as_bytes()).map_err(|e| io(&pb, e))?;
     let fe = out.join("fe-node.yml");
-    std::fs::write(&fe, fe_node).map_err(|e| io(&fe, e))?;
+    write_new(&fe, fe_node.as_bytes()).map_err(|e| io(&fe, e))?;
     Ok(vec![inventory, pb, fe])
 }
