@@ -423,6 +423,59 @@ fn a_signal_ends_a_scan_of_a_fifo_that_no_writer_opened() {
     }
 }
 
+/// Lines packed with the beginnings of the catalog's `X.*Y` patterns (the lines that made the
+/// combined DFA thrash) are no match, the record after them still decides, and a line among them
+/// that does end with a `Y` is found.
+#[test]
+fn lines_packed_with_pattern_prefixes_keep_the_verdict() {
+    let dir = tempfile::tempdir().unwrap();
+    let frags = [
+        "RollbackException",
+        "EnvironmentFailureException",
+        "UnknownMasterException",
+        "DatabaseNotFoundException",
+        "are both present. Please make sure",
+        "is not equal with helper node",
+        "Free capacity left for meta dir: ",
+    ];
+    let ts = "2024-01-01 00:00:00,000 WARN (main|1) [A.b():1] ";
+    let mut hostile = String::new();
+    for i in 0..2000 {
+        hostile.push_str(ts);
+        for j in 0..40 {
+            hostile.push_str(frags[(i * 7 + j * 3) % frags.len()]);
+            hostile.push(' ');
+        }
+        hostile.push('\n');
+    }
+    let cases = [
+        (
+            "INFO (main|1) [StarRocksFE.start():1] FE started successfully",
+            "started",
+            "fe.ready.started",
+        ),
+        (
+            "ERROR (main|1) [A.b():1] com.sleepycat.je.rep.RollbackException: (JE 7.3.7) Node x must rollback 1 total commits(1 of which were durable)",
+            "failed: fe.meta.bdb-rollback",
+            "fe.meta.bdb-rollback",
+        ),
+        (
+            "ERROR (main|1) [A.b():1] RollbackException UnknownMasterException is not equal with helper node DatabaseNotFoundException _jeRepGroupDB",
+            "failed: fe.election.reset-stale",
+            "fe.election.reset-stale",
+        ),
+    ];
+    for (i, (last, verdict, id)) in cases.iter().enumerate() {
+        let p = dir.path().join(format!("case{i}.fe.log"));
+        std::fs::write(&p, format!("{hostile}2024-01-01 00:00:01,000 {last}\n")).unwrap();
+        let r = sr_rehearse::scan::scan(std::slice::from_ref(&p), None).unwrap();
+        assert_eq!(r.files[0].lines, 2001);
+        let found: Vec<(usize, &str)> = r.matches.iter().map(|m| (m.line, m.id)).collect();
+        assert_eq!(found, [(2001, *id)], "{verdict}");
+        assert_eq!(r.verdict, *verdict);
+    }
+}
+
 #[test]
 fn a_line_without_newline_is_cut_and_said_so() {
     let dir = tempfile::tempdir().unwrap();
