@@ -73,7 +73,7 @@ impl Compiled {
             .and_then(|hir| Prefilter::from_hir_prefix(MatchKind::LeftmostFirst, &hir))
             .filter(Prefilter::is_fast);
         Compiled {
-            dfa: build_dfa(&alternation(combined.iter().map(String::as_str)), capacity),
+            dfa: build_dfa(&combined, capacity),
             skip_prefix: patterns.iter().all(|p| cannot_start_in_a_timestamp(p)),
             literals,
             cut: cut.iter().map(Option::is_some).collect(),
@@ -90,12 +90,17 @@ impl Compiled {
         self.cut.iter().any(|&c| c)
     }
 
+    /// Whether pattern `id` of [`Compiled::dfa`] is a cut one (a match of it needs a check).
+    pub(super) fn is_cut(&self, id: usize) -> bool {
+        self.cut.get(id).copied().unwrap_or(true)
+    }
+
     /// The combined DFA of the patterns kept whole (none when every pattern was cut).
     pub(super) fn whole(&self) -> Option<&DFA> {
         self.whole
             .get_or_init(|| {
                 let kept: Vec<&str> = self.kept(false);
-                (!kept.is_empty()).then(|| build_dfa(&alternation(kept), self.capacity))
+                (!kept.is_empty()).then(|| build_dfa(&[alternation(kept)], self.capacity))
             })
             .as_ref()
     }
@@ -150,7 +155,8 @@ fn alternation<'a>(patterns: impl IntoIterator<Item = &'a str>) -> String {
         .join("|")
 }
 
-fn build_dfa(pattern: &str, capacity: usize) -> DFA {
+/// One DFA of `patterns`, each its own pattern id, so that a match state says which matched.
+fn build_dfa(patterns: &[String], capacity: usize) -> DFA {
     DFA::builder()
         .syntax(syntax_config())
         .thompson(thompson::Config::new().nfa_size_limit(Some(64 << 20)))
@@ -161,7 +167,7 @@ fn build_dfa(pattern: &str, capacity: usize) -> DFA {
                 .minimum_cache_clear_count(Some(CLEAR_BUDGET))
                 .minimum_bytes_per_state(Some(MIN_BYTES_PER_STATE)),
         )
-        .build(pattern)
+        .build_many(patterns)
         .expect("combined catalog compiles")
 }
 

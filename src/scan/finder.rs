@@ -96,34 +96,33 @@ impl Finder {
             }
             return self.exact(hay, from, to);
         }
-        match self.dfa.matches(hay, from, to) {
-            Some(false) => false,
-            Some(true) if !self.automata.has_cut() => true,
-            Some(true) => self.check_flagged(hay, from, to),
+        match self.dfa.find(hay, from, to) {
+            Some(None) => false,
+            Some(Some(_)) if !self.automata.has_cut() => true,
+            // A match state names its patterns: one kept whole is a match.
+            Some(Some(sid)) if self.dfa.names_one(sid, |id| !self.automata.is_cut(id)) => true,
+            Some(Some(_)) => self.check_flagged(hay, from, to),
             None => self.give_up(hay, from, to),
         }
     }
 
-    /// A line the combined DFA flagged, where it holds cut patterns: does a cut pattern match
-    /// whole, or one of the others?
+    /// A line the combined DFA flagged, where it holds cut patterns: does one of the patterns kept
+    /// whole match (most flagged lines of a real log are such matches, and that DFA stops at the
+    /// match), or a cut pattern whole?
     fn check_flagged(&mut self, hay: &[u8], from: usize, to: usize) -> bool {
+        if let Some(dfa) = self.automata.whole() {
+            let whole = self.whole.get_or_insert_with(|| Engine::new(dfa));
+            match whole.matches(hay, from, to) {
+                Some(true) => return true,
+                Some(false) => {}
+                None => return self.give_up(hay, from, to),
+            }
+        }
         let input = line_input(hay, from, to);
-        if self
-            .automata
+        self.automata
             .cut_whole()
             .iter()
             .any(|re| re.is_match(input.clone()))
-        {
-            return true;
-        }
-        let Some(dfa) = self.automata.whole() else {
-            return false;
-        };
-        let whole = self.whole.get_or_insert_with(|| Engine::new(dfa));
-        match whole.matches(hay, from, to) {
-            Some(m) => m,
-            None => self.give_up(hay, from, to),
-        }
     }
 
     /// A DFA gave up on this line: the exact matcher takes it and the next `cooldown` bytes.
@@ -165,16 +164,30 @@ impl Engine {
         *self.starts = [None; 257];
     }
 
-    /// Whether the DFA matches in `hay[from..to]`; `None` when it gave up. The bytes searched are
-    /// counted, since the DFA's give-up rule weighs them against the states it built.
+    /// Whether the DFA matches in `hay[from..to]`; `None` when it gave up.
     fn matches(&mut self, hay: &[u8], from: usize, to: usize) -> Option<bool> {
+        self.find(hay, from, to).map(|m| m.is_some())
+    }
+
+    /// The first match state the DFA reaches in `hay[from..to]` (`Some(None)`: no match; `None`:
+    /// it gave up). The bytes searched are counted, since the DFA's give-up rule weighs them
+    /// against the states it built.
+    fn find(&mut self, hay: &[u8], from: usize, to: usize) -> Option<Option<LazyStateID>> {
         self.cache.search_start(from);
         let found = self.walk(hay, from, to);
         self.cache.search_finish(to);
         found
     }
 
-    fn walk(&mut self, hay: &[u8], from: usize, to: usize) -> Option<bool> {
+    /// Whether the match state `sid` (just returned by [`Engine::find`]) names a pattern `pick`
+    /// accepts; a quit state names none.
+    fn names_one(&self, sid: LazyStateID, pick: impl Fn(usize) -> bool) -> bool {
+        sid.is_match()
+            && (0..self.dfa.match_len(&self.cache, sid))
+                .any(|i| pick(self.dfa.match_pattern(&self.cache, sid, i).as_usize()))
+    }
+
+    fn walk(&mut self, hay: &[u8], from: usize, to: usize) -> Option<Option<LazyStateID>> {
         let look_behind = from.checked_sub(1).map(|i| hay[i]);
         let mut sid = self.start(look_behind)?;
         let line = &hay[..to];
@@ -190,9 +203,9 @@ impl Engine {
                         .ok()?;
                 }
             } else if sid.is_match() || sid.is_quit() {
-                return Some(true);
+                return Some(Some(sid));
             } else if sid.is_dead() {
-                return Some(false);
+                return Some(None);
             } else {
                 sid = self.dfa.next_state(&mut self.cache, sid, line[at]).ok()?;
                 at += 1;
@@ -201,10 +214,10 @@ impl Engine {
         // A lazy DFA reports a match one byte late; the end of the line is that byte for the last
         // one (`$` holds there as before a newline).
         if sid.is_match() || sid.is_quit() {
-            return Some(true);
+            return Some(Some(sid));
         }
         let eoi = self.dfa.next_eoi_state(&mut self.cache, sid).ok()?;
-        Some(eoi.is_match())
+        Some(eoi.is_match().then_some(eoi))
     }
 }
 
