@@ -140,19 +140,19 @@ pub fn run(keep: bool) -> anyhow::Result<i32> {
     );
     let pass_cfg = scenario(&base, "upgrade-3.2-to-3.3", "3.2.5", "3.3.2", keep)?;
     let pass = crate::fe::run(&pass_cfg);
-    std::fs::write(reports.join("pass.json"), pass.to_json())?;
+    crate::report::file::write_new(&reports.join("pass.json"), pass.to_json().as_bytes())?;
 
     crate::output::outln(
         "\n== demo 2/4: metadata last written by 3.0.9, straight to 3.3.2 (expected: fail)\n",
     );
     let fail_cfg = scenario(&base, "skip-3.0-to-3.3", "3.0.9", "3.3.2", keep)?;
     let fail = crate::fe::run(&fail_cfg);
-    std::fs::write(reports.join("fail.json"), fail.to_json())?;
+    crate::report::file::write_new(&reports.join("fail.json"), fail.to_json().as_bytes())?;
 
     crate::output::outln("\n== demo 3/4: BE canary of a new 3.3.5 build beside a 3.2.11 node, in a sandbox (expected: pass)\n");
     let be = be_scenario(&base, keep)?;
     let canary = crate::be::run(&be);
-    std::fs::write(reports.join("be-canary.json"), canary.to_json())?;
+    crate::report::file::write_new(&reports.join("be-canary.json"), canary.to_json().as_bytes())?;
 
     crate::output::outln("\n== demo 4/4: a 3.2.11 cluster of 3 FEs and 3 BEs: check, plan the upgrade to 3.3.5, run the playbook (expected: healthy after)\n");
     let cluster_ok = crate::demo_cluster::run(&base, &reports, keep)?;

@@ -163,7 +163,7 @@ fn run_started(spec: &ClusterSpec, dir: &Path, reports: &Path, keep: bool) -> an
     });
     crate::output::outln(&fe.summary);
     let fe_report = reports.join("cluster-rehearsal.json");
-    std::fs::write(&fe_report, fe.to_json())?;
+    crate::report::file::write_new(&fe_report, fe.to_json().as_bytes())?;
     let be1 = spec.nodes.iter().find(|n| n.name == "be1").expect("be1");
     let be = crate::be::run(&crate::be::BeConfig {
         be_home: be1.home.clone(),
@@ -187,7 +187,7 @@ fn run_started(spec: &ClusterSpec, dir: &Path, reports: &Path, keep: bool) -> an
     });
     crate::output::outln(&be.summary);
     let be_report = reports.join("cluster-canary.json");
-    std::fs::write(&be_report, be.to_json())?;
+    crate::report::file::write_new(&be_report, be.to_json().as_bytes())?;
 
     crate::output::outln("\n-- upgrade-plan: the runbook, refused unless both rehearsals passed\n");
     let node_homes = spec

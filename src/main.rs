@@ -11,117 +11,76 @@ use std::process::ExitCode;
 use clap::{CommandFactory, Parser};
 use sr_rehearse::cli::{Cli, Command, Common};
 use sr_rehearse::output::{err, out, outln};
+use sr_rehearse::report::file::Guarded;
 use sr_rehearse::report::{exit, junit, Report};
 
-/// Writes the JSON and JUnit reports. A failure is printed and the other report still written;
-/// the verdict's exit code is the run's result whatever happens here.
-fn write_reports(r: &Report, json: Option<&Path>, junit_path: Option<&Path>) {
+/// Writes the JSON and JUnit reports, each as a new file (never through a link). A failure is
+/// printed and the other report still written; the verdict's exit code is the run's result
+/// whatever happens here.
+fn write_reports(r: &Report, common: &Common, guard: &Guarded) {
     let outputs = [
-        ("JSON", json, r.to_json()),
-        ("JUnit", junit_path, junit::render(r)),
+        ("JSON", common.json.as_deref(), r.to_json()),
+        ("JUnit", common.junit.as_deref(), junit::render(r)),
     ];
     for (what, path, text) in outputs {
         let Some(p) = path else { continue };
-        if let Err(e) = std::fs::write(p, text) {
-            err(&format!(
-                "sr-rehearse: failed to write the {what} report to {}: {e}; the verdict stands (exit {})\n",
-                p.display(),
-                r.exit_code
-            ));
-        }
+        write_report_file("", what, p, &text, r.exit_code, guard);
+    }
+}
+
+/// Writes one report file; a failure is printed and the verdict's exit code stands.
+fn write_report_file(command: &str, what: &str, p: &Path, text: &str, code: i32, guard: &Guarded) {
+    if let Err(e) = guard.write(p, text.as_bytes()) {
+        err(&format!(
+            "sr-rehearse{command}: failed to write the {what} report to {}: {e}; the verdict stands (exit {code})\n",
+            p.display()
+        ));
     }
 }
 
 /// Prints what `-q` asks for, writes the report files, and gives the run's exit code.
-fn emit(report: Report, common: &Common) -> i32 {
+fn emit(report: Report, common: &Common, guard: &Guarded) -> i32 {
     if common.quiet {
         outln(&sr_rehearse::report::human::verdict_line(&report));
     }
     if !common.plan {
-        write_reports(&report, common.json.as_deref(), common.junit.as_deref());
+        write_reports(&report, common, guard);
     }
     report.exit_code
 }
 
-/// `p` with its folder resolved (the file itself may not exist yet).
-fn resolved(p: &Path) -> PathBuf {
-    let parent = match p.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let dir = std::fs::canonicalize(&parent).unwrap_or(parent);
-    match p.file_name() {
-        Some(n) => dir.join(n),
-        None => dir,
-    }
-}
-
-/// Refuses report paths that would write into what the run must not touch, collide, or cannot be
-/// written, before anything runs: a report that fails at the end of an hour-long rehearsal is
-/// worse than a refusal now.
-fn check_report_paths(common: &Common, guarded: &[(&str, &Path)]) -> Result<(), String> {
-    let reports: Vec<(&str, &Path)> = [("--json", &common.json), ("--junit", &common.junit)]
+/// The report options given, with their flags.
+fn report_paths<'a>(
+    json: &'a Option<PathBuf>,
+    junit: &'a Option<PathBuf>,
+) -> Vec<(&'static str, &'a Path)> {
+    [("--json", json), ("--junit", junit)]
         .into_iter()
         .filter_map(|(f, p)| p.as_deref().map(|p| (f, p)))
-        .collect();
-    if let [(_, a), (_, b)] = reports.as_slice() {
-        if resolved(a) == resolved(b) {
-            return Err(format!(
-                "--json and --junit both name {}; give each report its own file",
-                a.display()
-            ));
-        }
-    }
-    for (flag, p) in &reports {
-        let at = resolved(p);
-        for (what, base) in guarded {
-            let base = std::fs::canonicalize(base).unwrap_or_else(|_| base.to_path_buf());
-            if at.starts_with(&base) {
-                return Err(format!(
-                    "{flag} {} is inside the {what} {}, which the run must never write; write the report elsewhere",
-                    p.display(),
-                    base.display()
-                ));
-            }
-        }
-        let writable = |q: &Path| {
-            nix::unistd::access(q, nix::unistd::AccessFlags::W_OK).is_ok()
-                && !nix::sys::statvfs::statvfs(q)
-                    .is_ok_and(|s| s.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY))
-        };
-        let problem = match std::fs::metadata(p) {
-            Ok(m) if m.is_dir() => Some("is a folder"),
-            Ok(_) if !writable(p) => Some("cannot be written"),
-            Ok(_) => None,
-            Err(_) => match at.parent() {
-                Some(d) if !d.is_dir() => Some("is in a folder that does not exist"),
-                Some(d) if !writable(d) => Some("is in a folder that cannot be written"),
-                _ => None,
-            },
-        };
-        if let Some(why) = problem {
-            return Err(format!(
-                "{flag} {} {why}; give a writable file path",
-                p.display()
-            ));
-        }
-    }
-    Ok(())
+        .collect()
 }
 
-/// Writes one report file of `check`; a failure is printed and the verdict's exit code stands.
-fn write_check_file(what: &str, path: &Path, text: String, code: i32) {
-    if let Err(e) = std::fs::write(path, text) {
-        err(&format!(
-            "sr-rehearse check: failed to write the {what} report to {}: {e}; the verdict stands (exit {code})\n",
-            path.display()
-        ));
-    }
+/// Refuses report paths that would write into what the run must not touch (directly, through a
+/// link or through a linked folder), collide, are not regular files, or cannot be written, before
+/// anything runs: a report that fails at the end of an hour-long rehearsal is worse than a refusal
+/// now, and a FIFO would hold the tool at its end. The guard is kept to write the reports with.
+fn check_report_paths(common: &Common, guarded: &[(&str, &Path)]) -> Result<Guarded, String> {
+    let guard = Guarded::new(guarded);
+    guard
+        .check_all(&report_paths(&common.json, &common.junit))
+        .map_err(|e| e.to_string())?;
+    Ok(guard)
 }
 
 /// `check`: the summary on stdout, the files asked for, the verdict's exit code.
 fn run_check(cfg: &sr_rehearse::check::CheckConfig) -> anyhow::Result<i32> {
     use sr_rehearse::check;
+    // `check` is given no local path to guard, but its reports follow the same rules.
+    let guard = Guarded::default();
+    if let Err(e) = guard.check_all(&report_paths(&cfg.json, &cfg.junit)) {
+        err(&format!("sr-rehearse check: {e}\n"));
+        return Ok(exit::BAD_INPUT);
+    }
     let checked = check::run_check(cfg);
     if let Some(sig) = sr_rehearse::signals::interrupted() {
         err(&format!(
@@ -136,7 +95,8 @@ fn run_check(cfg: &sr_rehearse::check::CheckConfig) -> anyhow::Result<i32> {
             if let (Some(p), check::CheckError::Unreachable(_)) = (&cfg.json, &e) {
                 let v = serde_json::json!({"schema": 1, "command": "check", "verdict": "unreachable",
                     "exit_code": e.exit_code(), "fe": cfg.fe, "problems": [e.to_string()]});
-                write_check_file("JSON", p, serde_json::to_string_pretty(&v)?, e.exit_code());
+                let text = serde_json::to_string_pretty(&v)?;
+                write_report_file(" check", "JSON", p, &text, e.exit_code(), &guard);
             }
             return Ok(e.exit_code());
         }
@@ -149,11 +109,11 @@ fn run_check(cfg: &sr_rehearse::check::CheckConfig) -> anyhow::Result<i32> {
     }
     if let Some(p) = &cfg.json {
         let json = serde_json::to_string_pretty(&status)?;
-        write_check_file("JSON", p, json, status.exit_code);
+        write_report_file(" check", "JSON", p, &json, status.exit_code, &guard);
     }
     if let Some(p) = &cfg.junit {
         let xml = junit::render(&check::to_report(&status));
-        write_check_file("JUnit", p, xml, status.exit_code);
+        write_report_file(" check", "JUnit", p, &xml, status.exit_code, &guard);
     }
     Ok(status.exit_code)
 }
@@ -161,6 +121,30 @@ fn run_check(cfg: &sr_rehearse::check::CheckConfig) -> anyhow::Result<i32> {
 /// `upgrade-plan`: the runbook on stdout, or the playbook files; refusals on stderr, exit 2.
 fn run_plan(cfg: &sr_rehearse::upgrade_plan::PlanConfig) -> anyhow::Result<i32> {
     use sr_rehearse::upgrade_plan::{self as up, PlanFormat};
+    if let (PlanFormat::Ansible, Some(out)) = (cfg.format, &cfg.out) {
+        // The playbook must not land in what it upgrades nor through a link planted in --out.
+        let mut guarded: Vec<(&str, &Path)> = vec![
+            ("new BE package", &cfg.new_be),
+            ("new FE package", &cfg.new_fe),
+            ("FE home", &cfg.fe_home),
+            ("BE home", &cfg.be_home),
+        ];
+        guarded.extend(
+            cfg.node_homes
+                .iter()
+                .map(|(_, p)| ("node home", p.as_path())),
+        );
+        for p in [&cfg.rehearsal_report, &cfg.canary_report]
+            .into_iter()
+            .flatten()
+        {
+            guarded.push(("rehearsal report", p));
+        }
+        if let Err(e) = Guarded::new(&guarded).check_folder("--out", out, &up::ANSIBLE_FILES) {
+            err(&format!("sr-rehearse upgrade-plan: {e}\n"));
+            return Ok(exit::BAD_INPUT);
+        }
+    }
     let plan = match up::plan(cfg) {
         Ok(p) => p,
         Err(e) => {
@@ -210,11 +194,14 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             if let Some(p) = &cfg.prod_conf {
                 guarded.push(("production fe.conf", p));
             }
-            if let Err(e) = check_report_paths(&args.common, &guarded) {
-                err(&format!("sr-rehearse fe: {e}\n"));
-                return Ok(exit::BAD_INPUT);
-            }
-            Ok(emit(sr_rehearse::fe::run(&cfg), &args.common))
+            let guard = match check_report_paths(&args.common, &guarded) {
+                Ok(g) => g,
+                Err(e) => {
+                    err(&format!("sr-rehearse fe: {e}\n"));
+                    return Ok(exit::BAD_INPUT);
+                }
+            };
+            Ok(emit(sr_rehearse::fe::run(&cfg), &args.common, &guard))
         }
         Command::Be(args) => {
             if let Err(e) = args.check_modes() {
@@ -228,11 +215,16 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             if let Some(p) = &cfg.storage_copy {
                 guarded.push(("storage root", p));
             }
-            if let Err(e) = check_report_paths(&args.common, &guarded) {
-                err(&format!("sr-rehearse be: {e}\n"));
-                return Ok(exit::BAD_INPUT);
-            }
-            Ok(emit(sr_rehearse::be::run(&cfg), &args.common))
+            let roots = sr_rehearse::be::storage_roots(&cfg.be_home);
+            guarded.extend(roots.iter().map(|p| ("storage root", p.as_path())));
+            let guard = match check_report_paths(&args.common, &guarded) {
+                Ok(g) => g,
+                Err(e) => {
+                    err(&format!("sr-rehearse be: {e}\n"));
+                    return Ok(exit::BAD_INPUT);
+                }
+            };
+            Ok(emit(sr_rehearse::be::run(&cfg), &args.common, &guard))
         }
         Command::Scan {
             files,

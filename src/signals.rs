@@ -23,6 +23,12 @@ pub fn count() -> u32 {
 }
 
 /// Installs the handlers for SIGINT, SIGTERM and SIGHUP.
+///
+/// With `SA_RESTART`, so that a signal never turns a read or write of a library (the MySQL client,
+/// the HTTP client, a copy) into an error: the flag is what ends the run. The price is that a call
+/// blocked in the kernel stays blocked, so the tool never makes one that can wait without end: a
+/// FIFO `scan` reads is opened without waiting for its writer and polled with a timeout
+/// (`scan::input`), and a report path that is a FIFO is refused before the run (`report::file`).
 pub fn install() {
     let action = SigAction::new(
         SigHandler::Handler(on_signal),

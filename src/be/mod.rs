@@ -15,7 +15,7 @@ mod lock;
 mod node;
 mod sandbox;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::report::Report;
@@ -45,6 +45,14 @@ pub struct BeConfig {
     pub quiet: bool,
     pub verbose: bool,
     pub stop_grace: Duration,
+}
+
+/// The node's storage roots as its be.conf names them (none when be.conf cannot be read: the run
+/// then refuses the node itself), for the report-path check before the run.
+pub fn storage_roots(be_home: &Path) -> Vec<PathBuf> {
+    conf::read(be_home)
+        .map(|c| c.storage_roots.iter().map(PathBuf::from).collect())
+        .unwrap_or_default()
 }
 
 /// A fresh report for a BE command: the node is the source, the new release the target.

@@ -1,5 +1,7 @@
-//! The run report: one structure, rendered as the human summary, JSON (schema 1) and JUnit.
+//! The run report: one structure, rendered as the human summary, JSON (schema 1) and JUnit, and
+//! written to the report files (`file`: checked before the run, created new, never through a link).
 
+pub mod file;
 pub mod human;
 pub mod junit;
 

@@ -2,8 +2,10 @@
 //!
 //! Inputs are files, rotated and gzip-compressed logs, FIFOs and standard input. Each is opened once
 //! and never reread, so a pipe loses no bytes; a pipe is polled before each read so that a signal
-//! ends the scan even while no data arrives. A log whose name says nothing is recognised by its
-//! first lines.
+//! ends the scan even while no data arrives. A FIFO is opened without waiting for its writer: a
+//! blocking open() would sit in the kernel until one comes, and the signal handlers (installed with
+//! `SA_RESTART`) would only restart it. A log whose name says nothing is recognised by its first
+//! lines.
 
 use std::fs::File;
 use std::io::{self, Read};
@@ -153,6 +155,24 @@ impl Read for Source {
     }
 }
 
+/// Opens `path` for reading without waiting for a FIFO's writer, then makes the file blocking
+/// again: the poll before each read (see [`Source`]) is what waits, and it wakes for a signal. On
+/// Linux a FIFO's poll reports neither data nor hang-up until a first writer has come, so a writer
+/// that opens later loses no bytes.
+fn open_without_waiting(path: &Path) -> io::Result<File> {
+    use nix::fcntl::{fcntl, FcntlArg, OFlag};
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(OFlag::O_NONBLOCK.bits())
+        .open(path)?;
+    let fd = file.as_raw_fd();
+    let flags = OFlag::from_bits_retain(fcntl(fd, FcntlArg::F_GETFL)?);
+    fcntl(fd, FcntlArg::F_SETFL(flags - OFlag::O_NONBLOCK))?;
+    Ok(file)
+}
+
 /// Opens `path` (`-` is standard input), decompressing gzip found by its magic bytes. Nothing is
 /// read twice and nothing is reopened, so pipes, FIFOs and `/dev/stdin` lose no bytes.
 pub(super) fn open(path: &Path, name: &str) -> Result<(Box<dyn Read>, bool), FileError> {
@@ -167,7 +187,7 @@ pub(super) fn open(path: &Path, name: &str) -> Result<(Box<dyn Read>, bool), Fil
         if meta.is_dir() {
             return Err(FileError::Directory(name.into()));
         }
-        File::open(path).map_err(|e| FileError::Open(name.into(), e))?
+        open_without_waiting(path).map_err(|e| FileError::Open(name.into(), e))?
     };
     let pollable = !file
         .metadata()

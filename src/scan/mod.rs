@@ -14,6 +14,7 @@
 //! A file that cannot be read or recognised is reported and the others are still scanned; a signal
 //! ends the scan with 128 + the signal (130, 143), even while it waits on a pipe or a FIFO.
 
+mod automata;
 mod file;
 mod finder;
 mod input;

@@ -15,6 +15,9 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use super::{tool, Plan, PlanConfig, PlanError};
+// Each file is created new and renamed into place, so a link planted in --out is replaced, never
+// written through.
+use crate::report::file::write_new;
 
 /// `s` as a literal YAML string Ansible never templates.
 fn unsafe_str(s: &str) -> String {
@@ -141,7 +144,7 @@ pub fn write_ansible(cfg: &PlanConfig, plan: &Plan, out: &Path) -> Result<Vec<Pa
     }
     std::fs::create_dir_all(out).map_err(|e| io(out, e))?;
     let inventory = out.join("inventory.yml");
-    std::fs::write(&inventory, inv).map_err(|e| io(&inventory, e))?;
+    write_new(&inventory, inv.as_bytes()).map_err(|e| io(&inventory, e))?;
 
     // Commands as block sequences, one word per line: ansible-lint's production profile refuses
     // lines over 160 characters, and a word per line reads better in a diff anyway.
@@ -307,9 +310,9 @@ pub fn write_ansible(cfg: &PlanConfig, plan: &Plan, out: &Path) -> Result<Vec<Pa
 "#
     );
     let pb = out.join("playbook.yml");
-    std::fs::write(&pb, playbook).map_err(|e| io(&pb, e))?;
+    write_new(&pb, playbook.as_bytes()).map_err(|e| io(&pb, e))?;
     let fe = out.join("fe-node.yml");
-    std::fs::write(&fe, fe_node).map_err(|e| io(&fe, e))?;
+    write_new(&fe, fe_node.as_bytes()).map_err(|e| io(&fe, e))?;
     Ok(vec![inventory, pb, fe])
 }
 

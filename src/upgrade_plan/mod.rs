@@ -29,6 +29,9 @@ pub use ansible::write_ansible;
 pub use model::{next_line, plan};
 pub use text::render_text;
 
+/// The files `--format ansible` writes into --out, each as a new file (never through a link).
+pub const ANSIBLE_FILES: [&str; 3] = ["inventory.yml", "playbook.yml", "fe-node.yml"];
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum PlanFormat {
     /// A runbook on stdout.

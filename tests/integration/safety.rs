@@ -119,6 +119,10 @@ fn report_paths_are_checked_before_anything_runs() {
             "does not exist",
         ),
         (vec!["--junit".into(), r.dir.path().into()], "is a folder"),
+        (
+            vec!["--json".into(), "/dev/full".into()],
+            "is a character device",
+        ),
     ];
     for (args, want) in cases {
         let before = tree_digest(&r.meta);
@@ -135,20 +139,50 @@ fn report_paths_are_checked_before_anything_runs() {
 }
 
 /// A report that cannot be written is printed, the other is still written, and the exit code is
-/// the verdict's (here 1, a failed rehearsal), not the error's.
+/// the verdict's (here 1, a failed rehearsal), not the error's. The JSON report's folder is a
+/// tmpfs with no inode left, mounted in a mount namespace of the tool's own: it passes the check
+/// before the run (it exists and can be written) and the write at the end fails.
 #[test]
 fn a_failed_report_write_keeps_the_verdict() {
+    if !is_root() {
+        return skip(
+            "a_failed_report_write_keeps_the_verdict",
+            "mounting a tmpfs needs root",
+        );
+    }
     let r = Rehearsal::new("3.0.9", "3.3.2", &[], &[]);
+    let full = r.dir.path().join("full");
+    fs::create_dir(&full).unwrap();
     let junit = r.dir.path().join("r.xml");
-    let out = r
-        .command(&["--json", "/dev/full", "--junit"])
+    let tool = r.command(&["--json"]);
+    let mut c = Command::new("unshare");
+    c.args(["--mount", "--propagation", "private", "sh", "-c"])
+        .arg(r#"mount -t tmpfs -o nr_inodes=1,size=64k none "$0" && exec "$@""#)
+        .arg(&full)
+        .arg(tool.get_program())
+        .args(tool.get_args())
+        .arg(full.join("r.json"))
+        .arg("--junit")
         .arg(&junit)
-        .output()
-        .unwrap();
+        .envs(tool.get_envs().filter_map(|(k, v)| v.map(|v| (k, v))))
+        .stdin(Stdio::null());
+    let out = match c.output() {
+        Ok(o) => o,
+        Err(e) => {
+            return skip(
+                "a_failed_report_write_keeps_the_verdict",
+                format!("unshare: {e}"),
+            )
+        }
+    };
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(
-        err.contains("failed to write the JSON report to /dev/full"),
+        err.contains(&format!(
+            "failed to write the JSON report to {}",
+            full.join("r.json").display()
+        )) && err.contains("No space left on device")
+            && err.contains("the verdict stands (exit 1)"),
         "{err}"
     );
     let xml = fs::read_to_string(&junit).unwrap();
@@ -156,6 +190,11 @@ fn a_failed_report_write_keeps_the_verdict() {
     assert!(
         doc.descendants().any(|n| n.has_tag_name("failure")),
         "{xml}"
+    );
+    assert_eq!(
+        fs::read_dir(&full).unwrap().count(),
+        0,
+        "the mount was the tool's own"
     );
     r.assert_no_process_left();
 }
