@@ -80,24 +80,8 @@ pub struct HostileFe {
     requests: Arc<Mutex<Vec<String>>>,
 }
 
-const FE_COLUMNS: [&str; 16] = [
-    "Name",
-    "IP",
-    "EditLogPort",
-    "HttpPort",
-    "QueryPort",
-    "RpcPort",
-    "Role",
-    "ClusterId",
-    "Join",
-    "Alive",
-    "ReplayedJournalId",
-    "LastHeartbeat",
-    "IsHelper",
-    "ErrMsg",
-    "StartTime",
-    "Version",
-];
+/// The columns of SHOW FRONTENDS, as the simulator answers them (FrontendsProcNode.TITLE_NAMES).
+use starrocks_sim::answers::FRONTENDS_COLUMNS as FE_COLUMNS;
 const BE_COLUMNS: [&str; 15] = [
     "BackendId",
     "IP",
