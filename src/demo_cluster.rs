@@ -240,10 +240,11 @@ fn run_started(spec: &ClusterSpec, dir: &Path, reports: &Path, keep: bool) -> an
         .status()
         .is_ok_and(|s| s.success());
     if !ansible {
+        // No command to paste: the playbook gates on this simulated cluster, which the demo stops
+        // at its end (and removes, without --keep), so it could not run afterwards.
         crate::output::outln(&format!(
-            "\n-- ansible-playbook is not installed, so the playbook was written but not run.\n   Install it with `pip install ansible-core` (scripts/install-deps.sh does), then:\n   ansible-playbook -i {} {}",
-            files[0].display(),
-            files[1].display()
+            "\n-- ansible-playbook is not installed, so the playbook was written to {} but not run.\n   Install it with `pip install ansible-core` (scripts/install-deps.sh does) and run the demo again\n   to see it upgrade this cluster; `sr-rehearse demo --keep` keeps the files to read.",
+            files[0].parent().unwrap_or(&files[0]).display(),
         ));
         return Ok(healthy && fe.verdict == Verdict::Pass && be.verdict == Verdict::Pass);
     }
