@@ -1,4 +1,4 @@
-//! Building the automata the [`super::finder::Finder`] runs: the combined catalog of a role as a
+//! Building the automata the finder (`finder.rs`) runs: the combined catalog of a role as a
 //! lazy DFA, with each `X.*Y` pattern cut to its literal prefixes, and the exact matchers that
 //! check what that DFA flags.
 //!

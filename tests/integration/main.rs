@@ -5,6 +5,7 @@ mod check;
 mod clean_kept;
 mod cli;
 mod copy;
+mod demo;
 mod error_types;
 mod fe;
 mod fe_conf;

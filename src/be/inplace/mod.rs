@@ -12,6 +12,7 @@
 //! rollback also runs alone (`--rollback`, after a killed run) and must not depend on the state a
 //! forward run would have built up.
 
+mod bounded;
 mod preflight;
 mod restart;
 mod rollback;

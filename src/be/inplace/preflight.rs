@@ -9,7 +9,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use super::soak::{backend_row_by, bounded, Cut, QUERY_LIMIT};
+use super::bounded::{backend_row_by, bounded, Cut, QUERY_LIMIT};
 use crate::be::fe_query::{describe_row, low_replica_tables};
 use crate::be::journal::{is_open, read_journal, JOURNAL};
 use crate::be::lock::{self, NodeLock};
