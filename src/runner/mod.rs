@@ -204,9 +204,11 @@ impl Runner {
     /// Ends the run as interrupted if a signal arrived.
     pub fn interrupted(&self) -> Result<(), Ending> {
         match crate::signals::interrupted() {
-            Some(sig) => Err(Ending::interrupted(format!(
+            // Only a run that started a sandbox has one to stop; the in-place canary has none.
+            Some(sig) if self.launched() => Err(Ending::interrupted(format!(
                 "interrupted by signal {sig}; the sandbox was stopped"
             ))),
+            Some(sig) => Err(Ending::interrupted(format!("interrupted by signal {sig}"))),
             None => Ok(()),
         }
     }

@@ -151,14 +151,14 @@ fn sigterm_during_a_trickling_soak_rolls_back_at_once_with_143() {
     wait_for("a soak query stuck on the trickling FE", T, || {
         (trickled.load(Ordering::SeqCst) >= 1).then_some(())
     });
-    let t = Instant::now();
     kill(child.id() as i32, Signal::SIGTERM);
     let st = ended_within(&mut child, Duration::from_secs(30));
     assert_eq!(st.code(), Some(143));
-    assert!(
-        t.elapsed() < Duration::from_secs(15),
-        "took {:?}",
-        t.elapsed()
-    );
+    let j: serde_json::Value =
+        serde_json::from_str(&read(&n.dir.path().join("report.json"))).unwrap();
+    let summary = j["summary"].as_str().unwrap();
+    assert!(summary.contains("interrupted by signal 15"), "{summary}");
+    // The in-place canary has no sandbox, so its account names none.
+    assert!(!summary.contains("sandbox"), "{summary}");
     assert_rolled_back(&n, &before);
 }
