@@ -256,7 +256,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                 ));
                 return Ok(exit::BAD_INPUT);
             }
-            clap_mangen::generate_to(Cli::command(), &dir).map_err(|e| {
+            write_man_pages(&dir).map_err(|e| {
                 anyhow::anyhow!(
                     "failed to write the manual pages into {}: {e}",
                     dir.display()
@@ -278,6 +278,23 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             older_than,
         })?),
     }
+}
+
+/// The manual pages, one per command as `clap_mangen::generate_to` names them, each written as a
+/// new file renamed into place: a link planted in `--out` is replaced, never written through.
+fn write_man_pages(dir: &std::path::Path) -> std::io::Result<()> {
+    fn each(cmd: clap::Command, dir: &std::path::Path) -> std::io::Result<()> {
+        for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()).cloned() {
+            each(sub, dir)?;
+        }
+        let man = clap_mangen::Man::new(cmd);
+        let mut buf = Vec::new();
+        man.render(&mut buf)?;
+        sr_rehearse::report::file::write_new(&dir.join(man.get_filename()), &buf)
+    }
+    let mut cmd = Cli::command().disable_help_subcommand(true);
+    cmd.build();
+    each(cmd, dir)
 }
 
 /// One line for any panic, on whichever thread: it is a bug of the tool, and the operator needs

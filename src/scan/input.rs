@@ -14,7 +14,7 @@ use std::path::Path;
 
 use crate::report::exit;
 use crate::watch::catalog::{classify, Role};
-use crate::watch::record::starts_record_bytes;
+use crate::watch::record::record_prefix_len;
 
 /// Why one file could not be scanned.
 #[derive(Debug, thiserror::Error)]
@@ -70,18 +70,43 @@ pub fn role_from_name(p: &Path) -> Option<Role> {
     }
 }
 
-/// The role a log's first lines imply: log4j records are the FE's, glog records the BE's; the
+/// What follows the timestamp of an FE record: the zone (3.x may print one), the level and the
+/// `(thread|id)` log4j's pattern puts next.
+fn fe_record_tail() -> &'static regex::bytes::Regex {
+    static R: std::sync::OnceLock<regex::bytes::Regex> = std::sync::OnceLock::new();
+    R.get_or_init(|| {
+        regex::bytes::Regex::new(r"^(?:Z|[+-]\d\d:\d\d)? (?:INFO|WARN|ERROR|DEBUG|FATAL|TRACE) \(")
+            .expect("compiles")
+    })
+}
+
+/// The role a log's first lines imply: log4j records are the FE's (a supervisord line, with the
+/// same timestamp, goes by its program name), glog records the BE's; the
 /// start scripts' own lines mark fe.out (`using java version`, JVM options) and be.out
 /// (`start time: …, server uptime: …`); failing that, which role's catalog entries match.
 pub fn role_from_content(sample: &[u8]) -> Option<Role> {
     let (mut fe, mut be) = (0usize, 0usize);
     for line in sample.split(|&b| b == b'\n').take(2000) {
-        if starts_record_bytes(line) {
-            if line[0].is_ascii_digit() {
-                fe += 2;
-            } else {
+        if let Some(n) = record_prefix_len(line) {
+            if !line[0].is_ascii_digit() {
                 be += 2;
+                continue;
             }
+            if fe_record_tail().is_match(&line[n..]) {
+                fe += 2;
+                continue;
+            }
+            // The same timestamp without an FE record after it: supervisord's own log (the
+            // allin1 image runs the FE and the BE under it), whose program names say whose line
+            // it is (`exited: beservice (terminated by SIGILL (core dumped); not expected)`).
+            let text = String::from_utf8_lossy(line);
+            if text.contains("beservice") {
+                be += 2;
+            } else if text.contains("feservice") {
+                fe += 2;
+            }
+            fe += classify(&text, Role::Fe).len();
+            be += classify(&text, Role::Be).len();
             continue;
         }
         let text = String::from_utf8_lossy(line);

@@ -10,7 +10,8 @@
 //! after it (role detection, records, the catalog) sees the StarRocks lines themselves; a file that
 //! starts without such a prefix is passed through untouched, at no cost. [`glued_record`] finds a
 //! record that starts in the middle of a line (a shell printed something without a newline just
-//! before it), for the reader to split there.
+//! before it), for the reader to split there; it lives in `watch::record`, which the live watch
+//! shares.
 
 use std::io::{self, Read};
 use std::sync::OnceLock;
@@ -18,6 +19,8 @@ use std::sync::OnceLock;
 use regex::bytes::Regex;
 
 use crate::watch::record::record_prefix_len;
+// The glued-record finder lives beside the record rule, which the live watch shares.
+pub(super) use crate::watch::record::glued_record;
 
 /// How much of the start is looked at to decide whether lines carry a prefix.
 const SNIFF_BYTES: usize = 64 << 10;
@@ -226,42 +229,6 @@ impl<R: Read> Read for Unwrap<R> {
             }
         }
     }
-}
-
-/// Where a log4j or glog record starts inside `line` after other text, when one does: a record
-/// glued to the end of a line a shell printed without its newline
-/// (`# DAEMON_PIDFILE_TIMEOUT=10E0227 08:39:28.849490   190 storage_engine.cpp:415] ...`). The
-/// timestamp must be followed by what follows it in a real record (the log level and `(thread|id)`
-/// for log4j, the thread id and `file:line] ` for glog), so a message that quotes a time is not cut.
-pub(super) fn glued_record(line: &[u8]) -> Option<usize> {
-    if line.len() < 24 || line[0] == b'\t' {
-        return None;
-    }
-    static AFTER: OnceLock<(Regex, Regex)> = OnceLock::new();
-    let (log4j, glog) = AFTER.get_or_init(|| {
-        (
-            Regex::new(r"^(?:Z|[+-]\d\d:\d\d)? (?:INFO|WARN|ERROR|DEBUG|FATAL|TRACE) \(")
-                .expect("compiles"),
-            Regex::new(r"^ *\d+ [^\s\]]+:\d+\] ").expect("compiles"),
-        )
-    });
-    // The first `:` of the time is 13 bytes into log4j's timestamp, 8 or 12 into glog's.
-    for colon in memchr::memchr_iter(b':', line) {
-        for back in [13usize, 8, 12] {
-            let Some(start) = colon.checked_sub(back).filter(|&s| s > 0) else {
-                continue;
-            };
-            let rest = &line[start..];
-            let Some(n) = record_prefix_len(rest) else {
-                continue;
-            };
-            let after = if back == 13 { log4j } else { glog };
-            if after.is_match(&rest[n..]) {
-                return Some(start);
-            }
-        }
-    }
-    None
 }
 
 #[cfg(test)]

@@ -8,6 +8,10 @@
 //! record is open) and decide with [`Verdict`]: the root cause is the most specific signature of the
 //! first fatal record, and follow-on records never override it.
 
+use std::sync::OnceLock;
+
+use regex::bytes::Regex;
+
 use super::catalog::{waits_forever, Severity, Signature};
 
 /// Continuation lines kept per record; a runaway stack trace cannot grow memory.
@@ -42,6 +46,42 @@ pub fn record_prefix_len(b: &[u8]) -> Option<usize> {
         }
         _ => None,
     }
+}
+
+/// Where a log4j or glog record starts inside `line` after other text, when one does: a record
+/// glued to the end of a line a shell printed without its newline
+/// (`# DAEMON_PIDFILE_TIMEOUT=10E0227 08:39:28.849490   190 storage_engine.cpp:415] ...`). The
+/// timestamp must be followed by what follows it in a real record (the log level and `(thread|id)`
+/// for log4j, the thread id and `file:line] ` for glog), so a message that quotes a time is not cut.
+pub fn glued_record(line: &[u8]) -> Option<usize> {
+    if line.len() < 24 || line[0] == b'\t' {
+        return None;
+    }
+    static AFTER: OnceLock<(Regex, Regex)> = OnceLock::new();
+    let (log4j, glog) = AFTER.get_or_init(|| {
+        (
+            Regex::new(r"^(?:Z|[+-]\d\d:\d\d)? (?:INFO|WARN|ERROR|DEBUG|FATAL|TRACE) \(")
+                .expect("compiles"),
+            Regex::new(r"^ *\d+ [^\s\]]+:\d+\] ").expect("compiles"),
+        )
+    });
+    // The first `:` of the time is 13 bytes into log4j's timestamp, 8 or 12 into glog's.
+    for colon in memchr::memchr_iter(b':', line) {
+        for back in [13usize, 8, 12] {
+            let Some(start) = colon.checked_sub(back).filter(|&s| s > 0) else {
+                continue;
+            };
+            let rest = &line[start..];
+            let Some(n) = record_prefix_len(rest) else {
+                continue;
+            };
+            let after = if back == 13 { log4j } else { glog };
+            if after.is_match(&rest[n..]) {
+                return Some(start);
+            }
+        }
+    }
+    None
 }
 
 /// A fixed-shape prefix checked eight bytes at a time: `D` is a digit, `*` a comma or a full stop,

@@ -2,11 +2,14 @@
 //!
 //! The decision loop reads only what was appended since the last poll, from files that may not
 //! exist yet (fe.log appears only after the JVM starts), keeps a partial last line until its newline
-//! arrives, and numbers lines so a report can point at `fe.log:412`.
+//! arrives, and numbers lines so a report can point at `fe.log:412`. A record glued to the end of
+//! another line is split off, as `scan` does.
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::PathBuf;
+
+use super::record::{glued_record, starts_record_bytes};
 
 /// A line read from a followed file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,13 +102,27 @@ impl Tailer {
             while let Some(pos) = f.partial.iter().position(|&b| b == b'\n') {
                 let raw: Vec<u8> = f.partial.drain(..=pos).collect();
                 f.lines += 1;
-                out.push(Line {
-                    file: f.name.clone(),
-                    number: f.lines,
-                    text: String::from_utf8_lossy(&raw[..raw.len() - 1])
-                        .trim_end_matches('\r')
-                        .to_string(),
-                });
+                let text = String::from_utf8_lossy(&raw[..raw.len() - 1])
+                    .trim_end_matches('\r')
+                    .to_string();
+                // A record glued to the end of another line (a script's output without its
+                // newline) is read as `scan` reads it: the text before it, then the record, both
+                // under the file's line number.
+                let glued = (!starts_record_bytes(text.as_bytes()))
+                    .then(|| glued_record(text.as_bytes()))
+                    .flatten();
+                let pieces = match glued {
+                    // The record starts at an ASCII byte of the timestamp: a char boundary.
+                    Some(at) => vec![text[..at].to_string(), text[at..].to_string()],
+                    None => vec![text],
+                };
+                for text in pieces {
+                    out.push(Line {
+                        file: f.name.clone(),
+                        number: f.lines,
+                        text,
+                    });
+                }
             }
         }
         out
@@ -135,5 +152,22 @@ mod tests {
             ["two", "three"]
         );
         assert_eq!(l[1].number, 3);
+    }
+
+    #[test]
+    fn a_record_glued_to_another_line_is_split_off() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("be.INFO");
+        let mut t = Tailer::new(std::slice::from_ref(&p));
+        let mut f = File::create(&p).unwrap();
+        writeln!(f, "# DAEMON_PIDFILE_TIMEOUT=10E0227 08:39:28.849490   190 storage_engine.cpp:415] File descriptor number is less than 60000.").unwrap();
+        let l = t.poll();
+        assert_eq!(
+            l.iter().map(|x| (x.number, x.text.as_str())).collect::<Vec<_>>(),
+            [
+                (1, "# DAEMON_PIDFILE_TIMEOUT=10"),
+                (1, "E0227 08:39:28.849490   190 storage_engine.cpp:415] File descriptor number is less than 60000.")
+            ]
+        );
     }
 }

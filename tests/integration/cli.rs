@@ -384,6 +384,16 @@ fn man_page_lists_every_subcommand() {
             "{sub}"
         );
     }
+    // A link planted where a page goes is replaced, never written through.
+    let victim = dir.path().join("victim.txt");
+    std::fs::write(&victim, "keep me").unwrap();
+    let page = dir.path().join("sr-rehearse-check.1");
+    std::fs::remove_file(&page).unwrap();
+    std::os::unix::fs::symlink(&victim, &page).unwrap();
+    let o = tool(&["man", "--out", dir.path().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert_eq!(read(&victim), "keep me");
+    assert!(!page.is_symlink() && read(&page).contains("\\-\\-wait"));
     let o = tool(&["man", "--out", "/nonexistent/man"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o.stderr).contains("--out /nonexistent/man is not a folder"));
