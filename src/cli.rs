@@ -115,6 +115,10 @@ pub struct Common {
     /// Write a JUnit XML report here.
     #[arg(long, value_name = "FILE", help_heading = "Reports")]
     pub junit: Option<PathBuf>,
+    /// Write a Markdown summary here (a CI job summary or a merge request comment); with
+    /// $GITHUB_STEP_SUMMARY set it is also appended there.
+    #[arg(long, value_name = "FILE", help_heading = "Reports")]
+    pub summary_md: Option<PathBuf>,
     /// Print every step, change, port and process, run the read-only checks, change nothing.
     #[arg(long, visible_alias = "dry-run", help_heading = "Run")]
     pub plan: bool,

@@ -12,19 +12,35 @@ use clap::{CommandFactory, Parser};
 use sr_rehearse::cli::{Cli, Command, Common};
 use sr_rehearse::output::{err, out, outln};
 use sr_rehearse::report::file::Guarded;
-use sr_rehearse::report::{exit, junit, Report};
+use sr_rehearse::report::{exit, junit, markdown, Report};
 
-/// Writes the JSON and JUnit reports, each as a new file (never through a link). A failure is
+/// Writes the JSON, JUnit and Markdown reports, each as a new file (never through a link). A failure is
 /// printed and the other report still written; the verdict's exit code is the run's result
 /// whatever happens here.
 fn write_reports(r: &Report, common: &Common, guard: &Guarded) {
     let outputs = [
         ("JSON", common.json.as_deref(), r.to_json()),
         ("JUnit", common.junit.as_deref(), junit::render(r)),
+        (
+            "Markdown",
+            common.summary_md.as_deref(),
+            markdown::render(r),
+        ),
     ];
     for (what, path, text) in outputs {
         let Some(p) = path else { continue };
         write_report_file("", what, p, &text, r.exit_code, guard);
+    }
+    // GitHub Actions gives every step a summary page to append to.
+    if let Some(p) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|v| !v.is_empty()) {
+        let p = PathBuf::from(p);
+        if let Err(e) = markdown::append_step_summary(&p, &markdown::render(r)) {
+            err(&format!(
+                "sr-rehearse: failed to append the summary to $GITHUB_STEP_SUMMARY ({}): {e}; the verdict stands (exit {})\n",
+                p.display(),
+                r.exit_code
+            ));
+        }
     }
 }
 
@@ -53,11 +69,16 @@ fn emit(report: Report, common: &Common, guard: &Guarded) -> i32 {
 fn report_paths<'a>(
     json: &'a Option<PathBuf>,
     junit: &'a Option<PathBuf>,
+    summary_md: &'a Option<PathBuf>,
 ) -> Vec<(&'static str, &'a Path)> {
-    [("--json", json), ("--junit", junit)]
-        .into_iter()
-        .filter_map(|(f, p)| p.as_deref().map(|p| (f, p)))
-        .collect()
+    [
+        ("--json", json),
+        ("--junit", junit),
+        ("--summary-md", summary_md),
+    ]
+    .into_iter()
+    .filter_map(|(f, p)| p.as_deref().map(|p| (f, p)))
+    .collect()
 }
 
 /// Refuses report paths that would write into what the run must not touch (directly, through a
@@ -67,7 +88,11 @@ fn report_paths<'a>(
 fn check_report_paths(common: &Common, guarded: &[(&str, &Path)]) -> Result<Guarded, String> {
     let guard = Guarded::new(guarded);
     guard
-        .check_all(&report_paths(&common.json, &common.junit))
+        .check_all(&report_paths(
+            &common.json,
+            &common.junit,
+            &common.summary_md,
+        ))
         .map_err(|e| e.to_string())?;
     Ok(guard)
 }
@@ -77,7 +102,7 @@ fn run_check(cfg: &sr_rehearse::check::CheckConfig) -> anyhow::Result<i32> {
     use sr_rehearse::check;
     // `check` is given no local path to guard, but its reports follow the same rules.
     let guard = Guarded::default();
-    if let Err(e) = guard.check_all(&report_paths(&cfg.json, &cfg.junit)) {
+    if let Err(e) = guard.check_all(&report_paths(&cfg.json, &cfg.junit, &None)) {
         err(&format!("sr-rehearse check: {e}\n"));
         return Ok(exit::BAD_INPUT);
     }

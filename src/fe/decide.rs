@@ -179,6 +179,7 @@ pub(super) fn decide(
     let started = Instant::now();
     let deadline = started + cfg.timeout;
     let (files, log) = logs(fe_home);
+    r.log_tail_from = files[..2].to_vec();
     let mut watch = Watcher::new(Tailer::new(&files), Role::Fe);
     let http_addr: SocketAddr = ([127, 0, 0, 1], plan.port("http_port")).into();
     let mut kind = FeReadiness {

@@ -74,6 +74,15 @@ fn classname(r: &Report) -> String {
     c
 }
 
+/// The report's log tails as `tail -n` prints several files: a `==> file <==` line before each.
+fn log_tail(r: &Report) -> String {
+    r.log_tail
+        .iter()
+        .map(|t| format!("==> {} <==\n{}\n", t.file, t.lines.join("\n")))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 pub fn render(r: &Report) -> String {
     let failed_steps = r
         .steps
@@ -133,14 +142,29 @@ pub fn render(r: &Report) -> String {
             esc_attr(name),
         )
     };
+    // The logs' last lines go with the case that did not pass, where CI shows a case's output
+    // beside its failure; a run that passed carries them on the suite.
+    let tail = log_tail(r);
+    let out_of_case = if tail.is_empty() {
+        String::new()
+    } else {
+        format!("\n      <system-out>{}</system-out>", esc(&tail))
+    };
+    let mut tail_placed = false;
     for st in &r.steps {
         x.push_str(&case(&st.name, st.duration_ms as f64 / 1000.0));
         match st.status {
             StepStatus::Ok => x.push_str("/>\n"),
             StepStatus::Skipped => x.push_str(">\n      <skipped/>\n    </testcase>\n"),
             StepStatus::Failed => {
+                let out = if tail_placed {
+                    ""
+                } else {
+                    out_of_case.as_str()
+                };
+                tail_placed = true;
                 x.push_str(&format!(
-                    ">\n      <{tag} message=\"{}\" type=\"{:?}\">{body}</{tag}>\n    </testcase>\n",
+                    ">\n      <{tag} message=\"{}\" type=\"{:?}\">{body}</{tag}>{out}\n    </testcase>\n",
                     esc_attr(&st.detail),
                     r.verdict,
                 ));
@@ -148,12 +172,21 @@ pub fn render(r: &Report) -> String {
         }
     }
     if verdict_case {
+        let out = if tail_placed {
+            ""
+        } else {
+            out_of_case.as_str()
+        };
+        tail_placed = true;
         x.push_str(&case("verdict", 0.0));
         x.push_str(&format!(
-            ">\n      <{tag} message=\"{}\" type=\"{:?}\">{body}</{tag}>\n    </testcase>\n",
+            ">\n      <{tag} message=\"{}\" type=\"{:?}\">{body}</{tag}>{out}\n    </testcase>\n",
             esc_attr(&format!("exit {}: {}", r.exit_code, r.summary)),
             r.verdict,
         ));
+    }
+    if !tail_placed && !tail.is_empty() {
+        x.push_str(&format!("    <system-out>{}</system-out>\n", esc(&tail)));
     }
     x.push_str("  </testsuite>\n</testsuites>\n");
     x
@@ -175,7 +208,10 @@ mod tests {
         assert_eq!(suites.len(), 1);
         let suite = suites[0];
         assert_eq!(suite.tag_name().name(), "testsuite");
-        let cases: Vec<_> = suite.children().filter(|n| n.is_element()).collect();
+        let cases: Vec<_> = suite
+            .children()
+            .filter(|n| n.is_element() && n.tag_name().name() != "system-out")
+            .collect();
         assert!(cases.iter().all(|c| c.tag_name().name() == "testcase"));
         let count = |tag: &str| {
             cases
@@ -312,5 +348,42 @@ mod tests {
         assert_eq!(xml_text("a\tb\nc\r"), "a\tb\nc\r");
         assert_eq!(xml_text("\u{1b}[0;32mok\u{1b}[m"), "ok");
         assert_eq!(xml_text("x\u{1f}y\u{ffff}z\u{10000}"), "xyz\u{10000}");
+    }
+
+    #[test]
+    fn the_log_tail_goes_with_the_failing_case_or_on_the_suite() {
+        let tail = |r: &mut Report| {
+            r.log_tail.push(crate::report::LogTail {
+                file: "/ws/fe/log/fe.out".into(),
+                lines: vec![
+                    "java.lang.Exception: <boom> \u{1b}[31m".into(),
+                    "last".into(),
+                ],
+            })
+        };
+        let mut r = report(Verdict::Fail, exit::FAIL, true);
+        tail(&mut r);
+        let x = render(&r);
+        check_junit(&x, false);
+        let doc = roxmltree::Document::parse(&x).unwrap();
+        let out = doc
+            .descendants()
+            .find(|n| n.has_tag_name("system-out"))
+            .unwrap();
+        assert_eq!(out.parent().unwrap().attribute("name"), Some("decide"));
+        assert_eq!(
+            out.text().unwrap(),
+            "==> /ws/fe/log/fe.out <==\njava.lang.Exception: <boom> \nlast\n"
+        );
+        let mut r = report(Verdict::Pass, exit::PASS, false);
+        tail(&mut r);
+        let x = render(&r);
+        check_junit(&x, true);
+        let doc = roxmltree::Document::parse(&x).unwrap();
+        let out = doc
+            .descendants()
+            .find(|n| n.has_tag_name("system-out"))
+            .unwrap();
+        assert!(out.parent().unwrap().has_tag_name("testsuite"));
     }
 }

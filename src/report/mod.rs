@@ -1,9 +1,11 @@
-//! The run report: one structure, rendered as the human summary, JSON (schema 1) and JUnit, and
-//! written to the report files (`file`: checked before the run, created new, never through a link).
+//! The run report: one structure, rendered as the human summary, JSON (schema 1), JUnit and
+//! Markdown, and written to the report files (`file`: checked before the run, created new, never
+//! through a link).
 
 pub mod file;
 pub mod human;
 pub mod junit;
+pub mod markdown;
 
 use std::collections::BTreeMap;
 
@@ -168,6 +170,17 @@ pub struct Report {
     pub catalog: Option<Catalog>,
     pub warnings: Vec<String>,
     pub workspace: Workspace,
+    /// The last lines of the node's logs as the run ended (fe.log and fe.out, be.INFO and be.out):
+    /// what an operator reads first, kept in the report because the workspace may be removed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub log_tail: Vec<LogTail>,
+}
+
+/// The last lines of one log file.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct LogTail {
+    pub file: String,
+    pub lines: Vec<String>,
 }
 
 impl Report {
@@ -191,6 +204,7 @@ impl Report {
             catalog: None,
             warnings: Vec::new(),
             workspace: Workspace::default(),
+            log_tail: Vec::new(),
         }
     }
 

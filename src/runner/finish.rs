@@ -12,6 +12,9 @@ use super::{Ending, Runner};
 use crate::report::{exit, human, Report, Verdict};
 use crate::workspace;
 
+/// Lines of each log the report keeps.
+const LOG_TAIL_LINES: usize = 40;
+
 /// When to keep a run's workspace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Keep {
@@ -104,6 +107,18 @@ impl Runner {
             tracing::debug!(id = %h.id, severity = ?h.severity, "signature at {}:{}: {}", h.file, h.line, h.text);
         }
         crate::diag::detach();
+        // Read before the workspace may go: the report is all that is left of a passing run.
+        self.report.log_tail = self
+            .log_tail_from
+            .iter()
+            .filter_map(|p| {
+                let lines = crate::watch::tail::last_lines(p, LOG_TAIL_LINES, 64 << 10);
+                (!lines.is_empty()).then(|| crate::report::LogTail {
+                    file: p.display().to_string(),
+                    lines,
+                })
+            })
+            .collect();
         if let Some(d) = self.run_dir.clone() {
             self.report.workspace.kept = keep;
             release_run_dir(&d, keep);

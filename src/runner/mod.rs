@@ -97,6 +97,9 @@ pub(crate) struct Runner {
     /// Ports the `SR_REHEARSE_TEST_SQUAT` hook holds until the run ends.
     squatted: Vec<std::net::TcpListener>,
     finished: bool,
+    /// The node's main logs, whose last lines the report keeps (`LogTail`): set by the pipeline
+    /// once it knows where they are.
+    pub log_tail_from: Vec<PathBuf>,
 }
 
 impl Runner {
@@ -120,6 +123,7 @@ impl Runner {
             launched: false,
             squatted: Vec::new(),
             finished: false,
+            log_tail_from: Vec::new(),
         }
     }
 

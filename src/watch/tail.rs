@@ -129,6 +129,30 @@ impl Tailer {
     }
 }
 
+/// The last `n` lines of `path`, read from at most its last `max_bytes` (a partial first line of
+/// that window is dropped), each cut to 1000 characters; none when the file cannot be read.
+pub fn last_lines(path: &std::path::Path, n: usize, max_bytes: u64) -> Vec<String> {
+    let Ok(mut f) = File::open(path) else {
+        return Vec::new();
+    };
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let from = len.saturating_sub(max_bytes);
+    let mut buf = Vec::new();
+    if f.seek(SeekFrom::Start(from)).is_err() || f.take(max_bytes).read_to_end(&mut buf).is_err() {
+        return Vec::new();
+    }
+    let text = String::from_utf8_lossy(&buf);
+    let mut lines: Vec<&str> = text.lines().collect();
+    if from > 0 && !lines.is_empty() {
+        lines.remove(0);
+    }
+    let skip = lines.len().saturating_sub(n);
+    lines[skip..]
+        .iter()
+        .map(|l| l.trim_end_matches('\r').chars().take(1000).collect())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,6 +176,17 @@ mod tests {
             ["two", "three"]
         );
         assert_eq!(l[1].number, 3);
+    }
+
+    #[test]
+    fn last_lines_are_bounded_by_count_and_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("fe.out");
+        std::fs::write(&p, "a\nbb\nccc\ndddd\n").unwrap();
+        assert_eq!(last_lines(&p, 2, 1 << 16), ["ccc", "dddd"]);
+        // A 7-byte window starts inside `ccc`: that partial line is dropped.
+        assert_eq!(last_lines(&p, 10, 7), ["dddd"]);
+        assert!(last_lines(&dir.path().join("none"), 3, 100).is_empty());
     }
 
     #[test]

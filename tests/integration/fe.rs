@@ -125,6 +125,11 @@ fn passing_rehearsal_touches_nothing_and_leaves_nothing() {
         "{junit}"
     );
     assert!(!junit.contains("<failure"));
+    // The logs' last lines travel with the reports (the workspace may be gone).
+    let tail = j["log_tail"].as_array().unwrap();
+    assert!(tail[0]["file"].as_str().unwrap().ends_with("fe/log/fe.log"));
+    assert!(tail[0]["lines"].as_array().unwrap().len() <= 40, "{tail:?}");
+    assert!(junit.contains("<system-out>==&gt; ") && junit.contains("fe/log/fe.log &lt;=="));
 }
 
 #[test]
@@ -177,7 +182,30 @@ fn rejected_metadata_fails_with_its_signature() {
 #[test]
 fn downgrade_fails_on_unknown_operation_type() {
     let r = Rehearsal::new("3.5.0", "3.3.2", &[], &[]);
-    let o = r.run(&["--keep", "never"]);
+    // The Markdown summary, in a file and appended to GitHub Actions' step summary.
+    let md = r.dir.path().join("summary.md");
+    let step = r.dir.path().join("step-summary.md");
+    std::fs::write(&step, "earlier step\n").unwrap();
+    let out = r
+        .command(&["--keep", "never", "--summary-md", md.to_str().unwrap()])
+        .env("GITHUB_STEP_SUMMARY", &step)
+        .output()
+        .unwrap();
+    let o = r.outcome(out);
+    let summary = read(&md);
+    assert!(
+        summary.starts_with("### sr-rehearse fe: FAIL (exit 1)\n"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("fe.meta.unknown-operation-type at fe.log:"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("<details><summary>Last lines of "),
+        "{summary}"
+    );
+    assert_eq!(read(&step), format!("earlier step\n{summary}"));
     assert_eq!(o.code, Some(1));
     assert!(o.json["summary"]
         .as_str()

@@ -216,7 +216,9 @@ fn upgrade(
 
     let t = Instant::now();
     stage.set(("start new", t));
-    let mut tail = Tailer::new(&log_files(home));
+    let files = log_files(home);
+    r.log_tail_from = vec![files[0].clone(), files[2].clone()];
+    let mut tail = Tailer::new(&files);
     tail.skip_existing();
     let mut watch = crate::watch::Watcher::new(tail, crate::watch::catalog::Role::Be);
     j.record("start-new", None)?;

@@ -208,7 +208,9 @@ impl Relaunch for Sandbox<'_> {
             self.plan.port("heartbeat_service_port"),
         );
         let mut exited = |r: &mut Runner| r.group.as_mut().and_then(|g| g.try_exit()).map(Exit::of);
-        let mut watch = Watcher::new(Tailer::new(&log_files(self.home)), Role::Be);
+        let files = log_files(self.home);
+        r.log_tail_from = vec![files[0].clone(), files[2].clone()];
+        let mut watch = Watcher::new(Tailer::new(&files), Role::Be);
         let log_dir = self.home.join("log");
         decide(
             self.cfg.timeout,
