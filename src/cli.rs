@@ -32,6 +32,18 @@ const EXIT_CODES: &str = "Exit codes: 0 passed, 1 failed, 2 bad input or unsafe 
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Colour the summary on stdout: auto (a terminal, or CLICOLOR_FORCE; never with NO_COLOR),
+    /// always or never. Reports are never coloured.
+    #[arg(long, global = true, value_enum, value_name = "WHEN", default_value_t = ColorWhen::Auto)]
+    pub color: ColorWhen,
+}
+
+/// When the human summary is coloured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorWhen {
+    Auto,
+    Always,
+    Never,
 }
 
 #[derive(Subcommand, Debug)]

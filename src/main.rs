@@ -357,7 +357,11 @@ fn main() -> ExitCode {
         _ => (0, false),
     };
     sr_rehearse::diag::init(verbose, quiet);
-    sr_rehearse::report::human::set_colour(sr_rehearse::report::human::colour_wanted());
+    sr_rehearse::report::human::set_colour(match cli.color {
+        sr_rehearse::cli::ColorWhen::Always => true,
+        sr_rehearse::cli::ColorWhen::Never => false,
+        sr_rehearse::cli::ColorWhen::Auto => sr_rehearse::report::human::colour_wanted(),
+    });
     tracing::debug!(version = sr_rehearse::cli::VERSION, args = ?std::env::args_os().skip(1).collect::<Vec<_>>(), "sr-rehearse started");
     install_panic_hook();
     sr_rehearse::signals::install();

@@ -43,6 +43,22 @@ fn paint(text: &str, style: Style) -> String {
     }
 }
 
+/// `text` in the colour of a good outcome (PASS, healthy, started), when colour is on: for the
+/// other commands' summaries, so that every command colours alike.
+pub fn good(text: &str) -> String {
+    paint(text, green())
+}
+
+/// `text` in the colour of a bad outcome (FAIL, degraded, a fatal signature).
+pub fn bad(text: &str) -> String {
+    paint(text, red())
+}
+
+/// `text` in the colour of a warning.
+pub fn warn(text: &str) -> String {
+    paint(text, yellow())
+}
+
 fn red() -> Style {
     Style::new().fg_color(Some(AnsiColor::Red.into())).bold()
 }

@@ -1,9 +1,11 @@
 //! The human renderings of `scan`: the report and the catalog (`scan --list`).
 //!
 //! JSON is the report itself (see [`super::ScanReport::to_json`]); these are for a person reading a
-//! terminal: each match with its file and line, what it means and what to do.
+//! terminal: each match with its file and line, what it means and what to do, coloured by the one
+//! rule every command follows (`--color`, `report::human`).
 
 use super::{FileVerdict, ScanReport};
+use crate::report::human;
 use crate::watch::catalog::{Severity, CATALOG};
 
 /// The human rendering: each distinct signature with where it first matched and its remedy.
@@ -40,9 +42,9 @@ pub fn render_human(r: &ScanReport) -> String {
     }
     for m in &r.matches {
         let sev = match m.severity {
-            Severity::Fatal => "fatal",
-            Severity::Warning => "warning",
-            Severity::Progress => "progress",
+            Severity::Fatal => human::bad("fatal"),
+            Severity::Warning => human::warn("warning"),
+            Severity::Progress => "progress".to_string(),
         };
         s.push_str(&format!(
             "  {}:{} [{sev}] {}: {}\n",
@@ -66,7 +68,14 @@ pub fn render_human(r: &ScanReport) -> String {
             r.counts
         ));
     }
-    s.push_str(&format!("verdict: {}\n", r.verdict));
+    let verdict = if r.verdict == "started" {
+        human::good(&r.verdict)
+    } else if r.verdict.starts_with("failed") || r.verdict.starts_with("waiting forever") {
+        human::bad(&r.verdict)
+    } else {
+        r.verdict.clone()
+    };
+    s.push_str(&format!("verdict: {verdict}\n"));
     s
 }
 

@@ -437,6 +437,40 @@ fn colour_only_where_wanted_and_never_in_reports() {
     assert!(!o.stdout.contains('\x1b'), "NO_COLOR wins: {:?}", o.stdout);
 }
 
+/// `--color` is one option for every command, and `scan` colours by the same rule as `fe`.
+#[test]
+fn color_option_decides_for_every_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("be.WARNING");
+    std::fs::write(
+        &log,
+        "E0227 08:39:28.849490   190 storage_engine.cpp:415] File descriptor number is less than 60000. Please use (ulimit -n) to set a value equal or greater than 60000\n",
+    )
+    .unwrap();
+    let scan = |args: &[&str], env: &[(&str, &str)]| {
+        let mut c = std::process::Command::new(tool_bin());
+        c.arg("scan").arg(&log).args(args);
+        c.env_remove("NO_COLOR").env_remove("CLICOLOR_FORCE");
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        text(&c.output().unwrap().stdout)
+    };
+    assert!(!scan(&[], &[]).contains('\x1b'), "a pipe gets plain text");
+    let s = scan(&["--color", "always"], &[]);
+    assert!(s.contains("failed: be.host.open-files\x1b["), "{s:?}");
+    assert!(s.contains("fatal\x1b["), "{s:?}");
+    assert!(scan(&[], &[("CLICOLOR_FORCE", "1")]).contains('\x1b'));
+    assert!(!scan(&["--color", "never"], &[("CLICOLOR_FORCE", "1")]).contains('\x1b'));
+    // A global option: accepted before the command too.
+    let o = std::process::Command::new(tool_bin())
+        .args(["--color", "never", "scan"])
+        .arg(&log)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+}
+
 /// Progress is drawn on a terminal (the copy and the decide wait, saying what it waits for), and
 /// never with `-q`, in CI, or on a pipe.
 #[test]
