@@ -11,7 +11,9 @@
 //!   are written first. The file is created new inside the run folder, never through a link, so the
 //!   log cannot write outside the workspace.
 //! - progress bars and spinners ([`Progress`]) on a terminal only: never with `-q`, with `CI` set,
-//!   or when stderr is a pipe or a file, so logs of CI hold no control characters.
+//!   or when stderr is a pipe or a file, so logs of CI hold no control characters. Under `CI` a
+//!   long wait prints plain lines instead ([`CiLines`]): one per phase it reaches, and one at a
+//!   steady interval, since CI systems kill a step that stays silent.
 
 use std::fs::File;
 use std::io::{IsTerminal, Write};
@@ -257,6 +259,67 @@ impl Drop for Progress {
 }
 
 /// A duration for a progress message, as `1m 30s`.
+/// Plain progress lines for a long wait under `CI` (never with `-q`, never where a spinner is
+/// drawn): a line when the phase changes, and one every `SR_REHEARSE_PROGRESS_EVERY` (30 s by
+/// default) saying what the wait is on.
+pub struct CiLines {
+    on: bool,
+    what: String,
+    every: Duration,
+    started: std::time::Instant,
+    last: std::time::Instant,
+    phase: String,
+}
+
+impl CiLines {
+    pub fn new(what: &str, quiet: bool) -> CiLines {
+        let ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty());
+        let every = std::env::var("SR_REHEARSE_PROGRESS_EVERY")
+            .ok()
+            .and_then(|v| humantime::parse_duration(&v).ok())
+            .filter(|d| !d.is_zero())
+            .unwrap_or(Duration::from_secs(30));
+        let now = std::time::Instant::now();
+        CiLines {
+            on: ci && !quiet,
+            what: what.to_string(),
+            every,
+            started: now,
+            last: now,
+            phase: String::new(),
+        }
+    }
+
+    fn line(&mut self, text: &str) {
+        crate::output::err(&format!(
+            "{}: {text} (after {})\n",
+            self.what,
+            short(self.started.elapsed())
+        ));
+        self.last = std::time::Instant::now();
+    }
+
+    /// The phase the wait reached; printed when it differs from the last one.
+    pub fn phase(&mut self, phase: &str) {
+        if self.on && phase != self.phase {
+            self.phase = phase.to_string();
+            self.line(phase);
+        }
+    }
+
+    /// Called on every round of the wait: a line when the interval has passed since the last.
+    pub fn tick(&mut self, waiting_for: &str) {
+        if self.on && self.last.elapsed() >= self.every {
+            let text = if self.phase.is_empty() {
+                format!("still waiting: {waiting_for}")
+            } else {
+                format!("still waiting ({}): {waiting_for}", self.phase)
+            };
+            self.line(&text);
+        }
+    }
+}
+
 pub fn short(d: Duration) -> String {
     humantime::format_duration(Duration::from_secs(d.as_secs())).to_string()
 }

@@ -8,7 +8,8 @@
 //! probe every few ms must not flood the run log); then the deadline, whose message names the last
 //! warning and the last log line. Between rounds it blocks on inotify of the log folders, so a new
 //! line wakes it at once. What differs per kind is supplied by a [`Readiness`]: the probe and its
-//! pace, what an exit means, what the spinner and the timeout say.
+//! pace, what an exit means, what the spinner and the timeout say. The phase the node's own lines
+//! announce (`watch::phase`) is shown beside it, on the spinner or as `CI` lines.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -111,18 +112,30 @@ pub(crate) fn await_ready<K: Readiness>(
     let dirs: Vec<&std::path::Path> = wake.iter().map(PathBuf::as_path).collect();
     let mut wake = Wake::new(&dirs);
     let spinner = crate::diag::Progress::spinner("decide", r.quiet);
+    let mut ci_lines = crate::diag::CiLines::new("decide", r.quiet);
     let limit = crate::diag::short(timeout);
     let mut next_probe = Instant::now();
     let mut last_seen = String::new();
+    // Where the node is in its startup, from its own lines (image load, journal replay).
+    let mut phase = String::new();
     loop {
         r.interrupted()?;
-        spinner.set_message(&format!(
-            "decide: {} (timeout {limit})",
-            kind.waiting_for(watch)
-        ));
+        let waiting_for = kind.waiting_for(watch);
+        spinner.set_message(&if phase.is_empty() {
+            format!("decide: {waiting_for} (timeout {limit})")
+        } else {
+            format!("decide: {phase}; {waiting_for} (timeout {limit})")
+        });
+        ci_lines.tick(&waiting_for);
         // Read the logs after checking for exit, so the lines a dying process wrote last count.
         let exited = kind.exited(r);
-        let mut on_line = |text: &str| kind.line(text);
+        let mut on_line = |text: &str| {
+            if let Some(p) = crate::watch::phase::phase_of(text) {
+                ci_lines.phase(&p);
+                phase = p;
+            }
+            kind.line(text)
+        };
         let ids = if exited.is_some() {
             // Nothing more will be written: decide the records still open.
             watch.flush(&mut r.report.signatures, &mut on_line)?

@@ -2,6 +2,7 @@
 //! that joins them for the live decision of `fe` and `be`.
 
 pub mod catalog;
+pub mod phase;
 pub mod reach;
 pub mod record;
 pub mod tail;

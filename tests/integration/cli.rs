@@ -515,6 +515,43 @@ fn progress_only_on_a_terminal() {
     );
 }
 
+/// Under `CI` the wait is never silent: a plain line per startup phase the FE's own log reaches,
+/// and one at a steady interval while it waits (a slow replay here), without a control character.
+#[test]
+fn ci_logs_get_the_phase_and_a_steady_progress_line() {
+    let r = Rehearsal::new(
+        "3.3.0",
+        "3.3.0",
+        &[],
+        &["--fault", "slow-start", "--fault-secs", "4"],
+    );
+    let mut c = r.command(&[]);
+    c.env("CI", "true").env("SR_REHEARSE_PROGRESS_EVERY", "1s");
+    let o = r.outcome(c.output().unwrap());
+    assert_eq!(o.code, Some(0), "{}\n{}", o.stdout, o.stderr);
+    assert!(
+        o.stderr.contains("decide: loading the image image."),
+        "{}",
+        o.stderr
+    );
+    assert!(o.stderr.contains("decide: still waiting"), "{}", o.stderr);
+    assert!(
+        !o.stderr.contains('\x1b') && !o.stderr.contains('\r'),
+        "{:?}",
+        o.stderr
+    );
+    // Not under CI, and not with -q.
+    for (ci, args) in [(false, vec![]), (true, vec!["-q"])] {
+        let mut c = r.command(&args);
+        c.env_remove("CI").env("SR_REHEARSE_PROGRESS_EVERY", "1s");
+        if ci {
+            c.env("CI", "true");
+        }
+        let o = r.outcome(c.output().unwrap());
+        assert!(!o.stderr.contains("decide:"), "{ci} {args:?}: {}", o.stderr);
+    }
+}
+
 /// Every run writes its debug log into its run folder, kept with it; `-v` shows the steps on
 /// stderr, the default shows none, and a closed stderr does not fail the run.
 #[test]
