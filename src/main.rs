@@ -324,8 +324,8 @@ fn write_man_pages(dir: &std::path::Path) -> std::io::Result<()> {
 
 /// One line for any panic, on whichever thread: it is a bug of the tool, and the operator needs
 /// to know the sandbox was stopped and what to report, not a backtrace.
-fn install_panic_hook() {
-    std::panic::set_hook(Box::new(|info| {
+fn install_panic_hook(aftermath: &'static str) {
+    std::panic::set_hook(Box::new(move |info| {
         // The SQL client catches its own panics and reports them as an error (exit 3).
         if sr_rehearse::probe::mysql::panic_is_contained() {
             return;
@@ -341,7 +341,7 @@ fn install_panic_hook() {
             .map(|l| format!(" at {}:{}", l.file(), l.line()))
             .unwrap_or_default();
         err(&format!(
-            "sr-rehearse: internal error: {}{at}; any sandbox of this run is being stopped; this is a bug, please report it with the command line and this line (exit {})\n",
+            "sr-rehearse: internal error: {}{at}; {aftermath}this is a bug, please report it with the command line and this line (exit {})\n",
             what.replace('\n', " "),
             exit::INTERNAL
         ));
@@ -363,7 +363,21 @@ fn main() -> ExitCode {
         sr_rehearse::cli::ColorWhen::Auto => sr_rehearse::report::human::colour_wanted(),
     });
     tracing::debug!(version = sr_rehearse::cli::VERSION, args = ?std::env::args_os().skip(1).collect::<Vec<_>>(), "sr-rehearse started");
-    install_panic_hook();
+    // What the run's guards do on the way out, which the panic's line tells the operator.
+    let aftermath = match &cli.command {
+        Command::Fe(_) => "the sandbox of this run is being stopped; ",
+        Command::Be(a) if a.rollback => {
+            "the rollback stopped where it was; run `sr-rehearse be --rollback` again; "
+        }
+        Command::Be(a) if a.in_place => {
+            "a node whose build was swapped is being put back on its old build; "
+        }
+        Command::Be(_) => "the sandbox of this run is being stopped; ",
+        #[cfg(feature = "demo")]
+        Command::Demo { .. } => "the demo's simulated servers are being stopped; ",
+        _ => "",
+    };
+    install_panic_hook(aftermath);
     sr_rehearse::signals::install();
     let code = match std::panic::catch_unwind(move || run(cli)) {
         Ok(Ok(c)) => c,

@@ -210,7 +210,9 @@ fn panic_at(point: &str, keep: &str) -> (Rehearsal, Outcome) {
     assert_eq!(o.code, Some(101), "{}{}", o.stdout, o.stderr);
     let lines: Vec<&str> = o.stderr.lines().filter(|l| !l.trim().is_empty()).collect();
     assert!(
-        lines[0].contains("internal error") && lines[0].contains("report"),
+        lines[0].contains("internal error")
+            && lines[0].contains("report")
+            && lines[0].contains("the sandbox of this run is being stopped"),
         "{}",
         o.stderr
     );

@@ -167,6 +167,11 @@ fn panic_rolls_back(point: &str) {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(101), "{point}: {text}{err}");
     assert!(text.contains("[ ok ] rollback"), "{point}: {text}");
+    // The panic's line says what happens to the node, not to a sandbox this run never had.
+    assert!(
+        err.contains("is being put back on its old build") && !err.contains("sandbox"),
+        "{point}: {err}"
+    );
     let j: serde_json::Value = serde_json::from_str(&read(&report)).expect("the --json report");
     assert_eq!(j["exit_code"], 101, "{point}");
     assert!(
