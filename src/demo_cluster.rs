@@ -16,7 +16,7 @@ use crate::check::{self, CheckConfig};
 use crate::fe::{FeConfig, Isolate, Keep};
 use crate::report::Verdict;
 use crate::upgrade_plan::{self as up, PlanConfig, PlanFormat};
-use starrocks_sim::cluster::{make_cluster, ClusterBuild, ClusterSpec};
+use starrocks_sim::cluster::{fe_per_host, make_cluster, ClusterBuild, ClusterSpec};
 use starrocks_sim::package::{make_package, PackageSpec, Role};
 
 /// The rehearsals make this process a subreaper and kill the orphans reparented to it when they
@@ -64,7 +64,7 @@ fn stop_all(spec: &ClusterSpec, base: &Path) {
 fn check_cfg(spec: &ClusterSpec, allow: &[String]) -> CheckConfig {
     let fe1 = &spec.nodes[0];
     CheckConfig {
-        fe: format!("127.0.0.1:{}", fe1.ports["http_port"]),
+        fe: format!("{}:{}", fe1.host, fe1.ports["http_port"]),
         query_port: fe1.ports["query_port"],
         user: "root".into(),
         password_env: None,
@@ -103,6 +103,8 @@ pub fn run(base: &Path, reports: &Path, keep: bool) -> anyhow::Result<bool> {
         tables: vec!["demo.orders:3".into()],
         unhealthy_tablets: 0,
         ports: Some(lease.ports()),
+        // A 3.2 leader shows every FE of its host as LEADER: one FE per host, as in production.
+        hosts: fe_per_host(3, 3),
     })
     .map_err(|e| anyhow::anyhow!("failed to build the simulated cluster: {e}"))?;
     let result = run_started(&spec, &dir, reports, keep);
@@ -199,7 +201,7 @@ fn run_started(spec: &ClusterSpec, dir: &Path, reports: &Path, keep: bool) -> an
             } else {
                 n.ports["heartbeat_service_port"]
             };
-            (format!("{} 127.0.0.1:{port}", n.role), n.home.clone())
+            (format!("{} {}:{port}", n.role, n.host), n.home.clone())
         })
         .collect();
     let cfg = PlanConfig {

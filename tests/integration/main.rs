@@ -29,6 +29,7 @@ mod shared_source;
 mod sim_be;
 mod sim_cluster;
 mod sim_fe;
+mod sim_hosts;
 mod sim_meta;
 mod source_layout;
 mod sql_hostile;

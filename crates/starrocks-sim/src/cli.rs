@@ -143,6 +143,10 @@ enum Cmd {
         /// while the nodes run. Without it make-cluster picks free ports itself.
         #[arg(long, value_delimiter = ',')]
         ports: Option<Vec<u16>>,
+        /// One loopback address per node, comma-separated, FEs first then BEs (fe1..feN,
+        /// be1..beM): each node binds its address and is recorded there. Default: 127.0.0.1.
+        #[arg(long, value_delimiter = ',')]
+        hosts: Vec<String>,
     },
     #[command(hide = true)]
     Linger {
@@ -251,6 +255,7 @@ pub fn main(argv: Vec<String>) -> i32 {
             table,
             unhealthy_tablets,
             ports,
+            hosts,
         } => super::cluster::make_cluster(&super::cluster::ClusterBuild {
             version,
             out: out.clone(),
@@ -263,6 +268,7 @@ pub fn main(argv: Vec<String>) -> i32 {
             tables: table,
             unhealthy_tablets,
             ports,
+            hosts,
         })
         .map(|c| {
             println!(

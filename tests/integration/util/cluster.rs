@@ -2,6 +2,10 @@
 //! `starrocks-sim make-cluster`, every node started and stopped by its own scripts, and every
 //! process mentioning the cluster folder killed when the test ends, whatever started it.
 //!
+//! Each FE runs on a loopback address of its own (127.0.0.1, .2, .3) and the BEs on 127.0.0.1
+//! (`starrocks_sim::cluster::fe_per_host`), unless the test names every node's address itself
+//! (`build_on_hosts`).
+//!
 //! The cluster's 24 ports are leased by the test, not by `make-cluster` (which exits before any
 //! node binds them), and held until the cluster is dropped: no other test and no sandbox of the
 //! tool is handed one of them while a node starts, stops or restarts on it. A start that still
@@ -40,13 +44,22 @@ impl Drop for SimCluster {
 
 impl SimCluster {
     /// Builds 3 FEs and 3 BEs of `version` with `extra` make-cluster arguments, on 24 ports
-    /// leased for the cluster's life.
+    /// leased for the cluster's life, each FE on a host of its own.
     pub fn build(version: &str, extra: &[&str]) -> SimCluster {
+        let hosts = starrocks_sim::cluster::fe_per_host(3, 3);
+        let hosts: Vec<&str> = hosts.iter().map(String::as_str).collect();
+        SimCluster::build_on_hosts(version, extra, &hosts)
+    }
+
+    /// Builds 3 FEs and 3 BEs of `version` on the given loopback addresses (fe1..fe3, then
+    /// be1..be3; one may repeat), with `extra` make-cluster arguments.
+    pub fn build_on_hosts(version: &str, extra: &[&str], addrs: &[&str]) -> SimCluster {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("cluster");
         let lease = free_ports(6 * 4);
         let ports: Vec<String> = lease.ports().iter().map(u16::to_string).collect();
         let ports = ports.join(",");
+        let hosts = addrs.join(",");
         let mut args = vec![
             "make-cluster",
             "--version",
@@ -55,6 +68,8 @@ impl SimCluster {
             out.to_str().unwrap(),
             "--ports",
             &ports,
+            "--hosts",
+            &hosts,
         ];
         args.extend_from_slice(extra);
         run_sim(&args);
@@ -191,7 +206,7 @@ impl SimCluster {
         let n = self.node(name);
         vec![
             "--fe".into(),
-            format!("127.0.0.1:{}", n.ports["http_port"]),
+            format!("{}:{}", n.host, n.ports["http_port"]),
             "--query-port".into(),
             n.ports["query_port"].to_string(),
         ]
@@ -276,7 +291,7 @@ impl SimCluster {
                 n.ports["heartbeat_service_port"]
             };
             out.push("--node-home".into());
-            out.push(format!("{}@127.0.0.1:{port}={}", n.role, n.home.display()));
+            out.push(format!("{}@{}:{port}={}", n.role, n.host, n.home.display()));
         }
         out
     }

@@ -1,7 +1,7 @@
 //! The harness every integration test shares, one module per job: finding the binaries, waiting
 //! with a deadline, leased ports, who holds a port, the skip rule, processes, file digests, two
 //! hostile FEs (one serving any rows, one misbehaving in the SQL exchange), and the simulated nodes,
-//! clusters and rehearsal setups the tests run against. Everything a test uses is re-exported here,
+//! clusters and rehearsal setups the tests run against, and SSH hosts for them. Everything a test uses is re-exported here,
 //! so a test file needs only `use crate::util::*`.
 
 mod be_node;
@@ -16,6 +16,7 @@ mod procs;
 mod rehearsal;
 mod skip;
 mod sockets;
+mod ssh;
 mod terminal;
 mod wait;
 
@@ -32,5 +33,6 @@ pub use procs::{
 };
 pub use rehearsal::{Outcome, Rehearsal};
 pub use skip::{is_root, skip};
+pub use ssh::{shell_quote, SshHosts};
 pub use terminal::stderr_on_a_terminal;
 pub use wait::{wait_exit, wait_for};

@@ -18,7 +18,7 @@ const HEARTBEAT_LOC: &str = "heartbeat_server.cpp:74";
 
 /// Serves heartbeats for the life of the process; the flag turns true at the first accepted one.
 pub(super) fn serve(
-    hb: TcpListener,
+    hb: Vec<TcpListener>,
     log: &Arc<Glog>,
     cluster_id: Option<i64>,
     roots: &[PathBuf],
@@ -26,12 +26,15 @@ pub(super) fn serve(
 ) -> Arc<Mutex<bool>> {
     let cluster_id = Arc::new(Mutex::new(cluster_id));
     let got_first = Arc::new(Mutex::new(false));
-    {
+    // One thread per bound address (the BE's host and its loopback), sharing one state.
+    for l in hb {
         let log = log.clone();
         let got_first = got_first.clone();
+        let cluster_id = cluster_id.clone();
         let roots = roots.to_vec();
+        let reply = reply.clone();
         std::thread::spawn(move || {
-            for s in hb.incoming().flatten() {
+            for s in l.incoming().flatten() {
                 handle_heartbeat(s, &log, &cluster_id, &got_first, &roots, &reply);
             }
         });

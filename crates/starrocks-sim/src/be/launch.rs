@@ -58,12 +58,27 @@ pub fn be_main(args: Vec<String>) -> i32 {
     if let Some(code) = checks::refuse_to_start(&home, &release) {
         return code;
     }
+    // The test-only host guard (`cluster::host`): before the pid file or any log is written.
+    if let Some(conf) = Conf::read(&home) {
+        if let Err(line) = cluster::guard_host("BE", &own_host(&conf), &home) {
+            eprintln!("{line}");
+            return 1;
+        }
+    }
     run(&home, &release)
+}
+
+/// The address `BackendOptions` selects: the simulated host's inside `priority_networks`, else
+/// the loopback.
+fn own_host(conf: &Conf) -> String {
+    cluster::host_of_networks(&conf.get("priority_networks", ""))
+        .unwrap_or_else(|| cluster::LOOPBACK.to_string())
 }
 
 /// The BE's `main`, once nothing outside it stops the build from running.
 fn run(home: &Path, release: &Release) -> i32 {
     let v = release.version;
+    let started_millis = starrocks_common::timefmt::unix_millis();
     let sigset = proc::block_signals();
     let pid_dir =
         std::env::var("PID_DIR").unwrap_or_else(|_| home.join("bin").display().to_string());
@@ -105,7 +120,8 @@ fn run(home: &Path, release: &Release) -> i32 {
     if release.fault_is(Fault::Grandchild) {
         proc::spawn_lingering_helper(600);
     }
-    steps::log_daemon_start(&log, v);
+    let host = own_host(&conf);
+    steps::log_daemon_start(&log, v, &conf.get("priority_networks", ""), &host);
 
     let mut say = Steps::new(log.clone(), v);
     say.done("daemon threads start");
@@ -130,16 +146,19 @@ fn run(home: &Path, release: &Release) -> i32 {
         say.done("block cache init");
     }
 
-    let bound = match servers::bind_servers(&conf, &log, release, &mut say) {
+    let bound = match servers::bind_servers(&host, &conf, &log, release, &mut say) {
         Ok(b) => b,
         Err(code) => return code,
     };
+    // The reply carries the BE's start time, as the real one reports it (SHOW BACKENDS'
+    // LastStartTime).
     let reply = format!(
-        "OK version={} be_port={} http_port={} brpc_port={}",
+        "OK version={} be_port={} http_port={} brpc_port={} start_time={}",
         v.full(),
         bound.be_port,
         bound.http_port,
-        bound.brpc_port
+        bound.brpc_port,
+        started_millis
     );
     let got_first = heartbeat::serve(bound.heartbeat, &log, cluster_id, &usable, reply);
     if numbered {

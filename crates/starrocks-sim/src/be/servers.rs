@@ -3,12 +3,17 @@
 //!
 //! Each era words a taken port differently (2.x `starrocks_main.cpp`, 3.x `starrocks_be.cpp`), and
 //! the tool names the port from those words; HTTP answers `/api/health` with the exact body.
+//!
+//! A real BE binds 0.0.0.0 (brpc says so in its line, kept as printed); a simulated one binds its
+//! host's address and that host's loopback (`cluster::bind_node`), so a BE of a simulated host is
+//! reached at that host only.
 
 use std::net::TcpListener;
 use std::sync::Arc;
 
 use super::conf::Conf;
 use super::steps::Steps;
+use crate::cluster;
 use crate::http::{self, Request, Response};
 use crate::logs::Glog;
 use crate::release::Behaviour as _;
@@ -20,11 +25,12 @@ pub(super) struct Bound {
     pub(super) be_port: u16,
     pub(super) http_port: u16,
     pub(super) brpc_port: u16,
-    pub(super) heartbeat: TcpListener,
+    pub(super) heartbeat: Vec<TcpListener>,
 }
 
 /// Binds every server; Err is the exit status (1) after the failure was logged.
 pub(super) fn bind_servers(
+    host: &str,
     conf: &Conf,
     log: &Glog,
     release: &Release,
@@ -48,13 +54,15 @@ pub(super) fn bind_servers(
     };
     let hb_port = port("heartbeat_service_port", 9050) as u16;
     let brpc_port = port("brpc_port", 8060) as u16;
-    let bind = |p: u16| TcpListener::bind(("0.0.0.0", p)).ok();
-    let sink = |l: TcpListener| {
-        std::thread::spawn(move || {
-            for s in l.incoming() {
-                drop(s)
-            }
-        });
+    let bind = |p: u16| cluster::bind_node(host, p).ok();
+    let sink = |ls: Vec<TcpListener>| {
+        for l in ls {
+            std::thread::spawn(move || {
+                for s in l.incoming() {
+                    drop(s)
+                }
+            });
+        }
     };
 
     // Thrift BackendService.
@@ -109,8 +117,11 @@ pub(super) fn bind_servers(
         bind(http_port)
     };
     match http_bound {
-        Some(l) => {
-            http::serve(l, Arc::new(|r: &Request| be_http(r)));
+        Some(ls) => {
+            let handler: http::Handler = Arc::new(|r: &Request| be_http(r));
+            for l in ls {
+                http::serve(l, handler.clone());
+            }
             say.done("start http server");
         }
         None => {

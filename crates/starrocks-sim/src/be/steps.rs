@@ -24,16 +24,21 @@ pub(super) fn banner(v: Version) -> String {
     }
 }
 
-/// The daemon's first lines: the banner, the CPU and the network options.
-pub(super) fn log_daemon_start(log: &Glog, v: Version) {
+/// The daemon's first lines: the banner, the CPU and the network options (`BackendOptions`:
+/// `priority_networks` as configured, and the address it selected).
+pub(super) fn log_daemon_start(log: &Glog, v: Version, networks: &str, host: &str) {
     log.log('I', "daemon.cpp:188", &banner(v));
     log.log(
         'I',
         "daemon.cpp:285",
         "Cpu Info:\n  Model: starrocks-sim virtual cpu\n  Cores: 2",
     );
-    log.log('I', "backend_options.cpp:80", "priority cidrs in conf: ");
-    log.log('I', "backend_options.cpp:95", "localhost 127.0.0.1");
+    log.log(
+        'I',
+        "backend_options.cpp:80",
+        &format!("priority cidrs in conf: {networks}"),
+    );
+    log.log('I', "backend_options.cpp:95", &format!("localhost {host}"));
 }
 
 /// `BE start step N: … successfully`, numbered in the order the steps complete (3.0+ only).

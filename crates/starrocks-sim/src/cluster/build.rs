@@ -2,7 +2,13 @@
 //! ports and host faults, every FE recording the whole group as `ADD FOLLOWER` leaves it.
 //!
 //! Ports are picked sorted so the first FE has the lowest `edit_log_port` and wins the first
-//! election, which keeps a freshly built cluster's leader predictable for the tests.
+//! election, which keeps a freshly built cluster's leader predictable for the tests (the election
+//! compares `host:edit_log_port`, so with `--hosts` the FE of the lowest address leads first).
+//!
+//! `--hosts` puts each node on its own loopback address, as on its own machine: its conf gets
+//! `priority_networks = <addr>/32` and every meta records it there. Addresses may repeat (an FE
+//! and a BE sharing a host, as on small real clusters); without `--hosts` every node is on
+//! 127.0.0.1.
 //!
 //! `make-cluster` exits once the cluster is written, long before its nodes bind their ports, so a
 //! lease it took would end with it. A caller that outlives the nodes (a test harness, `demo`)
@@ -57,6 +63,51 @@ pub struct ClusterBuild {
     pub unhealthy_tablets: u64,
     /// The ports to use (4 per node), leased by the caller; `None` picks them here.
     pub ports: Option<Vec<u16>>,
+    /// One loopback address per node, FEs then BEs; empty puts every node on 127.0.0.1.
+    pub hosts: Vec<String>,
+}
+
+/// Addresses for a cluster laid out as the tests and `demo` use it: each FE on a host of its own
+/// (the first on 127.0.0.1, then 127.0.0.2, ...) and every BE on 127.0.0.1 beside the first FE.
+/// FEs need hosts of their own because a leader up to 3.3 shows every FE sharing its host as
+/// LEADER; BEs stay on 127.0.0.1 because the tool's BE node finds its own SHOW BACKENDS row from
+/// this machine's interface addresses, and only 127.0.0.1 is one of them.
+pub fn fe_per_host(fes: usize, bes: usize) -> Vec<String> {
+    (0..fes)
+        .map(|i| format!("127.0.0.{}", i + 1))
+        .chain((0..bes).map(|_| super::host::LOOPBACK.to_string()))
+        .collect()
+}
+
+/// The address of each node, FEs first: `--hosts` checked (one loopback IPv4 address per node),
+/// or 127.0.0.1 for all.
+fn node_hosts(given: &[String], n: usize) -> Result<Vec<String>, ClusterError> {
+    if given.is_empty() {
+        return Ok(vec![super::host::LOOPBACK.to_string(); n]);
+    }
+    if given.len() != n {
+        return Err(ClusterError::Hosts {
+            given: given.len(),
+            needed: n,
+        });
+    }
+    given
+        .iter()
+        .map(|h| match h.trim().parse::<std::net::Ipv4Addr>() {
+            Ok(ip) if ip.is_loopback() => Ok(ip.to_string()),
+            _ => Err(ClusterError::NotLoopback(h.clone())),
+        })
+        .collect()
+}
+
+/// The conf line that puts a node on its own host; none for a node on 127.0.0.1 (as before
+/// `--hosts` existed).
+fn networks_line(host: &str) -> String {
+    if host == super::host::LOOPBACK {
+        String::new()
+    } else {
+        format!("priority_networks = {host}/32\n")
+    }
 }
 
 fn host_faults_for(name: &str, b: &ClusterBuild) -> Result<HostFaults, ClusterError> {
@@ -100,6 +151,8 @@ pub fn make_cluster(b: &ClusterBuild) -> Result<ClusterSpec, ClusterError> {
         return Err(ClusterError::NotEmpty(b.out.clone()));
     }
     let v = b.version;
+    let hosts = node_hosts(&b.hosts, b.fes + b.bes)?;
+    let (fe_hosts, be_hosts) = hosts.split_at(b.fes);
     let jdk = b.out.join("jdk");
     make_jdk(17, &jdk)?;
     // Sorted, so fe1 has the lowest edit_log_port and wins the first election.
@@ -133,7 +186,8 @@ pub fn make_cluster(b: &ClusterBuild) -> Result<ClusterSpec, ClusterError> {
     let token = crate::meta::random_token();
     let backends: Vec<String> = be_ports
         .iter()
-        .map(|p| format!("127.0.0.1:{}", p[2]))
+        .zip(be_hosts)
+        .map(|(p, h)| format!("{h}:{}", p[2]))
         .collect();
     for (i, p) in fe_ports.iter().enumerate() {
         let name = format!("fe{}", i + 1);
@@ -142,13 +196,15 @@ pub fn make_cluster(b: &ClusterBuild) -> Result<ClusterSpec, ClusterError> {
         let meta = dir.join("meta");
         let mut spec = MetaSpec::new(v, meta.clone());
         // Each node records the whole group, itself first, as `ADD FOLLOWER` leaves it.
-        let mut fes = vec![format!("127.0.0.1:{}", p[3])];
+        let host = &fe_hosts[i];
+        let mut fes = vec![format!("{host}:{}", p[3])];
         fes.extend(
             fe_ports
                 .iter()
+                .zip(fe_hosts)
                 .enumerate()
                 .filter(|(j, _)| *j != i)
-                .map(|(_, q)| format!("127.0.0.1:{}", q[3])),
+                .map(|(_, (q, h))| format!("{h}:{}", q[3])),
         );
         spec.frontends = fes;
         spec.backends = backends.clone();
@@ -168,7 +224,8 @@ pub fn make_cluster(b: &ClusterBuild) -> Result<ClusterSpec, ClusterError> {
         append(
             &home.join("conf/fe.conf"),
             &format!(
-                "\n# node {name} of a simulated cluster\nmeta_dir = {}\nhttp_port = {}\nrpc_port = {}\nquery_port = {}\nedit_log_port = {}\n",
+                "\n# node {name} of a simulated cluster\n{}meta_dir = {}\nhttp_port = {}\nrpc_port = {}\nquery_port = {}\nedit_log_port = {}\n",
+                networks_line(host),
                 meta.display(),
                 p[0], p[1], p[2], p[3]
             ),
@@ -186,6 +243,7 @@ pub fn make_cluster(b: &ClusterBuild) -> Result<ClusterSpec, ClusterError> {
             dir,
             home,
             ports,
+            host: host.clone(),
         });
     }
     for (i, p) in be_ports.iter().enumerate() {
@@ -206,7 +264,8 @@ pub fn make_cluster(b: &ClusterBuild) -> Result<ClusterSpec, ClusterError> {
         append(
             &home.join("conf/be.conf"),
             &format!(
-                "\n# node {name} of a simulated cluster\nbe_port = {}\n{} = {}\nheartbeat_service_port = {}\nbrpc_port = {}\nstorage_root_path = {}\n",
+                "\n# node {name} of a simulated cluster\n{}be_port = {}\n{} = {}\nheartbeat_service_port = {}\nbrpc_port = {}\nstorage_root_path = {}\n",
+                networks_line(&be_hosts[i]),
                 p[0],
                 v.be_http_key(),
                 p[1],
@@ -228,6 +287,7 @@ pub fn make_cluster(b: &ClusterBuild) -> Result<ClusterSpec, ClusterError> {
             dir,
             home,
             ports,
+            host: be_hosts[i].clone(),
         });
     }
     let spec = ClusterSpec {
@@ -280,5 +340,30 @@ mod tests {
         let picked = cluster_ports(None, 8).unwrap();
         let distinct: std::collections::BTreeSet<u16> = picked.iter().copied().collect();
         assert_eq!(distinct.len(), 8);
+    }
+
+    #[test]
+    fn hosts_are_one_loopback_address_per_node() {
+        assert_eq!(node_hosts(&[], 2).unwrap(), vec!["127.0.0.1", "127.0.0.1"]);
+        let given = vec!["127.0.0.11".to_string(), "127.0.0.12".to_string()];
+        assert_eq!(node_hosts(&given, 2).unwrap(), given);
+        assert!(matches!(
+            node_hosts(&given, 3),
+            Err(ClusterError::Hosts {
+                given: 2,
+                needed: 3
+            })
+        ));
+        for bad in ["10.0.0.1", "localhost", "::1", "127.0.0.256"] {
+            assert!(matches!(
+                node_hosts(&[bad.to_string()], 1),
+                Err(ClusterError::NotLoopback(h)) if h == bad
+            ));
+        }
+        assert_eq!(networks_line("127.0.0.1"), "");
+        assert_eq!(
+            networks_line("127.0.0.11"),
+            "priority_networks = 127.0.0.11/32\n"
+        );
     }
 }

@@ -1,11 +1,19 @@
-//! The faults of a simulated *host*, not of a package: `sim-host.json` beside a node's StarRocks
-//! home.
+//! A simulated *host*, not a package: its faults (`sim-host.json` beside a node's StarRocks
+//! home), its address, and the test-only guard that keeps a node off every other host.
 //!
 //! A package's fault travels with the build wherever it is installed; some failures belong to the
 //! machine instead (a BE host that cannot run one new build, a follower that replays slowly), and
 //! a rolling upgrade must meet them on that host only.
+//!
+//! Every node of a simulated cluster runs on this one machine, so a "host" is a loopback address:
+//! the one `priority_networks` names (`make-cluster --hosts` writes `<addr>/32`), standing for the
+//! interface address a real host's `priority_networks` selects. A test that reaches hosts over SSH
+//! sets `STARROCKS_SIM_HOST` per address; a node started there whose address is another refuses
+//! to start and says so in `wrong-host.log`, which is how a test proves nothing ran elsewhere.
 
-use std::path::Path;
+use std::io::Write as _;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -57,4 +65,127 @@ pub fn host_fault(home: &Path, v: Version) -> Option<Fault> {
                 || full.starts_with(&format!("{}.", f.version))
         })
         .map(|f| f.fault)
+}
+
+/// The loopback every simulated host has; also the address of a node with no host of its own.
+pub const LOOPBACK: &str = "127.0.0.1";
+
+/// The environment variable the test's sshd sets to the address a shell runs "on".
+pub const SIM_HOST_ENV: &str = "STARROCKS_SIM_HOST";
+
+/// The file of the cluster folder where refused starts are recorded.
+pub const WRONG_HOST_LOG: &str = "wrong-host.log";
+
+/// The simulated host's own address that `priority_networks` selects: a single loopback IPv4
+/// address, as `a.b.c.d/32` or bare. Anything else selects no simulated host (None): the node
+/// stays on 127.0.0.1, as a real node whose networks match none of its addresses falls back to
+/// its loopback.
+pub fn host_of_networks(priority_networks: &str) -> Option<String> {
+    let entries: Vec<&str> = priority_networks
+        .split(';')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .collect();
+    let [only] = entries.as_slice() else {
+        return None;
+    };
+    let (addr, bits) = only.split_once('/').unwrap_or((only, "32"));
+    let ip: Ipv4Addr = addr.trim().parse().ok()?;
+    (bits.trim() == "32" && ip.is_loopback()).then(|| ip.to_string())
+}
+
+/// The addresses a node of address `host` listens on: its host's address, and that host's
+/// loopback (a real server binds 0.0.0.0, so both reach it on its own machine).
+pub fn listen_addresses(host: &str) -> Vec<String> {
+    if host == LOOPBACK {
+        vec![LOOPBACK.to_string()]
+    } else {
+        vec![host.to_string(), LOOPBACK.to_string()]
+    }
+}
+
+/// The address a node's servers stand on: its own when that is a loopback address, else
+/// 127.0.0.1 (a meta or conf may name a production address; the simulator never binds one).
+pub fn bind_host(host: &str) -> String {
+    match host.parse::<Ipv4Addr>() {
+        Ok(ip) if ip.is_loopback() => ip.to_string(),
+        _ => LOOPBACK.to_string(),
+    }
+}
+
+/// Binds `port` on every address of [`listen_addresses`] for a node at `host`: all or none.
+pub fn bind_node(host: &str, port: u16) -> std::io::Result<Vec<std::net::TcpListener>> {
+    listen_addresses(&bind_host(host))
+        .iter()
+        .map(|a| std::net::TcpListener::bind((a.as_str(), port)))
+        .collect()
+}
+
+/// The cluster folder of a node home (the nearest folder above it holding `cluster.json`), else
+/// the folder the home sits in.
+fn cluster_dir(home: &Path) -> PathBuf {
+    let mut at = home.parent();
+    while let Some(d) = at {
+        if d.join("cluster.json").is_file() {
+            return d.to_path_buf();
+        }
+        at = d.parent();
+    }
+    home.parent().unwrap_or(home).to_path_buf()
+}
+
+/// The test-only host guard: under `STARROCKS_SIM_HOST`, a node whose address is another host's
+/// is refused. Err is the one line that says so, already appended to the cluster's
+/// `wrong-host.log`. 127.0.0.1 is every host's own loopback, so a node there runs anywhere.
+pub fn guard_host(role: &str, own: &str, home: &Path) -> Result<(), String> {
+    let Ok(here) = std::env::var(SIM_HOST_ENV) else {
+        return Ok(());
+    };
+    if here.trim().is_empty() || here == own || own == LOOPBACK {
+        return Ok(());
+    }
+    let line = format!(
+        "starrocks-sim: refused to start the {role} of {} on host {here}: its address is {own}",
+        home.display()
+    );
+    let log = cluster_dir(home).join(WRONG_HOST_LOG);
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)
+    {
+        let _ = writeln!(f, "{line}");
+    }
+    Err(line)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_loopback_address_per_host() {
+        assert_eq!(
+            host_of_networks("127.0.0.11/32").as_deref(),
+            Some("127.0.0.11")
+        );
+        assert_eq!(
+            host_of_networks(" 127.0.0.12 ").as_deref(),
+            Some("127.0.0.12")
+        );
+        for none in [
+            "",
+            "10.0.0.1/32",
+            "127.0.0.0/8",
+            "127.0.0.11/32;127.0.0.12/32",
+            "x",
+        ] {
+            assert_eq!(host_of_networks(none), None, "{none}");
+        }
+        assert_eq!(listen_addresses("127.0.0.1"), vec!["127.0.0.1"]);
+        assert_eq!(
+            listen_addresses("127.0.0.11"),
+            vec!["127.0.0.11", "127.0.0.1"]
+        );
+    }
 }

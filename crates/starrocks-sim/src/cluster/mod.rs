@@ -27,11 +27,15 @@ mod leader_answers;
 mod spec;
 mod sql;
 
-pub use build::{make_cluster, ClusterBuild};
+pub use build::{fe_per_host, make_cluster, ClusterBuild};
 pub use edit_log::{serve_edit_log, who};
 pub use election::{follow, try_elect};
 pub use group::{Group, GroupRole, PeerInfo, Who, LAG_PER_FAULT_SEC};
 pub use heartbeat::heartbeat_frontends;
-pub use host::{host_fault, HostFault, HostFaults, HOST_FILE};
+pub use host::{
+    bind_host, bind_node, guard_host, host_fault, host_of_networks, listen_addresses, HostFault,
+    HostFaults, HOST_FILE, LOOPBACK, SIM_HOST_ENV, WRONG_HOST_LOG,
+};
+pub use leader_answers::{recorded_time, set_fe_start_millis, time_string};
 pub use spec::{ClusterError, ClusterSpec, NodeSpec};
 pub use sql::intercept;

@@ -19,6 +19,13 @@ pub struct NodeSpec {
     pub dir: PathBuf,
     pub home: PathBuf,
     pub ports: BTreeMap<String, u16>,
+    /// The node's address: its simulated host (`make-cluster --hosts`), 127.0.0.1 without one.
+    #[serde(default = "default_host")]
+    pub host: String,
+}
+
+fn default_host() -> String {
+    super::host::LOOPBACK.to_string()
 }
 
 /// `cluster.json`: the nodes, the JDK the FEs run on, the version built.
@@ -54,6 +61,12 @@ pub enum ClusterError {
         "--ports gave {given} ports; the cluster needs {needed} distinct non-zero ones (4 per node)"
     )]
     Ports { given: usize, needed: usize },
+    #[error(
+        "--hosts gave {given} addresses; the cluster has {needed} nodes (FEs first, then BEs)"
+    )]
+    Hosts { given: usize, needed: usize },
+    #[error("--hosts: {0} is not a loopback IPv4 address (127.x.y.z); the simulator never binds another")]
+    NotLoopback(String),
     #[error("--host-fault {0}: expected be<N> or fe<N>, then :<fault>[@<version>]")]
     HostFaultSyntax(String),
     #[error("--host-fault {spec}: unknown fault {fault}")]

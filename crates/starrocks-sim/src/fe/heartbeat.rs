@@ -62,8 +62,12 @@ pub(super) fn heartbeat_loop(state: &State, log: &FeLog, interval: Duration) {
                     let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
                     writeln!(
                         s,
-                        "HEARTBEAT cluster_id={} token={} fe_host=127.0.0.1 rpc_port={} http_port={}",
-                        state.cluster_id, state.token, state.rpc_port, state.http_port
+                        "HEARTBEAT cluster_id={} token={} fe_host={} rpc_port={} http_port={}",
+                        state.cluster_id,
+                        state.token,
+                        state.self_host,
+                        state.rpc_port,
+                        state.http_port
                     )?;
                     let mut line = String::new();
                     BufReader::new(s).read_line(&mut line)?;
@@ -94,6 +98,11 @@ pub(super) fn heartbeat_loop(state: &State, log: &FeLog, interval: Duration) {
                         .unwrap_or("")
                         .to_string();
                     bs.last_heartbeat = Civil::now().log4j_comma();
+                    bs.last_start = reply
+                        .split_whitespace()
+                        .find_map(|kv| kv.strip_prefix("start_time="))
+                        .and_then(|t| t.parse().ok())
+                        .unwrap_or(bs.last_start);
                     for (i, key) in ["be_port=", "http_port=", "brpc_port="].iter().enumerate() {
                         if let Some(p) =
                             reply.split_whitespace().find_map(|kv| kv.strip_prefix(key))

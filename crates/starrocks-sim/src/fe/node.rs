@@ -8,6 +8,7 @@ use std::path::Path;
 
 use super::boot::{Fe, Stop, START};
 use super::version_role::{self, Identity};
+use crate::cluster::{self, LOOPBACK};
 use crate::logs::FeLog;
 use crate::release::Behaviour as _;
 use crate::Fault;
@@ -28,6 +29,45 @@ pub(super) struct Node {
     pub(super) id: Identity,
 }
 
+/// How `FrontendOptions` found this node's address.
+pub(super) enum Address {
+    /// `frontend_address`.
+    Configured(String),
+    /// `priority_networks` selected this simulated host's address (see `cluster::host`).
+    Networks(String, String),
+    /// `priority_networks` is set and selects none: the loopback, with a warning.
+    Unmatched(String),
+    /// Nothing configured: this machine's loopback.
+    Loopback,
+}
+
+/// This FE's address as `FrontendOptions.init` decides it: `frontend_address` when it is not
+/// 0.0.0.0, else the host's address inside `priority_networks`, else the loopback.
+pub(super) fn own_address(fe: &Fe) -> Address {
+    if let Some(addr) = fe.conf.get("frontend_address").filter(|a| *a != "0.0.0.0") {
+        return Address::Configured(addr.clone());
+    }
+    match fe
+        .conf
+        .get("priority_networks")
+        .filter(|n| !n.trim().is_empty())
+    {
+        None => Address::Loopback,
+        Some(n) => match cluster::host_of_networks(n) {
+            Some(addr) => Address::Networks(n.clone(), addr),
+            None => Address::Unmatched(n.clone()),
+        },
+    }
+}
+
+/// The address alone, for the host guard before fe.log opens.
+pub(super) fn own_host(fe: &Fe) -> String {
+    match own_address(fe) {
+        Address::Configured(a) | Address::Networks(_, a) => a,
+        Address::Unmatched(_) | Address::Loopback => LOOPBACK.into(),
+    }
+}
+
 /// Identifies the node; the listener is the bound `edit_log_port`, where BDB JE will listen.
 pub(super) fn identify(
     fe: &Fe,
@@ -35,20 +75,46 @@ pub(super) fn identify(
     image_dir: &Path,
 ) -> Result<(Node, TcpListener), Stop> {
     log.info(START, &fe.v.starting_line());
-    let self_host = match fe.conf.get("frontend_address").filter(|a| *a != "0.0.0.0") {
-        Some(addr) => {
+    let self_host = match own_address(fe) {
+        Address::Configured(addr) => {
             log.info(
                 "FrontendOptions.init():93",
                 &format!("use configured address. {addr}"),
             );
-            addr.clone()
+            addr
         }
-        None => {
+        Address::Networks(networks, addr) => {
+            log.info(
+                "FrontendOptions.analyzePriorityCidrs():296",
+                &format!("configured prior_cidrs value: {networks}"),
+            );
+            log.info(
+                "FrontendOptions.initAddrUseIp():215",
+                &format!("Use IP init local addr, IP: /{addr}"),
+            );
+            addr
+        }
+        Address::Unmatched(networks) => {
+            log.info(
+                "FrontendOptions.analyzePriorityCidrs():296",
+                &format!("configured prior_cidrs value: {networks}"),
+            );
+            log.warn(
+                "FrontendOptions.initAddrUseIp():210",
+                "ip address range configured for priority_networks does not include the current IP address",
+            );
             log.info(
                 "FrontendOptions.initAddrUseIp():215",
                 "Use IP init local addr, IP: /127.0.0.1",
             );
-            "127.0.0.1".into()
+            LOOPBACK.into()
+        }
+        Address::Loopback => {
+            log.info(
+                "FrontendOptions.initAddrUseIp():215",
+                "Use IP init local addr, IP: /127.0.0.1",
+            );
+            LOOPBACK.into()
         }
     };
 
@@ -63,7 +129,8 @@ pub(super) fn identify(
     let edit_listener = if fe.release.fault_is(Fault::PortInUse) {
         None
     } else {
-        TcpListener::bind(("0.0.0.0", edit_log_port)).ok()
+        // BDB JE listens on the node's own host:port only (je.rep.bindInaddrAny is false).
+        TcpListener::bind((cluster::bind_host(&self_host).as_str(), edit_log_port)).ok()
     };
     let Some(edit_listener) = edit_listener else {
         return Err(fe.fatal(

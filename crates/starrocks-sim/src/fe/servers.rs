@@ -3,6 +3,9 @@
 //!
 //! Which port is taken decides which message the FE dies with, and the tool's diagnosis names
 //! the port from that message, so the order and wording are the point of this file.
+//!
+//! A real FE binds these on 0.0.0.0; a simulated one binds its own address and its host's
+//! loopback (`cluster::bind_node`), so a node of a simulated host is reached at that host only.
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -28,36 +31,36 @@ pub(super) fn serve(
 ) -> Result<(), Stop> {
     let v = fe.v;
     let (rpc_port, http_port, query_port) = (state.rpc_port, state.http_port, state.query_port);
-    let Ok(rpc) = TcpListener::bind(("0.0.0.0", rpc_port)) else {
+    let bind = |p: u16| cluster::bind_node(&state.self_host, p);
+    let Ok(rpc) = bind(rpc_port) else {
         return Err(fe.fatal(
             "FeServer.start():65",
             &format!("thrift server start failed with port {rpc_port} , will exit"),
         ));
     };
-    std::thread::spawn(move || {
-        for s in rpc.incoming() {
-            drop(s)
-        }
-    });
+    rpc.into_iter().for_each(sink);
     log.info(
         "FeServer.start():52",
         &format!("thrift server started with port {rpc_port}."),
     );
-    let Ok(http_l) = TcpListener::bind(("0.0.0.0", http_port)) else {
+    let Ok(http_l) = bind(http_port) else {
         return Err(fe.fatal(
             "HttpServer.run():257",
             &format!("Fail to start FE query http server[port: {http_port}] "),
         ));
     };
     let st = state.clone();
-    http::serve(http_l, Arc::new(move |r: &Request| fe_http(&st, r)));
+    let handler: http::Handler = Arc::new(move |r: &Request| fe_http(&st, r));
+    for l in http_l {
+        http::serve(l, handler.clone());
+    }
     log.log(
         Level::Info,
         "FE Http Server|60",
         "HttpServer.run():250",
         &format!("HttpServer started with port {http_port}"),
     );
-    let Ok(mysql_l) = TcpListener::bind(("0.0.0.0", query_port)) else {
+    let Ok(mysql_l) = bind(query_port) else {
         log.warn(
             "MysqlServer.start():93",
             "Open MySQL network service failed.\njava.net.BindException: Address already in use",
@@ -70,15 +73,15 @@ pub(super) fn serve(
     if let Some(g) = group {
         g.set_query(query.clone());
     }
-    mysql::serve(
-        mysql_l,
-        Arc::new(mysql::ServerConfig {
-            server_version: v.mysql_server_version().to_string(),
-            root_password: header_password,
-            users: header.users.clone(),
-            query,
-        }),
-    );
+    let config = Arc::new(mysql::ServerConfig {
+        server_version: v.mysql_server_version().to_string(),
+        root_password: header_password,
+        users: header.users.clone(),
+        query,
+    });
+    for l in mysql_l {
+        mysql::serve(l, config.clone());
+    }
     log.info(
         "MysqlServer.start():100",
         &format!("Open mysql server success on {query_port}"),
@@ -88,8 +91,8 @@ pub(super) fn serve(
     if v.has_arrow_flight() {
         let p = fe.conf_int("arrow_flight_port", -1)?;
         if p > 0 {
-            match TcpListener::bind(("0.0.0.0", p as u16)) {
-                Ok(l) => extra.push(l),
+            match bind(p as u16) {
+                Ok(l) => extra.extend(l),
                 Err(_) => {
                     return Err(fe.fatal(
                         "ArrowFlightSqlService.start():80",
@@ -101,8 +104,8 @@ pub(super) fn serve(
     }
     if v.has_https_port() && fe.conf_str("enable_https", "false") == "true" {
         let p = fe.port("https_port", 8443)?;
-        match TcpListener::bind(("0.0.0.0", p)) {
-            Ok(l) => extra.push(l),
+        match bind(p) {
+            Ok(l) => extra.extend(l),
             Err(_) => {
                 return Err(fe.fatal(
                     "HttpServer.run():257",
@@ -113,26 +116,25 @@ pub(super) fn serve(
     }
     if state.run_mode == "shared_data" {
         let p = fe.port("cloud_native_meta_port", 6090)?;
-        if let Ok(l) = TcpListener::bind(("0.0.0.0", p)) {
-            extra.push(l);
+        if let Ok(l) = bind(p) {
+            extra.extend(l);
         }
     }
-    for l in extra {
-        std::thread::spawn(move || {
-            for s in l.incoming() {
-                drop(s)
-            }
-        });
-    }
+    extra.into_iter().for_each(sink);
     if v.logs_fe_started_successfully() {
         log.info(START, "FE started successfully");
     }
     if let Some(l) = edit_listener {
-        std::thread::spawn(move || {
-            for s in l.incoming() {
-                drop(s)
-            }
-        });
+        sink(l);
     }
     Ok(())
+}
+
+/// Accepts and drops connections for the life of the process: a port that must be bound.
+fn sink(l: TcpListener) {
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            drop(s)
+        }
+    });
 }

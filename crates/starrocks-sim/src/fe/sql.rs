@@ -194,8 +194,9 @@ pub(super) fn fe_query(st: &State, user: &str, sql: &str) -> Outcome {
                         b.ports[0].clone(),
                         b.ports[1].clone(),
                         b.ports[2].clone(),
-                        "NULL".into(),
-                        b.last_heartbeat.clone(),
+                        // TimeUtils.longToTimeString, as BackendsProcDir prints both.
+                        cluster::time_string(b.last_start),
+                        cluster::recorded_time(&b.last_heartbeat),
                         b.alive.to_string(),
                         "false".into(),
                         "false".into(),

@@ -20,6 +20,11 @@ use starrocks_common::timefmt::{unix_millis, Civil};
 
 pub(super) fn start(fe: &mut Fe, log_slot: &LogSlot) -> Result<(), Stop> {
     conf::read_conf(fe)?;
+    // The test-only host guard (`cluster::host`): before anything is written in the node's home.
+    if let Err(line) = cluster::guard_host("FE", &node::own_host(fe), &fe.home) {
+        eprintln!("{line}");
+        crate::proc::exit_deleting_pid(1);
+    }
     let log = conf::open_log(fe, log_slot)?;
     let dirs = meta_dir::check_meta_dir(fe, &log)?;
     let (node, edit_listener) = node::identify(fe, &log, &dirs.image_dir)?;
@@ -29,6 +34,7 @@ pub(super) fn start(fe: &mut Fe, log_slot: &LogSlot) -> Result<(), Stop> {
     let replayed = replay::replay(fe, &log, &dirs, &header, &node, recovery, &elected)?;
 
     let start_millis = unix_millis();
+    cluster::set_fe_start_millis(start_millis);
     let state = Arc::new(State {
         version: fe.v,
         cluster_id: node.id.cluster_id,
@@ -56,6 +62,7 @@ pub(super) fn start(fe: &mut Fe, log_slot: &LogSlot) -> Result<(), Stop> {
                     err: String::new(),
                     version: String::new(),
                     last_heartbeat: "NULL".into(),
+                    last_start: 0,
                     ports: ["-1".into(), "-1".into(), "-1".into()],
                 })
                 .collect(),

@@ -16,6 +16,8 @@ pub(super) struct BackendState {
     pub(super) err: String,
     pub(super) version: String,
     pub(super) last_heartbeat: String,
+    /// The BE's start time in ms, as its heartbeat reply last gave it (0 before).
+    pub(super) last_start: i64,
     /// be_port, http_port and brpc_port as the BE's heartbeat reply gave them (-1 before).
     pub(super) ports: [String; 3],
 }
