@@ -46,6 +46,14 @@ fn answer(s: TcpStream, g: &Group) {
     }
     if line.starts_with("WHO") {
         let _ = writeln!(w, "{}", g.who_line());
+    } else if line.starts_with("VARS") {
+        let _ = writeln!(
+            w,
+            "{}",
+            serde_json::to_string(&g.globals.snapshot()).unwrap_or_default()
+        );
+    } else if line.starts_with("SETCONFIG") {
+        let _ = writeln!(w, "{}", super::admin::answer_set_config(g, line));
     } else if let Some((head, sql)) = line.split_once(" sql=") {
         // The follower forwards the statement with the account it was asked by.
         let user = head

@@ -17,6 +17,7 @@
 //! and SQL in a group (`sql`, with the leader's own answers in `leader_answers`). At build time:
 //! `cluster.json` (`spec`), the host faults (`host`) and `make-cluster` (`build`).
 
+mod admin;
 mod build;
 mod edit_log;
 mod election;
@@ -27,6 +28,7 @@ mod leader_answers;
 mod spec;
 mod sql;
 
+pub use admin::{parse_set_config, set_config_error};
 pub use build::{make_cluster, ClusterBuild};
 pub use edit_log::{serve_edit_log, who};
 pub use election::{follow, try_elect};
@@ -34,4 +36,4 @@ pub use group::{Group, GroupRole, PeerInfo, Who, LAG_PER_FAULT_SEC};
 pub use heartbeat::heartbeat_frontends;
 pub use host::{host_fault, HostFault, HostFaults, HOST_FILE};
 pub use spec::{ClusterError, ClusterSpec, NodeSpec};
-pub use sql::intercept;
+pub use sql::{intercept, is_set_global};

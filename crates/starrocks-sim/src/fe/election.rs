@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::boot::{stdout_with_time, Fe};
+use super::global_vars::GlobalVars;
 use super::node::Node;
 use crate::cluster::{self, GroupRole};
 use crate::image::{Frontend, ImageHeader};
@@ -36,6 +37,7 @@ pub(super) fn elect(
     node: &Node,
     recovery: bool,
     edit_listener: TcpListener,
+    globals: &Arc<GlobalVars>,
 ) -> Elected {
     let v = fe.v;
     let (self_host, node_name) = (&node.self_host, &node.id.node_name);
@@ -72,6 +74,8 @@ pub(super) fn elect(
             (edit_log_port, http_port, query_port, rpc_port),
             v.full(),
             lag,
+            fe.config.clone(),
+            globals.clone(),
         )
     });
     let edit_listener = match &group {

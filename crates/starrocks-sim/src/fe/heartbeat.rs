@@ -88,6 +88,7 @@ pub(super) fn heartbeat_loop(state: &State, log: &FeLog, interval: Duration) {
                 Ok(reply) if reply.starts_with("OK") => {
                     bs.alive = true;
                     bs.err.clear();
+                    bs.retries = 0;
                     bs.version = reply
                         .split_whitespace()
                         .find_map(|kv| kv.strip_prefix("version="))
@@ -101,6 +102,12 @@ pub(super) fn heartbeat_loop(state: &State, log: &FeLog, interval: Duration) {
                             bs.ports[i] = p.to_string();
                         }
                     }
+                }
+                // ComputeNode.handleHbResponse: a failed round only counts a retry until
+                // heartbeat_retry_times of them passed; Alive, ErrMsg, LastHeartbeat and Version
+                // keep what the last good heartbeat set. Then Alive goes false with the message.
+                Ok(_) | Err(_) if bs.retries < state.config.int("heartbeat_retry_times", 3) => {
+                    bs.retries += 1;
                 }
                 Ok(reply) => {
                     bs.alive = false;

@@ -11,12 +11,16 @@
 //! One file per part: the JVM (`jvm`), the process (`launch`), the startup phases in `start`'s
 //! order (`conf`, `meta_dir`, `node` with `version_role`, `image_load`, `bdb`, `election`,
 //! `replay`, `servers`), and what a ready FE answers (`heartbeat`, `http_api`, `sql`,
-//! `variables`) from its shared `state`.
+//! `variables`, and the run-time configuration in `frontend_config`) from its shared `state`.
 
 mod bdb;
 mod boot;
 mod conf;
+mod admin_sql;
 mod election;
+pub(crate) mod global_vars;
+mod image_write;
+pub(crate) mod frontend_config;
 mod heartbeat;
 mod http_api;
 mod image_load;

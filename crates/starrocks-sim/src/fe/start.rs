@@ -11,9 +11,11 @@ use nix::sys::signal::Signal;
 
 use super::boot::{Fe, LogSlot, Stop};
 use super::heartbeat::heartbeat_loop;
+use super::global_vars::GlobalVars;
 use super::state::{BackendState, State};
 use super::{bdb, conf, election, image_load, meta_dir, node, replay, servers};
 use crate::cluster;
+use crate::release::Behaviour as _;
 use crate::stamps::Stamps as _;
 use crate::Fault;
 use starrocks_common::timefmt::{unix_millis, Civil};
@@ -25,7 +27,8 @@ pub(super) fn start(fe: &mut Fe, log_slot: &LogSlot) -> Result<(), Stop> {
     let (node, edit_listener) = node::identify(fe, &log, &dirs.image_dir)?;
     let header = image_load::load_image(fe, &log, &dirs, &node)?;
     let recovery = bdb::setup_environment(fe, &log, &dirs.bdb_dir, &node.id.role)?;
-    let elected = election::elect(fe, &log, &header, &node, recovery, edit_listener);
+    let globals = Arc::new(GlobalVars::load(dirs.image_dir.parent()));
+    let elected = election::elect(fe, &log, &header, &node, recovery, edit_listener, &globals);
     let replayed = replay::replay(fe, &log, &dirs, &header, &node, recovery, &elected)?;
 
     let start_millis = unix_millis();
@@ -46,6 +49,10 @@ pub(super) fn start(fe: &mut Fe, log_slot: &LogSlot) -> Result<(), Stop> {
         start_time: Civil::now().log4j_comma(),
         frontends: replayed.frontends,
         tables: header.tables.clone(),
+        config: fe.config.clone(),
+        globals,
+        log: log.clone(),
+        image_dir: dirs.image_dir.clone(),
         backends: Mutex::new(
             header
                 .backends
@@ -56,6 +63,7 @@ pub(super) fn start(fe: &mut Fe, log_slot: &LogSlot) -> Result<(), Stop> {
                     err: String::new(),
                     version: String::new(),
                     last_heartbeat: "NULL".into(),
+                    retries: 0,
                     ports: ["-1".into(), "-1".into(), "-1".into()],
                 })
                 .collect(),
@@ -71,13 +79,33 @@ pub(super) fn start(fe: &mut Fe, log_slot: &LogSlot) -> Result<(), Stop> {
 
     let interval = Duration::from_millis(fe.release.heartbeat_ms.max(50));
     match &group {
-        Some(g) if !leader => cluster::follow(g.clone(), peers.clone(), interval),
-        _ => {
-            if let Some(g) = &group {
-                cluster::heartbeat_frontends(g.clone(), peers.clone(), interval);
-            }
-            let hb_state = state.clone();
-            let hb_log = log.clone();
+        Some(g) if !leader => {
+            // Should the leader stop, this follower may win the next election and lead from then.
+            let (g2, peers2, st, lg) = (g.clone(), peers.clone(), state.clone(), log.clone());
+            let v = fe.v;
+            let on_leader = Box::new(move || {
+                lg.warn(
+                    "StateChangeExecutor.notifyNewFETypeTransfer():62",
+                    "notify new FE type transfer: LEADER",
+                );
+                lg.info(
+                    "GlobalStateMgr.transferToLeader():1015",
+                    "begin to transfer FE type from FOLLOWER to LEADER",
+                );
+                // The new leader writes its first entry after what it replayed.
+                g2.set_journal(g2.journal() + 1);
+                lg.info(
+                    "GlobalStateMgr.transferToLeader():1101",
+                    "leader finished to replay journal, can write now.",
+                );
+                lg.info("GlobalStateMgr.transferToLeader():1120", v.leader_transfer_line());
+                lead(&g2, peers2, &st, &lg, interval);
+            });
+            cluster::follow(g.clone(), peers.clone(), interval, on_leader);
+        }
+        Some(g) => lead(g, peers.clone(), &state, &log, interval),
+        None => {
+            let (hb_state, hb_log) = (state.clone(), log.clone());
             std::thread::spawn(move || heartbeat_loop(&hb_state, &hb_log, interval));
         }
     }
@@ -91,4 +119,17 @@ pub(super) fn start(fe: &mut Fe, log_slot: &LogSlot) -> Result<(), Stop> {
         });
     }
     Ok(())
+}
+
+/// The leader's threads: the frontend heartbeat (group mode) and the backend heartbeat.
+fn lead(
+    g: &Arc<cluster::Group>,
+    peers: Vec<crate::image::Frontend>,
+    state: &Arc<State>,
+    log: &Arc<crate::logs::FeLog>,
+    interval: Duration,
+) {
+    cluster::heartbeat_frontends(g.clone(), peers, interval, log.clone());
+    let (hb_state, hb_log) = (state.clone(), log.clone());
+    std::thread::spawn(move || heartbeat_loop(&hb_state, &hb_log, interval));
 }
