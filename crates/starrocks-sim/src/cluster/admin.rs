@@ -46,7 +46,12 @@ pub(super) fn set_on_group(g: &Group, frontends: &[Frontend], key: &str, value: 
             continue;
         }
         let body = serde_json::json!({"key": key, "value": value}).to_string();
-        match request(g, &f.host, f.edit_log_port, &format!("SETCONFIG json={body}")) {
+        match request(
+            g,
+            &f.host,
+            f.edit_log_port,
+            &format!("SETCONFIG json={body}"),
+        ) {
             Ok(reply) if reply == "OK" => {}
             Ok(reply) => err.push_str(&format!(
                 "set config for fe[{}] failed: {};",

@@ -30,7 +30,9 @@ fn syntax_error(q: &str) -> Outcome {
     Outcome::Err(
         1064,
         "42000",
-        format!("Getting syntax error. Detail message: unsupported statement `{q}` in starrocks-sim."),
+        format!(
+            "Getting syntax error. Detail message: unsupported statement `{q}` in starrocks-sim."
+        ),
     )
 }
 
@@ -59,7 +61,10 @@ pub(super) fn admin_query(st: &Arc<State>, q: &str, norm: &str) -> Option<Outcom
         let Some((name, value)) = rest.split_once('=') else {
             return Some(syntax_error(q));
         };
-        let (name, value) = (name.trim(), value.trim().trim_matches(|c| c == '\'' || c == '"'));
+        let (name, value) = (
+            name.trim(),
+            value.trim().trim_matches(|c| c == '\'' || c == '"'),
+        );
         return Some(match st.globals.set(name, value) {
             Some(()) => Outcome::Ok,
             None => unknown_variable(st.version, &name.to_ascii_lowercase()),

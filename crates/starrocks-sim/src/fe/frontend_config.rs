@@ -115,8 +115,10 @@ impl FeConfig {
         conf: impl IntoIterator<Item = (&'a String, &'a String)>,
         version: Version,
     ) -> FeConfig {
-        let mut values: BTreeMap<&'static str, String> =
-            KEYS.iter().map(|k| (k.name, k.default.to_string())).collect();
+        let mut values: BTreeMap<&'static str, String> = KEYS
+            .iter()
+            .map(|k| (k.name, k.default.to_string()))
+            .collect();
         for (k, v) in conf {
             if let Some(known) = key(k) {
                 values.insert(known.name, v.trim().to_string());
@@ -230,9 +232,15 @@ mod tests {
     fn old_names_are_aliases_and_like_matches_them() {
         let conf = BTreeMap::from([("max_scheduling_tablets".to_string(), "7".to_string())]);
         let c = FeConfig::from_conf(&conf, Version::new(3, 3, 5));
-        assert_eq!(c.get("tablet_sched_max_scheduling_tablets").as_deref(), Some("7"));
+        assert_eq!(
+            c.get("tablet_sched_max_scheduling_tablets").as_deref(),
+            Some("7")
+        );
         c.set("disable_balance", "TRUE").unwrap();
-        assert_eq!(c.get("tablet_sched_disable_balance").as_deref(), Some("true"));
+        assert_eq!(
+            c.get("tablet_sched_disable_balance").as_deref(),
+            Some("true")
+        );
         assert_eq!(
             c.set("run_mode", "shared_data"),
             Err(SetConfigError::NotMutable("run_mode".into()))

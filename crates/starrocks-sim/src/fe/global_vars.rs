@@ -42,7 +42,9 @@ impl GlobalVars {
     }
 
     pub fn get(&self, name: &str) -> Option<String> {
-        let (n, _, default) = KNOWN.iter().find(|(n, _, _)| n.eq_ignore_ascii_case(name))?;
+        let (n, _, default) = KNOWN
+            .iter()
+            .find(|(n, _, _)| n.eq_ignore_ascii_case(name))?;
         Some(
             self.values
                 .lock()
@@ -55,7 +57,9 @@ impl GlobalVars {
 
     /// Sets a known variable and persists every value; None for an unknown one.
     pub fn set(&self, name: &str, value: &str) -> Option<()> {
-        let (n, ty, _) = KNOWN.iter().find(|(n, _, _)| n.eq_ignore_ascii_case(name))?;
+        let (n, ty, _) = KNOWN
+            .iter()
+            .find(|(n, _, _)| n.eq_ignore_ascii_case(name))?;
         let v = match *ty {
             "boolean" => match value.to_ascii_lowercase().as_str() {
                 "1" | "true" | "on" => "true".to_string(),

@@ -56,8 +56,7 @@ pub(super) fn write_image(image_dir: &Path, journal: u64) -> std::io::Result<u64
     let (dir, mut header) = match newest_image(image_dir) {
         Some((_, p)) => {
             let lines = image::read_header_lines(&p)?;
-            let h = ImageHeader::parse(&lines)
-                .map_err(|e| std::io::Error::other(e.to_string()))?;
+            let h = ImageHeader::parse(&lines).map_err(|e| std::io::Error::other(e.to_string()))?;
             (p.parent().unwrap_or(image_dir).to_path_buf(), h)
         }
         None => (image_dir.to_path_buf(), ImageHeader::default()),

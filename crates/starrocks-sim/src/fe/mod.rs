@@ -13,17 +13,17 @@
 //! `replay`, `servers`), and what a ready FE answers (`heartbeat`, `http_api`, `sql`,
 //! `variables`, and the run-time configuration in `frontend_config`) from its shared `state`.
 
+mod admin_sql;
 mod bdb;
 mod boot;
 mod conf;
-mod admin_sql;
 mod election;
-pub(crate) mod global_vars;
-mod image_write;
 pub(crate) mod frontend_config;
+pub(crate) mod global_vars;
 mod heartbeat;
 mod http_api;
 mod image_load;
+mod image_write;
 mod jvm;
 mod launch;
 mod meta_dir;

@@ -10,8 +10,8 @@ use std::time::Duration;
 use nix::sys::signal::Signal;
 
 use super::boot::{Fe, LogSlot, Stop};
-use super::heartbeat::heartbeat_loop;
 use super::global_vars::GlobalVars;
+use super::heartbeat::heartbeat_loop;
 use super::state::{BackendState, State};
 use super::{bdb, conf, election, image_load, meta_dir, node, replay, servers};
 use crate::cluster;
@@ -98,7 +98,10 @@ pub(super) fn start(fe: &mut Fe, log_slot: &LogSlot) -> Result<(), Stop> {
                     "GlobalStateMgr.transferToLeader():1101",
                     "leader finished to replay journal, can write now.",
                 );
-                lg.info("GlobalStateMgr.transferToLeader():1120", v.leader_transfer_line());
+                lg.info(
+                    "GlobalStateMgr.transferToLeader():1120",
+                    v.leader_transfer_line(),
+                );
                 lead(&g2, peers2, &st, &lg, interval);
             });
             cluster::follow(g.clone(), peers.clone(), interval, on_leader);

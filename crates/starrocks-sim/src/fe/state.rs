@@ -10,9 +10,9 @@ use std::path::PathBuf;
 
 use super::frontend_config::FeConfig;
 use super::global_vars::GlobalVars;
-use crate::logs::FeLog;
 use crate::cluster;
 use crate::image::{self, Backend, Frontend};
+use crate::logs::FeLog;
 use starrocks_common::version::Version;
 
 pub(super) struct BackendState {
