@@ -102,6 +102,7 @@ pub fn run(base: &Path, reports: &Path, keep: bool) -> anyhow::Result<bool> {
         lag_secs: 5,
         tables: vec!["demo.orders:3".into()],
         unhealthy_tablets: 0,
+        busy: false,
         ports: Some(lease.ports()),
     })
     .map_err(|e| anyhow::anyhow!("failed to build the simulated cluster: {e}"))?;

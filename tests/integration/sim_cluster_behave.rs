@@ -279,3 +279,68 @@ fn create_image_writes_an_image_on_the_leader_and_logs_the_push_line() {
     );
     assert!(fe_log(&c, "fe1").contains("Exception when pushing image file."));
 }
+
+/// `UnhealthyTabletNum` of the `Total` row of SHOW PROC '/statistic' asked on `fe`.
+fn unhealthy(c: &SimCluster, fe: &str) -> u64 {
+    ok(c, fe, "SHOW PROC '/statistic'")
+        .into_iter()
+        .find(|r| r["DbId"] == "Total")
+        .and_then(|r| r["UnhealthyTabletNum"].parse().ok())
+        .expect("a Total row")
+}
+
+/// The leader's own ReplayedJournalId in its SHOW FRONTENDS.
+fn leader_journal(c: &SimCluster) -> u64 {
+    let rows = ok(c, "fe1", "SHOW FRONTENDS");
+    fe_row(&rows, c, "fe1")["ReplayedJournalId"]
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn under_load_a_restarted_be_leaves_tablets_unhealthy_until_clone_is_enabled_again() {
+    let c = SimCluster::build(
+        "3.3.5",
+        &["--busy", "--table", "db1.t1:3", "--table", "db1.t2:3"],
+    );
+    c.start_all();
+    // The leader's journal advances by itself (load transactions).
+    let j0 = leader_journal(&c);
+    wait_for("the journal to advance", LONG, || {
+        (leader_journal(&c) > j0 + 6).then_some(())
+    });
+    // Clone off, as the upgrade docs ask, then a BE restarts while loads go on.
+    ok(
+        &c,
+        "fe1",
+        r#"ADMIN SET FRONTEND CONFIG ("tablet_sched_max_scheduling_tablets" = "0")"#,
+    );
+    assert!(c.stop("be1").status.success());
+    wait_for("be1 not Alive", LONG, || {
+        (be_row(&c, "fe1", "be1")["Alive"] == "false").then_some(())
+    });
+    // Every tablet has a replica on be1 (3 replicas on 3 BEs): all 20 are missing one.
+    assert_eq!(unhealthy(&c, "fe1"), 20);
+    assert!(c.start("be1").status.success());
+    wait_for("be1 Alive again", LONG, || {
+        (be_row(&c, "fe1", "be1")["Alive"] == "true").then_some(())
+    });
+    // Its replicas missed the loads: VERSION_INCOMPLETE, and no clone repairs them, however long
+    // (here: well past the 2 s repair delay, counted in the leader's loads).
+    let j1 = leader_journal(&c);
+    wait_for("loads past the repair delay", LONG, || {
+        (leader_journal(&c) > j1 + 30).then_some(())
+    });
+    assert_eq!(unhealthy(&c, "fe1"), 20);
+    // A follower answers from the state it replayed (SHOW PROC '/statistic' is not forwarded).
+    assert_eq!(unhealthy(&c, "fe2"), 20);
+    // Clone back on: repaired after the delay; only the table mid-publish is counted then.
+    ok(
+        &c,
+        "fe1",
+        r#"ADMIN SET FRONTEND CONFIG ("tablet_sched_max_scheduling_tablets" = "10000")"#,
+    );
+    wait_for("the clone repair", LONG, || {
+        (unhealthy(&c, "fe1") <= 10).then_some(())
+    });
+}

@@ -46,6 +46,9 @@ fn answer(s: TcpStream, g: &Group) {
     }
     if line.starts_with("WHO") {
         let _ = writeln!(w, "{}", g.who_line());
+    } else if line.starts_with("TABLETS") {
+        let t = g.tablets.lock().unwrap().clone();
+        let _ = writeln!(w, "{}", serde_json::to_string(&t).unwrap_or_default());
     } else if line.starts_with("VARS") {
         let _ = writeln!(
             w,

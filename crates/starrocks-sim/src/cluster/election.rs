@@ -90,6 +90,13 @@ pub fn follow(
                 {
                     g.globals.replace_all(vars);
                 }
+                // And the tablets' state (replica versions, backends' liveness).
+                if let Some(t) = request(&g, &h, p, "TABLETS")
+                    .ok()
+                    .and_then(|r| serde_json::from_str(&r).ok())
+                {
+                    *g.tablets.lock().unwrap() = t;
+                }
             } else {
                 missed += 1;
                 if missed >= LEADER_LOST_ROUNDS {

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use super::tablets::Tablets;
 use crate::fe::frontend_config::FeConfig;
 use crate::fe::global_vars::GlobalVars;
 use crate::mysql::QueryFn;
@@ -69,6 +70,8 @@ pub struct Group {
     pub config: Arc<FeConfig>,
     /// This FE's global variables; a follower copies its leader's (the journal's replay).
     pub globals: Arc<GlobalVars>,
+    /// The tablets as the leader judges them; a follower copies the leader's.
+    pub tablets: Mutex<Tablets>,
     /// Answers a forwarded query once the node serves SQL.
     pub(super) query: Mutex<Option<QueryFn>>,
 }
@@ -111,6 +114,7 @@ impl Group {
             query: Mutex::new(None),
             config,
             globals,
+            tablets: Mutex::new(Tablets::default()),
         })
     }
 

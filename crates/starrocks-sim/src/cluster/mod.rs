@@ -27,6 +27,7 @@ mod host;
 mod leader_answers;
 mod spec;
 mod sql;
+mod tablets;
 
 pub use admin::{parse_set_config, set_config_error};
 pub use build::{make_cluster, ClusterBuild};
@@ -37,3 +38,4 @@ pub use heartbeat::heartbeat_frontends;
 pub use host::{host_fault, HostFault, HostFaults, HOST_FILE};
 pub use spec::{ClusterError, ClusterSpec, NodeSpec};
 pub use sql::{intercept, is_set_global};
+pub use tablets::{Round, Tablets, TABLETS_PER_TABLE};

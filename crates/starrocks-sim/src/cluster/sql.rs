@@ -61,7 +61,11 @@ pub fn intercept(
         GroupRole::Leader if norm == "SHOW COMPUTE NODES" => Some(show_compute_nodes()),
         // Not forwarded: every member answers from the catalog it replayed.
         _ if norm == "SHOW PROC '/STATISTIC'" || norm == "SHOW PROC \"/STATISTIC\"" => Some(
-            show_statistic(tables, HostFaults::of_this_host().unhealthy_tablets),
+            show_statistic(
+                tables,
+                &g.tablets.lock().unwrap(),
+                HostFaults::of_this_host().unhealthy_tablets,
+            ),
         ),
         GroupRole::Leader if norm.starts_with("ADMIN SET FRONTEND CONFIG") && user == "root" => {
             Some(match parse_set_config(q) {

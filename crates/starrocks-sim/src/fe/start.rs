@@ -92,6 +92,11 @@ pub(super) fn start(fe: &mut Fe, log_slot: &LogSlot) -> Result<(), Stop> {
                     "GlobalStateMgr.transferToLeader():1015",
                     "begin to transfer FE type from FOLLOWER to LEADER",
                 );
+                // The backends' liveness as replayed (the heartbeats' journal entries).
+                let alive = g2.tablets.lock().unwrap().alive.clone();
+                for b in st.backends.lock().unwrap().iter_mut() {
+                    b.alive = alive.contains(&b.be.id);
+                }
                 // The new leader writes its first entry after what it replayed.
                 g2.set_journal(g2.journal() + 1);
                 lg.info(
