@@ -11,7 +11,7 @@
 
 use super::edit_log::request;
 use super::group::Group;
-use crate::fe::frontend_config::SetConfigError;
+use crate::frontend_config::SetConfigError;
 use crate::image::Frontend;
 use crate::mysql::Outcome;
 
@@ -65,21 +65,6 @@ pub(super) fn set_on_group(g: &Group, frontends: &[Frontend], key: &str, value: 
         Outcome::Ok
     } else {
         Outcome::Err(5101, "F0000", format!("Set config failed: {err}"))
-    }
-}
-
-/// A peer's side of `SETCONFIG`: the reply line.
-pub(super) fn answer_set_config(g: &Group, line: &str) -> String {
-    let Some((_, json)) = line.split_once(" json=") else {
-        return "ERR malformed request".into();
-    };
-    let v: serde_json::Value = serde_json::from_str(json).unwrap_or_default();
-    match (v["key"].as_str(), v["value"].as_str()) {
-        (Some(k), Some(val)) => match g.config.set(k, val) {
-            Ok(()) => "OK".into(),
-            Err(e) => format!("ERR {e}"),
-        },
-        _ => "ERR malformed request".into(),
     }
 }
 

@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::tablets::Tablets;
-use crate::fe::frontend_config::FeConfig;
-use crate::fe::global_vars::GlobalVars;
+use crate::frontend_config::FeConfig;
+use crate::global_vars::GlobalVars;
 use crate::mysql::QueryFn;
 
 /// How far a lagging follower stays behind its leader, in journal entries, per `fault_secs`.
@@ -93,8 +93,8 @@ impl Group {
         ports: (u16, u16, u16, u16),
         version: String,
         lag: u64,
-        config: Arc<FeConfig>,
-        globals: Arc<GlobalVars>,
+        // The FE's run-time configuration and its global variables.
+        (config, globals): (Arc<FeConfig>, Arc<GlobalVars>),
     ) -> Arc<Group> {
         let (edit_log_port, http_port, query_port, rpc_port) = ports;
         Arc::new(Group {

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 use starrocks_common::timefmt::Civil;
 use starrocks_common::version::Version;
 
-use super::frontend_config::FeConfig;
+use crate::frontend_config::FeConfig;
 use crate::logs::FeLog;
 use crate::stamps::Stamps as _;
 use crate::Release;

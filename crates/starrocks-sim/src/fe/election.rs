@@ -10,9 +10,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::boot::{stdout_with_time, Fe};
-use super::global_vars::GlobalVars;
 use super::node::Node;
 use crate::cluster::{self, GroupRole};
+use crate::global_vars::GlobalVars;
 use crate::image::{Frontend, ImageHeader};
 use crate::logs::FeLog;
 use crate::release::Behaviour as _;
@@ -74,8 +74,7 @@ pub(super) fn elect(
             (edit_log_port, http_port, query_port, rpc_port),
             v.full(),
             lag,
-            fe.config.clone(),
-            globals.clone(),
+            (fe.config.clone(), globals.clone()),
         )
     });
     let edit_listener = match &group {

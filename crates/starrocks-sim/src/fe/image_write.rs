@@ -73,8 +73,9 @@ pub(super) fn write_image(image_dir: &Path, journal: u64) -> std::io::Result<u64
 }
 
 /// One GET of the push, within 5 s; Ok when the frontend answered 200.
-fn push_get(host: &str, port: u16, path: &str) -> Result<(), String> {
-    let addr = crate::loopback_addr(host, port).ok_or("not a loopback address")?;
+fn push_get(host: &str, port: u16, path: &str) -> std::io::Result<()> {
+    let addr = crate::loopback_addr(host, port)
+        .ok_or_else(|| std::io::Error::other("not a loopback address"))?;
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .proxy(None)
         .max_idle_connections(0)
@@ -85,7 +86,7 @@ fn push_get(host: &str, port: u16, path: &str) -> Result<(), String> {
         .get(format!("http://{addr}{path}"))
         .call()
         .map(|_| ())
-        .map_err(|e| e.to_string())
+        .map_err(ureq::Error::into_io)
 }
 
 /// The leader's answer to `ALTER SYSTEM CREATE IMAGE`: OK at once, the checkpoint in a thread.

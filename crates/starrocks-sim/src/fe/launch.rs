@@ -79,7 +79,7 @@ pub fn run(args: Vec<String>) -> i32 {
         v,
         conf: HashMap::new(),
         log: None,
-        config: Arc::new(super::frontend_config::FeConfig::from_conf(
+        config: Arc::new(crate::frontend_config::FeConfig::from_conf(
             &HashMap::new(),
             v,
         )),

@@ -10,11 +10,11 @@ use std::time::Duration;
 use nix::sys::signal::Signal;
 
 use super::boot::{Fe, LogSlot, Stop};
-use super::global_vars::GlobalVars;
 use super::heartbeat::heartbeat_loop;
 use super::state::{BackendState, State};
 use super::{bdb, conf, election, image_load, meta_dir, node, replay, servers};
 use crate::cluster;
+use crate::global_vars::GlobalVars;
 use crate::release::Behaviour as _;
 use crate::stamps::Stamps as _;
 use crate::Fault;

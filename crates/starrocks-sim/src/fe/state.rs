@@ -8,9 +8,9 @@ use std::sync::{Arc, Mutex};
 
 use std::path::PathBuf;
 
-use super::frontend_config::FeConfig;
-use super::global_vars::GlobalVars;
 use crate::cluster;
+use crate::frontend_config::FeConfig;
+use crate::global_vars::GlobalVars;
 use crate::image::{self, Backend, Frontend};
 use crate::logs::FeLog;
 use starrocks_common::version::Version;

@@ -97,7 +97,7 @@ impl GlobalVars {
     pub fn rows(&self, pattern: Option<&str>) -> Vec<Vec<String>> {
         KNOWN
             .iter()
-            .filter(|(n, _, _)| pattern.is_none_or(|p| super::frontend_config::like(p, n)))
+            .filter(|(n, _, _)| pattern.is_none_or(|p| crate::frontend_config::like(p, n)))
             .map(|(n, _, _)| vec![n.to_string(), self.get(n).unwrap_or_default()])
             .collect()
     }
