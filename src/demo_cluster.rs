@@ -102,6 +102,7 @@ pub fn run(base: &Path, reports: &Path, keep: bool) -> anyhow::Result<bool> {
         lag_secs: 5,
         tables: vec!["demo.orders:3".into()],
         unhealthy_tablets: 0,
+        busy: false,
         ports: Some(lease.ports()),
         // A 3.2 leader shows every FE of its host as LEADER: one FE per host, as in production.
         hosts: fe_per_host(3, 3),

@@ -28,6 +28,7 @@ mod scan_real;
 mod shared_source;
 mod sim_be;
 mod sim_cluster;
+mod sim_cluster_behave;
 mod sim_fe;
 mod sim_hosts;
 mod sim_meta;

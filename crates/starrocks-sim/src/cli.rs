@@ -139,6 +139,10 @@ enum Cmd {
         /// Tablets the leader reports unhealthy in SHOW PROC '/statistic'.
         #[arg(long, default_value_t = 0)]
         unhealthy_tablets: u64,
+        /// The leader runs load transactions all the time: its journal advances and a few
+        /// tablets are always mid-publish; replicas of a BE that was down stay behind until cloned.
+        #[arg(long)]
+        busy: bool,
         /// The nodes' ports, 4 per node, comma-separated: ports the caller has leased and holds
         /// while the nodes run. Without it make-cluster picks free ports itself.
         #[arg(long, value_delimiter = ',')]
@@ -254,6 +258,7 @@ pub fn main(argv: Vec<String>) -> i32 {
             lag,
             table,
             unhealthy_tablets,
+            busy,
             ports,
             hosts,
         } => super::cluster::make_cluster(&super::cluster::ClusterBuild {
@@ -267,6 +272,7 @@ pub fn main(argv: Vec<String>) -> i32 {
             lag_secs: lag,
             tables: table,
             unhealthy_tablets,
+            busy,
             ports,
             hosts,
         })

@@ -12,6 +12,8 @@ pub mod be;
 pub mod cli;
 pub mod cluster;
 pub mod fe;
+pub mod frontend_config;
+pub mod global_vars;
 pub mod http;
 pub mod image;
 pub mod logs;

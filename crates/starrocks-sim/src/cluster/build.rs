@@ -61,6 +61,8 @@ pub struct ClusterBuild {
     pub tables: Vec<String>,
     /// Unhealthy tablets the leader reports (set on every FE host, read by whichever leads).
     pub unhealthy_tablets: u64,
+    /// The leader runs load transactions all the time (`--busy`).
+    pub busy: bool,
     /// The ports to use (4 per node), leased by the caller; `None` picks them here.
     pub ports: Option<Vec<u16>>,
     /// One loopback address per node, FEs then BEs; empty puts every node on 127.0.0.1.
@@ -132,6 +134,7 @@ fn host_faults_for(name: &str, b: &ClusterBuild) -> Result<HostFaults, ClusterEr
     }
     if name.starts_with("fe") {
         hf.unhealthy_tablets = b.unhealthy_tablets;
+        hf.busy = b.busy;
     }
     if b.lagging.iter().any(|l| l == name) {
         hf.faults.push(HostFault {
@@ -231,6 +234,11 @@ pub fn make_cluster(b: &ClusterBuild) -> Result<ClusterSpec, ClusterError> {
             ),
         )?;
         write_host(&dir, &host_faults_for(&name, b)?)?;
+        // The clone repair waits 2 x this (60 s in StarRocks), shortened for the simulator.
+        append(
+            &home.join("conf/fe.conf"),
+            "tablet_sched_repair_delay_factor_second = 1\n",
+        )?;
         let ports = BTreeMap::from([
             ("http_port".to_string(), p[0]),
             ("rpc_port".to_string(), p[1]),
@@ -309,7 +317,7 @@ fn append(p: &Path, text: &str) -> Result<(), ClusterError> {
 }
 
 fn write_host(dir: &Path, hf: &HostFaults) -> Result<(), ClusterError> {
-    if hf.faults.is_empty() && hf.unhealthy_tablets == 0 {
+    if hf.faults.is_empty() && hf.unhealthy_tablets == 0 && !hf.busy {
         return Ok(());
     }
     let p = dir.join(HOST_FILE);

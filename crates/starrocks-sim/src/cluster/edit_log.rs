@@ -1,5 +1,7 @@
-//! The `edit_log_port` as the simulator plays it: a one-line protocol (`WHO`, `QUERY`) standing in
-//! for BDB JE's replication traffic, and the JSON line that carries a forwarded answer back.
+//! The `edit_log_port` as the simulator plays it: a one-line protocol standing in for BDB JE's
+//! replication traffic (`WHO`, `QUERY`, the replay of global variables `VARS` and tablets
+//! `TABLETS`) and for the leader's `setConfig` RPC (`SETCONFIG`), and the JSON line that carries a
+//! forwarded answer back.
 //!
 //! Only members of the same cluster id are answered, so a rehearsal sandbox (with its new cluster
 //! id) can never join or steer the group its meta was copied from.
@@ -46,6 +48,17 @@ fn answer(s: TcpStream, g: &Group) {
     }
     if line.starts_with("WHO") {
         let _ = writeln!(w, "{}", g.who_line());
+    } else if line.starts_with("TABLETS") {
+        let t = g.tablets.lock().unwrap().clone();
+        let _ = writeln!(w, "{}", serde_json::to_string(&t).unwrap_or_default());
+    } else if line.starts_with("VARS") {
+        let _ = writeln!(
+            w,
+            "{}",
+            serde_json::to_string(&g.globals.snapshot()).unwrap_or_default()
+        );
+    } else if line.starts_with("SETCONFIG") {
+        let _ = writeln!(w, "{}", answer_set_config(g, line));
     } else if let Some((head, sql)) = line.split_once(" sql=") {
         // The follower forwards the statement with the account it was asked by.
         let user = head
@@ -60,6 +73,21 @@ fn answer(s: TcpStream, g: &Group) {
             }
         };
         let _ = writeln!(w, "{reply}");
+    }
+}
+
+/// A peer's side of `SETCONFIG` (the leader's `setConfig` call, see `admin`): the reply line.
+fn answer_set_config(g: &Group, line: &str) -> String {
+    let Some((_, json)) = line.split_once(" json=") else {
+        return "ERR malformed request".into();
+    };
+    let v: serde_json::Value = serde_json::from_str(json).unwrap_or_default();
+    match (v["key"].as_str(), v["value"].as_str()) {
+        (Some(k), Some(val)) => match g.config.set(k, val) {
+            Ok(()) => "OK".into(),
+            Err(e) => format!("ERR {e}"),
+        },
+        _ => "ERR malformed request".into(),
     }
 }
 

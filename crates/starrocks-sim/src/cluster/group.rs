@@ -9,6 +9,9 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use super::tablets::Tablets;
+use crate::frontend_config::FeConfig;
+use crate::global_vars::GlobalVars;
 use crate::mysql::QueryFn;
 
 /// How far a lagging follower stays behind its leader, in journal entries, per `fault_secs`.
@@ -43,6 +46,8 @@ pub struct PeerInfo {
     pub version: String,
     pub err: String,
     pub last_heartbeat: String,
+    /// Failed heartbeats in a row not yet counted against `alive` (`heartbeatRetryTimes`).
+    pub retries: i64,
 }
 
 /// This frontend's part in the group.
@@ -61,6 +66,12 @@ pub struct Group {
     pub(super) leader: Mutex<Option<(String, u16)>>,
     pub(super) journal: AtomicU64,
     pub(super) peers: Mutex<BTreeMap<(String, u16), PeerInfo>>,
+    /// This FE's run-time configuration (fe.conf, then ADMIN SET FRONTEND CONFIG).
+    pub config: Arc<FeConfig>,
+    /// This FE's global variables; a follower copies its leader's (the journal's replay).
+    pub globals: Arc<GlobalVars>,
+    /// The tablets as the leader judges them; a follower copies the leader's.
+    pub tablets: Mutex<Tablets>,
     /// Answers a forwarded query once the node serves SQL.
     pub(super) query: Mutex<Option<QueryFn>>,
 }
@@ -82,6 +93,8 @@ impl Group {
         ports: (u16, u16, u16, u16),
         version: String,
         lag: u64,
+        // The FE's run-time configuration and its global variables.
+        (config, globals): (Arc<FeConfig>, Arc<GlobalVars>),
     ) -> Arc<Group> {
         let (edit_log_port, http_port, query_port, rpc_port) = ports;
         Arc::new(Group {
@@ -99,6 +112,9 @@ impl Group {
             journal: AtomicU64::new(0),
             peers: Mutex::new(BTreeMap::new()),
             query: Mutex::new(None),
+            config,
+            globals,
+            tablets: Mutex::new(Tablets::default()),
         })
     }
 

@@ -11,12 +11,18 @@ use std::time::Duration;
 use super::edit_log::who;
 use super::group::Group;
 use crate::image::Frontend;
+use crate::logs::{FeLog, Level};
 use crate::stamps::Stamps as _;
 use starrocks_common::timefmt::Civil;
 
 /// The leader's frontend heartbeat: `/api/bootstrap` on each member's HTTP port, as
 /// `HeartbeatMgr` does, recording what SHOW FRONTENDS shows of the other frontends.
-pub fn heartbeat_frontends(g: Arc<Group>, peers: Vec<Frontend>, interval: Duration) {
+pub fn heartbeat_frontends(
+    g: Arc<Group>,
+    peers: Vec<Frontend>,
+    interval: Duration,
+    log: Arc<FeLog>,
+) {
     std::thread::spawn(move || loop {
         for p in &peers {
             let key = (p.host.clone(), p.edit_log_port);
@@ -26,16 +32,31 @@ pub fn heartbeat_frontends(g: Arc<Group>, peers: Vec<Frontend>, interval: Durati
                 info.http_port = port;
                 bootstrap(&g, &p.host, port)
             });
+            if let Err(e) = &got {
+                // HeartbeatMgr.runAfterCatalogReady logs every bad response, counted or not.
+                log.log(
+                    Level::Warn,
+                    "heartbeat mgr|37",
+                    "HeartbeatMgr.runAfterCatalogReady():168",
+                    &format!("get bad heartbeat response: type: FRONTEND, status: BAD, msg: {e}"),
+                );
+            }
             match got {
                 Ok(b) => {
                     info.alive = true;
                     info.err.clear();
+                    info.retries = 0;
                     info.journal = b["replayedJournalId"].as_u64().unwrap_or(0);
                     info.query_port = b["queryPort"].as_u64().unwrap_or(0) as u16;
                     info.rpc_port = b["rpcPort"].as_u64().unwrap_or(0) as u16;
                     info.version = b["feVersion"].as_str().unwrap_or("").to_string();
                     info.start_time = millis_to_time(b["feStartTime"].as_i64().unwrap_or(0));
                     info.last_heartbeat = Civil::now().log4j_comma();
+                }
+                // Frontend.handleHbResponse: the first heartbeat_retry_times failures in a row
+                // only count; the row keeps Alive, ErrMsg and LastHeartbeat of the last good one.
+                Err(_) if info.retries < g.config.int("heartbeat_retry_times", 3) => {
+                    info.retries += 1;
                 }
                 Err(e) => {
                     info.alive = false;

@@ -28,6 +28,9 @@ pub struct HostFaults {
     /// Leader only: tablets SHOW PROC '/statistic' reports unhealthy (a replica missing).
     #[serde(default)]
     pub unhealthy_tablets: u64,
+    /// FE hosts of a `make-cluster --busy` cluster: the leader runs load transactions.
+    #[serde(default)]
+    pub busy: bool,
 }
 
 impl HostFaults {

@@ -1,50 +1,25 @@
 //! The statements the cluster's leader answers from the group's state rather than from its own
-//! node alone: SHOW FRONTENDS with its peers as last heartbeated, SHOW PROC '/statistic' with the
-//! unhealthy tablets the cluster was built with, and SHOW COMPUTE NODES.
+//! node alone: SHOW FRONTENDS with its peers as last heartbeated, SHOW PROC '/statistic' from the
+//! tablets' state (`tablets`), and SHOW COMPUTE NODES.
 //!
 //! The layouts shared with the single-FE server come from `answers`, so both modes stay in step.
 
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use super::group::Group;
-use crate::answers::{statistic_result, DbStat, FRONTENDS_COLUMNS};
+use super::tablets::Tablets;
+use crate::answers::{statistic_result, FRONTENDS_COLUMNS};
 use crate::image::{Frontend, Table};
 use crate::mysql::{Outcome, ResultSet};
 use starrocks_common::timefmt::{unix_millis, Civil};
 use starrocks_common::version::Version;
 
-/// Tablets per table in the simulated catalogue (buckets of one partition).
-const TABLETS_PER_TABLE: u64 = 10;
-
-/// SHOW PROC '/statistic' on the leader: a row per database, `TABLETS_PER_TABLE` tablets per
-/// table. The unhealthy count is what the cluster was built with (all in the first database), not
-/// derived from BE liveness. The simulated clusters are 3.x, which have `ErrorStateTabletNum`.
-pub(super) fn show_statistic(tables: &[Table], unhealthy: u64) -> Outcome {
-    let mut per_db: BTreeMap<&str, (u64, u64)> = BTreeMap::new();
-    for t in tables {
-        let e = per_db.entry(t.db.as_str()).or_default();
-        e.0 += 1;
-        e.1 += TABLETS_PER_TABLE * t.replication_num as u64;
-    }
-    let dbs: Vec<DbStat> = per_db
-        .iter()
-        .enumerate()
-        .map(|(i, (db, (n, replicas)))| {
-            let tablets = n * TABLETS_PER_TABLE;
-            DbStat {
-                id: 10_004 + i as u64,
-                name: db.to_string(),
-                tables: *n,
-                partitions: *n,
-                indexes: *n,
-                tablets,
-                replicas: *replicas,
-                unhealthy: if i == 0 { unhealthy.min(tablets) } else { 0 },
-            }
-        })
-        .collect();
-    statistic_result(true, &dbs)
+/// SHOW PROC '/statistic' of any member (never forwarded): a row per database, from the tablets'
+/// state the leader judged and the followers copied, plus the `--unhealthy-tablets` of the build
+/// (set on every FE host) that never heal. The simulated clusters are 3.x, which have
+/// `ErrorStateTabletNum`.
+pub(super) fn show_statistic(tables: &[Table], tablets: &Tablets, unhealthy: u64) -> Outcome {
+    statistic_result(true, &tablets.db_stats(tables, unhealthy))
 }
 
 /// SHOW COMPUTE NODES (ComputeNodeProcDir, shared-nothing columns): the simulated clusters have none.

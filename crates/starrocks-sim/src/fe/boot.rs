@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use starrocks_common::timefmt::Civil;
 use starrocks_common::version::Version;
 
+use crate::frontend_config::FeConfig;
 use crate::logs::FeLog;
 use crate::stamps::Stamps as _;
 use crate::Release;
@@ -32,6 +33,8 @@ pub(super) struct Fe {
     pub(super) v: Version,
     pub(super) conf: HashMap<String, String>,
     pub(super) log: Option<Arc<FeLog>>,
+    /// fe.conf over the defaults, changed at run time by ADMIN SET FRONTEND CONFIG.
+    pub(super) config: Arc<FeConfig>,
 }
 
 /// Where the shutdown hook finds the log once startup has opened it.

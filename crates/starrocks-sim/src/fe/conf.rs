@@ -41,6 +41,7 @@ pub(super) fn read_conf(fe: &mut Fe) -> Result<(), Stop> {
         }
         fe.conf.insert(entry.key, value);
     }
+    fe.config = Arc::new(crate::frontend_config::FeConfig::from_conf(&fe.conf, fe.v));
     Ok(())
 }
 

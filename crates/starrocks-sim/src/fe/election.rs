@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use super::boot::{stdout_with_time, Fe};
 use super::node::Node;
 use crate::cluster::{self, GroupRole};
+use crate::global_vars::GlobalVars;
 use crate::image::{Frontend, ImageHeader};
 use crate::logs::FeLog;
 use crate::release::Behaviour as _;
@@ -36,6 +37,7 @@ pub(super) fn elect(
     node: &Node,
     recovery: bool,
     edit_listener: TcpListener,
+    globals: &Arc<GlobalVars>,
 ) -> Elected {
     let v = fe.v;
     let (self_host, node_name) = (&node.self_host, &node.id.node_name);
@@ -72,6 +74,7 @@ pub(super) fn elect(
             (edit_log_port, http_port, query_port, rpc_port),
             v.full(),
             lag,
+            (fe.config.clone(), globals.clone()),
         )
     });
     let edit_listener = match &group {

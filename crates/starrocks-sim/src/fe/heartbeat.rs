@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use super::boot::stack;
 use super::state::State;
+use crate::cluster::{HostFaults, Round};
 use crate::connect_loopback;
 use crate::image::Backend;
 use crate::logs::{FeLog, Level};
@@ -92,6 +93,7 @@ pub(super) fn heartbeat_loop(state: &State, log: &FeLog, interval: Duration) {
                 Ok(reply) if reply.starts_with("OK") => {
                     bs.alive = true;
                     bs.err.clear();
+                    bs.retries = 0;
                     bs.version = reply
                         .split_whitespace()
                         .find_map(|kv| kv.strip_prefix("version="))
@@ -110,6 +112,12 @@ pub(super) fn heartbeat_loop(state: &State, log: &FeLog, interval: Duration) {
                             bs.ports[i] = p.to_string();
                         }
                     }
+                }
+                // ComputeNode.handleHbResponse: a failed round only counts a retry until
+                // heartbeat_retry_times of them passed; Alive, ErrMsg, LastHeartbeat and Version
+                // keep what the last good heartbeat set. Then Alive goes false with the message.
+                Ok(_) | Err(_) if bs.retries < state.config.int("heartbeat_retry_times", 3) => {
+                    bs.retries += 1;
                 }
                 Ok(reply) => {
                     bs.alive = false;
@@ -169,6 +177,36 @@ pub(super) fn heartbeat_loop(state: &State, log: &FeLog, interval: Duration) {
                 None => {}
             }
         }
+        if let Some(g) = &state.group {
+            tablet_round(state, g);
+        }
         std::thread::sleep(interval);
+    }
+}
+
+/// The leader's tablet checker and scheduler after a heartbeat round, and the journal entries
+/// the loads and clones of the round wrote.
+fn tablet_round(state: &State, g: &crate::cluster::Group) {
+    let backends: Vec<(u64, bool)> = state
+        .backends
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|b| (b.be.id, b.alive))
+        .collect();
+    let written = g.tablets.lock().unwrap().round(&Round {
+        tables: &state.tables,
+        backends: &backends,
+        busy: HostFaults::of_this_host().busy,
+        max_scheduling: state
+            .config
+            .int("tablet_sched_max_scheduling_tablets", 10000),
+        repair_delay_secs: state
+            .config
+            .int("tablet_sched_repair_delay_factor_second", 60),
+        now_ms: unix_millis(),
+    });
+    if written > 0 {
+        g.set_journal(g.journal() + written);
     }
 }

@@ -93,6 +93,7 @@ pub(super) fn fe_http(st: &State, r: &Request) -> Response {
             };
             Response::json(body)
         }
+        "/put" => super::image_write::put(st, r),
         "/api/health" => {
             let bes = st.backends.lock().unwrap();
             let online = bes.iter().filter(|b| b.alive).count();

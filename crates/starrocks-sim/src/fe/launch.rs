@@ -79,6 +79,10 @@ pub fn run(args: Vec<String>) -> i32 {
         v,
         conf: HashMap::new(),
         log: None,
+        config: Arc::new(crate::frontend_config::FeConfig::from_conf(
+            &HashMap::new(),
+            v,
+        )),
     };
     let log_slot: Arc<Mutex<Option<Arc<FeLog>>>> = Arc::new(Mutex::new(None));
     let slot = log_slot.clone();

@@ -11,8 +11,10 @@
 //! One file per part: the JVM (`jvm`), the process (`launch`), the startup phases in `start`'s
 //! order (`conf`, `meta_dir`, `node` with `version_role`, `image_load`, `bdb`, `election`,
 //! `replay`, `servers`), and what a ready FE answers (`heartbeat`, `http_api`, `sql`,
-//! `variables`) from its shared `state`.
+//! `variables`) from its shared `state`; the run-time configuration and global variables are the
+//! crate's `frontend_config` and `global_vars`.
 
+mod admin_sql;
 mod bdb;
 mod boot;
 mod conf;
@@ -20,6 +22,7 @@ mod election;
 mod heartbeat;
 mod http_api;
 mod image_load;
+mod image_write;
 mod jvm;
 mod launch;
 mod meta_dir;

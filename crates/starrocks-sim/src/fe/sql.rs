@@ -4,6 +4,9 @@
 //! In the cluster mode the group answers first (`cluster::intercept`): a follower forwards what it
 //! would read from replicated metadata, and the leader answers what needs its peers' state.
 
+use std::sync::Arc;
+
+use super::admin_sql::admin_query;
 use super::state::State;
 use super::variables::{system_variable, unknown_variable};
 use crate::answers::{rows, statement, statistic_result, DbStat, FRONTENDS_COLUMNS};
@@ -147,7 +150,7 @@ fn missing_privilege(v: Version) -> Outcome {
 /// First release line seen reporting a missing privilege as 5203 (the exact patch is unknown).
 const ACCESS_DENIED_IS_5203: Version = Version::new(3, 2, 0);
 
-pub(super) fn fe_query(st: &State, user: &str, sql: &str) -> Outcome {
+pub(super) fn fe_query(st: &Arc<State>, user: &str, sql: &str) -> Outcome {
     if let Some(out) = st
         .group
         .as_ref()
@@ -158,9 +161,15 @@ pub(super) fn fe_query(st: &State, user: &str, sql: &str) -> Outcome {
     let (q, norm) = statement(sql);
     let privileged = user == "root";
     let system_statement = matches!(norm.as_str(), "SHOW FRONTENDS" | "SHOW BACKENDS")
-        || norm.starts_with("SHOW PROC ");
+        || norm.starts_with("SHOW PROC ")
+        || norm.starts_with("ADMIN ")
+        || norm.starts_with("ALTER SYSTEM ")
+        || cluster::is_set_global(&norm);
     if !privileged && system_statement {
         return missing_privilege(st.version);
+    }
+    if let Some(out) = admin_query(st, q, &norm) {
+        return out;
     }
     match norm.as_str() {
         "SHOW FRONTENDS" => show_frontends(st),

@@ -14,6 +14,8 @@ use super::heartbeat::heartbeat_loop;
 use super::state::{BackendState, State};
 use super::{bdb, conf, election, image_load, meta_dir, node, replay, servers};
 use crate::cluster;
+use crate::global_vars::GlobalVars;
+use crate::release::Behaviour as _;
 use crate::stamps::Stamps as _;
 use crate::Fault;
 use starrocks_common::timefmt::{unix_millis, Civil};
@@ -30,7 +32,8 @@ pub(super) fn start(fe: &mut Fe, log_slot: &LogSlot) -> Result<(), Stop> {
     let (node, edit_listener) = node::identify(fe, &log, &dirs.image_dir)?;
     let header = image_load::load_image(fe, &log, &dirs, &node)?;
     let recovery = bdb::setup_environment(fe, &log, &dirs.bdb_dir, &node.id.role)?;
-    let elected = election::elect(fe, &log, &header, &node, recovery, edit_listener);
+    let globals = Arc::new(GlobalVars::load(dirs.image_dir.parent()));
+    let elected = election::elect(fe, &log, &header, &node, recovery, edit_listener, &globals);
     let replayed = replay::replay(fe, &log, &dirs, &header, &node, recovery, &elected)?;
 
     let start_millis = unix_millis();
@@ -52,6 +55,10 @@ pub(super) fn start(fe: &mut Fe, log_slot: &LogSlot) -> Result<(), Stop> {
         start_time: Civil::now().log4j_comma(),
         frontends: replayed.frontends,
         tables: header.tables.clone(),
+        config: fe.config.clone(),
+        globals,
+        log: log.clone(),
+        image_dir: dirs.image_dir.clone(),
         backends: Mutex::new(
             header
                 .backends
@@ -63,6 +70,7 @@ pub(super) fn start(fe: &mut Fe, log_slot: &LogSlot) -> Result<(), Stop> {
                     version: String::new(),
                     last_heartbeat: "NULL".into(),
                     last_start: 0,
+                    retries: 0,
                     ports: ["-1".into(), "-1".into(), "-1".into()],
                 })
                 .collect(),
@@ -78,13 +86,41 @@ pub(super) fn start(fe: &mut Fe, log_slot: &LogSlot) -> Result<(), Stop> {
 
     let interval = Duration::from_millis(fe.release.heartbeat_ms.max(50));
     match &group {
-        Some(g) if !leader => cluster::follow(g.clone(), peers.clone(), interval),
-        _ => {
-            if let Some(g) = &group {
-                cluster::heartbeat_frontends(g.clone(), peers.clone(), interval);
-            }
-            let hb_state = state.clone();
-            let hb_log = log.clone();
+        Some(g) if !leader => {
+            // Should the leader stop, this follower may win the next election and lead from then.
+            let (g2, peers2, st, lg) = (g.clone(), peers.clone(), state.clone(), log.clone());
+            let v = fe.v;
+            let on_leader = Box::new(move || {
+                lg.warn(
+                    "StateChangeExecutor.notifyNewFETypeTransfer():62",
+                    "notify new FE type transfer: LEADER",
+                );
+                lg.info(
+                    "GlobalStateMgr.transferToLeader():1015",
+                    "begin to transfer FE type from FOLLOWER to LEADER",
+                );
+                // The backends' liveness as replayed (the heartbeats' journal entries).
+                let alive = g2.tablets.lock().unwrap().alive.clone();
+                for b in st.backends.lock().unwrap().iter_mut() {
+                    b.alive = alive.contains(&b.be.id);
+                }
+                // The new leader writes its first entry after what it replayed.
+                g2.set_journal(g2.journal() + 1);
+                lg.info(
+                    "GlobalStateMgr.transferToLeader():1101",
+                    "leader finished to replay journal, can write now.",
+                );
+                lg.info(
+                    "GlobalStateMgr.transferToLeader():1120",
+                    v.leader_transfer_line(),
+                );
+                lead(&g2, peers2, &st, &lg, interval);
+            });
+            cluster::follow(g.clone(), peers.clone(), interval, on_leader);
+        }
+        Some(g) => lead(g, peers.clone(), &state, &log, interval),
+        None => {
+            let (hb_state, hb_log) = (state.clone(), log.clone());
             std::thread::spawn(move || heartbeat_loop(&hb_state, &hb_log, interval));
         }
     }
@@ -98,4 +134,17 @@ pub(super) fn start(fe: &mut Fe, log_slot: &LogSlot) -> Result<(), Stop> {
         });
     }
     Ok(())
+}
+
+/// The leader's threads: the frontend heartbeat (group mode) and the backend heartbeat.
+fn lead(
+    g: &Arc<cluster::Group>,
+    peers: Vec<crate::image::Frontend>,
+    state: &Arc<State>,
+    log: &Arc<crate::logs::FeLog>,
+    interval: Duration,
+) {
+    cluster::heartbeat_frontends(g.clone(), peers, interval, log.clone());
+    let (hb_state, hb_log) = (state.clone(), log.clone());
+    std::thread::spawn(move || heartbeat_loop(&hb_state, &hb_log, interval));
 }

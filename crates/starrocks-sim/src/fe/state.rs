@@ -6,8 +6,13 @@
 
 use std::sync::{Arc, Mutex};
 
+use std::path::PathBuf;
+
 use crate::cluster;
+use crate::frontend_config::FeConfig;
+use crate::global_vars::GlobalVars;
 use crate::image::{self, Backend, Frontend};
+use crate::logs::FeLog;
 use starrocks_common::version::Version;
 
 pub(super) struct BackendState {
@@ -18,6 +23,8 @@ pub(super) struct BackendState {
     pub(super) last_heartbeat: String,
     /// The BE's start time in ms, as its heartbeat reply last gave it (0 before).
     pub(super) last_start: i64,
+    /// Failed heartbeats in a row not yet counted against `alive` (`heartbeatRetryTimes`).
+    pub(super) retries: i64,
     /// be_port, http_port and brpc_port as the BE's heartbeat reply gave them (-1 before).
     pub(super) ports: [String; 3],
 }
@@ -43,4 +50,12 @@ pub(super) struct State {
     pub(super) group: Option<Arc<cluster::Group>>,
     pub(super) backends: Mutex<Vec<BackendState>>,
     pub(super) tables: Vec<image::Table>,
+    /// fe.conf over the defaults, changed at run time by ADMIN SET FRONTEND CONFIG.
+    pub(super) config: Arc<FeConfig>,
+    /// Global variables as replayed (SET GLOBAL), kept in the meta folder.
+    pub(super) globals: Arc<GlobalVars>,
+    /// fe.log, for what the FE logs while it serves (the checkpoint).
+    pub(super) log: Arc<FeLog>,
+    /// `<meta_dir>/image`, where the checkpoint writes images.
+    pub(super) image_dir: PathBuf,
 }
