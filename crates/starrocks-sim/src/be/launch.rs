@@ -63,6 +63,7 @@ pub fn be_main(args: Vec<String>) -> i32 {
 
 /// The BE's `main`, once nothing outside it stops the build from running.
 fn run(home: &Path, release: &Release) -> i32 {
+    let started_ms = starrocks_common::timefmt::unix_millis();
     let v = release.version;
     let sigset = proc::block_signals();
     let pid_dir =
@@ -134,12 +135,15 @@ fn run(home: &Path, release: &Release) -> i32 {
         Ok(b) => b,
         Err(code) => return code,
     };
+    // reboot_time: when this BE started, which the FE's LastStartTime follows
+    // (ComputeNode.handleHbResponse).
     let reply = format!(
-        "OK version={} be_port={} http_port={} brpc_port={}",
+        "OK version={} be_port={} http_port={} brpc_port={} reboot_time={}",
         v.full(),
         bound.be_port,
         bound.http_port,
-        bound.brpc_port
+        bound.brpc_port,
+        started_ms
     );
     let got_first = heartbeat::serve(bound.heartbeat, &log, cluster_id, &usable, reply);
     if numbered {

@@ -63,6 +63,8 @@ pub struct Group {
     pub(super) peers: Mutex<BTreeMap<(String, u16), PeerInfo>>,
     /// Answers a forwarded query once the node serves SQL.
     pub(super) query: Mutex<Option<QueryFn>>,
+    /// When this FE started (unix ms, 0 before it is set): the StartTime of its own row.
+    pub start_millis: std::sync::atomic::AtomicI64,
 }
 
 /// A frontend's answer to `WHO`.
@@ -99,6 +101,7 @@ impl Group {
             journal: AtomicU64::new(0),
             peers: Mutex::new(BTreeMap::new()),
             query: Mutex::new(None),
+            start_millis: std::sync::atomic::AtomicI64::new(0),
         })
     }
 

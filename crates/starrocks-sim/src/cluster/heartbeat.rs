@@ -48,7 +48,7 @@ pub fn heartbeat_frontends(g: Arc<Group>, peers: Vec<Frontend>, interval: Durati
     });
 }
 
-fn millis_to_time(ms: i64) -> String {
+pub(super) fn millis_to_time(ms: i64) -> String {
     if ms <= 0 {
         return "NULL".into();
     }

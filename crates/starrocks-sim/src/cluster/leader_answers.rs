@@ -104,7 +104,9 @@ pub(super) fn show_frontends(g: &Group, frontends: &[Frontend], node_name: &str)
                     now.clone(),
                     "true".into(),
                     String::new(),
-                    now.clone(),
+                    super::heartbeat::millis_to_time(
+                        g.start_millis.load(std::sync::atomic::Ordering::SeqCst),
+                    ),
                     g.version.clone(),
                 ]
             } else {

@@ -86,6 +86,17 @@ pub(super) fn heartbeat_loop(state: &State, log: &FeLog, interval: Duration) {
             };
             match result {
                 Ok(reply) if reply.starts_with("OK") => {
+                    if !was_alive || bs.last_start_ms <= 0 {
+                        bs.last_start_ms = unix_millis();
+                    }
+                    let reboot = reply
+                        .split_whitespace()
+                        .find_map(|kv| kv.strip_prefix("reboot_time="))
+                        .and_then(|t| t.parse::<i64>().ok())
+                        .unwrap_or(-1);
+                    if reboot > bs.last_start_ms {
+                        bs.last_start_ms = reboot;
+                    }
                     bs.alive = true;
                     bs.err.clear();
                     bs.version = reply

@@ -11,6 +11,7 @@ use crate::cluster;
 use crate::image;
 use crate::mysql::Outcome;
 use crate::release::Behaviour as _;
+use crate::stamps::Stamps as _;
 use starrocks_common::version::Version;
 
 /// `enable_constant_execute_in_fe` (default true) runs constant SELECTs in the FE from 3.3.
@@ -194,7 +195,12 @@ pub(super) fn fe_query(st: &State, user: &str, sql: &str) -> Outcome {
                         b.ports[0].clone(),
                         b.ports[1].clone(),
                         b.ports[2].clone(),
-                        "NULL".into(),
+                        if b.last_start_ms > 0 {
+                            starrocks_common::timefmt::Civil::from_unix_micros(b.last_start_ms * 1000)
+                                .log4j_comma()
+                        } else {
+                            "NULL".into()
+                        },
                         b.last_heartbeat.clone(),
                         b.alive.to_string(),
                         "false".into(),

@@ -29,6 +29,11 @@ pub(super) fn start(fe: &mut Fe, log_slot: &LogSlot) -> Result<(), Stop> {
     let replayed = replay::replay(fe, &log, &dirs, &header, &node, recovery, &elected)?;
 
     let start_millis = unix_millis();
+    if let Some(g) = &elected.group {
+        // SHOW FRONTENDS on this FE as leader prints its own start time (FrontendsProcNode).
+        g.start_millis
+            .store(start_millis, std::sync::atomic::Ordering::SeqCst);
+    }
     let state = Arc::new(State {
         version: fe.v,
         cluster_id: node.id.cluster_id,
@@ -57,6 +62,7 @@ pub(super) fn start(fe: &mut Fe, log_slot: &LogSlot) -> Result<(), Stop> {
                     version: String::new(),
                     last_heartbeat: "NULL".into(),
                     ports: ["-1".into(), "-1".into(), "-1".into()],
+                    last_start_ms: 0,
                 })
                 .collect(),
         ),

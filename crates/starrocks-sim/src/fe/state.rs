@@ -18,6 +18,9 @@ pub(super) struct BackendState {
     pub(super) last_heartbeat: String,
     /// be_port, http_port and brpc_port as the BE's heartbeat reply gave them (-1 before).
     pub(super) ports: [String; 3],
+    /// LastStartTime (unix ms, 0 unknown): when the BE was first heard from after being dead,
+    /// or its reported reboot time when later (ComputeNode.handleHbResponse).
+    pub(super) last_start_ms: i64,
 }
 
 pub(super) struct State {
