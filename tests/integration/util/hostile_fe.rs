@@ -147,10 +147,10 @@ impl HostileFe {
                 "true",
                 "true",
                 "1000",
-                "x",
+                "2024-01-19 20:03:14",
                 "true",
                 "",
-                "x",
+                "2024-01-19 20:00:00",
                 &spec.version,
             ])
         };
@@ -168,8 +168,8 @@ impl HostileFe {
                     "9060",
                     b.http_port.as_deref().unwrap_or(&hp),
                     "8060",
-                    "x",
-                    "x",
+                    "2024-01-19 20:00:00",
+                    "2024-01-19 20:03:14",
                     "true",
                     "false",
                     "false",
