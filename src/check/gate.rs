@@ -143,6 +143,8 @@ pub struct Stability {
     start_time: String,
     heartbeat: String,
     moves: u32,
+    /// Whether "proven" was said already (it is said once, not at every look after).
+    pub said_proven: bool,
 }
 
 impl Stability {

@@ -82,15 +82,19 @@ fn judge_gate(cfg: &CheckConfig, st: &mut ClusterStatus, id: &str, stab: &mut St
             )
         }
         Proof::Proven => {
-            crate::output::err(&format!(
-                "sr-rehearse check: {shown_id} proven: Alive, same start time and its heartbeat moving on for {}\n",
-                humantime::format_duration(cfg.stable_for)
-            ));
+            if !stab.said_proven {
+                stab.said_proven = true;
+                crate::output::err(&format!(
+                    "sr-rehearse check: {shown_id} proven: Alive, same start time and its heartbeat moving on for {}\n",
+                    humantime::format_duration(cfg.stable_for)
+                ));
+            }
             ("proven", super::gate::HEARTBEATS_NEEDED, Vec::new())
         }
     };
-    for u in &unmet {
-        st.problems.push(format!("gate {shown_id}: {u}"));
+    // Before the node problems, which the JUnit form expects last.
+    for (i, u) in unmet.iter().enumerate() {
+        st.problems.insert(i, format!("gate {shown_id}: {u}"));
     }
     if !unmet.is_empty() {
         st.verdict = "degraded".into();
