@@ -4,7 +4,7 @@
 
 use std::process::{Command, Output};
 
-use super::util::{free_ports, stdout, tool_bin, SimCluster};
+use super::util::{free_ports, stdout, tool_bin, HostileFe, HostileSpec, SimCluster};
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
@@ -228,4 +228,51 @@ fn gate_proves_a_restarted_follower_fe_and_names_it_while_it_is_down() {
     );
     assert!(stderr(&out).contains(&format!("{fe2} proven")));
     assert_ne!(print(&c, &fe2, "start-time"), before);
+}
+
+#[test]
+fn check_refuses_a_release_before_2_5() {
+    let fe = HostileFe::start(HostileSpec {
+        is_master_column: true,
+        ..HostileSpec::default()
+    });
+    let out = Command::new(tool_bin())
+        .arg("check")
+        .args(fe.args())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    assert!(
+        stderr(&out).contains("releases before 2.5 are not supported"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn check_warns_of_low_replication_only_in_shared_nothing() {
+    let low = vec![("db1".to_string(), "t".to_string(), "1".to_string())];
+    for (mode, warned) in [
+        (None, true),
+        (Some("shared_nothing"), true),
+        (Some("shared_data"), false),
+    ] {
+        let fe = HostileFe::start(HostileSpec {
+            run_mode: mode.map(str::to_string),
+            low_replication: low.clone(),
+            ..HostileSpec::default()
+        });
+        let out = Command::new(tool_bin())
+            .arg("check")
+            .args(fe.args())
+            .output()
+            .unwrap();
+        let s = stdout(&out);
+        assert_eq!(out.status.code(), Some(0), "{mode:?}: {s}");
+        assert_eq!(
+            s.contains("warning: tables with fewer than 3 replicas"),
+            warned,
+            "{mode:?}: {s}"
+        );
+    }
 }

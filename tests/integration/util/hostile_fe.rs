@@ -58,6 +58,12 @@ pub struct HostileSpec {
     pub backends: Vec<BeRow>,
     pub root_password: String,
     pub bootstrap: Bootstrap,
+    /// What `ADMIN SHOW FRONTEND CONFIG LIKE 'run_mode'` answers (None: an unknown statement).
+    pub run_mode: Option<String>,
+    /// `(db, table, replication_num)` rows of the partitions_meta query.
+    pub low_replication: Vec<(String, String, String)>,
+    /// SHOW FRONTENDS as releases before 2.4 print it: `IsMaster` where `Role` is.
+    pub is_master_column: bool,
 }
 
 impl Default for HostileSpec {
@@ -69,6 +75,9 @@ impl Default for HostileSpec {
             backends: vec![BeRow::new("127.0.0.1", "9050")],
             root_password: String::new(),
             bootstrap: Bootstrap::Ok,
+            run_mode: None,
+            low_replication: Vec::new(),
+            is_master_column: false,
         }
     }
 }
@@ -181,10 +190,30 @@ impl HostileFe {
             })
             .collect();
         let total = strings(&["Total", "1", "1", "1", "1", "10", "30", "0", "0", "0", "0"]);
+        let fe_columns: Vec<&str> = FE_COLUMNS
+            .iter()
+            .map(|c| match *c {
+                "Role" if spec.is_master_column => "IsMaster",
+                c => c,
+            })
+            .collect();
+        let run_mode = spec.run_mode.clone();
+        let low: Vec<Vec<String>> = spec
+            .low_replication
+            .iter()
+            .map(|(d, t, n)| vec![d.clone(), t.clone(), n.clone()])
+            .collect();
         let answer = move |_user: &str, sql: &str| {
             let sql = sql.trim().to_uppercase();
             let set = if sql.starts_with("SHOW FRONTENDS") {
-                rs(&FE_COLUMNS, fes.clone())
+                rs(&fe_columns, fes.clone())
+            } else if let (true, Some(m)) =
+                (sql.starts_with("ADMIN SHOW FRONTEND CONFIG"), &run_mode)
+            {
+                rs(
+                    &["Key", "AliasNames", "Value", "Type", "IsMutable", "Comment"],
+                    vec![strings(&["run_mode", "[]", m, "String", "false", ""])],
+                )
             } else if sql.starts_with("SHOW BACKENDS") {
                 rs(&BE_COLUMNS, bes.clone())
             } else if sql.starts_with("SHOW COMPUTE NODES") {
@@ -192,7 +221,7 @@ impl HostileFe {
             } else if sql.starts_with("SHOW PROC '/STATISTIC'") {
                 rs(&STATISTIC_COLUMNS, vec![total.clone()])
             } else if sql.starts_with("SELECT DB_NAME") {
-                rs(&["DB_NAME", "TABLE_NAME", "REPLICATION_NUM"], Vec::new())
+                rs(&["DB_NAME", "TABLE_NAME", "REPLICATION_NUM"], low.clone())
             } else {
                 return Outcome::Err(1064, "42000", "unknown statement (hostile FE)".into());
             };
