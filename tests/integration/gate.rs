@@ -276,3 +276,27 @@ fn check_warns_of_low_replication_only_in_shared_nothing() {
         );
     }
 }
+
+#[test]
+fn check_wait_that_never_reaches_the_fe_times_out_with_4() {
+    let lease = free_ports(2);
+    let p = lease.ports();
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("r.json");
+    let out = Command::new(tool_bin())
+        .args(["check", "--fe", &format!("127.0.0.1:{}", p[0])])
+        .args(["--query-port", &p[1].to_string(), "--wait", "1s", "--json"])
+        .arg(&report)
+        .output()
+        .unwrap();
+    let s = stdout(&out);
+    assert_eq!(out.status.code(), Some(4), "{s}{}", stderr(&out));
+    assert!(
+        s.contains("verdict: timed out (exit 4): --wait 1s ran out: failed to reach the FE"),
+        "{s}"
+    );
+    let j: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(j["verdict"], "timed out");
+    assert_eq!(j["exit_code"], 4);
+}
