@@ -133,6 +133,7 @@ fn gate_proves_a_be_restarted_on_the_new_build_and_refuses_one_on_the_old() {
     assert!(e.contains(&format!("{be1} proven")), "{e}");
     let j: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    super::report_schema::assert_valid("check --node proven", &j);
     assert_eq!(j["gate"]["state"], "proven");
     assert_eq!(j["gate"]["node"], be1.as_str());
     let t = j["nodes"]
@@ -297,6 +298,7 @@ fn check_wait_that_never_reaches_the_fe_times_out_with_4() {
     );
     let j: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    super::report_schema::assert_valid("check --wait timed out", &j);
     assert_eq!(j["verdict"], "timed out");
     assert_eq!(j["exit_code"], 4);
 }
