@@ -4,7 +4,7 @@
 
 use std::process::{Command, Output};
 
-use super::util::{free_ports, stdout, tool_bin, HostileFe, HostileSpec, SimCluster};
+use super::util::{free_ports, stdout, tool_bin, BeRow, HostileFe, HostileSpec, SimCluster};
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
@@ -301,4 +301,45 @@ fn check_wait_that_never_reaches_the_fe_times_out_with_4() {
     super::report_schema::assert_valid("check --wait timed out", &j);
     assert_eq!(j["verdict"], "timed out");
     assert_eq!(j["exit_code"], 4);
+}
+
+#[test]
+fn check_names_a_be_shutting_down_and_one_restarting() {
+    let fe = HostileFe::start(HostileSpec {
+        backends: vec![
+            BeRow {
+                status_code: "SHUTDOWN".into(),
+                ..BeRow::new("127.0.0.1", "9050")
+            },
+            BeRow {
+                restarting: true,
+                ..BeRow::new("127.0.0.1", "9051")
+            },
+            BeRow::new("127.0.0.1", "9052"),
+        ],
+        ..HostileSpec::default()
+    });
+    // One look: the SHUTDOWN one is degraded; a restart shows only between two looks.
+    let out = Command::new(tool_bin())
+        .arg("check")
+        .args(fe.args())
+        .output()
+        .unwrap();
+    let s = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{s}");
+    assert!(s.contains("be 127.0.0.1:9050: StatusCode SHUTDOWN"), "{s}");
+    assert!(!s.contains("restarting:"), "{s}");
+    let out = Command::new(tool_bin())
+        .arg("check")
+        .args(fe.args())
+        .args(["--wait", "2s"])
+        .output()
+        .unwrap();
+    let s = stdout(&out);
+    assert_eq!(out.status.code(), Some(4), "{s}");
+    assert!(
+        s.contains("be 127.0.0.1:9051: restarting: its start time changed from"),
+        "{s}"
+    );
+    assert!(!s.contains("be 127.0.0.1:9052: restarting"), "{s}");
 }

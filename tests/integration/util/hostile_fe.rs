@@ -34,6 +34,10 @@ pub struct BeRow {
     pub http_port: Option<String>,
     pub version: Option<String>,
     pub err_msg: String,
+    /// StatusCode (3.4+): OK, or SHUTDOWN during a graceful stop.
+    pub status_code: String,
+    /// A new LastStartTime at every SHOW BACKENDS: a BE in a restart loop.
+    pub restarting: bool,
 }
 
 impl BeRow {
@@ -44,6 +48,8 @@ impl BeRow {
             http_port: None,
             version: None,
             err_msg: String::new(),
+            status_code: "OK".into(),
+            restarting: false,
         }
     }
 }
@@ -91,7 +97,7 @@ pub struct HostileFe {
 
 /// The columns of SHOW FRONTENDS, as the simulator answers them (FrontendsProcNode.TITLE_NAMES).
 use starrocks_sim::answers::FRONTENDS_COLUMNS as FE_COLUMNS;
-const BE_COLUMNS: [&str; 15] = [
+const BE_COLUMNS: [&str; 16] = [
     "BackendId",
     "IP",
     "HeartbeatPort",
@@ -107,6 +113,7 @@ const BE_COLUMNS: [&str; 15] = [
     "ErrMsg",
     "Version",
     "Status",
+    "StatusCode",
 ];
 const STATISTIC_COLUMNS: [&str; 11] = [
     "DbId",
@@ -186,6 +193,7 @@ impl HostileFe {
                     &b.err_msg,
                     b.version.as_deref().unwrap_or(&spec.version),
                     "{}",
+                    &b.status_code,
                 ])
             })
             .collect();
@@ -203,6 +211,8 @@ impl HostileFe {
             .iter()
             .map(|(d, t, n)| vec![d.clone(), t.clone(), n.clone()])
             .collect();
+        let restarting: Vec<bool> = spec.backends.iter().map(|b| b.restarting).collect();
+        let answers = std::sync::atomic::AtomicU32::new(0);
         let answer = move |_user: &str, sql: &str| {
             let sql = sql.trim().to_uppercase();
             let set = if sql.starts_with("SHOW FRONTENDS") {
@@ -215,7 +225,15 @@ impl HostileFe {
                     vec![strings(&["run_mode", "[]", m, "String", "false", ""])],
                 )
             } else if sql.starts_with("SHOW BACKENDS") {
-                rs(&BE_COLUMNS, bes.clone())
+                // A restarting BE's LastStartTime moves on a second at every answer.
+                let n = answers.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let mut rows = bes.clone();
+                for (row, r) in rows.iter_mut().zip(&restarting) {
+                    if *r {
+                        row[6] = format!("2024-01-19 21:{:02}:{:02}", (n / 60) % 60, n % 60);
+                    }
+                }
+                rs(&BE_COLUMNS, rows)
             } else if sql.starts_with("SHOW COMPUTE NODES") {
                 rs(&["ComputeNodeId", "IP", "HeartbeatPort"], Vec::new())
             } else if sql.starts_with("SHOW PROC '/STATISTIC'") {
