@@ -424,14 +424,10 @@ pub struct ClusterArgs {
     /// Environment variable holding the password.
     #[arg(long, value_name = "VAR", help_heading = "Cluster")]
     pub password_env: Option<String>,
-    /// A follower further behind the leader's journal than this many entries is lagging.
-    #[arg(
-        long,
-        value_name = "ENTRIES",
-        help_heading = "Health",
-        default_value_t = 1000
-    )]
-    pub max_journal_lag: u64,
+    /// A follower whose replayed journal does not reach, within this time, the leader's journal
+    /// id seen at the start of the check is lagging.
+    #[arg(long, value_name = "DURATION", help_heading = "Health", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub max_journal_delay: Duration,
     /// A version allowed to run beside the others (a rolling upgrade in progress; repeatable).
     #[arg(
         long = "allow-version",
@@ -461,6 +457,29 @@ pub struct CheckArgs {
     /// Print only the verdict line (the last line of the summary).
     #[arg(short, long, help_heading = "Output")]
     pub quiet: bool,
+    /// The node this gate proves: fe@HOST:QUERY_PORT, be@HOST:HEARTBEAT_PORT or cn@HOST:HEARTBEAT_PORT.
+    #[arg(long, value_name = "ID", help_heading = "Gate")]
+    pub node: Option<String>,
+    /// The version the node runs (every node's without --node); the build hash is not compared.
+    #[arg(long, value_name = "VERSION", help_heading = "Gate")]
+    pub expect_version: Option<String>,
+    /// The node's StartTime (FE) / LastStartTime (BE, CN) must be later than this, as
+    /// `--print start-time` printed it before the stop.
+    #[arg(long, value_name = "TIME", help_heading = "Gate", requires = "node")]
+    pub started_after: Option<String>,
+    /// Once the node meets the above, how long it must stay Alive with its LastHeartbeat moving
+    /// on (longer than heartbeat_retry_times x the heartbeat interval).
+    #[arg(long, value_name = "DURATION", help_heading = "Gate", default_value = "20s", value_parser = humantime::parse_duration)]
+    pub stable_for: Duration,
+    /// Print this value of the node's row on one line and exit 0, without judging the cluster.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "FIELD",
+        help_heading = "Gate",
+        requires = "node"
+    )]
+    pub print: Option<crate::check::PrintField>,
 }
 
 impl ClusterArgs {
@@ -471,13 +490,10 @@ impl ClusterArgs {
             query_port: self.query_port,
             user: self.user.clone(),
             password_env: self.password_env.clone(),
-            wait: None,
-            max_journal_lag: self.max_journal_lag,
+            max_journal_delay: self.max_journal_delay,
             allow_versions: self.allow_version.clone(),
             probe_timeout: self.probe_timeout,
-            json: None,
-            junit: None,
-            quiet: false,
+            ..crate::check::CheckConfig::default()
         }
     }
 }
@@ -489,6 +505,11 @@ impl CheckArgs {
             json: self.json.clone(),
             junit: self.junit.clone(),
             quiet: self.quiet,
+            node: self.node.clone(),
+            expect_version: self.expect_version.clone(),
+            started_after: self.started_after.clone(),
+            stable_for: self.stable_for,
+            print: self.print,
             ..self.cluster.to_config()
         }
     }

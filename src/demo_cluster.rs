@@ -69,12 +69,9 @@ fn check_cfg(spec: &ClusterSpec, allow: &[String]) -> CheckConfig {
         user: "root".into(),
         password_env: None,
         wait: Some(Duration::from_secs(60)),
-        max_journal_lag: 1000,
         allow_versions: allow.to_vec(),
         probe_timeout: Duration::from_secs(5),
-        json: None,
-        junit: None,
-        quiet: false,
+        ..CheckConfig::default()
     }
 }
 

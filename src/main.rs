@@ -106,6 +106,19 @@ fn run_check(cfg: &sr_rehearse::check::CheckConfig) -> anyhow::Result<i32> {
         err(&format!("sr-rehearse check: {e}\n"));
         return Ok(exit::BAD_INPUT);
     }
+    // `--print`: one value of one node's row, for a script; no verdict.
+    if cfg.print.is_some() {
+        return Ok(match check::print_field(cfg) {
+            Ok(v) => {
+                outln(&v);
+                exit::PASS
+            }
+            Err(e) => {
+                err(&format!("sr-rehearse check: {e}\n"));
+                e.exit_code()
+            }
+        });
+    }
     let checked = check::run_check(cfg);
     if let Some(sig) = sr_rehearse::signals::interrupted() {
         err(&format!(

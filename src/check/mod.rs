@@ -3,23 +3,28 @@
 //! The operations guide checks a cluster by hand: `/api/bootstrap` on every FE, `/api/health` on
 //! every BE, a query, and before an upgrade the replica count. This command does all of it from one
 //! FE address and adds what decides whether a rolling upgrade may go on: which version each node
-//! runs, who leads and how far each follower's replayed journal is behind, unhealthy and
-//! inconsistent tablets, decommissioning nodes. `--wait` makes it the gate between two upgrade
-//! steps: it polls until the cluster is healthy or the deadline passes.
+//! runs, who leads and whether each follower's replayed journal catches up with the leader's,
+//! tablets, decommissioning and restarting nodes, the FEs a quorum needs. `--wait` makes it the
+//! gate between two upgrade steps: it polls until the cluster is healthy or the deadline passes;
+//! with `--node` it also proves that one node runs the target, restarted, and stays up (`gate`).
 //!
-//! Looking (`discover`, through the probes of `probe`), judging (`rules`) and showing (`render`)
-//! are apart so that the rules, which decide whether an upgrade may go on, can be read and tested
-//! without a cluster. This file holds what they share: the config and the status they fill in.
+//! Looking (`discover`, through the probes of `probe`), judging (`rules`, `versions`, `gate`) and
+//! showing (`render`) are apart so that the rules, which decide whether an upgrade may go on, can
+//! be read and tested without a cluster; `poll` repeats the look. This file holds what they share:
+//! the config and the status they fill in.
 
 mod discover;
+mod gate;
+mod poll;
 mod probe;
 mod render;
 mod rules;
 mod values;
+mod versions;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::Serialize;
 
@@ -27,6 +32,8 @@ use crate::report::exit;
 use crate::version::Version;
 
 pub use discover::check_once;
+pub use gate::{parse_node_id, version_part, PrintField};
+pub use poll::{print_field, run_check, GateStatus, PrintError};
 pub use probe::{ProbeError, Rows, Sql};
 pub use render::{render_human, to_report};
 pub use values::{escape, is_host, shown, summarise};
@@ -41,8 +48,9 @@ pub struct CheckConfig {
     pub password_env: Option<String>,
     /// Poll until healthy or this long has passed.
     pub wait: Option<Duration>,
-    /// A follower further behind the leader than this many journal entries is lagging.
-    pub max_journal_lag: u64,
+    /// A follower whose replayed journal does not reach, within this time, the leader's journal id
+    /// seen at the start of the look is lagging.
+    pub max_journal_delay: Duration,
     /// Versions allowed to run side by side (a rolling upgrade in progress); others are mixed.
     pub allow_versions: Vec<String>,
     /// Each probe's connect and read timeout.
@@ -50,6 +58,39 @@ pub struct CheckConfig {
     pub json: Option<PathBuf>,
     pub junit: Option<PathBuf>,
     pub quiet: bool,
+    /// The one node this gate proves (`fe@HOST:QUERY_PORT`, `be@HOST:HEARTBEAT_PORT`, `cn@...`).
+    pub node: Option<String>,
+    /// The version the node (or, without `node`, every node) must run; the hash is not compared.
+    pub expect_version: Option<String>,
+    /// The node's StartTime / LastStartTime must be later than this (as `--print start-time`).
+    pub started_after: Option<String>,
+    /// Once the node meets the above, how long it must stay Alive with its heartbeat advancing.
+    pub stable_for: Duration,
+    /// Print this value of the node's row instead of judging the cluster.
+    pub print: Option<PrintField>,
+}
+
+impl Default for CheckConfig {
+    fn default() -> CheckConfig {
+        CheckConfig {
+            fe: String::new(),
+            query_port: 9030,
+            user: "root".into(),
+            password_env: None,
+            wait: None,
+            max_journal_delay: Duration::from_secs(60),
+            allow_versions: Vec::new(),
+            probe_timeout: Duration::from_secs(5),
+            json: None,
+            junit: None,
+            quiet: false,
+            node: None,
+            expect_version: None,
+            started_after: None,
+            stable_for: Duration::from_secs(20),
+            print: None,
+        }
+    }
 }
 
 /// A failure to run the check at all.
@@ -91,9 +132,15 @@ pub struct NodeStatus {
     pub alive: bool,
     pub version: String,
     pub last_heartbeat: String,
+    /// StartTime (FE) or LastStartTime (BE, CN) as the leader prints it (`yyyy-MM-dd HH:mm:ss`,
+    /// `NULL` when unknown); a change between two looks is a restart.
+    pub start_time: String,
+    /// StatusCode of a BE or CN (3.4+: CONNECTING, OK, SHUTDOWN, DISCONNECTED); empty where the
+    /// release has no such column, and for FEs.
+    pub status_code: String,
     pub err_msg: String,
     pub replayed_journal_id: Option<u64>,
-    /// How many entries this follower is behind the leader.
+    /// How many entries this follower was behind the leader's journal id at the last reading.
     pub journal_lag: Option<u64>,
     pub decommissioned: bool,
     pub probes: Vec<ProbeResult>,
@@ -117,6 +164,11 @@ impl NodeStatus {
             None => format!("{} {}:{}", self.kind, escape(&self.host), self.port),
         }
     }
+
+    /// The node as the command line names it: `fe@HOST:QUERY_PORT`, `be@HOST:HEARTBEAT_PORT`.
+    pub fn node_id(&self) -> String {
+        format!("{}@{}:{}", self.kind, escape(&self.host), self.port)
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -131,11 +183,19 @@ pub struct Tablets {
 pub struct ClusterStatus {
     pub schema: u32,
     pub command: String,
-    /// `healthy`, `degraded`, `unreachable` or `bad input`.
+    /// `healthy`, `degraded`, `timed out`, `unreachable` or `bad input`.
     pub verdict: String,
     pub exit_code: i32,
     pub fe: String,
     pub leader: Option<String>,
+    /// The FEs that vote in elections (LEADER and FOLLOWER rows), as `fe@HOST:QUERY_PORT`.
+    pub electable_fes: Vec<String>,
+    /// Those of them that are Alive: a majority of `electable_fes` must stay so for the group
+    /// to keep a leader and write metadata.
+    pub alive_electable_fes: Vec<String>,
+    /// `shared_data` or `shared_nothing` (ADMIN SHOW FRONTEND CONFIG LIKE 'run_mode'); empty when
+    /// the FE did not say (releases before 3.0 have only shared-nothing).
+    pub run_mode: String,
     /// Version → the nodes running it.
     pub versions: BTreeMap<String, Vec<String>>,
     pub tablets: Option<Tablets>,
@@ -146,6 +206,8 @@ pub struct ClusterStatus {
     pub problems: Vec<String>,
     /// What an operator should know but does not make the cluster degraded.
     pub warnings: Vec<String>,
+    /// Where the proof of `--node` stands (absent without `--node`).
+    pub gate: Option<poll::GateStatus>,
     pub polls: u32,
     pub started_at: String,
     pub duration_ms: u64,
@@ -160,12 +222,16 @@ impl ClusterStatus {
             exit_code: exit::ENVIRONMENT,
             fe: fe.to_string(),
             leader: None,
+            electable_fes: Vec::new(),
+            alive_electable_fes: Vec::new(),
+            run_mode: String::new(),
             versions: BTreeMap::new(),
             tablets: None,
             low_replication: Vec::new(),
             nodes: Vec::new(),
             problems: Vec::new(),
             warnings: Vec::new(),
+            gate: None,
             polls: 0,
             started_at: crate::timefmt::Civil::now().rfc3339(),
             duration_ms: 0,
@@ -174,6 +240,17 @@ impl ClusterStatus {
 
     pub fn healthy(&self) -> bool {
         self.exit_code == exit::PASS
+    }
+
+    /// Whether a majority of the electable FEs stays Alive when `node` (a `fe@HOST:PORT` id) is
+    /// stopped: BDB JE elects a leader and writes metadata only with more than half of them.
+    pub fn quorum_without(&self, node: &str) -> bool {
+        let left = self
+            .alive_electable_fes
+            .iter()
+            .filter(|f| f.as_str() != node)
+            .count();
+        left * 2 > self.electable_fes.len()
     }
 }
 
@@ -202,36 +279,6 @@ pub fn parse_host_port(flag: &str, s: &str) -> Result<(String, u16), CheckError>
         )));
     }
     Ok((host.to_string(), port))
-}
-
-/// Checks once, or with `--wait` until healthy or the deadline. Errors other than bad input are
-/// retried while waiting: an FE that is restarting is unreachable for a moment, while a wrong
-/// password (bad input) stays wrong.
-pub fn run_check(cfg: &CheckConfig) -> Result<ClusterStatus, CheckError> {
-    let started = Instant::now();
-    let deadline = cfg.wait.map(|w| started + w);
-    let mut polls = 0;
-    loop {
-        polls += 1;
-        let r = check_once(cfg);
-        let done = match (&r, deadline) {
-            (Err(CheckError::BadInput(_)), _) => true,
-            // SIGINT/SIGTERM: the probes gave up at once; main turns this into 130/143.
-            _ if crate::signals::interrupted().is_some() => true,
-            (Ok(s), _) if s.healthy() => true,
-            (_, None) => true,
-            (_, Some(d)) => Instant::now() >= d,
-        };
-        if done {
-            return r.map(|mut s| {
-                s.polls = polls;
-                s.duration_ms = started.elapsed().as_millis() as u64;
-                s
-            });
-        }
-        // The tool's own polling interval (not a test synchronisation).
-        std::thread::sleep(Duration::from_millis(500));
-    }
 }
 
 /// The leader's version, as SHOW FRONTENDS reports it.

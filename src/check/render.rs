@@ -51,6 +51,9 @@ pub fn render_human(s: &ClusterStatus) -> String {
             t.total, t.unhealthy, t.inconsistent
         ));
     }
+    if let Some(g) = &s.gate {
+        o.push_str(&format!("gate: {} {}\n", escape(&g.node), g.state));
+    }
     for w in &s.warnings {
         o.push_str(&format!("warning: {w}\n"));
     }

@@ -172,7 +172,11 @@ pub(super) fn node_from_row(kind: &str, stmt: &str, r: &BTreeMap<String, String>
             "is not an FE role (LEADER, FOLLOWER, OBSERVER)",
         );
     }
-    let version = col(r, "Version");
+    // An FE the leader never heard from has `NULL` (FrontendsProcNode): no version known.
+    let version = match col(r, "Version") {
+        "NULL" => "",
+        v => v,
+    };
     if !version.is_empty() && !is_version(version) {
         bad(
             "Version",
@@ -195,6 +199,32 @@ pub(super) fn node_from_row(kind: &str, stmt: &str, r: &BTreeMap<String, String>
     let err_msg = col(r, "ErrMsg");
     if err_msg.chars().any(invisible) {
         bad("ErrMsg", err_msg, "holds control characters");
+    }
+    // The start time is printed by `--print start-time` and given back to `--started-after` in a
+    // playbook: it must be the date TimeUtils.longToTimeString prints, or NULL.
+    let start_col = if kind == "fe" {
+        "StartTime"
+    } else {
+        "LastStartTime"
+    };
+    let start_time = col(r, start_col);
+    if !start_time.is_empty() && start_time != "NULL" && parse_time(start_time).is_none() {
+        bad(
+            start_col,
+            start_time,
+            "is not a time (yyyy-MM-dd HH:mm:ss) or NULL",
+        );
+    }
+    let status_code = if kind == "fe" {
+        ""
+    } else {
+        col(r, "StatusCode")
+    };
+    if !status_code
+        .bytes()
+        .all(|b| b.is_ascii_uppercase() || b == b'_')
+    {
+        bad("StatusCode", status_code, "is not a status name");
     }
     let label = (!is_host(ip) || id_port.is_err())
         .then(|| format!("{kind} {}:{}", escape(ip), escape(col(r, id_col))));
@@ -219,6 +249,8 @@ pub(super) fn node_from_row(kind: &str, stmt: &str, r: &BTreeMap<String, String>
         alive,
         version: version.to_string(),
         last_heartbeat: col(r, "LastHeartbeat").to_string(),
+        start_time: start_time.to_string(),
+        status_code: status_code.to_string(),
         err_msg: err_msg.to_string(),
         replayed_journal_id: (kind == "fe")
             .then(|| col(r, "ReplayedJournalId").parse().ok())
@@ -230,6 +262,58 @@ pub(super) fn node_from_row(kind: &str, stmt: &str, r: &BTreeMap<String, String>
         invalid,
         label,
     }
+}
+
+/// A time as TimeUtils.longToTimeString prints it, `yyyy-MM-dd HH:mm:ss` (the simulator and log4j
+/// add `,mmm`; a `.fraction` is taken too): the date and time numbers, then the milliseconds when
+/// given. The fields are fixed width, so the tuples order as the times do.
+pub fn parse_time(s: &str) -> Option<([u32; 6], Option<u32>)> {
+    let (main, frac) = match s.find([',', '.']) {
+        Some(i) => (&s[..i], Some(&s[i + 1..])),
+        None => (s, None),
+    };
+    let b = main.as_bytes();
+    let shape_ok = b.len() == 19
+        && b.iter().enumerate().all(|(i, c)| match i {
+            4 | 7 => *c == b'-',
+            10 => *c == b' ',
+            13 | 16 => *c == b':',
+            _ => c.is_ascii_digit(),
+        });
+    if !shape_ok {
+        return None;
+    }
+    let n = |a: usize, z: usize| main[a..z].parse::<u32>().ok();
+    let fields = [
+        n(0, 4)?,
+        n(5, 7)?,
+        n(8, 10)?,
+        n(11, 13)?,
+        n(14, 16)?,
+        n(17, 19)?,
+    ];
+    let ms = match frac {
+        None => None,
+        Some(f) if !f.is_empty() && f.len() <= 9 && f.bytes().all(|c| c.is_ascii_digit()) => {
+            // Scaled to milliseconds whatever the number of digits.
+            let padded = format!("{f:0<3}");
+            Some(padded[..3].parse().ok()?)
+        }
+        Some(_) => return None,
+    };
+    Some((fields, ms))
+}
+
+/// Whether time `a` is later than `b`, both as `parse_time` reads them; `None` when either is not
+/// a time (NULL). Milliseconds count only when both carry them: a time printed to the second is
+/// not later than another in the same second.
+pub fn later_than(a: &str, b: &str) -> Option<bool> {
+    let (ta, ma) = parse_time(a)?;
+    let (tb, mb) = parse_time(b)?;
+    Some(match (ma, mb) {
+        (Some(x), Some(y)) => (ta, x) > (tb, y),
+        _ => ta > tb,
+    })
 }
 
 /// Two rows with the same id (kind, host and port) are one node listed twice, or two nodes the
@@ -355,6 +439,81 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn times_are_read_as_starrocks_prints_them() {
+        assert_eq!(
+            parse_time("2024-01-19 20:03:14"),
+            Some(([2024, 1, 19, 20, 3, 14], None))
+        );
+        assert_eq!(
+            parse_time("2024-01-19 20:03:14,123"),
+            Some(([2024, 1, 19, 20, 3, 14], Some(123)))
+        );
+        assert_eq!(parse_time("2024-01-19 20:03:14.5").unwrap().1, Some(500));
+        for bad in [
+            "NULL",
+            "",
+            "2024-01-19T20:03:14",
+            "2024-01-19 20:03:14,",
+            "2024-1-19 20:03:14",
+            "2024-01-19 20:03:14; id",
+        ] {
+            assert_eq!(parse_time(bad), None, "{bad:?}");
+        }
+        assert_eq!(
+            later_than("2024-01-19 20:03:15", "2024-01-19 20:03:14"),
+            Some(true)
+        );
+        assert_eq!(
+            later_than("2024-01-19 20:03:14", "2024-01-19 20:03:14"),
+            Some(false)
+        );
+        assert_eq!(
+            later_than("2024-01-19 20:03:14,900", "2024-01-19 20:03:14"),
+            Some(false),
+            "the same second is not later"
+        );
+        assert_eq!(
+            later_than("2024-01-19 20:03:14,900", "2024-01-19 20:03:14,100"),
+            Some(true)
+        );
+        assert_eq!(later_than("NULL", "2024-01-19 20:03:14"), None);
+        assert_eq!(
+            later_than("2025-01-01 00:00:00", "2024-12-31 23:59:59"),
+            Some(true)
+        );
+    }
+
+    #[test]
+    fn a_start_time_that_is_not_a_time_is_invalid() {
+        let r = row(&[
+            ("IP", "127.0.0.1"),
+            ("HeartbeatPort", "9050"),
+            ("HttpPort", "8040"),
+            ("Alive", "true"),
+            ("SystemDecommissioned", "false"),
+            ("Version", "3.4.1-abcdef0"),
+            ("LastStartTime", "2024-01-19 20:03:14 $(id)"),
+            ("StatusCode", "SHUTDOWN"),
+        ]);
+        let n = node_from_row("be", "SHOW BACKENDS", &r);
+        assert_eq!(n.invalid.len(), 1, "{:?}", n.invalid);
+        assert!(n.invalid[0].starts_with("LastStartTime"), "{:?}", n.invalid);
+        assert_eq!(n.status_code, "SHUTDOWN");
+        let r = row(&[
+            ("IP", "127.0.0.1"),
+            ("QueryPort", "9030"),
+            ("HttpPort", "8030"),
+            ("Role", "FOLLOWER"),
+            ("Alive", "false"),
+            ("Version", "NULL"),
+            ("StartTime", "NULL"),
+        ]);
+        let n = node_from_row("fe", "SHOW FRONTENDS", &r);
+        assert_eq!(n.start_time, "NULL");
+        assert!(n.invalid.iter().all(|i| !i.contains("StartTime")));
     }
 
     #[test]

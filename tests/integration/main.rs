@@ -13,6 +13,7 @@ mod fe_shape;
 mod fe_sql;
 mod fence;
 mod fuzz;
+mod gate;
 mod module_cycles;
 mod plan;
 mod plan_values;

@@ -28,7 +28,7 @@ fn violations(report: &Value) -> Vec<String> {
         .collect()
 }
 
-fn assert_valid(what: &str, report: &Value) {
+pub(crate) fn assert_valid(what: &str, report: &Value) {
     let errs = violations(report);
     assert!(
         errs.is_empty(),

@@ -34,6 +34,10 @@ pub struct BeRow {
     pub http_port: Option<String>,
     pub version: Option<String>,
     pub err_msg: String,
+    /// StatusCode (3.4+): OK, or SHUTDOWN during a graceful stop.
+    pub status_code: String,
+    /// A new LastStartTime at every SHOW BACKENDS: a BE in a restart loop.
+    pub restarting: bool,
 }
 
 impl BeRow {
@@ -44,6 +48,8 @@ impl BeRow {
             http_port: None,
             version: None,
             err_msg: String::new(),
+            status_code: "OK".into(),
+            restarting: false,
         }
     }
 }
@@ -58,6 +64,12 @@ pub struct HostileSpec {
     pub backends: Vec<BeRow>,
     pub root_password: String,
     pub bootstrap: Bootstrap,
+    /// What `ADMIN SHOW FRONTEND CONFIG LIKE 'run_mode'` answers (None: an unknown statement).
+    pub run_mode: Option<String>,
+    /// `(db, table, replication_num)` rows of the partitions_meta query.
+    pub low_replication: Vec<(String, String, String)>,
+    /// SHOW FRONTENDS as releases before 2.4 print it: `IsMaster` where `Role` is.
+    pub is_master_column: bool,
 }
 
 impl Default for HostileSpec {
@@ -69,6 +81,9 @@ impl Default for HostileSpec {
             backends: vec![BeRow::new("127.0.0.1", "9050")],
             root_password: String::new(),
             bootstrap: Bootstrap::Ok,
+            run_mode: None,
+            low_replication: Vec::new(),
+            is_master_column: false,
         }
     }
 }
@@ -82,7 +97,7 @@ pub struct HostileFe {
 
 /// The columns of SHOW FRONTENDS, as the simulator answers them (FrontendsProcNode.TITLE_NAMES).
 use starrocks_sim::answers::FRONTENDS_COLUMNS as FE_COLUMNS;
-const BE_COLUMNS: [&str; 15] = [
+const BE_COLUMNS: [&str; 16] = [
     "BackendId",
     "IP",
     "HeartbeatPort",
@@ -98,6 +113,7 @@ const BE_COLUMNS: [&str; 15] = [
     "ErrMsg",
     "Version",
     "Status",
+    "StatusCode",
 ];
 const STATISTIC_COLUMNS: [&str; 11] = [
     "DbId",
@@ -147,10 +163,10 @@ impl HostileFe {
                 "true",
                 "true",
                 "1000",
-                "x",
+                "2024-01-19 20:03:14",
                 "true",
                 "",
-                "x",
+                "2024-01-19 20:00:00",
                 &spec.version,
             ])
         };
@@ -168,8 +184,8 @@ impl HostileFe {
                     "9060",
                     b.http_port.as_deref().unwrap_or(&hp),
                     "8060",
-                    "x",
-                    "x",
+                    "2024-01-19 20:00:00",
+                    "2024-01-19 20:03:14",
                     "true",
                     "false",
                     "false",
@@ -177,22 +193,53 @@ impl HostileFe {
                     &b.err_msg,
                     b.version.as_deref().unwrap_or(&spec.version),
                     "{}",
+                    &b.status_code,
                 ])
             })
             .collect();
         let total = strings(&["Total", "1", "1", "1", "1", "10", "30", "0", "0", "0", "0"]);
+        let fe_columns: Vec<&str> = FE_COLUMNS
+            .iter()
+            .map(|c| match *c {
+                "Role" if spec.is_master_column => "IsMaster",
+                c => c,
+            })
+            .collect();
+        let run_mode = spec.run_mode.clone();
+        let low: Vec<Vec<String>> = spec
+            .low_replication
+            .iter()
+            .map(|(d, t, n)| vec![d.clone(), t.clone(), n.clone()])
+            .collect();
+        let restarting: Vec<bool> = spec.backends.iter().map(|b| b.restarting).collect();
+        let answers = std::sync::atomic::AtomicU32::new(0);
         let answer = move |_user: &str, sql: &str| {
             let sql = sql.trim().to_uppercase();
             let set = if sql.starts_with("SHOW FRONTENDS") {
-                rs(&FE_COLUMNS, fes.clone())
+                rs(&fe_columns, fes.clone())
+            } else if let (true, Some(m)) =
+                (sql.starts_with("ADMIN SHOW FRONTEND CONFIG"), &run_mode)
+            {
+                rs(
+                    &["Key", "AliasNames", "Value", "Type", "IsMutable", "Comment"],
+                    vec![strings(&["run_mode", "[]", m, "String", "false", ""])],
+                )
             } else if sql.starts_with("SHOW BACKENDS") {
-                rs(&BE_COLUMNS, bes.clone())
+                // A restarting BE's LastStartTime moves on a second at every answer.
+                let n = answers.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let mut rows = bes.clone();
+                for (row, r) in rows.iter_mut().zip(&restarting) {
+                    if *r {
+                        row[6] = format!("2024-01-19 21:{:02}:{:02}", (n / 60) % 60, n % 60);
+                    }
+                }
+                rs(&BE_COLUMNS, rows)
             } else if sql.starts_with("SHOW COMPUTE NODES") {
                 rs(&["ComputeNodeId", "IP", "HeartbeatPort"], Vec::new())
             } else if sql.starts_with("SHOW PROC '/STATISTIC'") {
                 rs(&STATISTIC_COLUMNS, vec![total.clone()])
             } else if sql.starts_with("SELECT DB_NAME") {
-                rs(&["DB_NAME", "TABLE_NAME", "REPLICATION_NUM"], Vec::new())
+                rs(&["DB_NAME", "TABLE_NAME", "REPLICATION_NUM"], low.clone())
             } else {
                 return Outcome::Err(1064, "42000", "unknown statement (hostile FE)".into());
             };
