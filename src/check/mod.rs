@@ -29,7 +29,7 @@ use crate::version::Version;
 pub use discover::check_once;
 pub use probe::{ProbeError, Rows, Sql};
 pub use render::{render_human, to_report};
-pub use values::{escape, is_host, shown, summarise};
+pub use values::{escape, is_host, is_version, known_port, shown, summarise};
 
 /// What `check` was asked to do.
 #[derive(Debug, Clone)]
