@@ -113,7 +113,6 @@ fn current_global(sql: &dyn SqlLink, l: &Leader) -> Result<String, SettingsError
 fn set_and_check(
     sql: &dyn SqlLink,
     l: &Leader,
-    s: &Setting,
     key: &str,
     value: &str,
 ) -> Result<Option<String>, SettingsError> {
@@ -138,7 +137,6 @@ fn set_and_check(
                 .unwrap_or_default()
         )));
     }
-    let _ = s;
     Ok(said.map(|e| crate::check::shown(&e)))
 }
 
@@ -252,7 +250,7 @@ pub fn apply(
             ));
             continue;
         }
-        let warning = set_and_check(sql, &l, s, &row.key, s.disabled)?;
+        let warning = set_and_check(sql, &l, &row.key, s.disabled)?;
         outln(&format!(
             "{}: {} -> {} on the leader {}; original {} {whence} {file}",
             row.key,
@@ -301,7 +299,6 @@ pub fn restore(sql: &dyn SqlLink, host: &str, port: u16, path: &Path) -> Result<
         l.cluster_id
     ));
     for rec in &st.settings {
-        let s = keys::setting_of(&rec.key).expect("validated when loaded");
         let now = lookup(sql, &l, &[rec.key.as_str()])?.ok_or_else(|| {
             SettingsError::Failed(format!(
                 "the leader {} ({}) knows no FE config item {}, recorded in the state file",
@@ -317,7 +314,7 @@ pub fn restore(sql: &dyn SqlLink, host: &str, port: u16, path: &Path) -> Result<
             ));
             continue;
         }
-        let warning = set_and_check(sql, &l, s, &rec.key, &rec.original)?;
+        let warning = set_and_check(sql, &l, &rec.key, &rec.original)?;
         outln(&format!(
             "{}: {} -> {} on the leader {} (restored)",
             rec.key,

@@ -23,6 +23,8 @@ mod image;
 mod keys;
 mod leader;
 mod state;
+#[cfg(test)]
+mod tests;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -105,11 +107,12 @@ impl SettingsError {
         match e {
             SqlError::Interrupted => SettingsError::Interrupted,
             SqlError::AuthRefused { .. } => SettingsError::BadInput(text),
-            SqlError::Server { code, .. } if matches!(code, 1045 | 1227 | 5203) => {
-                SettingsError::BadInput(format!(
-                    "{text}; check --user and --password-env (the user needs the OPERATE privilege)"
-                ))
-            }
+            SqlError::Server {
+                code: 1045 | 1227 | 5203,
+                ..
+            } => SettingsError::BadInput(format!(
+                "{text}; check --user and --password-env (the user needs the OPERATE privilege)"
+            )),
             SqlError::Server { .. } => SettingsError::Failed(text),
             _ => SettingsError::Unreachable(text),
         }
