@@ -32,4 +32,5 @@ mod sim_fe;
 mod sim_meta;
 mod source_layout;
 mod sql_hostile;
+mod upgrade_settings;
 mod util;
