@@ -235,7 +235,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Check(args) => run_check(&args.to_config()),
         Command::UpgradePlan(args) => run_plan(&args.to_config()),
         Command::UpgradeSettings(args) => Ok(match &args.action {
-            sr_rehearse::cli::SettingsAction::Apply {
+            sr_rehearse::upgrade_settings::cli::SettingsAction::Apply {
                 conn,
                 to_version,
                 state,
@@ -246,7 +246,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                     state: state.clone(),
                 },
             ),
-            sr_rehearse::cli::SettingsAction::Restore { conn, state } => {
+            sr_rehearse::upgrade_settings::cli::SettingsAction::Restore { conn, state } => {
                 sr_rehearse::upgrade_settings::run_restore(&conn.to_conn(), state)
             }
         }),

@@ -18,6 +18,7 @@
 //! IMAGE and the push line), `follow` (reading fe.log from its end across log rotation).
 
 mod apply;
+pub mod cli;
 mod follow;
 mod image;
 mod keys;

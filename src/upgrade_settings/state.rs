@@ -105,47 +105,48 @@ pub fn load(p: &Path) -> Result<Option<State>, SettingsError> {
             shown(p)
         ))
     })?;
-    validate(&state).map_err(|why| {
-        SettingsError::BadInput(format!(
+    if let Some(why) = invalid(&state) {
+        return Err(SettingsError::BadInput(format!(
             "--state {} holds {why}; it is not used (a state file is only what sr-rehearse wrote)",
             shown(p)
-        ))
-    })?;
+        )));
+    }
     Ok(Some(state))
 }
 
-/// Every key known and every value of its kind: what goes back into statements.
-fn validate(s: &State) -> Result<(), String> {
+/// What in `s` is not what the tool writes (an unknown key, a value not of its kind), if anything:
+/// these go back into statements.
+fn invalid(s: &State) -> Option<String> {
     if s.format != FORMAT {
-        return Err(format!(
+        return Some(format!(
             "the format \"{}\", not \"{FORMAT}\"",
             escape(&s.format)
         ));
     }
     if s.cluster_id.is_empty() || !s.cluster_id.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!("the cluster id \"{}\"", escape(&s.cluster_id)));
+        return Some(format!("the cluster id \"{}\"", escape(&s.cluster_id)));
     }
     for r in &s.settings {
         let Some(set) = setting_of(&r.key) else {
-            return Err(format!("the unknown setting \"{}\"", escape(&r.key)));
+            return Some(format!("the unknown setting \"{}\"", escape(&r.key)));
         };
         for v in [&r.original, &r.disabled] {
             if !valid_value(set.kind, v) {
-                return Err(format!("the value \"{}\" for {}", escape(v), r.key));
+                return Some(format!("the value \"{}\" for {}", escape(v), r.key));
             }
         }
     }
     for r in &s.globals {
         if r.key != LOW_CARDINALITY {
-            return Err(format!("the unknown variable \"{}\"", escape(&r.key)));
+            return Some(format!("the unknown variable \"{}\"", escape(&r.key)));
         }
         for v in [&r.original, &r.disabled] {
             if !valid_value(Kind::Bool, v) {
-                return Err(format!("the value \"{}\" for {}", escape(v), r.key));
+                return Some(format!("the value \"{}\" for {}", escape(v), r.key));
             }
         }
     }
-    Ok(())
+    None
 }
 
 /// Writes `s` to `p` as a new file (never through a link; an existing file is replaced whole).
