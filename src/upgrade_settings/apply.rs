@@ -1,8 +1,10 @@
 //! `upgrade-settings apply` and `restore`: clone and balancing off on the leader (and the 3.5
 //! session setting), the values they replaced kept in the state file; then put back.
 //!
-//! What ADMIN SET FRONTEND CONFIG does (ConfigBase/NodeMgr `setConfig`, 2.5 to main): it sets the
-//! item on the FE it runs on, then sends a `setConfig` RPC to every other FE not on the same host
+//! What ADMIN SET FRONTEND CONFIG does: any FE forwards it to the leader (`RedirectStatus.
+//! visitAdminSetConfigStatement` returns `FORWARD_NO_SYNC`), and there (ConfigBase/NodeMgr
+//! `setConfig`, 2.5 to main) it sets the item on the leader, then sends a `setConfig` RPC to every
+//! other FE not on the same host
 //! (the newest releases skip FEs that are not alive), and reports `ERROR_SET_CONFIG_FAILED` naming
 //! each FE that failed; nothing is persisted unless `WITH PERSISTENT` (newest releases) is given,
 //! which the tool never does: the docs' statements are the plain form. So a statement that

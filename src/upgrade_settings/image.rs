@@ -6,15 +6,24 @@
 //!   `GlobalStateMgr.triggerNewImage()`, which is `journalWriter.setForceRollJournal()`. It
 //!   returns at once; the checkpoint daemon makes the image on its next round
 //!   (`checkpoint_interval_second`) and pushes it.
-//! - ALTER SYSTEM is DDL, forwarded to the leader from any FE, so the statement goes to the leader
-//!   found in SHOW FRONTENDS (its fe.log is the one with the line anyway).
+//! - ALTER SYSTEM is DDL (`RedirectStatus.visitAlterSystemStatement` -> `visitDDLStatement` ->
+//!   `FORWARD_WITH_SYNC`): a follower forwards it to the leader and returns the leader's answer,
+//!   so there is no follower-specific error. The tool sends it to the leader found in SHOW
+//!   FRONTENDS anyway (its fe.log is the one with the line). It needs the SYSTEM NODE privilege
+//!   (`Authorizer.checkSystemAction(..., PrivilegeType.NODE)`; OPERATOR on 2.5), where ADMIN SET
+//!   FRONTEND CONFIG needs OPERATE.
 //! - After an image is made, it is pushed to every other FE but the checkpoint worker (which made
 //!   it), and `LOG.info("push image.{} from subdir [{}] to other nodes. totally {} nodes, push
 //!   succeeded {} nodes", imageVersion, subDir, needToPushCnt, successPushedCnt)` is logged, only
 //!   `if (needToPushCnt > 0)`: a one-FE cluster never logs it. `subDir` is empty for the catalog
-//!   image (`from subdir []`), `starmgr` for the shared-data StarManager's. Older releases spell it
-//!   "push successed" (the docs quote both that and "push successful"); the oldest drop the
-//!   "from subdir" part. Nodes that failed are retried on later rounds.
+//!   image (`from subdir []`), `starmgr` for the shared-data StarManager's. Nodes that failed are
+//!   retried on later rounds.
+//! - The older `Checkpoint` (the leader makes the image itself) logs the same words with `totally
+//!   {allFrontends.size() - 1}`, every other FE alive or not, for every image it makes (`totally
+//!   0 nodes` on one FE); its image version is `journal.getFinalizedJournalId()`, which after the
+//!   forced roll is at least the leader's journal id read before the statement. The oldest
+//!   (`Catalog` era) log `push image.{} to other nodes. totally {} nodes, push successed {}
+//!   nodes`, without the subdir; the docs quote "push successed" and "push successful" too.
 //! - Docs (downgrade.md): "The ALTER SYSTEM CREATE IMAGE statement is supported in v2.5.3 and
 //!   later. In earlier versions, you need to create a meatadata snapshot by restarting the Leader
 //!   FE."

@@ -112,7 +112,7 @@ impl SettingsError {
                 code: 1045 | 1227 | 5203,
                 ..
             } => SettingsError::BadInput(format!(
-                "{text}; check --user and --password-env (the user needs the OPERATE privilege)"
+                "{text}; check --user and --password-env (ADMIN SET/SHOW FRONTEND CONFIG need the OPERATE privilege, ALTER SYSTEM the NODE privilege)"
             )),
             SqlError::Server { .. } => SettingsError::Failed(text),
             _ => SettingsError::Unreachable(text),
