@@ -43,7 +43,12 @@ fn lookup(
                     &e,
                 )
             })?;
-        if let Some(row) = rows.iter().map(ConfigRow::from_row).find(|r| r.is(name)) {
+        if let Some(mut row) = rows.iter().map(ConfigRow::from_row).find(|r| r.is(name)) {
+            // A field renamed again in some later release still answers to the name asked (an
+            // alias): that name is the one recorded and set, never a name the tool does not know.
+            if !names.contains(&row.key.as_str()) {
+                row.key = name.to_string();
+            }
             return Ok(Some(row));
         }
     }
@@ -60,7 +65,7 @@ fn current(sql: &dyn SqlLink, l: &Leader, s: &Setting) -> Result<ConfigRow, Sett
             s.names.join(" or ")
         ))
     })?;
-    if keys::setting_of(&row.key).is_none() || !keys::valid_value(s.kind, &row.value) {
+    if !keys::valid_value(s.kind, &row.value) {
         return Err(SettingsError::BadInput(format!(
             "the leader {} printed {} = \"{}\" for {}: not a name and value of that item; nothing is set",
             l.id(),

@@ -112,6 +112,13 @@ pub fn create_image(
     let node = cfg.node.as_deref().map(node_id).transpose()?;
     let l = find_leader(sql, host, port)?;
     if let Some((h, p)) = &node {
+        // A node the cluster does not list would skip on every host: no image, and a green play.
+        if !l.members.contains(&format!("fe@{h}:{p}")) {
+            return Err(SettingsError::BadInput(format!(
+                "--node fe@{h}:{p} is not an FE that SHOW FRONTENDS lists ({})",
+                l.members.join(", ")
+            )));
+        }
         if (h.as_str(), *p) != (l.host.as_str(), l.query_port) {
             outln(&format!(
                 "fe@{h}:{p} is not the leader (the leader is {}): nothing to do on this host",

@@ -42,6 +42,8 @@ pub struct Leader {
     pub others: usize,
     /// The lowest version any FE row reports (the leader's when none other does).
     pub lowest_fe_version: Version,
+    /// `fe@HOST:QUERY_PORT` of every FE row whose IP and QueryPort are valid.
+    pub members: Vec<String>,
 }
 
 impl Leader {
@@ -136,7 +138,19 @@ pub(super) fn leader_from_rows(rows: &[Row]) -> Result<Leader, SettingsError> {
         .min()
         .unwrap_or(version)
         .min(version);
+    let members = rows
+        .iter()
+        .filter(|r| is_host(col(r, "IP")))
+        .filter_map(|r| {
+            Some(format!(
+                "fe@{}:{}",
+                col(r, "IP"),
+                known_port(col(r, "QueryPort"))?
+            ))
+        })
+        .collect();
     Ok(Leader {
+        members,
         host: ip.to_string(),
         query_port,
         version_text: vt.to_string(),
@@ -179,6 +193,7 @@ pub(super) mod tests {
         assert_eq!((l.others, l.journal_id), (2, Some(5120)));
         assert_eq!(l.lowest_fe_version, Version::new(3, 4, 2));
         assert_eq!(l.cluster_id, "1361216597");
+        assert_eq!(l.members.len(), 3);
     }
 
     #[test]

@@ -333,3 +333,25 @@ fn a_set_answered_with_an_error_is_judged_by_what_the_leader_holds() {
     assert!(matches!(e, SettingsError::Failed(_)), "{e}");
     assert!(e.to_string().contains("max_scheduling_tablets"), "{e}");
 }
+
+#[test]
+fn an_item_renamed_again_is_recorded_and_set_under_the_name_asked() {
+    let d = tempfile::tempdir().unwrap();
+    let st = d.path().join("state.json");
+    let fe = Fake::new_release("4.1.0-abc1234");
+    {
+        let mut c = fe.config.lock().unwrap();
+        let (_, v) = c.remove("tablet_sched_disable_balance").unwrap();
+        let aliases = vec![
+            "tablet_sched_disable_balance".into(),
+            "disable_balance".into(),
+        ];
+        c.insert("tablet_sched_balance_disabled".into(), (aliases, v));
+    }
+    apply(&fe, "127.0.0.1", FOLLOWER, &cfg(&st, "4.1.1")).unwrap();
+    assert_eq!(fe.value("tablet_sched_balance_disabled"), "true");
+    let s = load(&st).unwrap().unwrap();
+    assert_eq!(s.settings[2].key, "tablet_sched_disable_balance");
+    restore(&fe, "127.0.0.1", FOLLOWER, &st).unwrap();
+    assert_eq!(fe.value("tablet_sched_balance_disabled"), "false");
+}

@@ -527,6 +527,22 @@ fn create_image_fails_on_fewer_nodes_times_out_without_a_line_and_skips_a_follow
         "{}",
         text(&o)
     );
+    let o = run(
+        &g.args(),
+        &[
+            "create-image",
+            "--leader-log",
+            log.to_str().unwrap(),
+            "--node",
+            "fe@127.0.0.1:1",
+        ],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "a node the cluster does not list: {}",
+        text(&o)
+    );
     assert_eq!(
         g.leader().sets(),
         2,
