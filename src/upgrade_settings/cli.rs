@@ -19,7 +19,8 @@ pub struct ConnArgs {
     /// That FE's query_port.
     #[arg(long, value_name = "PORT", help_heading = "Cluster", default_value_t = 9030, value_parser = clap::value_parser!(u16).range(1..))]
     pub query_port: u16,
-    /// The user of the SQL statements (needs the OPERATE privilege).
+    /// The user of the SQL statements (ADMIN SET/SHOW FRONTEND CONFIG need the OPERATE privilege,
+    /// ALTER SYSTEM CREATE IMAGE the NODE privilege).
     #[arg(
         long,
         value_name = "USER",
