@@ -15,7 +15,7 @@ use std::time::Duration;
 use starrocks_sim::answers::FRONTENDS_COLUMNS;
 use starrocks_sim::mysql::{serve, Outcome, ResultSet, ServerConfig};
 
-use super::util::{free_ports, tool_bin, wait_exit};
+use super::util::{free_ports, kill, tool_bin, wait_exit, Signal};
 
 /// A guard against a hang of the tool, far beyond what any run needs; never a sync point.
 const GUARD: Duration = Duration::from_secs(90);
@@ -444,7 +444,7 @@ fn append(p: &Path, s: &str) {
 
 /// Starts `create-image`, waits for the statement to reach the leader, then lets `after` write
 /// the log; returns the tool's output.
-fn create_image(g: &Group, log: &Path, wait: &str, after: impl FnOnce()) -> Output {
+fn create_image(g: &Group, log: &Path, wait: &str, after: impl FnOnce(i32)) -> Output {
     let mut child = Command::new(tool_bin())
         .arg("create-image")
         .args(g.args())
@@ -458,7 +458,7 @@ fn create_image(g: &Group, log: &Path, wait: &str, after: impl FnOnce()) -> Outp
         .recv_timeout(GUARD)
         .expect("ALTER SYSTEM CREATE IMAGE reached an FE");
     assert_eq!(port, g.leader().port, "the statement went to the leader");
-    after();
+    after(child.id() as i32);
     wait_exit(&mut child, GUARD);
     child.wait_with_output().unwrap()
 }
@@ -476,7 +476,7 @@ fn create_image_waits_for_the_push_line_of_its_own_image_across_a_rotation() {
             "{LINE}9999 from subdir [] to other nodes. totally 2 nodes, push succeeded 2 nodes\n"
         ),
     );
-    let o = create_image(&g, &log, "60s", || {
+    let o = create_image(&g, &log, "60s", |_| {
         // An image made before the statement, the StarManager's, then rotation and ours.
         append(&log, &format!("{LINE}4000 from subdir [] to other nodes. totally 2 nodes, push succeeded 1 nodes\n"));
         append(&log, &format!("{LINE}5200 from subdir [starmgr] to other nodes. totally 2 nodes, push succeeded 0 nodes\n"));
@@ -497,7 +497,7 @@ fn create_image_fails_on_fewer_nodes_times_out_without_a_line_and_skips_a_follow
     let d = tempfile::tempdir().unwrap();
     let log = d.path().join("fe.log");
     append(&log, "");
-    let o = create_image(&g, &log, "60s", || {
+    let o = create_image(&g, &log, "60s", |_| {
         append(&log, &format!("{LINE}6000 from subdir [] to other nodes. totally 2 nodes, push successed 1 nodes\n"));
     });
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
@@ -507,7 +507,7 @@ fn create_image_fails_on_fewer_nodes_times_out_without_a_line_and_skips_a_follow
         text(&o)
     );
 
-    let o = create_image(&g, &log, "1s", || {});
+    let o = create_image(&g, &log, "1s", |_| {});
     assert_eq!(o.status.code(), Some(4), "{}", text(&o));
 
     let follower = format!("fe@127.0.0.1:{}", g.fes[1].port);
@@ -557,4 +557,25 @@ fn create_image_fails_on_fewer_nodes_times_out_without_a_line_and_skips_a_follow
     );
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert_eq!(old.leader().sets(), 0);
+}
+
+#[test]
+fn create_image_on_one_fe_waits_for_nothing_and_a_signal_ends_the_wait() {
+    let one = Group::start("3.3.5-553732d", "11", &["LEADER"]);
+    let d = tempfile::tempdir().unwrap();
+    let log = d.path().join("fe.log");
+    append(&log, "");
+    let o = create_image(&one, &log, "60s", |_| {});
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("one FE"),
+        "{}",
+        text(&o)
+    );
+
+    let g = Group::start("3.3.5-553732d", "12", &["LEADER", "FOLLOWER"]);
+    let o = create_image(&g, &log, "60s", |pid| {
+        kill(pid, Signal::SIGTERM);
+    });
+    assert_eq!(o.status.code(), Some(143), "{}", text(&o));
 }
