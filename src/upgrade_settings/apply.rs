@@ -214,7 +214,7 @@ pub fn apply(
     };
     for s in &SETTINGS {
         let row = current(sql, &l, s)?;
-        let recorded = kept.as_ref().and_then(|k| k.original(&row.key)).cloned();
+        let recorded = kept.as_ref().and_then(|k| k.original_of(s.names)).cloned();
         let original = recorded
             .as_ref()
             .map_or(row.value.clone(), |r| r.original.clone());
@@ -305,8 +305,22 @@ pub fn restore(sql: &dyn SqlLink, host: &str, port: u16, path: &Path) -> Result<
         escape(&l.version_text),
         l.cluster_id
     ));
+    let then = st.leader_version.parse::<crate::version::Version>().ok();
+    if then.is_some_and(|v| v.line() != l.version.line()) {
+        outln(&format!(
+            "note: the originals were read on {}, the leader runs {}: the values put back are the ones {} had; an FE restarted later takes its fe.conf value or this release's default",
+            escape(&st.leader_version),
+            escape(&l.version_text),
+            escape(&st.leader_version)
+        ));
+    }
     for rec in &st.settings {
-        let now = lookup(sql, &l, &[rec.key.as_str()])?.ok_or_else(|| {
+        // The recorded name first, then the item's other names (the leader may run a release
+        // that names it differently from the one the originals were read on).
+        let set = keys::setting_of(&rec.key).expect("validated when loaded");
+        let mut names = vec![rec.key.as_str()];
+        names.extend(set.names.iter().filter(|n| **n != rec.key));
+        let now = lookup(sql, &l, &names)?.ok_or_else(|| {
             SettingsError::Failed(format!(
                 "the leader {} ({}) knows no FE config item {}, recorded in the state file",
                 l.id(),
@@ -317,14 +331,14 @@ pub fn restore(sql: &dyn SqlLink, host: &str, port: u16, path: &Path) -> Result<
         if now.value == rec.original {
             outln(&format!(
                 "{}: already {} (the original)",
-                rec.key, rec.original
+                now.key, rec.original
             ));
             continue;
         }
-        let warning = set_and_check(sql, &l, &rec.key, &rec.original)?;
+        let warning = set_and_check(sql, &l, &now.key, &rec.original)?;
         outln(&format!(
             "{}: {} -> {} on the leader {} (restored)",
-            rec.key,
+            now.key,
             escape(&now.value),
             rec.original,
             l.id()

@@ -49,8 +49,18 @@ pub struct State {
 }
 
 impl State {
+    #[cfg(test)]
     pub fn original(&self, key: &str) -> Option<&Recorded> {
         self.settings.iter().find(|r| r.key == key)
+    }
+
+    /// The record of an item under any of its names: a leader restarted on a release that names
+    /// it differently (2.5's `max_scheduling_tablets`, 3.x's `tablet_sched_max_scheduling_tablets`)
+    /// still finds the original recorded before.
+    pub fn original_of(&self, names: &[&str]) -> Option<&Recorded> {
+        self.settings
+            .iter()
+            .find(|r| names.contains(&r.key.as_str()))
     }
 }
 

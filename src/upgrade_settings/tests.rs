@@ -355,3 +355,29 @@ fn an_item_renamed_again_is_recorded_and_set_under_the_name_asked() {
     restore(&fe, "127.0.0.1", FOLLOWER, &st).unwrap();
     assert_eq!(fe.value("tablet_sched_balance_disabled"), "false");
 }
+
+#[test]
+fn originals_read_on_2_5_survive_a_leader_on_3_0_and_are_put_back_under_its_names() {
+    let d = tempfile::tempdir().unwrap();
+    let st = d.path().join("state.json");
+    let old = Fake::old_release();
+    apply(&old, "127.0.0.1", FOLLOWER, &cfg(&st, "3.0.9")).unwrap();
+    // The leader now runs 3.0 with the settings applied again after its restart (new names).
+    let new = Fake::new_release("3.0.9-abc1234");
+    for k in [
+        "tablet_sched_max_scheduling_tablets",
+        "tablet_sched_max_balancing_tablets",
+    ] {
+        new.config.lock().unwrap().get_mut(k).unwrap().1 = "0".into();
+    }
+    apply(&new, "127.0.0.1", FOLLOWER, &cfg(&st, "3.0.9")).unwrap();
+    let s = load(&st).unwrap().unwrap();
+    let rec = s.original("tablet_sched_max_scheduling_tablets").unwrap();
+    assert_eq!(
+        rec.original, "2000",
+        "not the disabled 0 the 3.0 leader showed"
+    );
+    restore(&new, "127.0.0.1", FOLLOWER, &st).unwrap();
+    assert_eq!(new.value("tablet_sched_max_scheduling_tablets"), "2000");
+    assert_eq!(new.value("tablet_sched_disable_balance"), "false");
+}
