@@ -255,6 +255,14 @@ pub fn apply(
                 "{}: already {} on the leader; original {} {whence} {file}",
                 row.key, s.disabled, rec.original
             ));
+            if !was_kept {
+                // Off before this state file existed: an operator's choice, or an apply whose
+                // state file was lost. Restore would leave it off; say so while it can be fixed.
+                outln(&format!(
+                    "  warning: {} was already {} with no original recorded, so restore will leave it {}; if an earlier apply set it, give that apply's state file instead",
+                    row.key, s.disabled, s.disabled
+                ));
+            }
             continue;
         }
         let warning = set_and_check(sql, &l, &row.key, s.disabled)?;
