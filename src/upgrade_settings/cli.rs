@@ -86,7 +86,8 @@ pub struct ImageArgs {
     /// The leader's fe.log on this host, read from its end at the time of the statement.
     #[arg(long, value_name = "FILE")]
     pub leader_log: PathBuf,
-    /// How long to wait for the push line (the checkpoint runs every checkpoint_interval_second).
+    /// How long to wait for the push line (the checkpoint daemon runs every 60 s, then makes and
+    /// pushes the image).
     #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = humantime::parse_duration)]
     pub wait: Duration,
     /// The FE this host runs (fe@HOST:QUERY_PORT): when it is not the leader, print that and exit

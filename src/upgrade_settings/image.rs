@@ -5,7 +5,8 @@
 //! - The statement only asks for an image: `visitCreateImageClause` calls
 //!   `GlobalStateMgr.triggerNewImage()`, which is `journalWriter.setForceRollJournal()`. It
 //!   returns at once; the checkpoint daemon makes the image on its next round
-//!   (`checkpoint_interval_second`) and pushes it.
+//!   (every `FeConstants.checkpoint_interval_second = 60; // 1 minutes`, a constant, not a
+//!   config item) and pushes it.
 //! - ALTER SYSTEM is DDL (`RedirectStatus.visitAlterSystemStatement` -> `visitDDLStatement` ->
 //!   `FORWARD_WITH_SYNC`): a follower forwards it to the leader and returns the leader's answer,
 //!   so there is no follower-specific error. The tool sends it to the leader found in SHOW
@@ -194,7 +195,7 @@ pub fn create_image(
         }
         if Instant::now() >= deadline {
             return Err(SettingsError::TimedOut(format!(
-                "no \"push image.* from subdir [] to other nodes\" line in {shown_log} within {}: the checkpoint may still be running (checkpoint_interval_second), or this is not the leader's fe.log",
+                "no \"push image.* from subdir [] to other nodes\" line in {shown_log} within {}: the checkpoint (every 60 s, then as long as the image takes) may still be running, or this is not the leader's fe.log",
                 humantime::format_duration(cfg.wait)
             )));
         }
