@@ -109,8 +109,9 @@ pub fn valid_value(kind: Kind, v: &str) -> bool {
     }
 }
 
-/// One row of ADMIN SHOW FRONTEND CONFIG (columns Key, AliasNames, Value, Type, IsMutable,
-/// Comment: `ShowResultMetaFactory.visitAdminShowConfigStatement`).
+/// One row of ADMIN SHOW FRONTEND CONFIG: columns Key, AliasNames, Value, Type, IsMutable,
+/// Comment (older releases' `AdminShowConfigStmt.TITLE_NAMES`, the newest
+/// `ShowResultMetaFactory.visitAdminShowConfigStatement`, the same six).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigRow {
     pub key: String,
