@@ -15,7 +15,7 @@ use std::time::Duration;
 use starrocks_sim::answers::FRONTENDS_COLUMNS;
 use starrocks_sim::mysql::{serve, Outcome, ResultSet, ServerConfig};
 
-use super::util::{free_ports, kill, tool_bin, wait_exit, Signal};
+use super::util::{free_ports, kill, tool_bin, wait_exit, HostileFe, HostileSpec, Signal};
 
 /// A guard against a hang of the tool, far beyond what any run needs; never a sync point.
 const GUARD: Duration = Duration::from_secs(90);
@@ -578,4 +578,39 @@ fn create_image_on_one_fe_waits_for_nothing_and_a_signal_ends_the_wait() {
         kill(pid, Signal::SIGTERM);
     });
     assert_eq!(o.status.code(), Some(143), "{}", text(&o));
+}
+
+#[test]
+fn a_leader_address_that_is_not_an_address_is_refused_before_it_is_connected_to() {
+    let fe = HostileFe::start(HostileSpec {
+        leader_ip: "10.0.0.1$(touch /tmp/x)\x1b[2J".into(),
+        ..Default::default()
+    });
+    let d = tempfile::tempdir().unwrap();
+    let st = d.path().join("s.json");
+    let log = d.path().join("fe.log");
+    append(&log, "");
+    for cmd in [
+        &[
+            "upgrade-settings",
+            "apply",
+            "--to-version",
+            "3.3.0",
+            "--state",
+            st.to_str().unwrap(),
+        ][..],
+        &["create-image", "--leader-log", log.to_str().unwrap()],
+    ] {
+        let o = run(&fe.args(), cmd);
+        assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains("the leader's IP") && !err.contains('\x1b'),
+            "{err}"
+        );
+    }
+    assert!(
+        !st.exists(),
+        "nothing recorded from a cluster whose leader cannot be trusted"
+    );
 }
