@@ -81,6 +81,13 @@ pub enum Command {
     /// Print the rolling-upgrade runbook of a healthy cluster (BEs, then FE followers, the leader
     /// last, a health gate between nodes), or write it as an Ansible playbook. Exit 2 when refused.
     UpgradePlan(Box<PlanArgs>),
+    /// Turn tablet clone and balancing off on the leader before a rolling upgrade (the guide's
+    /// "must" step; again after each FE restart), or put the recorded values back after it.
+    UpgradeSettings(Box<crate::upgrade_settings::cli::SettingsArgs>),
+    /// ALTER SYSTEM CREATE IMAGE on the leader, then wait for its fe.log to say the image was
+    /// pushed to the other FEs. Exit 0 every node pushed, 1 fewer, 2 refused, 3 unreachable, 4 no
+    /// push line within --wait.
+    CreateImage(Box<crate::upgrade_settings::cli::ImageArgs>),
     /// End the processes of runs whose tool was killed, and remove their workspaces.
     Clean {
         /// Where run folders are (default: the temp folder).

@@ -47,6 +47,7 @@ pub mod scan;
 pub mod signals;
 pub mod supervise;
 pub mod upgrade_plan;
+pub mod upgrade_settings;
 pub mod watch;
 pub mod workspace;
 

@@ -272,6 +272,25 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         } => Ok(sr_rehearse::scan::run(&files, role, format, list)?),
         Command::Check(args) => run_check(&args.to_config()),
         Command::UpgradePlan(args) => run_plan(&args.to_config()),
+        Command::UpgradeSettings(args) => Ok(match &args.action {
+            sr_rehearse::upgrade_settings::cli::SettingsAction::Apply {
+                conn,
+                to_version,
+                state,
+            } => sr_rehearse::upgrade_settings::run_apply(
+                &sr_rehearse::upgrade_settings::ApplyConfig {
+                    conn: conn.to_conn(),
+                    to_version: *to_version,
+                    state: state.clone(),
+                },
+            ),
+            sr_rehearse::upgrade_settings::cli::SettingsAction::Restore { conn, state } => {
+                sr_rehearse::upgrade_settings::run_restore(&conn.to_conn(), state)
+            }
+        }),
+        Command::CreateImage(args) => Ok(sr_rehearse::upgrade_settings::run_create_image(
+            &args.to_config(),
+        )),
         #[cfg(feature = "demo")]
         Command::Demo { keep } => sr_rehearse::demo::run(keep),
         Command::Completions { shell } => {

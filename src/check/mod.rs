@@ -36,7 +36,7 @@ pub use gate::{parse_node_id, version_part, PrintField};
 pub use poll::{print_field, run_check, GateStatus, PrintError};
 pub use probe::{ProbeError, Rows, Sql};
 pub use render::{render_human, to_report};
-pub use values::{escape, is_host, shown, summarise};
+pub use values::{escape, is_host, is_version, known_port, shown, summarise};
 
 /// What `check` was asked to do.
 #[derive(Debug, Clone)]

@@ -332,6 +332,12 @@ pub(super) fn flag_duplicates(nodes: &mut [NodeStatus]) {
     }
 }
 
+/// A port as SHOW FRONTENDS prints a known one (digits, 1 to 65535), for the commands outside
+/// `check` that connect to it (`upgrade-settings`, `create-image`); `None` for anything else.
+pub fn known_port(s: &str) -> Option<u16> {
+    port(s, false).ok().flatten()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -35,4 +35,5 @@ mod sim_hosts;
 mod sim_meta;
 mod source_layout;
 mod sql_hostile;
+mod upgrade_settings;
 mod util;
