@@ -319,8 +319,11 @@ fn under_load_a_restarted_be_leaves_tablets_unhealthy_until_clone_is_enabled_aga
     wait_for("be1 not Alive", LONG, || {
         (be_row(&c, "fe1", "be1")["Alive"] == "false").then_some(())
     });
-    // Every tablet has a replica on be1 (3 replicas on 3 BEs): all 20 are missing one.
-    assert_eq!(unhealthy(&c, "fe1"), 20);
+    // Every tablet has a replica on be1 (3 replicas on 3 BEs): all 20 are missing one (the
+    // checker runs after the heartbeat round that found be1 down).
+    wait_for("20 tablets missing a replica", LONG, || {
+        (unhealthy(&c, "fe1") == 20).then_some(())
+    });
     assert!(c.start("be1").status.success());
     wait_for("be1 Alive again", LONG, || {
         (be_row(&c, "fe1", "be1")["Alive"] == "true").then_some(())

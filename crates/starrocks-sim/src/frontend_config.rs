@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
+use crate::release::Behaviour as _;
 use starrocks_common::version::Version;
 
 /// One `@ConfField` of `Config.java` the simulator knows.
@@ -94,6 +95,11 @@ fn key(name: &str) -> Option<&'static ConfKey> {
         .find(|k| k.name == name || k.aliases.contains(&name))
 }
 
+/// Whether release `v` has the key (`run_mode` came with shared-data in 3.0).
+fn has_key(v: Version, k: &ConfKey) -> bool {
+    k.name != "run_mode" || v.has_run_mode()
+}
+
 /// Why `ADMIN SET FRONTEND CONFIG` refused a key or value (`ConfigBase.setMutableConfig`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SetConfigError {
@@ -146,7 +152,7 @@ impl FeConfig {
     /// its type.
     pub fn set(&self, name: &str, value: &str) -> Result<(), SetConfigError> {
         let k = key(name)
-            .filter(|k| k.mutable)
+            .filter(|k| k.mutable && has_key(self.version, k))
             .ok_or_else(|| SetConfigError::NotMutable(name.to_string()))?;
         let ok = match k.ty {
             "int" => value.parse::<i32>().is_ok(),
@@ -185,6 +191,7 @@ impl FeConfig {
         let values = self.values.lock().unwrap();
         let aliased = self.version >= ALIAS_COLUMN;
         KEYS.iter()
+            .filter(|k| has_key(self.version, k))
             .filter(|k| {
                 pattern.is_none_or(|p| {
                     like(p, k.name) || (aliased && k.aliases.iter().any(|a| like(p, a)))
