@@ -1,0 +1,1 @@
+//! Unit tests of the precheck as a whole, on fixture trees.
