@@ -72,7 +72,7 @@ pub enum Command {
     /// Check this host before a node of ROLE is upgraded: open files, CPU, the JDK and JAVA_OPTS the
     /// target will run, memory, kernel settings, disk, ports, and the release notes' prerequisites.
     /// Exit 0 no error, 1 an error found, 2 bad input, 3 could not check.
-    Precheck(Box<PrecheckArgs>),
+    Precheck(Box<crate::precheck::args::PrecheckArgs>),
     /// End the processes of runs whose tool was killed, and remove their workspaces.
     Clean {
         /// Where run folders are (default: the temp folder).
@@ -569,49 +569,6 @@ impl PlanArgs {
             java_home: self.java_home.as_ref().map(abs),
             gate_wait: self.gate_wait,
             soak: self.soak,
-        }
-    }
-}
-
-/// `precheck`'s options (see `crate::precheck`).
-#[derive(Args, Debug, Clone)]
-pub struct PrecheckArgs {
-    /// The role of the node on this host.
-    #[arg(long, value_enum, value_name = "ROLE")]
-    pub role: crate::precheck::Role,
-    /// The release being installed: `3.5` for any 3.5.x, `3.5.2` exactly.
-    #[arg(long, value_name = "VERSION")]
-    pub to_version: VersionReq,
-    /// The release the cluster runs now: the release notes of every version after it apply.
-    #[arg(long, value_name = "VERSION")]
-    pub from_version: Option<Version>,
-    /// The node's home (its conf/ is production's and stays through the upgrade; its pid file
-    /// tells its own ports from another process's).
-    #[arg(long, value_name = "DIR")]
-    pub home: Option<PathBuf>,
-    /// The unpacked new FE package (checked against --to-version).
-    #[arg(long, value_name = "DIR", conflicts_with = "new_be")]
-    pub new_fe: Option<PathBuf>,
-    /// The unpacked new BE (or CN) package (checked against --to-version).
-    #[arg(long, value_name = "DIR")]
-    pub new_be: Option<PathBuf>,
-    /// Write the result as JSON here (a new file, never through a link).
-    #[arg(long, value_name = "FILE")]
-    pub json: Option<PathBuf>,
-    /// How to print the result on stdout.
-    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = Format::Human)]
-    pub format: Format,
-}
-
-impl PrecheckArgs {
-    pub fn to_config(&self) -> crate::precheck::PrecheckConfig {
-        let abs = |p: &PathBuf| std::path::absolute(p).unwrap_or_else(|_| p.clone());
-        crate::precheck::PrecheckConfig {
-            role: self.role,
-            to_version: self.to_version,
-            from_version: self.from_version,
-            home: self.home.as_ref().map(abs),
-            package: self.new_fe.as_ref().or(self.new_be.as_ref()).map(abs),
         }
     }
 }

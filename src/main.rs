@@ -74,7 +74,7 @@ fn check_report_paths(common: &Common, guarded: &[(&str, &Path)]) -> Result<Guar
 
 /// `precheck`: the findings on stdout (human or JSON), `--json` written as a new file never
 /// inside the home or the package, exit 0/1 by the findings, 2/3 when it could not check.
-fn run_precheck(args: &sr_rehearse::cli::PrecheckArgs) -> i32 {
+fn run_precheck(args: &sr_rehearse::precheck::args::PrecheckArgs) -> i32 {
     use sr_rehearse::precheck;
     let cfg = args.to_config();
     let guarded: Vec<(&str, &Path)> = [("node home", &cfg.home), ("new package", &cfg.package)]
@@ -97,8 +97,8 @@ fn run_precheck(args: &sr_rehearse::cli::PrecheckArgs) -> i32 {
     };
     let json = precheck::render::json(&outcome);
     match args.format {
-        sr_rehearse::cli::Format::Human => out(&precheck::render::human(&outcome)),
-        sr_rehearse::cli::Format::Json => out(&json),
+        precheck::args::PrecheckFormat::Human => out(&precheck::render::human(&outcome)),
+        precheck::args::PrecheckFormat::Json => out(&json),
     }
     if let Some(p) = &args.json {
         write_report_file(" precheck", "JSON", p, &json, outcome.exit_code, &guard);

@@ -89,14 +89,7 @@ pub(super) fn check(
                     if to.line() >= (3, 2) && min < 11 { "11 or 17".to_string() } else { format!("{min}+") }
                 )));
             }
-            if to.line() >= (3, 5)
-                && *major >= 17
-                && base_conf
-                    .get("JAVA_OPTS")
-                    .is_some_and(|o| o.contains("ConcMarkSweep"))
-            {
-                warnings.push("JAVA_OPTS uses CMS options that JDK 17 refuses; StarRocks 3.5 will fail in fe.out".into());
-            }
+            // The options this JDK refuses are the precheck's (`fe.java-opts.jvm`).
         }
         _ => {}
     }

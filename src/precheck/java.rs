@@ -106,18 +106,30 @@ fn major_of(home: &str) -> u32 {
     major.and_then(|m| m.parse().ok()).unwrap_or(0)
 }
 
-/// The JDK the role's start script of `to` would run: `Ok(None)` when it finds none, `Err` with
-/// the reason when only the shell could tell (a `JAVA_HOME` computed by a command).
-pub fn find(conf: &ConfFile, role: Role, to: Version) -> Result<Option<JdkUsed>, String> {
+/// A `JAVA_HOME` only running the shell could tell.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("JAVA_HOME = {raw} in {file} is evaluated by the shell at start; cannot tell which JDK it names")]
+pub struct ShellOnlyHome {
+    pub raw: String,
+    pub file: &'static str,
+}
+
+/// The JDK the role's start script of `to` would run: `Ok(None)` when it finds none, `Err` when
+/// only the shell could tell (a `JAVA_HOME` computed by a command).
+pub fn find(conf: &ConfFile, role: Role, to: Version) -> Result<Option<JdkUsed>, ShellOnlyHome> {
     let found = match role {
         Role::Fe => {
-            super::script_jdk::script_java_home(conf, Some(to)).map_err(|e| e.to_string())?
+            super::script_jdk::script_java_home(conf, Some(to)).map_err(|e| ShellOnlyHome {
+                raw: e.0,
+                file: "fe.conf",
+            })?
         }
         // start_backend.sh exports be.conf's keys over the environment and infers nothing.
         Role::Be | Role::Cn => match conf.get("JAVA_HOME") {
             Some(raw) => {
-                let v = super::script_jdk::shell_word(&raw).ok_or_else(|| {
-                    format!("JAVA_HOME = {} in {} is evaluated by the shell at start; cannot tell which JDK it names", raw.trim(), role.conf_name())
+                let v = super::script_jdk::shell_word(&raw).ok_or_else(|| ShellOnlyHome {
+                    raw: raw.trim().to_string(),
+                    file: role.conf_name(),
                 })?;
                 Some((v, format!("JAVA_HOME in {}", role.conf_name())))
             }
@@ -146,7 +158,7 @@ pub fn find(conf: &ConfFile, role: Role, to: Version) -> Result<Option<JdkUsed>,
 
 /// The findings about the JDK and the options it will be handed.
 pub fn judge(
-    found: &Result<Option<JdkUsed>, String>,
+    found: &Result<Option<JdkUsed>, ShellOnlyHome>,
     conf: &ConfFile,
     role: Role,
     to: Version,
@@ -157,7 +169,7 @@ pub fn judge(
             out.push(Finding::new(
                 "jdk.found",
                 Level::Warning,
-                why.clone(),
+                why.to_string(),
                 "write JAVA_HOME as a plain path so it can be checked",
                 DOC_JDK,
             ));

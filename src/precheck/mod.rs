@@ -11,6 +11,7 @@
 //! the target's scripts would run is [`java`]'s, the release-note rules [`rules`]' and the
 //! host's limits and kernel settings [`checks`]'. [`render`] prints them.
 
+pub mod args;
 pub mod checks;
 pub mod host;
 pub mod java;
@@ -263,6 +264,31 @@ pub fn run(cfg: &PrecheckConfig, host: &host::Host) -> Result<Outcome, PrecheckE
         to,
     ));
     Ok(out.finish())
+}
+
+/// The checks a rehearsal's preflight makes for a node of `role` going to `to` on this host:
+/// the JDK and its options, the release notes crossed, the limits, CPU, memory and kernel
+/// settings (no disk or ports: the sandbox has its own). The JDK is found here too, for the report.
+pub fn preflight_findings(
+    host: &host::Host,
+    role: Role,
+    from: Option<Version>,
+    to: Version,
+    conf: &ConfFile,
+) -> (Option<java::JdkUsed>, Vec<Finding>) {
+    let found = java::find(conf, role, to);
+    let mut out = java::judge(&found, conf, role, to);
+    let jdk = found.ok().flatten();
+    out.extend(rules::check(role, from, to, conf, jdk.as_ref()));
+    out.extend(checks::host_checks(
+        host,
+        role,
+        conf,
+        None,
+        jdk.as_ref(),
+        to,
+    ));
+    (jdk, out)
 }
 
 #[cfg(test)]

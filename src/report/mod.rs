@@ -83,6 +83,9 @@ pub struct Source {
 pub struct Target {
     pub package: String,
     pub detected_version: Option<String>,
+    /// The JDK the FE's start script runs, found at preflight.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jdk: Option<crate::precheck::java::JdkUsed>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -166,6 +169,9 @@ pub struct Report {
     /// The FE rehearsal's catalog, when the SQL check ran.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub catalog: Option<Catalog>,
+    /// The host precheck's findings at preflight (`crate::precheck`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub precheck: Vec<crate::precheck::Finding>,
     pub warnings: Vec<String>,
     pub workspace: Workspace,
 }
@@ -189,6 +195,7 @@ impl Report {
             signatures: Vec::new(),
             probes: Probes::default(),
             catalog: None,
+            precheck: Vec::new(),
             warnings: Vec::new(),
             workspace: Workspace::default(),
         }
