@@ -47,6 +47,17 @@ impl Host {
         self.root == Path::new("/")
     }
 
+    /// Whether there is a `/proc` to read at all (a fixture root that does not exist, a container
+    /// without procfs): without it nothing can be checked.
+    pub fn readable(&self) -> bool {
+        self.root.join("proc").is_dir()
+    }
+
+    /// The root folder, for messages.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
     fn read(&self, rel: &str) -> Option<String> {
         fs::read_to_string(self.root.join(rel)).ok()
     }

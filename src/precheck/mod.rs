@@ -209,6 +209,13 @@ pub fn run(cfg: &PrecheckConfig, host: &host::Host) -> Result<Outcome, PrecheckE
             }
         }
     }
+    if !host.readable() {
+        return Err(PrecheckError::Environment(format!(
+            "cannot read {}: no proc/ there, so the host cannot be checked (is {} set to a folder that is not a host tree?)",
+            host.root().join("proc").display(),
+            host::ROOT_ENV
+        )));
+    }
     let to = cfg.to_version.lowest();
     let mut out = Outcome {
         schema: 1,
