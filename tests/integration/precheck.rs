@@ -420,3 +420,48 @@ fn be_sandbox_on_a_host_without_avx2_is_exit_3_before_anything() {
         "{ids:?}"
     );
 }
+
+#[test]
+fn be_in_place_on_a_host_without_avx2_is_exit_3_and_moves_nothing() {
+    let d = tempfile::tempdir().unwrap();
+    let bad = host(d.path(), true);
+    let node = BeNode::build("3.2.11", &[], &[]);
+    let new_be = package(d.path(), "be", "3.3.5");
+    let before = tree_digest(&node.home);
+    let o = Command::new(tool_bin())
+        .args([
+            "be",
+            "--in-place",
+            "--be-home",
+            node.home.to_str().unwrap(),
+            "--new-be",
+            new_be.to_str().unwrap(),
+        ])
+        .env("SR_REHEARSE_HOST_ROOT", &bad)
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(3), "{out}");
+    assert!(
+        out.contains("this host cannot run the new BE, nothing was changed"),
+        "{out}"
+    );
+    assert_eq!(
+        tree_digest(&node.home),
+        before,
+        "no lock, no journal, no backup"
+    );
+}
+
+#[test]
+fn the_fe_preflight_line_names_the_jdk() {
+    let r = Rehearsal::new("3.3.2", "3.3.5", &[], &[]);
+    let o = r.run(&["--plan"]);
+    assert_eq!(o.code, Some(0), "{}", o.stdout);
+    let line = o.stdout.lines().find(|l| l.contains("preflight")).unwrap();
+    assert!(
+        line.contains(&format!("JDK 17 at {}", r.jdk.display())),
+        "{}",
+        o.stdout
+    );
+}
