@@ -66,20 +66,30 @@ pub fn refused_options(opts: &str, major: u32) -> Vec<String> {
         .collect()
 }
 
-/// The options variable start_fe.sh of `to` hands a JDK `major`, with its value.
+/// What start_fe.sh runs when no options variable applies (3.2+; the newest adds a security policy).
+const DEFAULT_OPTS: &str = "-Dlog4j2.formatMsgNoLookups=true -Xmx8192m -XX:+UseG1GC";
+
+/// The options variable start_fe.sh of `to` hands a JDK `major`, with its value. Read in the
+/// scripts: 3.2/3.3 (`kill -0` era) give a JDK above 8 `JAVA_OPTS_FOR_JDK_11`, else
+/// `JAVA_OPTS_FOR_JDK_9`, else a built-in G1 line (never `JAVA_OPTS`); the `MIN_JDK_VERSION=17`
+/// script takes `JAVA_OPTS`, but a `JAVA_OPTS_FOR_JDK_11` still wins with "Warning: Configuration
+/// parameter JAVA_OPTS_FOR_JDK_11 is not supported". 2.x, 3.0/3.1 and 3.4 follow the simulator's
+/// scripts (not re-read here).
 pub fn fe_options(conf: &ConfFile, to: Version, major: u32) -> (&'static str, String) {
     let get = |k: &'static str| conf.get(k).filter(|v| !v.trim().is_empty()).map(|v| (k, v));
-    let picked = match to.line() {
+    let default = || ("start_fe.sh's built-in options", DEFAULT_OPTS.to_string());
+    match to.line() {
         (2, _) if major > 8 => get("JAVA_OPTS_FOR_JDK_9"),
-        (3, 0) | (3, 1) if major > 8 => {
-            get("JAVA_OPTS_FOR_JDK_11").or_else(|| get("JAVA_OPTS_FOR_JDK_9"))
-        }
-        (3, 2) | (3, 3) if major > 8 => get("JAVA_OPTS_FOR_JDK_11"),
-        _ => None,
-    };
-    picked
-        .or_else(|| get("JAVA_OPTS"))
-        .unwrap_or(("JAVA_OPTS", String::new()))
+        (3, 0) | (3, 1) if major > 8 => get("JAVA_OPTS_FOR_JDK_11")
+            .or_else(|| get("JAVA_OPTS_FOR_JDK_9"))
+            .or_else(|| get("JAVA_OPTS")),
+        (3, 2) | (3, 3) if major > 8 => get("JAVA_OPTS_FOR_JDK_11")
+            .or_else(|| get("JAVA_OPTS_FOR_JDK_9"))
+            .or_else(|| Some(default())),
+        (2, _) | (3, 0..=3) => get("JAVA_OPTS"),
+        _ => get("JAVA_OPTS_FOR_JDK_11").or_else(|| get("JAVA_OPTS")),
+    }
+    .unwrap_or_else(default)
 }
 
 /// The major version of the JDK at `home`: its `release` file, else what `bin/java -version` says.
@@ -207,10 +217,17 @@ pub fn judge(
     }
     let target = format!("StarRocks {}.{}", to.major, to.minor);
     if role == Role::Fe && jdk.kind == "jre" && to.at_least(3, 0) {
+        // The MIN_JDK_VERSION=17 script dropped its JRE test; the prerequisites page still says
+        // "StarRocks does not support JRE".
+        let how = if to.at_least(3, 5) {
+            "start_fe.sh runs it, but the deployment prerequisites say \"StarRocks does not support JRE\""
+        } else {
+            "start_fe.sh refuses it"
+        };
         out.push(Finding::new(
             "jdk.jre",
             Level::Error,
-            format!("JAVA_HOME={at} is a JRE (no bin/javac): start_fe.sh of {target} refuses it"),
+            format!("JAVA_HOME={at} is a JRE (no bin/javac) and the target is {target}: {how}"),
             "install a JDK (StarRocks does not support a JRE) and point JAVA_HOME at it",
             DOC_JDK,
         ));

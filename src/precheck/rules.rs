@@ -20,7 +20,7 @@ enum Judge {
     JdkAtLeast(u32),
     /// fe.conf's `JAVA_OPTS` must hold nothing JDK 17 refuses.
     FeJavaOptsFor17,
-    /// The `JDK`-specific options variables are ignored from this release.
+    /// The JDK-specific options variables are no longer supported from this release.
     FeJdkSpecificOptsIgnored,
     /// be.conf's (cn.conf's) `JAVA_OPTS` should hold every one of these words.
     BeJavaOptsHold(&'static [&'static str]),
@@ -86,7 +86,7 @@ const RULES: &[Rule] = &[
         says: "as of v3.5.0, StarRocks no longer provides JVM configurations for specific JDK versions. All versions of JDK use `JAVA_OPTS`.",
         judge: Judge::FeJdkSpecificOptsIgnored,
         level: Level::Warning,
-        fix: "move what JAVA_OPTS_FOR_JDK_9/JAVA_OPTS_FOR_JDK_11 set (the heap above all) into JAVA_OPTS",
+        fix: "move what JAVA_OPTS_FOR_JDK_9/JAVA_OPTS_FOR_JDK_11 set (the heap above all) into JAVA_OPTS and remove them",
         doc: RELEASE_3_5,
     },
     Rule {
@@ -156,13 +156,16 @@ pub fn check(
                 _ => (false, "no JDK of a known version found".to_string()),
             },
             Judge::FeJavaOptsFor17 => {
+                // The variable the 3.5 script hands the JDK: JAVA_OPTS, or a leftover
+                // JAVA_OPTS_FOR_JDK_11, which it still prefers.
+                let (var, opts) = super::java::fe_options(conf, to, 17);
                 let bad = refused_options(&opts, 17);
                 (
                     bad.is_empty(),
                     if bad.is_empty() {
-                        "JAVA_OPTS of fe.conf holds no option JDK 17 refuses".into()
+                        format!("{var} of fe.conf holds no option JDK 17 refuses")
                     } else {
-                        format!("JAVA_OPTS of fe.conf holds {}", bad.join(" "))
+                        format!("{var} of fe.conf holds {}", bad.join(" "))
                     },
                 )
             }
@@ -176,7 +179,7 @@ pub fn check(
                     if set.is_empty() {
                         "fe.conf sets no JDK-specific options variable".into()
                     } else {
-                        format!("fe.conf sets {}, which 3.5 ignores", set.join(" and "))
+                        format!("fe.conf sets {} (start_fe.sh of 3.5 ignores JAVA_OPTS_FOR_JDK_9 and still prefers JAVA_OPTS_FOR_JDK_11 over JAVA_OPTS, with \"Warning: Configuration parameter JAVA_OPTS_FOR_JDK_11 is not supported, JAVA_OPTS is the only place to set jvm parameters\")", set.join(" and "))
                     },
                 )
             }
@@ -255,7 +258,7 @@ mod tests {
 
     #[test]
     fn a_34_to_35_fe_with_cms_options_and_jdk_11_breaks_two_rules() {
-        let conf = ConfFile::parse("JAVA_OPTS=\"-Xmx8g -XX:+UseConcMarkSweepGC -XX:+UseMembar\"\nJAVA_OPTS_FOR_JDK_11=\"-Xmx8g\"\n");
+        let conf = ConfFile::parse("JAVA_OPTS=\"-Xmx8g -XX:+UseConcMarkSweepGC -XX:+UseMembar\"\nJAVA_OPTS_FOR_JDK_9=\"-Xmx8g\"\n");
         let jdk = JdkUsed {
             path: "/opt/jdk11".into(),
             source: "test".into(),

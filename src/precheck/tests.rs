@@ -316,8 +316,17 @@ fn options_are_those_start_fe_sh_picks_for_the_release_and_the_jdk() {
         "JAVA_OPTS_FOR_JDK_11"
     );
     assert_eq!(java::fe_options(&conf, v("3.3.5"), 8).0, "JAVA_OPTS");
-    // From 3.4 (and, say the 3.5 notes, for every JDK) JAVA_OPTS alone.
-    assert_eq!(java::fe_options(&conf, v("3.5.0"), 17).0, "JAVA_OPTS");
+    // 3.5's script takes JAVA_OPTS, but a leftover JAVA_OPTS_FOR_JDK_11 still wins.
+    assert_eq!(
+        java::fe_options(&conf, v("3.5.0"), 17).0,
+        "JAVA_OPTS_FOR_JDK_11"
+    );
+    let plain = ConfFile::parse("JAVA_OPTS=\"-XX:+UseConcMarkSweepGC\"\n");
+    assert_eq!(java::fe_options(&plain, v("3.5.0"), 17).0, "JAVA_OPTS");
+    // 3.2/3.3 never hand JAVA_OPTS to a JDK above 8: without a _11/_9 line, their own G1 line.
+    let (var, opts) = java::fe_options(&plain, v("3.3.5"), 17);
+    assert_eq!(var, "start_fe.sh's built-in options");
+    assert!(opts.contains("-XX:+UseG1GC") && opts.contains("-Xmx8192m"));
     assert_eq!(java::max_heap("-Xms1g -Xmx8192m"), Some(8192 << 20));
     assert_eq!(java::max_heap("-Xmx4g"), Some(4 << 30));
 }
