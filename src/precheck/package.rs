@@ -83,8 +83,10 @@ pub fn be_version(pkg: &Path) -> Option<String> {
 }
 
 /// `java com.starrocks.StarRocksFE -v` with the package's jars, as show_fe_version.sh runs it;
-/// the value of its `Build version:` line. The pid and log folders point at a temporary folder,
-/// so nothing is written into the package.
+/// the value of its `Build version:` line. `StarRocksFE.start` needs `STARROCKS_HOME` and
+/// `PID_DIR`, creates and locks `$PID_DIR/fe.pid` and reads `conf/fe.conf` before it prints the
+/// version (which is why show_fe_version.sh moves a running FE's `fe.pid` aside): the pid and log
+/// folders are a temporary folder, so nothing is written into the package or a node's `bin/`.
 pub fn fe_version(pkg: &Path, java_home: &str) -> Option<String> {
     let scratch = Scratch::new()?;
     let mut jars: Vec<String> = std::fs::read_dir(pkg.join("lib"))
