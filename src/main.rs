@@ -76,6 +76,17 @@ fn check_report_paths(common: &Common, guarded: &[(&str, &Path)]) -> Result<Guar
 /// inside the home or the package, exit 0/1 by the findings, 2/3 when it could not check.
 fn run_precheck(args: &sr_rehearse::precheck::args::PrecheckArgs) -> i32 {
     use sr_rehearse::precheck;
+    // A package of the other role could only be misread: say so rather than guess.
+    let wrong = match args.role {
+        precheck::Role::Fe => args.new_be.as_ref().map(|_| "--new-be with --role fe"),
+        _ => args.new_fe.as_ref().map(|_| "--new-fe with --role be/cn"),
+    };
+    if let Some(w) = wrong {
+        err(&format!(
+            "sr-rehearse precheck: {w}: give the package of the role checked (--new-fe for an FE, --new-be for a BE or CN)\n"
+        ));
+        return exit::BAD_INPUT;
+    }
     let cfg = args.to_config();
     let guarded: Vec<(&str, &Path)> = [("node home", &cfg.home), ("new package", &cfg.package)]
         .into_iter()

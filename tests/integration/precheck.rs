@@ -222,6 +222,17 @@ fn bad_input_is_2_and_a_host_that_cannot_be_read_is_3() {
     );
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("is not a folder"), "{err}");
+    let args = [
+        "--role",
+        "fe",
+        "--to-version",
+        "3.5",
+        "--new-be",
+        good.to_str().unwrap(),
+    ];
+    let (code, _, err) = precheck(&good, &j17, &args);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("--new-be with --role fe"), "{err}");
     let (code, _, err) = precheck(
         &d.path().join("nothing"),
         &j17,
