@@ -49,15 +49,20 @@ pub fn human(o: &Outcome) -> String {
         ));
     }
     match &o.jdk {
+        Some(j) if !j.has_java => s.push_str(&format!(
+            "  java:    no bin/java at {} ({})\n",
+            escape(&j.path),
+            j.source
+        )),
         Some(j) => s.push_str(&format!(
             "  java:    {} {} at {} ({})\n",
             j.kind.to_uppercase(),
             if j.major == 0 {
-                "?".to_string()
+                "of unknown version".to_string()
             } else {
                 j.major.to_string()
             },
-            j.path,
+            escape(&j.path),
             j.source
         )),
         None => s.push_str("  java:    none found\n"),
