@@ -233,6 +233,21 @@ fn bad_input_is_2_and_a_host_that_cannot_be_read_is_3() {
     let (code, _, err) = precheck(&good, &j17, &args);
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("--new-be with --role fe"), "{err}");
+    // The JSON follows the report rules: never written into the node's home.
+    let into_home = good.join("precheck.json");
+    let args = [
+        "--role",
+        "fe",
+        "--to-version",
+        "3.5",
+        "--home",
+        good.to_str().unwrap(),
+        "--json",
+        into_home.to_str().unwrap(),
+    ];
+    let (code, _, err) = precheck(&good, &j17, &args);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(!into_home.exists(), "{err}");
     let (code, _, err) = precheck(
         &d.path().join("nothing"),
         &j17,
