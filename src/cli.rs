@@ -88,6 +88,10 @@ pub enum Command {
     /// pushed to the other FEs. Exit 0 every node pushed, 1 fewer, 2 refused, 3 unreachable, 4 no
     /// push line within --wait.
     CreateImage(Box<crate::upgrade_settings::cli::ImageArgs>),
+    /// Check this host before a node of ROLE is upgraded: open files, CPU, the JDK and JAVA_OPTS the
+    /// target will run, memory, kernel settings, disk, ports, and the release notes' prerequisites.
+    /// Exit 0 no error, 1 an error found, 2 bad input, 3 could not check.
+    Precheck(Box<crate::precheck::args::PrecheckArgs>),
     /// End the processes of runs whose tool was killed, and remove their workspaces.
     Clean {
         /// Where run folders are (default: the temp folder).

@@ -19,6 +19,7 @@
 //! - [`report`]: the human summary, JSON and JUnit; exit codes.
 //! - [`version`], [`props`], [`ports`], [`timefmt`]: from `starrocks-common`, the crate the tool
 //!   shares with the simulator (versions and the behaviours that change with them, Java properties).
+//! - [`precheck`]: the host precheck (limits, CPU, JDK, JAVA_OPTS, kernel, release notes).
 //! - [`clean`], `demo` (with the default `demo` feature): the other commands.
 //! - [`diag`]: diagnostics (tracing on stderr and the run folder's log) and progress bars.
 //! - The simulator of StarRocks releases the tests and `demo` run against is its own crate,
@@ -39,6 +40,7 @@ pub mod fence;
 pub mod hooks;
 pub mod meta;
 pub mod output;
+pub mod precheck;
 pub mod probe;
 pub mod procfs;
 pub mod report;

@@ -97,6 +97,51 @@ fn check_report_paths(common: &Common, guarded: &[(&str, &Path)]) -> Result<Guar
     Ok(guard)
 }
 
+/// `precheck`: the findings on stdout (human or JSON), `--json` written as a new file never
+/// inside the home or the package, exit 0/1 by the findings, 2/3 when it could not check.
+fn run_precheck(args: &sr_rehearse::precheck::args::PrecheckArgs) -> i32 {
+    use sr_rehearse::precheck;
+    // A package of the other role could only be misread: say so rather than guess.
+    let wrong = match args.role {
+        precheck::Role::Fe => args.new_be.as_ref().map(|_| "--new-be with --role fe"),
+        _ => args.new_fe.as_ref().map(|_| "--new-fe with --role be/cn"),
+    };
+    if let Some(w) = wrong {
+        err(&format!(
+            "sr-rehearse precheck: {w}: give the package of the role checked (--new-fe for an FE, --new-be for a BE or CN)\n"
+        ));
+        return exit::BAD_INPUT;
+    }
+    let cfg = args.to_config();
+    let guarded: Vec<(&str, &Path)> = [("node home", &cfg.home), ("new package", &cfg.package)]
+        .into_iter()
+        .filter_map(|(w, p)| p.as_deref().map(|p| (w, p)))
+        .collect();
+    let guard = Guarded::new(&guarded);
+    if let Some(p) = &args.json {
+        if let Err(e) = guard.check("--json", p) {
+            err(&format!("sr-rehearse precheck: {e}\n"));
+            return exit::BAD_INPUT;
+        }
+    }
+    let outcome = match precheck::run(&cfg, &precheck::host::Host::from_env()) {
+        Ok(o) => o,
+        Err(e) => {
+            err(&format!("sr-rehearse precheck: {e}\n"));
+            return e.exit_code();
+        }
+    };
+    let json = precheck::render::json(&outcome);
+    match args.format {
+        precheck::args::PrecheckFormat::Human => out(&precheck::render::human(&outcome)),
+        precheck::args::PrecheckFormat::Json => out(&json),
+    }
+    if let Some(p) = &args.json {
+        write_report_file(" precheck", "JSON", p, &json, outcome.exit_code, &guard);
+    }
+    outcome.exit_code
+}
+
 /// `check`: the summary on stdout, the files asked for, the verdict's exit code.
 fn run_check(cfg: &sr_rehearse::check::CheckConfig) -> anyhow::Result<i32> {
     use sr_rehearse::check;
@@ -271,6 +316,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             list,
         } => Ok(sr_rehearse::scan::run(&files, role, format, list)?),
         Command::Check(args) => run_check(&args.to_config()),
+        Command::Precheck(args) => Ok(run_precheck(&args)),
         Command::UpgradePlan(args) => run_plan(&args.to_config()),
         Command::UpgradeSettings(args) => Ok(match &args.action {
             sr_rehearse::upgrade_settings::cli::SettingsAction::Apply {

@@ -113,7 +113,7 @@ pub fn listening_inodes(port: u16) -> Vec<u64> {
 
 /// The inodes of the sockets in state LISTEN (`0A`) on `port` in one `/proc/net/tcp*` table:
 /// `sl local_address rem_address st ... uid timeout inode`, the address as `HEX:PORT`.
-fn listening_in(table: &str, port: u16) -> Vec<u64> {
+pub fn listening_in(table: &str, port: u16) -> Vec<u64> {
     table
         .lines()
         .skip(1)

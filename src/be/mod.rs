@@ -77,6 +77,48 @@ fn checked_new_be(cfg: &BeConfig) -> Result<PathBuf, crate::runner::Ending> {
     Ok(new_be)
 }
 
+/// The host precheck of a canary (`crate::precheck`), before anything is written: what stops
+/// the new build on this host whatever it is given (an open-files limit below the BE's 60000 that
+/// start_be.sh cannot raise, a CPU without AVX2) is exit 3 here rather than a failed start later;
+/// every finding goes into the report, and the other errors among its warnings.
+fn host_precheck(
+    cfg: &BeConfig,
+    new_be: &Path,
+    r: &mut crate::runner::Runner,
+) -> Result<(), crate::runner::Ending> {
+    use crate::precheck::{host::Host, preflight_findings, Level, Role};
+    const FATAL: &[&str] = &["host.open-files", "host.cpu-avx2"];
+    let Some(to) = crate::precheck::package::be_version(new_be).and_then(|v| v.parse().ok()) else {
+        return Ok(());
+    };
+    let text = std::fs::read_to_string(cfg.be_home.join("conf/be.conf")).unwrap_or_default();
+    let conf = crate::conf::ConfFile::parse(&text);
+    let (_, findings) = preflight_findings(&Host::from_env(), Role::Be, None, to, &conf);
+    let errors: Vec<&crate::precheck::Finding> = findings
+        .iter()
+        .filter(|f| f.level == Level::Error)
+        .collect();
+    let fatal: Vec<String> = errors
+        .iter()
+        .filter(|f| FATAL.contains(&f.id.as_str()))
+        .map(|f| format!("{} ({}): {}", f.found, f.id, f.fix))
+        .collect();
+    for f in errors.iter().filter(|f| !FATAL.contains(&f.id.as_str())) {
+        r.report
+            .warnings
+            .push(format!("precheck {}: {}; {}", f.id, f.found, f.fix));
+    }
+    r.report.precheck = findings;
+    if fatal.is_empty() {
+        Ok(())
+    } else {
+        Err(crate::runner::Ending::env(format!(
+            "this host cannot run the new BE, nothing was changed: {}",
+            fatal.join("; ")
+        )))
+    }
+}
+
 /// Runs the canary the config asks for and returns its report.
 pub fn run(cfg: &BeConfig) -> Report {
     if cfg.rollback {

@@ -54,6 +54,13 @@ impl Plan {
         if !self.source.live_reasons.is_empty() {
             s.push_str("; source is LIVE");
         }
+        // Which JDK the script will run is the first thing to look at when the FE fails early.
+        if let Some((home, major)) = &self.java {
+            match major {
+                0 => s.push_str(&format!("; JDK at {home}")),
+                m => s.push_str(&format!("; JDK {m} at {home}")),
+            }
+        }
         s
     }
 }

@@ -194,10 +194,51 @@ pub fn preflight(cfg: &FeConfig, run: &mut Runner) -> Result<Plan, Ending> {
         }
     }
 
+    // The package's version, read with the JDK the script would run: a package that is not the
+    // --to-version asked for is bad input, found before anything is copied; without
+    // --to-version its own version decides which JDK rules apply.
+    let package_version = crate::precheck::script_jdk::script_java_home(
+        &base_conf,
+        cfg.to_version.map(|r| r.lowest()),
+    )
+    .ok()
+    .flatten()
+    .and_then(|(home, _)| crate::precheck::package::fe_version(&cfg.new_fe, &home));
+    if let (Some(want), Some(found)) = (cfg.to_version, &package_version) {
+        if !want.matches_reported(found) {
+            return Err(Ending::bad_input(format!(
+                "the package {} is StarRocks {found}, not the --to-version {want} you asked to rehearse; pass the unpacked package of that release as --new-fe, or correct --to-version",
+                cfg.new_fe.display()
+            )));
+        }
+    }
+
     // The JDK and the password.
     let mut warnings = Vec::new();
-    let to_line = cfg.to_version.map(|r| r.lowest());
+    let to_line = cfg
+        .to_version
+        .map(|r| r.lowest())
+        .or_else(|| package_version.as_deref().and_then(|v| v.parse().ok()));
     let java = jdk::check(&base_conf, to_line, &file, &mut warnings)?;
+    if let Some(to) = to_line {
+        let host = crate::precheck::host::Host::from_env();
+        let (used, findings) = crate::precheck::preflight_findings(
+            &host,
+            crate::precheck::Role::Fe,
+            cfg.from_version,
+            to,
+            &base_conf,
+        );
+        // What would stop the FE is said among the warnings too; the rest stays in the report.
+        for f in findings
+            .iter()
+            .filter(|f| f.level == crate::precheck::Level::Error)
+        {
+            warnings.push(format!("precheck {}: {}; {}", f.id, f.found, f.fix));
+        }
+        run.report.target.jdk = used;
+        run.report.precheck = findings;
+    }
     let password = match &cfg.password_env {
         Some(var) => Some(std::env::var(var).map_err(|_| {
             Ending::bad_input(format!(

@@ -85,6 +85,9 @@ pub struct Source {
 pub struct Target {
     pub package: String,
     pub detected_version: Option<String>,
+    /// The JDK the FE's start script runs, found at preflight.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jdk: Option<crate::precheck::java::JdkUsed>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -168,6 +171,9 @@ pub struct Report {
     /// The FE rehearsal's catalog, when the SQL check ran.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub catalog: Option<Catalog>,
+    /// The host precheck's findings at preflight (`crate::precheck`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub precheck: Vec<crate::precheck::Finding>,
     pub warnings: Vec<String>,
     pub workspace: Workspace,
     /// The last lines of the node's logs as the run ended (fe.log and fe.out, be.INFO and be.out):
@@ -202,6 +208,7 @@ impl Report {
             signatures: Vec::new(),
             probes: Probes::default(),
             catalog: None,
+            precheck: Vec::new(),
             warnings: Vec::new(),
             workspace: Workspace::default(),
             log_tail: Vec::new(),

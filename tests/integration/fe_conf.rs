@@ -333,13 +333,15 @@ fn to_version_of_a_line_takes_any_patch_and_a_patch_is_exact() {
     let r = Rehearsal::new("3.3.2", "3.3.10", &[], &[]);
     let o = r.run(&["--to-version", "3.3"]);
     assert_eq!(o.code, Some(0), "{}", o.stdout);
+    // A package that is not the release asked for is bad input, found before the copy (#20).
     let o = r.run(&["--to-version", "3.3.1"]);
-    assert_eq!(o.code, Some(1), "{}", o.stdout);
+    assert_eq!(o.code, Some(2), "{}", o.stdout);
     assert!(
         o.stdout.contains("not the --to-version 3.3.1"),
         "{}",
         o.stdout
     );
+    assert!(r.workspaces().is_empty(), "refused before the workspace");
 }
 
 // ---------------------------------------------------------------- fe.conf read with Java's lines

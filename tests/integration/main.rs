@@ -18,6 +18,7 @@ mod module_cycles;
 mod plan;
 mod plan_values;
 mod port_lease;
+mod precheck;
 mod recipes;
 mod report_paths;
 mod report_schema;

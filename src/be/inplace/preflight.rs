@@ -30,6 +30,7 @@ pub(super) struct Checked {
 pub(super) fn preflight(cfg: &BeConfig, r: &mut Runner) -> Result<Checked, Ending> {
     let new_be = crate::be::checked_new_be(cfg)?;
     let node = Node::read(cfg)?;
+    crate::be::host_precheck(cfg, &new_be, r)?;
     let home = node.home.clone();
     if crate::workspace::is_within(&new_be, &home) {
         return Err(Ending::bad_input(

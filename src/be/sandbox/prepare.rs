@@ -59,6 +59,7 @@ pub(super) fn preflight(cfg: &BeConfig, r: &mut Runner) -> Result<Plan, Ending> 
     let new_be = super::super::checked_new_be(cfg)?;
     r.set_isolation(cfg.isolate, "BE")?;
     let node = conf::read(&cfg.be_home)?;
+    super::super::host_precheck(cfg, &new_be, r)?;
     let root = &cfg.workspace_root;
     crate::runner::check_workspace_root(
         root,
