@@ -19,9 +19,9 @@ use super::playbook::{apply_words, gate_words, print_words};
 
 pub(super) fn fe_node() -> String {
     FE_NODE
-        .replace("%VERSION%", &argv_block(4, &print_words("version")))
-        .replace("%ROLE%", &argv_block(4, &print_words("role")))
-        .replace("%START%", &argv_block(4, &print_words("start-time")))
+        .replace("%VERSION%", &argv_block(6, &print_words("version")))
+        .replace("%ROLE%", &argv_block(6, &print_words("role")))
+        .replace("%START%", &argv_block(6, &print_words("start-time")))
         .replace(
             "%GATE%",
             &argv_block(10, &gate_words("\"{{ fe_started_before.stdout | trim }}\"")),

@@ -151,8 +151,8 @@ pub(super) fn ansible_playbook(test: &str) -> Option<&'static str> {
 }
 
 /// The generated playbook passes ansible-lint's default (production) profile, where installed
-/// (scripts/install-deps.sh installs it; CI requires it).
-fn ansible_lint(c: &SimCluster, pb: &std::path::Path) {
+/// (scripts/install-deps.sh installs it; CI requires it); its state is kept in `state`.
+pub(super) fn ansible_lint(state: &Path, pb: &Path) {
     let found = Command::new("ansible-lint")
         .arg("--version")
         .output()
@@ -169,8 +169,8 @@ fn ansible_lint(c: &SimCluster, pb: &std::path::Path) {
         .arg(pb.join("playbook.yml"))
         .arg(pb.join("fe-node.yml"))
         .current_dir(pb)
-        .env("ANSIBLE_HOME", c.dir.join("ansible-home"))
-        .env("ANSIBLE_LOCAL_TEMP", c.dir.join("ansible-tmp"))
+        .env("ANSIBLE_HOME", state.join("ansible-home"))
+        .env("ANSIBLE_LOCAL_TEMP", state.join("ansible-tmp"))
         .output()
         .unwrap();
     assert!(
@@ -217,7 +217,7 @@ fn run_playbook(c: &SimCluster, bin: &str, gate_wait: &str) -> std::process::Out
         "{inv}"
     );
     assert!(read(&pb.join("playbook.yml")).contains("serial: 1"));
-    ansible_lint(c, &pb);
+    ansible_lint(&c.dir, &pb);
     Command::new(bin)
         .arg("-i")
         .arg(pb.join("inventory.yml"))

@@ -39,12 +39,19 @@ impl Drop for SimCluster {
 }
 
 impl SimCluster {
-    /// Builds 3 FEs and 3 BEs of `version` with `extra` make-cluster arguments, on 24 ports
-    /// leased for the cluster's life.
+    /// Builds 3 FEs and 3 BEs of `version` (or the `--fes`/`--bes` counts in `extra`) with
+    /// `extra` make-cluster arguments, on 4 ports per node leased for the cluster's life.
     pub fn build(version: &str, extra: &[&str]) -> SimCluster {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("cluster");
-        let lease = free_ports(6 * 4);
+        let count = |flag: &str| {
+            extra
+                .iter()
+                .position(|a| *a == flag)
+                .and_then(|i| extra.get(i + 1))
+                .map_or(3, |n| n.parse::<usize>().unwrap())
+        };
+        let lease = free_ports((count("--fes") + count("--bes")) * 4);
         let ports: Vec<String> = lease.ports().iter().map(u16::to_string).collect();
         let ports = ports.join(",");
         let mut args = vec![
@@ -106,7 +113,8 @@ impl SimCluster {
     /// Starts every node, then waits for each in turn to listen on all its ports (an FE opens
     /// its HTTP port only once a majority of FEs is up, so the waits come after all the starts).
     pub fn start_all(&self) {
-        for n in ["fe1", "fe2", "fe3", "be1", "be2", "be3"] {
+        let names: Vec<&str> = self.spec.nodes.iter().map(|n| n.name.as_str()).collect();
+        for n in names {
             let out = self.start(n);
             assert!(
                 out.status.success(),
