@@ -58,16 +58,6 @@ fn host_name(kind: &str, host: &str, port: u16) -> String {
     format!("{kind}_{h}_{port}")
 }
 
-/// `argv:` followed by one `- word` line per word, the words indented by `indent` spaces (the
-/// `argv:` key two fewer). The words are written as given: each is YAML already.
-pub(super) fn argv_block(indent: usize, words: &[&str]) -> String {
-    let mut s = format!("{}argv:", " ".repeat(indent - 2));
-    for w in words {
-        s.push_str(&format!("\n{}- {w}", " ".repeat(indent)));
-    }
-    s
-}
-
 /// `name: !unsafe "value"` lines of one host or group, indented.
 fn vars_block(indent: usize, vars: &[(&str, String)]) -> String {
     vars.iter()

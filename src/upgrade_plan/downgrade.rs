@@ -12,7 +12,7 @@
 //! printed, never run: whether to go back is the operator's call.
 
 use super::paths::forbidden_downgrade;
-use super::text::{q, shell_quote};
+use super::quote::{q, shell_quote};
 use super::{node_arg, tool, Plan, PlanConfig};
 
 /// The lines of the documented downgrade from the target back to `plan.from`.

@@ -14,8 +14,7 @@
 //! cluster (the inventory's `downgrade_steps`, written by `downgrade`) and stops the play. Every
 //! command is an argv list: no value reaches a shell.
 
-use super::ansible::argv_block;
-use super::playbook::{apply_words, gate_words, print_words};
+use super::playbook::{apply_words, argv_block, gate_words, print_words};
 
 pub(super) fn fe_node() -> String {
     FE_NODE

@@ -15,7 +15,7 @@
 //! YAML, never a scheduler.
 //!
 //! Deciding the plan (`model`, with the version paths in `paths`, the rehearsal reports in
-//! `reports`) is apart from writing it out (`text`, `ansible`, `playbook`, `fe_node`, with the
+//! `reports`) is apart from writing it out (`text` with `quote`, `ansible`, `playbook`, `fe_node`, with the
 //! documented way back in `downgrade`) so that both forms always carry the same steps and
 //! refusals; this file holds the types they share.
 
@@ -25,6 +25,7 @@ mod fe_node;
 mod model;
 mod paths;
 mod playbook;
+mod quote;
 mod reports;
 mod text;
 

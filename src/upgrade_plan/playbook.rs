@@ -19,8 +19,17 @@
 //! --started-after <that time>`. Commands are argv lists, one word per line: ansible-lint's
 //! production profile refuses lines over 160 characters, and no value reaches a shell.
 
-use super::ansible::argv_block;
 use super::Plan;
+
+/// `argv:` followed by one `- word` line per word, the words indented by `indent` spaces (the
+/// `argv:` key two fewer). The words are written as given: each is YAML already.
+pub(super) fn argv_block(indent: usize, words: &[&str]) -> String {
+    let mut s = format!("{}argv:", " ".repeat(indent - 2));
+    for w in words {
+        s.push_str(&format!("\n{}- {w}", " ".repeat(indent)));
+    }
+    s
+}
 
 const SR: &str = "\"{{ sr_rehearse }}\"";
 

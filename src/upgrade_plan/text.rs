@@ -9,52 +9,9 @@
 //! manage_deployment/upgrade.md (compatibility configuration, "Upgrade BE/CN/FE", the CREATE
 //! IMAGE caution), the 3.5 release notes (prerequisites), downgrade.md (the way back).
 
-use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
-
 use super::downgrade::downgrade_lines;
+use super::quote::{q, shell_quote};
 use super::{node_arg, settings_state, tool, Plan, PlanConfig, PlanStep};
-
-pub(super) fn q(p: &Path) -> String {
-    let bytes = p.as_os_str().as_bytes();
-    match std::str::from_utf8(bytes) {
-        Ok(s) => shell_quote(s),
-        Err(_) => ansi_c_quote(bytes),
-    }
-}
-
-/// `s` as one shell word: as it is when it holds nothing a shell reads, else in single quotes, or
-/// in `$'...'` when it holds a control character.
-pub(super) fn shell_quote(s: &str) -> String {
-    if !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "/._-:@=,+".contains(c))
-    {
-        s.to_string()
-    } else if s
-        .chars()
-        .any(|c| c.is_control() || !c.is_ascii() && !c.is_alphanumeric())
-    {
-        ansi_c_quote(s.as_bytes())
-    } else {
-        format!("'{}'", s.replace('\'', "'\\''"))
-    }
-}
-
-/// bash's `$'...'`: printable ASCII as it is (but `\` and `'`), every other byte as `\xNN`.
-fn ansi_c_quote(bytes: &[u8]) -> String {
-    let mut o = String::from("$'");
-    for &b in bytes {
-        match b {
-            b'\\' => o.push_str("\\\\"),
-            b'\'' => o.push_str("\\'"),
-            0x20..=0x7e => o.push(b as char),
-            _ => o.push_str(&format!("\\x{b:02x}")),
-        }
-    }
-    o.push('\'');
-    o
-}
 
 /// `HOST:PORT` of a gate as one shell word.
 fn addr(host: &str, port: u16) -> String {
@@ -289,39 +246,5 @@ fn fe_phase_intro(cfg: &PlanConfig, plan: &Plan, o: &mut String) {
     o.push_str("If an FE step fails:\n");
     for l in downgrade_lines(cfg, plan) {
         o.push_str(&format!("   {l}\n"));
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::ffi::OsStr;
-
-    /// What bash makes of a quoted word: run through `printf %s`, nothing executed.
-    fn bash_word(word: &str) -> Vec<u8> {
-        let out = std::process::Command::new("bash")
-            .arg("-c")
-            .arg(format!("printf %s {word}"))
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{word}");
-        out.stdout
-    }
-
-    #[test]
-    fn every_word_reads_back_as_itself() {
-        for s in [
-            "/opt/starrocks/be",
-            "/opt/sr/odd bin $(id)/it's",
-            "127.0.0.1$(id>/tmp/x):8030",
-            "a\nb`id`",
-            "/opt/a\u{85}b\u{2028}c\x7fd",
-            "",
-            "名前",
-        ] {
-            assert_eq!(bash_word(&shell_quote(s)), s.as_bytes(), "{s:?}");
-        }
-        let raw = OsStr::from_bytes(b"/opt/\xff\x1b[2J'x");
-        assert_eq!(bash_word(&q(Path::new(raw))), raw.as_bytes());
     }
 }

@@ -415,3 +415,44 @@ fn runbook_has_the_documented_steps_and_skips_the_node_already_on_the_target() {
         assert!(s.contains(want), "{want}: {s}");
     }
 }
+
+#[test]
+fn runbook_stops_a_cn_gracefully_and_the_playbook_refuses_it() {
+    let fe = HostileFe::start(HostileSpec {
+        compute_nodes: vec![super::util::BeRow::new("127.0.0.1", "9150")],
+        ..HostileSpec::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let out = plan_of(&fe, dir.path(), "3.3.5", &[]);
+    let s = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{s}{}", stderr(&out));
+    // The CN step after the BE's, as manage_deployment/upgrade.md writes it.
+    let cn = &s[s
+        .find(". CN 127.0.0.1:9150")
+        .unwrap_or_else(|| panic!("{s}"))..];
+    let cn = &cn[..cn.find("\n\n").unwrap()];
+    for want in [
+        "--node cn@127.0.0.1:9150 --print start-time",
+        "bash bin/stop_cn.sh --graceful\n",
+        "[ ! -d sr-rehearse-backup-3.2.11/lib/udf ] || cp -r sr-rehearse-backup-3.2.11/lib/udf lib/",
+        "bash bin/start_cn.sh --daemon\n",
+        "--node cn@127.0.0.1:9150 --expect-version 3.3.5",
+    ] {
+        assert!(cn.contains(want), "{want:?}: {cn}");
+    }
+    assert!(s.find(". BE ").unwrap() < s.find(". CN ").unwrap(), "{s}");
+    // The playbook's BE procedure is the BE canary's, which knows no CN (#22).
+    let pb = dir.path().join("pb");
+    let out = plan_of(
+        &fe,
+        dir.path(),
+        "3.3.5",
+        &["--format", "ansible", "--out", pb.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    assert!(
+        stderr(&out).contains("is a compute node"),
+        "{}",
+        stderr(&out)
+    );
+}
