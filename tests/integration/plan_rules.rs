@@ -273,6 +273,14 @@ fn plan_warns_on_a_minor_skip_and_refuses_only_what_the_docs_forbid() {
             stderr(&out)
         );
     }
+    // The way back names the versions downgrade.md forbids: 3.2.0-3.2.2 after a 3.3.
+    let out = plan_of(&cluster("3.2.1"), dir.path(), "3.3.5", &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("never downgrade to 3.2.0-3.2.2 (metadata loss)"),
+        "{}",
+        stdout(&out)
+    );
     // 2.5 -> 3.0 is the documented major path.
     let out = plan_of(&cluster("2.5.22"), dir.path(), "3.0.1", &[]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
