@@ -15,6 +15,7 @@ mod fence;
 mod fuzz;
 mod module_cycles;
 mod plan;
+mod plan_flow;
 mod plan_rules;
 mod plan_values;
 mod port_lease;
