@@ -587,6 +587,18 @@ pub struct PlanArgs {
     /// How long each new BE must stay healthy.
     #[arg(long, value_name = "DURATION", help_heading = "Plan", default_value = "30s", value_parser = humantime::parse_duration)]
     pub soak: Duration,
+    /// Plan FE restarts that leave fewer than a majority of the FOLLOWER-role FEs alive (the
+    /// cluster then takes no metadata changes while that FE restarts).
+    #[arg(long, help_heading = "Plan")]
+    pub allow_quorum_loss: bool,
+    /// How the playbook reaches the hosts: Ansible's default (SSH to each node's address), or
+    /// `local` for a lab whose nodes all run on the machine that runs ansible-playbook.
+    #[arg(long, value_enum, value_name = "HOW", help_heading = "Hosts", default_value_t = crate::upgrade_plan::Connection::Default)]
+    pub connection: crate::upgrade_plan::Connection,
+    /// Where `upgrade-settings apply` records the settings it changes [default:
+    /// upgrade-settings.json beside the playbook, or in the current folder].
+    #[arg(long, value_name = "FILE", help_heading = "Plan")]
+    pub settings_state: Option<PathBuf>,
 }
 
 impl PlanArgs {
@@ -613,6 +625,9 @@ impl PlanArgs {
             java_home: self.java_home.as_ref().map(abs),
             gate_wait: self.gate_wait,
             soak: self.soak,
+            allow_quorum_loss: self.allow_quorum_loss,
+            connection: self.connection,
+            settings_state: self.settings_state.as_ref().map(abs),
         }
     }
 }

@@ -221,6 +221,10 @@ fn run_started(spec: &ClusterSpec, dir: &Path, reports: &Path, keep: bool) -> an
         java_home: Some(spec.jdk.clone()),
         gate_wait: Duration::from_secs(60),
         soak: Duration::from_secs(2),
+        allow_quorum_loss: false,
+        // The demo's nodes all run on this machine.
+        connection: up::Connection::Local,
+        settings_state: None,
     };
     let plan = match up::plan(&cfg) {
         Ok(p) => p,

@@ -238,8 +238,18 @@ fn run_plan(cfg: &sr_rehearse::upgrade_plan::PlanConfig) -> anyhow::Result<i32> 
     match (cfg.format, &cfg.out) {
         (PlanFormat::Ansible, Some(out)) => match up::write_ansible(cfg, &plan, out) {
             Ok(files) => {
+                // What the runbook prints before its steps, said for the playbook too.
                 for f in &plan.forced {
                     outln(&format!("FORCED (--force): {f}"));
+                }
+                for q in &plan.quorum_loss {
+                    outln(&format!("QUORUM LOST (--allow-quorum-loss): {q}"));
+                }
+                for w in &plan.warnings {
+                    outln(&format!("warning: {w}"));
+                }
+                for p in &plan.prerequisites {
+                    outln(&format!("prerequisite: {p}"));
                 }
                 outln(&format!(
                     "sr-rehearse upgrade-plan: {} -> {}, {} hosts; wrote {}",

@@ -1,7 +1,10 @@
-//! The plan as an Ansible playbook: `inventory.yml`, `playbook.yml` and `fe-node.yml`.
+//! The plan as an Ansible inventory, and the writing of the three files (`playbook` and
+//! `fe_node` hold the plays).
 //!
-//! The BEs go through the BE canary's in-place procedure, so each one gets the canary's journal and
-//! automatic rollback; the FEs get the guide's commands with a rescue that puts the old build back.
+//! Each node is an inventory host whose `ansible_host` is the node's address as the cluster lists
+//! it, reached by Ansible's default connection: a node's step runs on that node's machine. Only
+//! `--connection local` (a lab whose nodes all live on the control machine) runs everything
+//! locally, and the inventory says so in its header.
 //!
 //! Ansible renders every string of an inventory as a Jinja2 template when a task uses it, so a
 //! path holding `{{ lookup('pipe', ...) }}` would run a command on the control node, and `{# #}`
@@ -14,7 +17,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use super::{tool, Plan, PlanConfig, PlanError};
+use super::{node_arg, tool, Connection, Plan, PlanConfig, PlanError};
 // Each file is created new and renamed into place, so a link planted in --out is replaced, never
 // written through.
 use crate::report::file::write_new;
@@ -55,29 +58,18 @@ fn host_name(kind: &str, host: &str, port: u16) -> String {
     format!("{kind}_{h}_{port}")
 }
 
-/// `argv:` followed by one `- word` line per word, the words indented by `indent` spaces (the
-/// `argv:` key two fewer). The words are written as given: each is YAML already.
-fn argv_block(indent: usize, words: &[&str]) -> String {
-    let mut s = format!("{}argv:", " ".repeat(indent - 2));
-    for w in words {
-        s.push_str(&format!("\n{}- {w}", " ".repeat(indent)));
-    }
-    s
+/// `name: !unsafe "value"` lines of one host or group, indented.
+fn vars_block(indent: usize, vars: &[(&str, String)]) -> String {
+    vars.iter()
+        .map(|(k, v)| format!("{}{k}: {}\n", " ".repeat(indent), unsafe_str(v)))
+        .collect()
 }
 
-/// Writes `inventory.yml`, `playbook.yml` and `fe-node.yml` into `out`.
-pub fn write_ansible(cfg: &PlanConfig, plan: &Plan, out: &Path) -> Result<Vec<PathBuf>, PlanError> {
-    let io = |p: &Path, e: std::io::Error| {
-        PlanError::Io(format!("failed to write {}: {e}", p.display()))
-    };
-    // The BE canary's in-place procedure knows BE homes only; a CN would need its own.
-    if let Some(cn) = plan.steps.iter().find(|s| s.node.kind == "cn") {
-        return Err(PlanError::BadInput(format!(
-            "failed to write the playbook: {} is a compute node, which --format ansible does not upgrade yet; use the text runbook",
-            cn.node.id()
-        )));
-    }
+/// The inventory: the plan's values as group variables, one host per node with its address.
+fn inventory(cfg: &PlanConfig, plan: &Plan) -> Result<String, PlanError> {
     let tool = tool();
+    let (fe, fe_http) = crate::check::parse_host_port("--fe", &cfg.check.fe)
+        .map_err(|e| PlanError::BadInput(e.to_string()))?;
     let mut vars = vec![
         (
             "sr_rehearse",
@@ -85,39 +77,59 @@ pub fn write_ansible(cfg: &PlanConfig, plan: &Plan, out: &Path) -> Result<Vec<Pa
         ),
         ("new_be", path_str("--new-be", &cfg.new_be)?.to_string()),
         ("new_fe", path_str("--new-fe", &cfg.new_fe)?.to_string()),
+        ("from_version", plan.from.to_string()),
         ("target_version", plan.to.to_string()),
         (
             "gate_wait",
             humantime::format_duration(cfg.gate_wait).to_string(),
         ),
         ("soak", humantime::format_duration(cfg.soak).to_string()),
-        ("backup_name", format!("sr-rehearse-backup-{}", plan.to)),
+        (
+            "settings_state",
+            path_str("--settings-state", &super::settings_state(cfg))?.to_string(),
+        ),
+        // The FE the cluster-wide steps ask (upgrade-settings, the last check): the one --fe
+        // named, which every FE step brings back before the next.
+        ("cluster_fe", format!("{fe}:{fe_http}")),
+        ("cluster_query_port", cfg.check.query_port.to_string()),
+        (
+            "downgrade_steps",
+            super::downgrade::downgrade_lines(cfg, plan).join("\n"),
+        ),
     ];
     if let Some(j) = &cfg.java_home {
         vars.push(("java_home", path_str("--java-home", j)?.to_string()));
     }
-    let mut inv = String::from("# Inventory written by sr-rehearse upgrade-plan: one host per StarRocks node.\n# Values are !unsafe: Ansible uses them as they are and never renders them as templates.\nall:\n  vars:\n");
-    for (k, v) in &vars {
-        inv.push_str(&format!("    {k}: {}\n", unsafe_str(v)));
+    let mut inv = String::from(
+        "# Inventory written by sr-rehearse upgrade-plan: one host per StarRocks node, reached at its\n# ansible_host (the node's address as the cluster lists it; an FE and a BE on one machine are two\n# hosts with one address).\n",
+    );
+    match cfg.connection {
+        Connection::Default => inv.push_str(
+            "# Ansible's default connection (SSH to each ansible_host): every node's step runs on its host.\n",
+        ),
+        Connection::Local => inv.push_str("# --connection local: EVERY TASK RUNS ON THE MACHINE THAT RUNS ansible-playbook. A lab setting,\n# for a cluster whose nodes all live on that machine; never for a fleet.\n"),
+    }
+    inv.push_str("# Values are !unsafe: Ansible uses them as they are and never renders them as templates.\nall:\n  vars:\n");
+    inv.push_str(&vars_block(4, &vars));
+    // Whether the new FE package has spark-dpp/ (the docs replace it with bin/ and lib/): the
+    // tool's own boolean, not a value of the user's.
+    inv.push_str(&format!(
+        "    new_fe_has_spark_dpp: {}\n",
+        cfg.new_fe.join("spark-dpp").is_dir()
+    ));
+    if cfg.connection == Connection::Local {
+        // The connection settings are the tool's own and must be templated; nothing else is.
+        inv.push_str("    ansible_connection: \"local\"\n");
+        inv.push_str("    ansible_python_interpreter: \"{{ ansible_playbook_python }}\"\n");
     }
     inv.push_str("  children:\n");
     let mut names = BTreeSet::new();
-    for (group, pick) in [
-        ("starrocks_be", 0),
-        ("starrocks_fe_followers", 1),
-        ("starrocks_fe_leader", 2),
-    ] {
+    // The FEs in plan order: observers and followers, the leader when planned last. The plays
+    // find the leader again at run time; this order only decides who goes first.
+    for (group, fe) in [("starrocks_be", false), ("starrocks_fe", true)] {
         inv.push_str(&format!("    {group}:\n      hosts:\n"));
-        for s in &plan.steps {
+        for s in plan.steps.iter().filter(|s| (s.node.kind == "fe") == fe) {
             let n = &s.node;
-            let g = match (n.kind.as_str(), n.role.as_str()) {
-                ("fe", "LEADER") => 2,
-                ("fe", _) => 1,
-                _ => 0,
-            };
-            if g != pick {
-                continue;
-            }
             let name = host_name(&n.kind, &n.host, n.port);
             if !names.insert(name.clone()) {
                 return Err(PlanError::BadInput(format!(
@@ -126,194 +138,51 @@ pub fn write_ansible(cfg: &PlanConfig, plan: &Plan, out: &Path) -> Result<Vec<Pa
                 )));
             }
             inv.push_str(&format!("        \"{name}\":\n"));
-            // The connection settings are the tool's own and must be templated; nothing else is.
-            inv.push_str("          ansible_connection: \"local\"\n");
-            inv.push_str(
-                "          ansible_python_interpreter: \"{{ ansible_playbook_python }}\"\n",
-            );
             let home = path_str(&format!("the home of {}", n.id()), &s.home)?;
-            for (k, v) in [
-                ("node_host", n.host.clone()),
-                ("node_home", home.to_string()),
-                ("gate_fe", format!("{}:{}", s.gate.0, s.gate.1)),
-                ("gate_query_port", s.gate.2.to_string()),
-            ] {
-                inv.push_str(&format!("          {k}: {}\n", unsafe_str(&v)));
-            }
+            inv.push_str(&vars_block(
+                10,
+                &[
+                    // The address the cluster lists (checked by check::values: an IP address
+                    // or a host name), which is where the node runs.
+                    ("ansible_host", n.host.clone()),
+                    ("node_id", node_arg(n)),
+                    ("node_kind", n.kind.clone()),
+                    ("node_home", home.to_string()),
+                    ("backup_name", s.backup.clone()),
+                    ("gate_fe", format!("{}:{}", s.gate.0, s.gate.1)),
+                    ("gate_query_port", s.gate.2.to_string()),
+                ],
+            ));
         }
     }
+    Ok(inv)
+}
+
+/// Writes `inventory.yml`, `playbook.yml` and `fe-node.yml` into `out`.
+pub fn write_ansible(cfg: &PlanConfig, plan: &Plan, out: &Path) -> Result<Vec<PathBuf>, PlanError> {
+    let io = |p: &Path, e: std::io::Error| {
+        PlanError::Io(format!("failed to write {}: {e}", p.display()))
+    };
+    // The BE canary's in-place procedure knows BE homes only; a CN would need its own (#22).
+    if let Some(cn) = plan.steps.iter().find(|s| s.node.kind == "cn") {
+        return Err(PlanError::BadInput(format!(
+            "failed to write the playbook: {} is a compute node, which --format ansible does not upgrade yet; use the text runbook",
+            cn.node.id()
+        )));
+    }
+    let inv = inventory(cfg, plan)?;
     std::fs::create_dir_all(out).map_err(|e| io(out, e))?;
-    let inventory = out.join("inventory.yml");
-    write_new(&inventory, inv.as_bytes()).map_err(|e| io(&inventory, e))?;
-
-    // Commands as block sequences, one word per line: ansible-lint's production profile refuses
-    // lines over 160 characters, and a word per line reads better in a diff anyway.
-    let gate_words = [
-        "\"{{ sr_rehearse }}\"",
-        "check",
-        "--fe",
-        "\"{{ gate_fe }}\"",
-        "--query-port",
-        "\"{{ gate_query_port }}\"",
-        "--wait",
-        "\"{{ gate_wait }}\"",
-        "--allow-version",
-        "\"{{ target_version }}\"",
-        "-q",
-    ];
-    let gate_play = argv_block(14, &gate_words);
-    let gate_fe_node = argv_block(10, &gate_words);
-    let canary = argv_block(
-        14,
-        &[
-            "\"{{ sr_rehearse }}\"",
-            "be",
-            "--be-home",
-            "\"{{ node_home }}\"",
-            "--new-be",
-            "\"{{ new_be }}\"",
-            "--in-place",
-            "--fe",
-            "\"{{ gate_fe.split(':')[0] }}:{{ gate_query_port }}\"",
-            "--soak",
-            "\"{{ soak }}\"",
-            "-q",
-        ],
-    );
-    let playbook = format!(
-        r#"# Rolling upgrade to StarRocks {to}, written by sr-rehearse upgrade-plan from the cluster as it was.
-# Order of the StarRocks guide: BEs one at a time, FE followers and observers, the leader last.
-# Each host waits for `sr-rehearse check --wait` to see the whole cluster healthy before the next;
-# a failure leaves that node on its old build and stops the play (any_errors_fatal).
-# Run: ansible-playbook -i inventory.yml playbook.yml
-
-- name: Upgrade the BEs one at a time with the BE canary's in-place procedure
-  hosts: starrocks_be
-  serial: 1
-  any_errors_fatal: true
-  max_fail_percentage: 0
-  gather_facts: false
-  tasks:
-    - name: Upgrade the BE in {{{{ node_home }}}}
-      block:
-        - name: Swap the build in place (journal, backup, automatic rollback to the old build)
-          ansible.builtin.command:
-{canary}
-          changed_when: true
-        - name: Gate - the whole cluster healthy before the next host
-          ansible.builtin.command:
-{gate}
-          changed_when: false
-      rescue:
-        - name: Wait for the cluster to be healthy with this BE on its old build (the canary rolled it back)
-          ansible.builtin.command:
-{gate}
-          changed_when: false
-        - name: Stop the play
-          ansible.builtin.fail:
-            msg: >-
-              BE {{{{ inventory_hostname }}}}: the in-place upgrade to {{{{ target_version }}}} or its
-              gate failed (a BE that failed to start was rolled back to its old build by the
-              canary); the upgrade stops here
-
-- name: Upgrade the FE followers and observers one at a time
-  hosts: starrocks_fe_followers
-  serial: 1
-  any_errors_fatal: true
-  max_fail_percentage: 0
-  gather_facts: false
-  tasks:
-    - name: Upgrade this FE
-      ansible.builtin.import_tasks: fe-node.yml
-
-- name: Upgrade the leader FE last
-  hosts: starrocks_fe_leader
-  serial: 1
-  any_errors_fatal: true
-  max_fail_percentage: 0
-  gather_facts: false
-  tasks:
-    - name: Upgrade this FE
-      ansible.builtin.import_tasks: fe-node.yml
-"#,
-        to = plan.to,
-        gate = gate_play,
-        canary = canary,
-    );
-    let fe_node = format!(
-        r#"# One FE: stop, keep bin/ and lib/, install the new ones, start, gate; on any failure put the
-# old build back, start it, wait for the cluster to be healthy again, and stop the play.
-- name: Upgrade the FE in {{{{ node_home }}}}
-  environment: "{{{{ {{'JAVA_HOME': java_home}} if java_home is defined else {{}} }}}}"
-  block:
-    - name: Stop the FE with its own script
-      ansible.builtin.command:
-        argv: [bash, bin/stop_fe.sh]
-        chdir: "{{{{ node_home }}}}"
-      changed_when: true
-    - name: Keep the old bin/ and lib/
-      ansible.builtin.command:
-        argv: [mkdir, "{{{{ backup_name }}}}"]
-        chdir: "{{{{ node_home }}}}"
-      changed_when: true
-    - name: Move the old bin/ and lib/ into the backup
-      ansible.builtin.command:
-        argv: [mv, bin, lib, "{{{{ backup_name }}}}/"]
-        chdir: "{{{{ node_home }}}}"
-      changed_when: true
-    - name: Install the new bin/ and lib/
-      ansible.builtin.command:
-        argv: [cp, -a, "{{{{ new_fe }}}}/bin", "{{{{ new_fe }}}}/lib", .]
-        chdir: "{{{{ node_home }}}}"
-      changed_when: true
-    - name: Start the new FE
-      ansible.builtin.command:
-        argv: [bash, bin/start_fe.sh, --daemon]
-        chdir: "{{{{ node_home }}}}"
-      changed_when: true
-    - name: Gate - the whole cluster healthy before the next host
-      ansible.builtin.command:
-{gate_fe_node}
-      changed_when: false
-  rescue:
-    - name: Stop whatever runs now
-      ansible.builtin.command:
-        argv: [bash, bin/stop_fe.sh]
-        chdir: "{{{{ node_home }}}}"
-      failed_when: false
-      changed_when: true
-    - name: Put the old bin/ and lib/ back
-      ansible.builtin.shell: |
-        set -e
-        if [ -d "{{{{ backup_name }}}}/lib" ]; then
-          rm -rf bin lib
-          mv "{{{{ backup_name }}}}/bin" "{{{{ backup_name }}}}/lib" .
-          rmdir "{{{{ backup_name }}}}"
-        fi
-      args:
-        chdir: "{{{{ node_home }}}}"
-      changed_when: true
-    - name: Start the old FE
-      ansible.builtin.command:
-        argv: [bash, bin/start_fe.sh, --daemon]
-        chdir: "{{{{ node_home }}}}"
-      changed_when: true
-    - name: Wait for the cluster to be healthy on the old build of this FE
-      ansible.builtin.command:
-{gate_fe_node}
-      changed_when: false
-    - name: Stop the play
-      ansible.builtin.fail:
-        msg: >-
-          FE {{{{ inventory_hostname }}}} did not come back healthy on {{{{ target_version }}}}; it
-          runs its old build again and the upgrade stops here
-"#
-    );
-    let pb = out.join("playbook.yml");
-    write_new(&pb, playbook.as_bytes()).map_err(|e| io(&pb, e))?;
-    let fe = out.join("fe-node.yml");
-    write_new(&fe, fe_node.as_bytes()).map_err(|e| io(&fe, e))?;
-    Ok(vec![inventory, pb, fe])
+    let mut written = Vec::new();
+    for (name, text) in [
+        ("inventory.yml", inv),
+        ("playbook.yml", super::playbook::playbook(plan)),
+        ("fe-node.yml", super::fe_node::fe_node()),
+    ] {
+        let p = out.join(name);
+        write_new(&p, text.as_bytes()).map_err(|e| io(&p, e))?;
+        written.push(p);
+    }
+    Ok(written)
 }
 
 #[cfg(test)]

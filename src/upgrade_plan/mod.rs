@@ -1,20 +1,31 @@
 //! `sr-rehearse upgrade-plan`: the rolling-upgrade runbook of a live cluster, or the Ansible
 //! playbook that runs it.
 //!
-//! The order is the StarRocks guide's: BEs (and CNs) one at a time, then the FE observers and
-//! followers, the leader last; each node is stopped, its `bin/` and `lib/` replaced with a backup
-//! kept, started, and the next node waits for `sr-rehearse check --wait` to see the whole cluster
-//! healthy. The plan refuses what the guide warns against: a cluster that is not healthy now, a
-//! target that skips a minor version, and an upgrade nobody rehearsed (no passing FE rehearsal and
-//! BE canary report for the same target). Executing it is left to Ansible, which operators already
-//! run across StarRocks fleets: this module writes commands and YAML, never a scheduler.
+//! The procedure is the StarRocks upgrade page's (docs/en/deployment/upgrade.md and
+//! manage_deployment/upgrade.md): every host checked first (`sr-rehearse precheck`), tablet clone
+//! and balance off (`upgrade-settings apply`), BEs and CNs one at a time, a new image pushed to
+//! every FE (`create-image`), the FE followers and observers, the leader last (found when the FE
+//! phase starts and again before each FE), the settings back (`upgrade-settings restore`), and a
+//! last check that every node runs the target. Each node's step reads its start time first and
+//! ends with a gate that proves that node: its own row on the target version, started after that
+//! time. The plan refuses what the docs forbid (3.0 only from 2.5, 3.3+ not from 2.5/3.0, releases
+//! before 2.5), an FE restart that loses the election majority (unless `--allow-quorum-loss`), a
+//! cluster that is not healthy now, and an upgrade nobody rehearsed. Executing it is left to
+//! Ansible, which operators already run across StarRocks fleets: this module writes commands and
+//! YAML, never a scheduler.
 //!
-//! Deciding the plan (`model`, with the rehearsal reports it requires read by `reports`) is apart
-//! from writing it out (`text`, `ansible`) so that both forms always carry the same steps and
+//! Deciding the plan (`model`, with the version paths in `paths`, the rehearsal reports in
+//! `reports`) is apart from writing it out (`text` with `quote`, `ansible`, `playbook`, `fe_node`, with the
+//! documented way back in `downgrade`) so that both forms always carry the same steps and
 //! refusals; this file holds the types they share.
 
 mod ansible;
+mod downgrade;
+mod fe_node;
 mod model;
+mod paths;
+mod playbook;
+mod quote;
 mod reports;
 mod text;
 
@@ -26,11 +37,22 @@ use crate::report::exit;
 use crate::version::Version;
 
 pub use ansible::write_ansible;
-pub use model::{next_line, plan};
+pub use model::plan;
+pub use paths::next_line;
 pub use text::render_text;
 
 /// The files `--format ansible` writes into --out, each as a new file (never through a link).
 pub const ANSIBLE_FILES: [&str; 3] = ["inventory.yml", "playbook.yml", "fe-node.yml"];
+
+/// How Ansible reaches the hosts the inventory names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Connection {
+    /// Ansible's own default (SSH to each node's `ansible_host`): nothing is written for it.
+    Default,
+    /// Every task on the machine that runs ansible-playbook: only for a lab whose nodes all
+    /// live on that one machine.
+    Local,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum PlanFormat {
@@ -62,6 +84,14 @@ pub struct PlanConfig {
     pub java_home: Option<PathBuf>,
     pub gate_wait: Duration,
     pub soak: Duration,
+    /// Plan FE restarts that leave fewer than a majority of the FOLLOWER-role FEs alive.
+    pub allow_quorum_loss: bool,
+    /// How the playbook reaches the hosts.
+    pub connection: Connection,
+    /// Where `upgrade-settings apply` records the values it changes (on the machine that runs
+    /// the plan's cluster-wide steps); None: `upgrade-settings.json` beside the playbook, or in
+    /// the current folder for the runbook.
+    pub settings_state: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -92,6 +122,11 @@ pub struct PlanStep {
     pub home: PathBuf,
     /// `--fe HOST:HTTP_PORT --query-port N` of the FE the gate after this step asks.
     pub gate: (String, u16, u16),
+    /// The node already runs the target (the BE the in-place canary upgraded): skipped.
+    pub on_target: bool,
+    /// `sr-rehearse-backup-<the version the node runs now>`: the folder its old build goes to,
+    /// named after what it holds.
+    pub backup: String,
 }
 
 /// The plan: what runs now, the target, the steps in order, and what `--force` went past.
@@ -102,8 +137,24 @@ pub struct Plan {
     pub steps: Vec<PlanStep>,
     pub forced: Vec<String>,
     pub warnings: Vec<String>,
+    /// What the release notes of the releases up to the target ask of the hosts and the
+    /// session, named in the plan (`precheck` and `upgrade-settings` enforce them).
+    pub prerequisites: Vec<String>,
+    /// The FE restarts that lose the election majority, named; planned only with
+    /// `--allow-quorum-loss`.
+    pub quorum_loss: Vec<String>,
     /// Same minor line: the guide allows replacing only `starrocks_be` / `starrocks-fe.jar`.
     pub patch_only: bool,
+}
+
+/// A node as the other commands take it: `fe@HOST:QUERY_PORT`, `be@HOST:HEARTBEAT_PORT`,
+/// `cn@HOST:HEARTBEAT_PORT` (an IPv6 host in brackets).
+pub fn node_arg(n: &NodeStatus) -> String {
+    if n.host.contains(':') {
+        format!("{}@[{}]:{}", n.kind, n.host, n.port)
+    } else {
+        format!("{}@{}:{}", n.kind, n.host, n.port)
+    }
 }
 
 /// A `--node-home` value that is not `KIND@HOST:PORT=DIR` with an absolute DIR.
@@ -154,6 +205,21 @@ pub fn parse_node_home(s: &str) -> Result<(String, PathBuf), NodeHomeError> {
         return Err(NodeHomeError::NotAbsolute(shown()));
     }
     Ok((format!("{kind} {host}:{port}"), dir))
+}
+
+/// Where `upgrade-settings apply` keeps the values it changed: `--settings-state`, else
+/// `upgrade-settings.json` beside the playbook (--out) or in the current folder, absolute because
+/// the commands run elsewhere.
+fn settings_state(cfg: &PlanConfig) -> PathBuf {
+    let dir = match (cfg.format, &cfg.out) {
+        (PlanFormat::Ansible, Some(out)) => out.clone(),
+        _ => PathBuf::from("."),
+    };
+    let p = cfg
+        .settings_state
+        .clone()
+        .unwrap_or_else(|| dir.join("upgrade-settings.json"));
+    std::path::absolute(&p).unwrap_or(p)
 }
 
 /// The path of this tool as the runbook and the playbook call it: the binary that wrote them.

@@ -6,19 +6,10 @@
 
 use std::path::{Path, PathBuf};
 
+use super::paths::{judge_path, prerequisites};
 use super::reports::{parse_version, read_report};
 use super::{Plan, PlanConfig, PlanError, PlanStep};
 use crate::check::{self, CheckError, ClusterStatus, NodeStatus};
-
-/// The next minor line an upgrade may reach from `line`: x.y+1, and 2.5 → 3.0, 3.5 → 4.0, the
-/// major upgrades the guide requires to go through the last minor of the previous major.
-pub fn next_line(line: (u32, u32)) -> (u32, u32) {
-    match line {
-        (2, 5) => (3, 0),
-        (3, 5) => (4, 0),
-        (m, n) => (m, n + 1),
-    }
-}
 
 fn check_package(flag: &str, dir: &Path) -> Result<(), PlanError> {
     for sub in ["bin", "lib"] {
@@ -163,17 +154,21 @@ pub fn plan(cfg: &PlanConfig) -> Result<Plan, PlanError> {
                 "failed to read the cluster's version from SHOW FRONTENDS".into(),
             )
         })?;
-    if to < from {
-        refusals.push(format!(
-            "{to} is older than the cluster's {from}: this plans upgrades, not downgrades"
-        ));
-    } else if to.line() > next_line(from.line()) {
-        let (m, n) = next_line(from.line());
-        refusals.push(format!(
-            "{from} -> {to} skips a minor version: upgrade to {m}.{n}.x first (the guide: one minor version at a time, and 3.0 only from 2.5)"
-        ));
+    let (path_refusals, path_warnings) = judge_path(from, to);
+    refusals.extend(path_refusals);
+    warnings.extend(path_warnings);
+    let steps = order(cfg, &status, to);
+    let quorum_loss = quorum_loss(&status, &steps);
+    // The majority is not a judgement --force goes past: it takes its own option, so that
+    // nobody loses the metadata service by forcing past an unhealthy tablet.
+    if !quorum_loss.is_empty() && !cfg.allow_quorum_loss {
+        refusals.extend(
+            quorum_loss
+                .iter()
+                .map(|q| format!("{q} (--allow-quorum-loss plans it anyway)")),
+        );
+        return Err(PlanError::Refused(refusals));
     }
-
     let forced = if refusals.is_empty() {
         Vec::new()
     } else if cfg.force {
@@ -184,9 +179,11 @@ pub fn plan(cfg: &PlanConfig) -> Result<Plan, PlanError> {
     Ok(Plan {
         from,
         to,
-        steps: order(cfg, &status),
+        steps,
         forced,
         warnings,
+        prerequisites: prerequisites(from, to),
+        quorum_loss,
         patch_only: from.line() == to.line(),
     })
 }
@@ -206,9 +203,36 @@ fn home_of(cfg: &PlanConfig, n: &NodeStatus) -> PathBuf {
         })
 }
 
+/// BDB JE elects a leader and writes metadata only with more than half of the FOLLOWER-role FEs
+/// (LEADER and FOLLOWER rows; observers do not vote) alive: "集群内需要有半数以上的 Follower FE
+/// 节点存活才能够选举出 Leader FE 节点" (docs/zh Cluster_administration). Each FE step that
+/// restarts such an FE while that leaves fewer than a majority alive is named.
+fn quorum_loss(s: &ClusterStatus, steps: &[PlanStep]) -> Vec<String> {
+    let electable: Vec<&NodeStatus> = s
+        .nodes
+        .iter()
+        .filter(|n| n.kind == "fe" && matches!(n.role.as_str(), "LEADER" | "FOLLOWER"))
+        .collect();
+    let alive = electable.iter().filter(|n| n.alive).count();
+    let majority = electable.len() / 2 + 1;
+    steps
+        .iter()
+        .filter(|st| !st.on_target && electable.iter().any(|n| n.id() == st.node.id()))
+        .filter(|st| st.node.alive && alive - 1 < majority)
+        .map(|st| {
+            format!(
+                "restarting {} leaves {} of {} FOLLOWER-role FEs alive, fewer than the majority of {majority} BDB JE needs to elect a leader and write metadata: the cluster takes no metadata changes (DDL, loads) until it is back",
+                st.node.id(),
+                alive - 1,
+                electable.len()
+            )
+        })
+        .collect()
+}
+
 /// BEs, then CNs, then FE observers and followers, the leader last. A BE's gate asks the leader;
 /// an FE's gate asks that FE, which must be back to answer.
-fn order(cfg: &PlanConfig, s: &ClusterStatus) -> Vec<PlanStep> {
+fn order(cfg: &PlanConfig, s: &ClusterStatus, to: crate::version::Version) -> Vec<PlanStep> {
     let leader = s.nodes.iter().find(|n| n.role == "LEADER");
     let leader_gate = leader
         .map(|l| (l.host.clone(), l.http_port, l.port))
@@ -229,26 +253,24 @@ fn order(cfg: &PlanConfig, s: &ClusterStatus) -> Vec<PlanStep> {
     nodes.sort_by_key(|n| (rank(n), n.host.clone(), n.port));
     nodes
         .into_iter()
-        .map(|n| PlanStep {
-            node: n.clone(),
-            home: home_of(cfg, n),
-            gate: if n.kind == "fe" {
-                (n.host.clone(), n.http_port, n.port)
-            } else {
-                leader_gate.clone()
-            },
+        .map(|n| {
+            let now = parse_version(&n.version);
+            PlanStep {
+                node: n.clone(),
+                home: home_of(cfg, n),
+                gate: if n.kind == "fe" {
+                    (n.host.clone(), n.http_port, n.port)
+                } else {
+                    leader_gate.clone()
+                },
+                on_target: now == Some(to),
+                // The version the node runs now, which its backup holds (a node without a
+                // Version is not healthy: planned only with --force, its backup then "old").
+                backup: format!(
+                    "sr-rehearse-backup-{}",
+                    now.map_or_else(|| "old".to_string(), |v| v.to_string())
+                ),
+            }
         })
         .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn next_line_follows_the_guide() {
-        assert_eq!(next_line((3, 2)), (3, 3));
-        assert_eq!(next_line((2, 5)), (3, 0));
-        assert_eq!(next_line((3, 5)), (4, 0));
-    }
 }

@@ -16,6 +16,8 @@ mod fuzz;
 mod gate;
 mod module_cycles;
 mod plan;
+mod plan_flow;
+mod plan_rules;
 mod plan_values;
 mod port_lease;
 mod precheck;

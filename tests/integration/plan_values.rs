@@ -9,7 +9,9 @@ use super::plan::{ansible_playbook, fake_report, stderr};
 use super::util::{read, stdout, tool_bin, BeRow, HostileFe, HostileSpec};
 
 /// Packages (bin/ and lib/ only) and passing reports for 3.3.5 in `dir`, for a plan against a
-/// hostile FE: the arguments `upgrade-plan` needs besides the cluster.
+/// hostile FE: the arguments `upgrade-plan` needs besides the cluster. The hostile FE is a
+/// one-FE cluster, whose restart loses the election majority: allowed, as these tests are about
+/// values.
 fn plan_inputs(dir: &Path, new_be: &Path) -> Vec<String> {
     let new_fe = dir.join("pkg/fe");
     for p in [&new_fe, new_be] {
@@ -28,6 +30,7 @@ fn plan_inputs(dir: &Path, new_be: &Path) -> Vec<String> {
         fe_r.as_os_str(),
         "--canary-report".as_ref(),
         be_r.as_os_str(),
+        "--allow-quorum-loss".as_ref(),
     ]
     .iter()
     .map(|s| s.to_str().unwrap().to_string())
@@ -185,7 +188,10 @@ fn plan_runbook_quotes_every_value_it_places_in_a_command() {
     assert_eq!(words(line("cd "), dir.path()), ["cd", &home]);
     let cp = words(line("cp -a "), dir.path());
     assert_eq!(cp[2], format!("{}/bin", new_be.display()));
-    let gate_line = s.lines().find(|l| l.contains(" check --fe ")).unwrap();
+    let gate_line = s
+        .lines()
+        .find(|l| l.contains(" check --fe ") && l.contains("--started-after"))
+        .unwrap();
     let gate = words(gate_line, dir.path());
     assert_eq!(gate[0], tool.to_str().unwrap(), "{s}");
     assert_eq!(
@@ -245,6 +251,7 @@ fn playbook_keeps_templating_payloads_and_odd_characters_literal() {
         .arg(format!("be@127.0.0.1:9050={home}"))
         .args(["--java-home", &java, "--gate-wait", "30s", "--soak", "1s"])
         .args(["--format", "ansible", "--out", pb.to_str().unwrap()])
+        .args(["--connection", "local"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -273,17 +280,18 @@ fn playbook_keeps_templating_payloads_and_odd_characters_literal() {
     assert_eq!(value("new_be"), new_be.to_str().unwrap());
     assert_eq!(value("java_home"), java);
     assert_eq!(value("gate_fe"), format!("127.0.0.1:{}", fe.http_port));
-    // The playbook itself: the BE's home does not exist, so its step fails and the play stops,
-    // having run none of the payloads.
+    // The playbook itself: the first play prechecks the BE's host with its home, which does not
+    // exist, so it fails and the play stops, having run none of the payloads.
     let out = ansible(bin, dir.path(), &pb, &pb.join("playbook.yml"));
     let log = stdout(&out);
     assert_ne!(out.status.code(), Some(0), "{log}");
     assert!(
         log.contains(&format!(
-            "\"--be-home\", \"{}/be{{{{ lookup('pipe'",
+            "\"--home\", \"{}/be{{{{ lookup('pipe'",
             dir.path().display()
         )),
-        "{log}"
+        "{log}{}",
+        stderr(&out)
     );
     assert!(!mark.exists(), "a template in a value ran: {}", read(&mark));
 }

@@ -42,11 +42,22 @@ impl Drop for SimCluster {
     }
 }
 
+/// The node count `flag` (`--fes`, `--bes`) gives in make-cluster arguments, 3 by default.
+fn count(extra: &[&str], flag: &str) -> usize {
+    extra
+        .iter()
+        .position(|a| *a == flag)
+        .and_then(|i| extra.get(i + 1))
+        .map_or(3, |n| n.parse::<usize>().unwrap())
+}
+
 impl SimCluster {
-    /// Builds 3 FEs and 3 BEs of `version` with `extra` make-cluster arguments, on 24 ports
-    /// leased for the cluster's life, each FE on a host of its own.
+    /// Builds 3 FEs and 3 BEs of `version` (or the `--fes`/`--bes` counts in `extra`) with
+    /// `extra` make-cluster arguments, on 4 ports per node leased for the cluster's life, each FE
+    /// on a host of its own.
     pub fn build(version: &str, extra: &[&str]) -> SimCluster {
-        let hosts = starrocks_sim::cluster::fe_per_host(3, 3);
+        let hosts =
+            starrocks_sim::cluster::fe_per_host(count(extra, "--fes"), count(extra, "--bes"));
         let hosts: Vec<&str> = hosts.iter().map(String::as_str).collect();
         SimCluster::build_on_hosts(version, extra, &hosts)
     }
@@ -56,7 +67,7 @@ impl SimCluster {
     pub fn build_on_hosts(version: &str, extra: &[&str], addrs: &[&str]) -> SimCluster {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("cluster");
-        let lease = free_ports(6 * 4);
+        let lease = free_ports((count(extra, "--fes") + count(extra, "--bes")) * 4);
         let ports: Vec<String> = lease.ports().iter().map(u16::to_string).collect();
         let ports = ports.join(",");
         let hosts = addrs.join(",");
@@ -121,7 +132,8 @@ impl SimCluster {
     /// Starts every node, then waits for each in turn to listen on all its ports (an FE opens
     /// its HTTP port only once a majority of FEs is up, so the waits come after all the starts).
     pub fn start_all(&self) {
-        for n in ["fe1", "fe2", "fe3", "be1", "be2", "be3"] {
+        let names: Vec<&str> = self.spec.nodes.iter().map(|n| n.name.as_str()).collect();
+        for n in names {
             let out = self.start(n);
             assert!(
                 out.status.success(),

@@ -62,6 +62,8 @@ pub struct HostileSpec {
     /// `(ip, role)` of more FEs, each on the hostile FE's own ports.
     pub more_fes: Vec<(String, String)>,
     pub backends: Vec<BeRow>,
+    /// SHOW COMPUTE NODES rows, as BE rows are written (the ComputeNodeId column first).
+    pub compute_nodes: Vec<BeRow>,
     pub root_password: String,
     pub bootstrap: Bootstrap,
     /// What `ADMIN SHOW FRONTEND CONFIG LIKE 'run_mode'` answers (None: an unknown statement).
@@ -79,6 +81,7 @@ impl Default for HostileSpec {
             leader_ip: "127.0.0.1".into(),
             more_fes: Vec::new(),
             backends: vec![BeRow::new("127.0.0.1", "9050")],
+            compute_nodes: Vec::new(),
             root_password: String::new(),
             bootstrap: Bootstrap::Ok,
             run_mode: None,
@@ -172,31 +175,33 @@ impl HostileFe {
         };
         let mut fes = vec![fe(&spec.leader_ip, "LEADER")];
         fes.extend(spec.more_fes.iter().map(|(ip, role)| fe(ip, role)));
-        let bes: Vec<Vec<String>> = spec
-            .backends
-            .iter()
-            .enumerate()
-            .map(|(i, b)| {
-                strings(&[
-                    &(10001 + i).to_string(),
-                    &b.ip,
-                    &b.heartbeat_port,
-                    "9060",
-                    b.http_port.as_deref().unwrap_or(&hp),
-                    "8060",
-                    "2024-01-19 20:00:00",
-                    "2024-01-19 20:03:14",
-                    "true",
-                    "false",
-                    "false",
-                    "10",
-                    &b.err_msg,
-                    b.version.as_deref().unwrap_or(&spec.version),
-                    "{}",
-                    &b.status_code,
-                ])
-            })
-            .collect();
+        let row_of = |rows: &[BeRow]| -> Vec<Vec<String>> {
+            rows.iter()
+                .enumerate()
+                .map(|(i, b)| {
+                    strings(&[
+                        &(10001 + i).to_string(),
+                        &b.ip,
+                        &b.heartbeat_port,
+                        "9060",
+                        b.http_port.as_deref().unwrap_or(&hp),
+                        "8060",
+                        "2024-01-19 20:00:00",
+                        "2024-01-19 20:03:14",
+                        "true",
+                        "false",
+                        "false",
+                        "10",
+                        &b.err_msg,
+                        b.version.as_deref().unwrap_or(&spec.version),
+                        "{}",
+                        &b.status_code,
+                    ])
+                })
+                .collect()
+        };
+        let bes = row_of(&spec.backends);
+        let cns = row_of(&spec.compute_nodes);
         let total = strings(&["Total", "1", "1", "1", "1", "10", "30", "0", "0", "0", "0"]);
         let fe_columns: Vec<&str> = FE_COLUMNS
             .iter()
@@ -235,7 +240,9 @@ impl HostileFe {
                 }
                 rs(&BE_COLUMNS, rows)
             } else if sql.starts_with("SHOW COMPUTE NODES") {
-                rs(&["ComputeNodeId", "IP", "HeartbeatPort"], Vec::new())
+                let mut columns = BE_COLUMNS;
+                columns[0] = "ComputeNodeId";
+                rs(&columns, cns.clone())
             } else if sql.starts_with("SHOW PROC '/STATISTIC'") {
                 rs(&STATISTIC_COLUMNS, vec![total.clone()])
             } else if sql.starts_with("SELECT DB_NAME") {
