@@ -338,7 +338,10 @@ fn playbook_puts_a_failed_fe_back_on_its_old_build_and_stops() {
     let out = run_playbook(&c, bin, "15s");
     let log = stdout(&out);
     assert_ne!(out.status.code(), Some(0), "{log}");
-    let host = |n: &str| format!("fe_127_0_0_1_{}", c.node(n).ports["query_port"]);
+    let host = |n: &str| {
+        let n = c.node(n);
+        format!("fe_{}_{}", n.host.replace('.', "_"), n.ports["query_port"])
+    };
     assert!(log.contains("Start the old FE"), "{log}");
     assert!(log.contains(&format!("fatal: [{}]", host("fe2"))), "{log}");
     // fe2 is the first follower; fe3 and the leader were never reached.

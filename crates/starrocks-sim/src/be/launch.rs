@@ -60,8 +60,8 @@ pub fn be_main(args: Vec<String>) -> i32 {
     }
     // The test-only host guard (`cluster::host`): before the pid file or any log is written.
     if let Some(conf) = Conf::read(&home) {
-        if let Err(line) = cluster::guard_host("BE", &own_host(&conf), &home) {
-            eprintln!("{line}");
+        if let Err(refused) = cluster::guard_host("BE", &own_host(&conf), &home) {
+            eprintln!("{refused}");
             return 1;
         }
     }

@@ -134,29 +134,44 @@ fn cluster_dir(home: &Path) -> PathBuf {
     home.parent().unwrap_or(home).to_path_buf()
 }
 
+/// A node started on a simulated host that is not its own; the text is the one line the guard
+/// prints and appends to `wrong-host.log`.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "starrocks-sim: refused to start the {role} of {home} on host {here}: its address is {own}"
+)]
+pub struct WrongHost {
+    pub role: &'static str,
+    pub home: String,
+    pub here: String,
+    pub own: String,
+}
+
 /// The test-only host guard: under `STARROCKS_SIM_HOST`, a node whose address is another host's
-/// is refused. Err is the one line that says so, already appended to the cluster's
-/// `wrong-host.log`. 127.0.0.1 is every host's own loopback, so a node there runs anywhere.
-pub fn guard_host(role: &str, own: &str, home: &Path) -> Result<(), String> {
+/// is refused; the refusal is already appended to the cluster's `wrong-host.log`. 127.0.0.1 is
+/// every host's own loopback, so a node there runs anywhere.
+pub fn guard_host(role: &'static str, own: &str, home: &Path) -> Result<(), WrongHost> {
     let Ok(here) = std::env::var(SIM_HOST_ENV) else {
         return Ok(());
     };
     if here.trim().is_empty() || here == own || own == LOOPBACK {
         return Ok(());
     }
-    let line = format!(
-        "starrocks-sim: refused to start the {role} of {} on host {here}: its address is {own}",
-        home.display()
-    );
+    let refused = WrongHost {
+        role,
+        home: home.display().to_string(),
+        here,
+        own: own.to_string(),
+    };
     let log = cluster_dir(home).join(WRONG_HOST_LOG);
     if let Ok(mut f) = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(&log)
     {
-        let _ = writeln!(f, "{line}");
+        let _ = writeln!(f, "{refused}");
     }
-    Err(line)
+    Err(refused)
 }
 
 #[cfg(test)]
