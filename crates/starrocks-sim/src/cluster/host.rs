@@ -94,28 +94,40 @@ pub fn host_of_networks(priority_networks: &str) -> Option<String> {
     (bits.trim() == "32" && ip.is_loopback()).then(|| ip.to_string())
 }
 
-/// The addresses a node of address `host` listens on: its host's address, and that host's
-/// loopback (a real server binds 0.0.0.0, so both reach it on its own machine).
+/// The wildcard a real StarRocks server binds.
+const ANY: &str = "0.0.0.0";
+
+/// The simulated host a node of address `host` stands on: a loopback address other than
+/// 127.0.0.1. A node anywhere else (127.0.0.1, or a production address a conf or meta names)
+/// is on no simulated host and binds as a real node does.
+fn simulated_host(host: &str) -> Option<Ipv4Addr> {
+    host.parse::<Ipv4Addr>()
+        .ok()
+        .filter(|ip| ip.is_loopback() && ip.to_string() != LOOPBACK)
+}
+
+/// The addresses a node of address `host` listens on: on a simulated host, that host's address
+/// and its loopback (what 0.0.0.0 gives on a machine of its own); elsewhere 0.0.0.0, as a real
+/// node binds.
 pub fn listen_addresses(host: &str) -> Vec<String> {
-    if host == LOOPBACK {
-        vec![LOOPBACK.to_string()]
-    } else {
-        vec![host.to_string(), LOOPBACK.to_string()]
+    match simulated_host(host) {
+        Some(ip) => vec![ip.to_string(), LOOPBACK.to_string()],
+        None => vec![ANY.to_string()],
     }
 }
 
-/// The address a node's servers stand on: its own when that is a loopback address, else
-/// 127.0.0.1 (a meta or conf may name a production address; the simulator never binds one).
-pub fn bind_host(host: &str) -> String {
-    match host.parse::<Ipv4Addr>() {
-        Ok(ip) if ip.is_loopback() => ip.to_string(),
-        _ => LOOPBACK.to_string(),
-    }
+/// Where BDB JE listens: the node's own `host:edit_log_port`, which on a simulated host is its
+/// address; elsewhere 0.0.0.0, as the simulator always bound it (it never binds a production
+/// address a conf names).
+pub fn edit_log_host(host: &str) -> String {
+    simulated_host(host)
+        .map(|ip| ip.to_string())
+        .unwrap_or_else(|| ANY.to_string())
 }
 
 /// Binds `port` on every address of [`listen_addresses`] for a node at `host`: all or none.
 pub fn bind_node(host: &str, port: u16) -> std::io::Result<Vec<std::net::TcpListener>> {
-    listen_addresses(&bind_host(host))
+    listen_addresses(host)
         .iter()
         .map(|a| std::net::TcpListener::bind((a.as_str(), port)))
         .collect()
@@ -197,10 +209,13 @@ mod tests {
         ] {
             assert_eq!(host_of_networks(none), None, "{none}");
         }
-        assert_eq!(listen_addresses("127.0.0.1"), vec!["127.0.0.1"]);
+        assert_eq!(listen_addresses("127.0.0.1"), vec!["0.0.0.0"]);
+        assert_eq!(listen_addresses("192.0.2.1"), vec!["0.0.0.0"]);
         assert_eq!(
             listen_addresses("127.0.0.11"),
             vec!["127.0.0.11", "127.0.0.1"]
         );
+        assert_eq!(edit_log_host("127.0.0.11"), "127.0.0.11");
+        assert_eq!(edit_log_host("127.0.0.1"), "0.0.0.0");
     }
 }
