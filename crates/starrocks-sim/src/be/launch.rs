@@ -55,15 +55,16 @@ pub fn be_main(args: Vec<String>) -> i32 {
     if let Some(f) = cluster::host_fault(&home, release.version) {
         release.fault = Some(f);
     }
-    if let Some(code) = checks::refuse_to_start(&home, &release) {
-        return code;
-    }
-    // The test-only host guard (`cluster::host`): before the pid file or any log is written.
+    // The test-only host guard (`cluster::host`): before the environment checks,
+    // the pid file or any log.
     if let Some(conf) = Conf::read(&home) {
-        if let Err(line) = cluster::guard_host("BE", &own_host(&conf), &home) {
-            eprintln!("{line}");
+        if let Err(refused) = cluster::guard_host("BE", &own_host(&conf), &home) {
+            eprintln!("{refused}");
             return 1;
         }
+    }
+    if let Some(code) = checks::refuse_to_start(&home, &release) {
+        return code;
     }
     run(&home, &release)
 }

@@ -4,9 +4,9 @@
 //! Each era words a taken port differently (2.x `starrocks_main.cpp`, 3.x `starrocks_be.cpp`), and
 //! the tool names the port from those words; HTTP answers `/api/health` with the exact body.
 //!
-//! A real BE binds 0.0.0.0 (brpc says so in its line, kept as printed); a simulated one binds its
-//! host's address and that host's loopback (`cluster::bind_node`), so a BE of a simulated host is
-//! reached at that host only.
+//! A real BE binds 0.0.0.0 (brpc says so in its line), and so does a simulated one, except on a
+//! simulated host (`make-cluster --hosts`): there it binds that host's address and 127.0.0.1
+//! (`cluster::bind_node`), so it is reached at its host only.
 
 use std::net::TcpListener;
 use std::sync::Arc;

@@ -97,28 +97,40 @@ pub fn host_of_networks(priority_networks: &str) -> Option<String> {
     (bits.trim() == "32" && ip.is_loopback()).then(|| ip.to_string())
 }
 
-/// The addresses a node of address `host` listens on: its host's address, and that host's
-/// loopback (a real server binds 0.0.0.0, so both reach it on its own machine).
+/// The wildcard a real StarRocks server binds.
+const ANY: &str = "0.0.0.0";
+
+/// The simulated host a node of address `host` stands on: a loopback address other than
+/// 127.0.0.1. A node anywhere else (127.0.0.1, or a production address a conf or meta names)
+/// is on no simulated host and binds as a real node does.
+fn simulated_host(host: &str) -> Option<Ipv4Addr> {
+    host.parse::<Ipv4Addr>()
+        .ok()
+        .filter(|ip| ip.is_loopback() && ip.to_string() != LOOPBACK)
+}
+
+/// The addresses a node of address `host` listens on: on a simulated host, that host's address
+/// and its loopback (what 0.0.0.0 gives on a machine of its own); elsewhere 0.0.0.0, as a real
+/// node binds.
 pub fn listen_addresses(host: &str) -> Vec<String> {
-    if host == LOOPBACK {
-        vec![LOOPBACK.to_string()]
-    } else {
-        vec![host.to_string(), LOOPBACK.to_string()]
+    match simulated_host(host) {
+        Some(ip) => vec![ip.to_string(), LOOPBACK.to_string()],
+        None => vec![ANY.to_string()],
     }
 }
 
-/// The address a node's servers stand on: its own when that is a loopback address, else
-/// 127.0.0.1 (a meta or conf may name a production address; the simulator never binds one).
-pub fn bind_host(host: &str) -> String {
-    match host.parse::<Ipv4Addr>() {
-        Ok(ip) if ip.is_loopback() => ip.to_string(),
-        _ => LOOPBACK.to_string(),
-    }
+/// Where BDB JE listens: the node's own `host:edit_log_port`, which on a simulated host is its
+/// address; elsewhere 0.0.0.0, as the simulator always bound it (it never binds a production
+/// address a conf names).
+pub fn edit_log_host(host: &str) -> String {
+    simulated_host(host)
+        .map(|ip| ip.to_string())
+        .unwrap_or_else(|| ANY.to_string())
 }
 
 /// Binds `port` on every address of [`listen_addresses`] for a node at `host`: all or none.
 pub fn bind_node(host: &str, port: u16) -> std::io::Result<Vec<std::net::TcpListener>> {
-    listen_addresses(&bind_host(host))
+    listen_addresses(host)
         .iter()
         .map(|a| std::net::TcpListener::bind((a.as_str(), port)))
         .collect()
@@ -137,29 +149,44 @@ fn cluster_dir(home: &Path) -> PathBuf {
     home.parent().unwrap_or(home).to_path_buf()
 }
 
+/// A node started on a simulated host that is not its own; the text is the one line the guard
+/// prints and appends to `wrong-host.log`.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "starrocks-sim: refused to start the {role} of {home} on host {here}: its address is {own}"
+)]
+pub struct WrongHost {
+    pub role: &'static str,
+    pub home: String,
+    pub here: String,
+    pub own: String,
+}
+
 /// The test-only host guard: under `STARROCKS_SIM_HOST`, a node whose address is another host's
-/// is refused. Err is the one line that says so, already appended to the cluster's
-/// `wrong-host.log`. 127.0.0.1 is every host's own loopback, so a node there runs anywhere.
-pub fn guard_host(role: &str, own: &str, home: &Path) -> Result<(), String> {
+/// is refused; the refusal is already appended to the cluster's `wrong-host.log`. 127.0.0.1 is
+/// every host's own loopback, so a node there runs anywhere.
+pub fn guard_host(role: &'static str, own: &str, home: &Path) -> Result<(), WrongHost> {
     let Ok(here) = std::env::var(SIM_HOST_ENV) else {
         return Ok(());
     };
     if here.trim().is_empty() || here == own || own == LOOPBACK {
         return Ok(());
     }
-    let line = format!(
-        "starrocks-sim: refused to start the {role} of {} on host {here}: its address is {own}",
-        home.display()
-    );
+    let refused = WrongHost {
+        role,
+        home: home.display().to_string(),
+        here,
+        own: own.to_string(),
+    };
     let log = cluster_dir(home).join(WRONG_HOST_LOG);
     if let Ok(mut f) = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(&log)
     {
-        let _ = writeln!(f, "{line}");
+        let _ = writeln!(f, "{refused}");
     }
-    Err(line)
+    Err(refused)
 }
 
 #[cfg(test)]
@@ -185,10 +212,13 @@ mod tests {
         ] {
             assert_eq!(host_of_networks(none), None, "{none}");
         }
-        assert_eq!(listen_addresses("127.0.0.1"), vec!["127.0.0.1"]);
+        assert_eq!(listen_addresses("127.0.0.1"), vec!["0.0.0.0"]);
+        assert_eq!(listen_addresses("192.0.2.1"), vec!["0.0.0.0"]);
         assert_eq!(
             listen_addresses("127.0.0.11"),
             vec!["127.0.0.11", "127.0.0.1"]
         );
+        assert_eq!(edit_log_host("127.0.0.11"), "127.0.0.11");
+        assert_eq!(edit_log_host("127.0.0.1"), "0.0.0.0");
     }
 }

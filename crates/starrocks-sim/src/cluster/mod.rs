@@ -39,8 +39,8 @@ pub use election::{follow, try_elect};
 pub use group::{Group, GroupRole, PeerInfo, Who, LAG_PER_FAULT_SEC};
 pub use heartbeat::heartbeat_frontends;
 pub use host::{
-    bind_host, bind_node, guard_host, host_fault, host_of_networks, listen_addresses, HostFault,
-    HostFaults, HOST_FILE, LOOPBACK, SIM_HOST_ENV, WRONG_HOST_LOG,
+    bind_node, edit_log_host, guard_host, host_fault, host_of_networks, listen_addresses,
+    HostFault, HostFaults, WrongHost, HOST_FILE, LOOPBACK, SIM_HOST_ENV, WRONG_HOST_LOG,
 };
 pub use leader_answers::{recorded_time, set_fe_start_millis, time_string};
 pub use spec::{ClusterError, ClusterSpec, NodeSpec};

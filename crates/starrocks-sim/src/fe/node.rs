@@ -130,7 +130,7 @@ pub(super) fn identify(
         None
     } else {
         // BDB JE listens on the node's own host:port only (je.rep.bindInaddrAny is false).
-        TcpListener::bind((cluster::bind_host(&self_host).as_str(), edit_log_port)).ok()
+        TcpListener::bind((cluster::edit_log_host(&self_host).as_str(), edit_log_port)).ok()
     };
     let Some(edit_listener) = edit_listener else {
         return Err(fe.fatal(

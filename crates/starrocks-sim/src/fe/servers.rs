@@ -4,8 +4,9 @@
 //! Which port is taken decides which message the FE dies with, and the tool's diagnosis names
 //! the port from that message, so the order and wording are the point of this file.
 //!
-//! A real FE binds these on 0.0.0.0; a simulated one binds its own address and its host's
-//! loopback (`cluster::bind_node`), so a node of a simulated host is reached at that host only.
+//! A real FE binds these on 0.0.0.0, and so does a simulated one, except on a simulated host
+//! (`make-cluster --hosts`): there it binds that host's address and 127.0.0.1
+//! (`cluster::bind_node`), so it is reached at its host only.
 
 use std::net::TcpListener;
 use std::sync::Arc;

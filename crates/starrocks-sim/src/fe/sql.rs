@@ -35,7 +35,8 @@ fn needs_backend(st: &State) -> Option<Outcome> {
 }
 
 /// SHOW FRONTENDS as `FrontendsProcNode` builds it: one row per FE in the (copied) frontend list,
-/// LEADER and Alive decided by comparing each row's host with this node's own address. Up to 3.3 a
+/// LEADER and Alive decided by comparing each row's host with this node's own address, times as
+/// `TimeUtils.longToTimeString`. Up to 3.3 a
 /// sandbox keeps production's hosts, so no row matches; from 3.4 `resetFrontends` left only itself.
 fn show_frontends(st: &State) -> Outcome {
     let cols = FRONTENDS_COLUMNS;
@@ -64,14 +65,14 @@ fn show_frontends(st: &State) -> Outcome {
                 me.to_string(),
                 (if me { st.journal_id } else { 0 }).to_string(),
                 (if me {
-                    st.start_time.clone()
+                    cluster::time_string(st.start_millis)
                 } else {
                     "NULL".into()
                 }),
                 "true".into(),
                 String::new(),
                 (if me {
-                    st.start_time.clone()
+                    cluster::time_string(st.start_millis)
                 } else {
                     "NULL".into()
                 }),

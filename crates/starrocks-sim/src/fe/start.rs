@@ -16,15 +16,14 @@ use super::{bdb, conf, election, image_load, meta_dir, node, replay, servers};
 use crate::cluster;
 use crate::global_vars::GlobalVars;
 use crate::release::Behaviour as _;
-use crate::stamps::Stamps as _;
 use crate::Fault;
-use starrocks_common::timefmt::{unix_millis, Civil};
+use starrocks_common::timefmt::unix_millis;
 
 pub(super) fn start(fe: &mut Fe, log_slot: &LogSlot) -> Result<(), Stop> {
     conf::read_conf(fe)?;
     // The test-only host guard (`cluster::host`): before anything is written in the node's home.
-    if let Err(line) = cluster::guard_host("FE", &node::own_host(fe), &fe.home) {
-        eprintln!("{line}");
+    if let Err(refused) = cluster::guard_host("FE", &node::own_host(fe), &fe.home) {
+        eprintln!("{refused}");
         crate::proc::exit_deleting_pid(1);
     }
     let log = conf::open_log(fe, log_slot)?;
@@ -52,7 +51,6 @@ pub(super) fn start(fe: &mut Fe, log_slot: &LogSlot) -> Result<(), Stop> {
         journal_id: replayed.journal_id,
         group: elected.group.clone(),
         start_millis,
-        start_time: Civil::now().log4j_comma(),
         frontends: replayed.frontends,
         tables: header.tables.clone(),
         config: fe.config.clone(),

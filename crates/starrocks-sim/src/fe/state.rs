@@ -44,7 +44,6 @@ pub(super) struct State {
     pub(super) edit_log_port: u16,
     pub(super) journal_id: u64,
     pub(super) start_millis: i64,
-    pub(super) start_time: String,
     pub(super) frontends: Vec<Frontend>,
     /// Set in the cluster mode: this node's part in the group (the `cluster` module).
     pub(super) group: Option<Arc<cluster::Group>>,
