@@ -11,14 +11,14 @@ fn stderr(o: &Output) -> String {
 }
 
 fn be_id(c: &SimCluster, name: &str) -> String {
-    format!(
-        "be@127.0.0.1:{}",
-        c.node(name).ports["heartbeat_service_port"]
-    )
+    let n = c.node(name);
+    format!("be@{}:{}", n.host, n.ports["heartbeat_service_port"])
 }
 
+/// Each FE of a `SimCluster` is on a host (a loopback address) of its own.
 fn fe_id(c: &SimCluster, name: &str) -> String {
-    format!("fe@127.0.0.1:{}", c.node(name).ports["query_port"])
+    let n = c.node(name);
+    format!("fe@{}:{}", n.host, n.ports["query_port"])
 }
 
 /// `check --node ID --print FIELD`: the value, checked to have exit 0 and one line.
