@@ -128,11 +128,16 @@ fn a_stopped_be_or_fe_stays_alive_without_error_for_the_retry_window_then_goes_d
         );
     }
     assert_eq!(first["LastHeartbeat"], later["LastHeartbeat"]);
-    ok(
+    // The leader sets its own value, then each FE on another host: fe3 is down, which the
+    // statement reports (5101) after the leader's value changed.
+    if let Err(e) = sql(
         &c,
         "fe1",
         r#"ADMIN SET FRONTEND CONFIG ("heartbeat_retry_times" = "0")"#,
-    );
+    ) {
+        let fe3 = format!("set config for fe[{}] failed", c.node("fe3").host);
+        assert!(e.contains("5101") && e.contains(&fe3), "{e}");
+    }
     let down = wait_for("fe3 not Alive", LONG, || {
         let r = fe_row(&ok(&c, "fe1", "SHOW FRONTENDS"), &c, "fe3");
         (r["Alive"] == "false").then_some(r)
@@ -187,7 +192,7 @@ fn admin_set_frontend_config_lives_in_memory_until_that_fe_restarts_global_varia
     assert_eq!(row[0]["AliasNames"], "[max_scheduling_tablets]");
     assert_eq!(row[0]["Value"], "10000");
     // Asked on a follower, the statement is forwarded to the leader, which sets its own value and
-    // those of the FEs on other hosts: here every FE shares the leader's host, so only it changes.
+    // those of the FEs on other hosts (each FE of this cluster is on a host of its own).
     ok(
         &c,
         "fe2",
@@ -198,7 +203,7 @@ fn admin_set_frontend_config_lives_in_memory_until_that_fe_restarts_global_varia
     assert_eq!(by_alias[0]["Value"], "0");
     assert_eq!(
         show("fe2", "tablet_sched_max_scheduling_tablets")[0]["Value"],
-        "10000"
+        "0"
     );
     let refused = sql(
         &c,
@@ -235,19 +240,24 @@ fn admin_set_frontend_config_lives_in_memory_until_that_fe_restarts_global_varia
         .ok()
     });
     assert_eq!(back[0]["Value"], "10000");
+    // Only the FE that restarted lost it.
+    assert_eq!(
+        show("fe2", "tablet_sched_max_scheduling_tablets")[0]["Value"],
+        "0"
+    );
     assert_eq!(ok(&c, "fe1", var)[0]["Value"], "false");
 }
 
 #[test]
 fn create_image_writes_an_image_on_the_leader_and_logs_the_push_line() {
-    // Up to 3.3 the checkpoint skips every FE whose host string is the leader's: on one host it
-    // counts the two others and pushes to none. A follower forwards the statement.
+    // Each FE on a host of its own: the image goes to both others. A follower forwards the
+    // statement.
     let c = started("3.3.5");
     ok(&c, "fe2", "ALTER SYSTEM CREATE IMAGE");
     wait_log(
         &c,
         "fe1",
-        "to other nodes. totally 2 nodes, push succeeded 0 nodes",
+        "to other nodes. totally 2 nodes, push succeeded 2 nodes",
         1,
     );
     let log = fe_log(&c, "fe1");
@@ -265,6 +275,21 @@ fn create_image_writes_an_image_on_the_leader_and_logs_the_push_line() {
         .join(format!("meta/image/image.{id}"))
         .is_file());
     assert!(!fe_log(&c, "fe2").contains("push image."));
+    drop(c);
+
+    // Up to 3.3 the checkpoint skips every FE whose host string is the leader's: with the three
+    // FEs on one host it counts the two others and pushes to none.
+    let c = SimCluster::build_on_hosts("3.3.5", &[], &["127.0.0.1"; 6]);
+    c.start_all();
+    wait_for("fe1 to take ALTER SYSTEM CREATE IMAGE", LONG, || {
+        sql(&c, "fe1", "ALTER SYSTEM CREATE IMAGE").ok()
+    });
+    wait_log(
+        &c,
+        "fe1",
+        "to other nodes. totally 2 nodes, push succeeded 0 nodes",
+        1,
+    );
     drop(c);
 
     // From 3.4 the checkpoint pushes to every other FE by name; a stopped one fails.
@@ -323,6 +348,12 @@ fn under_load_a_restarted_be_leaves_tablets_unhealthy_until_clone_is_enabled_aga
     // checker runs after the heartbeat round that found be1 down).
     wait_for("20 tablets missing a replica", LONG, || {
         (unhealthy(&c, "fe1") == 20).then_some(())
+    });
+    // Loads into both tables while be1 is down (one load of 3 entries per round, the tables in
+    // turn), so every tablet has a replica on be1 that missed a version.
+    let j = leader_journal(&c);
+    wait_for("a load into each table while be1 is down", LONG, || {
+        (leader_journal(&c) >= j + 9).then_some(())
     });
     assert!(c.start("be1").status.success());
     wait_for("be1 Alive again", LONG, || {
