@@ -257,7 +257,13 @@ pub(super) fn look(cfg: &CheckConfig, mem: &mut Memory) -> Result<ClusterStatus,
     }
 
     rules::judge_quorum(&mut st);
-    versions::judge_versions(&mut st, &cfg.allow_versions);
+    // A gate that proves one node on `--expect-version` is a rolling upgrade to it in progress:
+    // that version beside the old one is what the upgrade goes through, not a mix.
+    let mut allowed = cfg.allow_versions.clone();
+    if let (Some(_), Some(v)) = (&cfg.node, &cfg.expect_version) {
+        allowed.push(v.clone());
+    }
+    versions::judge_versions(&mut st, &allowed);
     if let (None, Some(v)) = (&cfg.node, &cfg.expect_version) {
         versions::judge_expected(&mut st, v);
     }

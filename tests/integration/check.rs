@@ -103,6 +103,7 @@ fn check_degraded_by_a_lagging_follower() {
     // fe3 never replays up to the leader's journal id of the start: lagging once the delay is up,
     // and the only problem once every node is up and heartbeated.
     let fe3 = c.node("fe3").ports["query_port"];
+    let fe3_host = c.node("fe3").host.clone();
     let report = c.dir.join("check.json");
     let out = c.check_until(
         &[
@@ -115,7 +116,7 @@ fn check_degraded_by_a_lagging_follower() {
             let s = stdout(o);
             o.status.code() == Some(1)
                 && s.matches("[FAIL]").count() == 1
-                && s.contains(&format!("fe 127.0.0.1:{fe3}: lagging: replayed journal"))
+                && s.contains(&format!("fe {fe3_host}:{fe3}: lagging: replayed journal"))
         },
     );
     let s = stdout(&out);

@@ -211,7 +211,8 @@ fn plan_refuses_an_fe_restart_that_loses_the_majority() {
         for n in ["fe1", "fe2"] {
             assert!(
                 e.contains(&format!(
-                    "restarting fe 127.0.0.1:{} leaves 1 of 2 FOLLOWER-role FEs alive, fewer than the majority of 2",
+                    "restarting fe {}:{} leaves 1 of 2 FOLLOWER-role FEs alive, fewer than the majority of 2",
+                    c.node(n).host,
                     q(n)
                 )),
                 "{e}"
@@ -357,9 +358,9 @@ fn runbook_has_the_documented_steps_and_skips_the_node_already_on_the_target() {
     for n in ["be2", "be3", "fe1", "fe2", "fe3"] {
         let node = c.node(n);
         let id = if n.starts_with("fe") {
-            format!("fe@127.0.0.1:{}", node.ports["query_port"])
+            format!("fe@{}:{}", node.host, node.ports["query_port"])
         } else {
-            format!("be@127.0.0.1:{}", node.ports["heartbeat_service_port"])
+            format!("be@{}:{}", node.host, node.ports["heartbeat_service_port"])
         };
         assert!(
             s.contains(&format!("--node {id} --print start-time")),
