@@ -584,6 +584,10 @@ pub struct PlanArgs {
     /// How long each gate waits for the cluster to be healthy.
     #[arg(long, value_name = "DURATION", help_heading = "Plan", default_value = "10m", value_parser = humantime::parse_duration)]
     pub gate_wait: Duration,
+    /// How long each node's gate watches the restarted node stay Alive with its heartbeat moving
+    /// (check --stable-for): longer than heartbeat_retry_times x the heartbeat interval.
+    #[arg(long, value_name = "DURATION", help_heading = "Plan", default_value = "20s", value_parser = humantime::parse_duration)]
+    pub stable_for: Duration,
     /// How long each new BE must stay healthy.
     #[arg(long, value_name = "DURATION", help_heading = "Plan", default_value = "30s", value_parser = humantime::parse_duration)]
     pub soak: Duration,
@@ -624,6 +628,7 @@ impl PlanArgs {
                 .collect(),
             java_home: self.java_home.as_ref().map(abs),
             gate_wait: self.gate_wait,
+            stable_for: self.stable_for,
             soak: self.soak,
             allow_quorum_loss: self.allow_quorum_loss,
             connection: self.connection,

@@ -220,6 +220,8 @@ fn run_started(spec: &ClusterSpec, dir: &Path, reports: &Path, keep: bool) -> an
         node_homes,
         java_home: Some(spec.jdk.clone()),
         gate_wait: Duration::from_secs(60),
+        // The simulated heartbeat is 500 ms and its retry window 3 rounds.
+        stable_for: Duration::from_secs(3),
         soak: Duration::from_secs(2),
         allow_quorum_loss: false,
         // The demo's nodes all run on this machine.

@@ -85,6 +85,10 @@ fn inventory(cfg: &PlanConfig, plan: &Plan) -> Result<String, PlanError> {
         ),
         ("soak", humantime::format_duration(cfg.soak).to_string()),
         (
+            "stable_for",
+            humantime::format_duration(cfg.stable_for).to_string(),
+        ),
+        (
             "settings_state",
             path_str("--settings-state", &super::settings_state(cfg))?.to_string(),
         ),

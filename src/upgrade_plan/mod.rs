@@ -83,6 +83,8 @@ pub struct PlanConfig {
     /// JAVA_HOME for the FE start script, when the hosts' environment does not set it.
     pub java_home: Option<PathBuf>,
     pub gate_wait: Duration,
+    /// How long a node's gate watches it stay Alive with its heartbeat moving on.
+    pub stable_for: Duration,
     pub soak: Duration,
     /// Plan FE restarts that leave fewer than a majority of the FOLLOWER-role FEs alive.
     pub allow_quorum_loss: bool,

@@ -67,6 +67,8 @@ pub(super) fn gate_words(started: &'static str) -> Vec<&'static str> {
         "\"{{ target_version }}\"",
         "--started-after",
         started,
+        "--stable-for",
+        "\"{{ stable_for }}\"",
         "-q",
     ]
 }

@@ -97,9 +97,10 @@ fn node_step(cfg: &PlanConfig, plan: &Plan, s: &PlanStep, o: &mut String) {
     }
     o.push_str(&format!("   bash {start}\n"));
     o.push_str(&format!(
-        "   {t} check {gate} --wait {} --node {id} --expect-version {} --started-after \"$started\"\n",
+        "   {t} check {gate} --wait {} --node {id} --expect-version {} --started-after \"$started\" --stable-for {}\n",
         dur(cfg.gate_wait),
-        shell_quote(&plan.to.to_string())
+        shell_quote(&plan.to.to_string()),
+        dur(cfg.stable_for)
     ));
     if n.kind == "fe" {
         // ADMIN SET FRONTEND CONFIG is not persisted: "restored to the default values in the

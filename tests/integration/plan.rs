@@ -215,6 +215,9 @@ fn run_playbook(c: &SimCluster, bin: &str, gate_wait: &str) -> std::process::Out
             gate_wait,
             "--soak",
             "2s",
+            // The simulated heartbeat is 500 ms and its retry window 3 rounds.
+            "--stable-for",
+            "3s",
             // Every simulated node runs on this machine (the SSH run is the integrator's test).
             "--connection",
             "local",
