@@ -10,9 +10,10 @@
 //!
 //! Looking (`discover`, through the probes of `probe`), judging (`rules`, `versions`, `gate`) and
 //! showing (`render`) are apart so that the rules, which decide whether an upgrade may go on, can
-//! be read and tested without a cluster; `poll` repeats the look. This file holds what they share:
-//! the config and the status they fill in.
+//! be read and tested without a cluster; `poll` repeats the look, `cli` holds the options. This
+//! file holds what they share: the config and the status they fill in.
 
+pub mod cli;
 mod discover;
 mod gate;
 mod poll;

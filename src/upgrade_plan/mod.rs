@@ -17,9 +17,10 @@
 //! Deciding the plan (`model`, with the version paths in `paths`, the rehearsal reports in
 //! `reports`) is apart from writing it out (`text` with `quote`, `ansible`, `playbook`, `fe_node`, with the
 //! documented way back in `downgrade`) so that both forms always carry the same steps and
-//! refusals; this file holds the types they share.
+//! refusals; this file holds the types they share, and `cli` the command's options.
 
 mod ansible;
+pub mod cli;
 mod downgrade;
 mod fe_node;
 mod model;

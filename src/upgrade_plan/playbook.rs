@@ -133,6 +133,10 @@ pub(super) fn playbook(plan: &Plan) -> String {
             "--in-place",
             "--fe",
             "\"{{ gate_fe.split(':')[0] }}:{{ gate_query_port }}\"",
+            // The row is the one SHOW BACKENDS lists at this host's address (the inventory's,
+            // from the cluster): not left to the interfaces the canary would detect.
+            "--be-host",
+            "\"{{ ansible_host }}\"",
             "--soak",
             "\"{{ soak }}\"",
             "-q",

@@ -18,6 +18,7 @@ mod module_cycles;
 mod plan;
 mod plan_flow;
 mod plan_rules;
+mod plan_ssh;
 mod plan_values;
 mod port_lease;
 mod precheck;

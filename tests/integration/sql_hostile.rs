@@ -20,17 +20,20 @@ impl Drop for Running {
 impl Running {
     fn spawn(cmd: &mut Command) -> Running {
         Running(
-            cmd.stdout(Stdio::null())
+            cmd.stdout(Stdio::piped())
                 .stderr(Stdio::piped())
                 .spawn()
                 .unwrap(),
         )
     }
 
-    /// The exit code and stderr, waiting at most [`GUARD`].
+    /// The exit code, stdout and stderr, waiting at most [`GUARD`].
     fn finish(&mut self) -> (Option<i32>, String) {
         let status = wait_exit(&mut self.0, GUARD);
+        // The verdict line is on stdout, diagnostics on stderr: both, in that order (a check's
+        // output is far below a pipe's buffer, so reading after the exit cannot block it).
         let mut err = String::new();
+        std::io::Read::read_to_string(self.0.stdout.as_mut().unwrap(), &mut err).unwrap();
         std::io::Read::read_to_string(self.0.stderr.as_mut().unwrap(), &mut err).unwrap();
         (status.code(), err)
     }
@@ -48,8 +51,9 @@ fn check_against_a_trickling_fe_ends_by_its_wait() {
         "--wait",
         "2s",
     ]));
+    // `--wait` ran out before the FE answered: timed out (4), the reason on the way.
     let (code, err) = check.finish();
-    assert_eq!(code, Some(3), "{err}");
+    assert_eq!(code, Some(4), "{err}");
     assert!(
         err.contains("no complete answer within 1s (connect and login)"),
         "{err}"
