@@ -101,7 +101,32 @@ fn playbook_upgrades_a_fleet_over_ssh_each_step_on_its_own_host() {
         .output()
         .unwrap();
     let log = stdout(&out);
-    assert_eq!(out.status.code(), Some(0), "{log}{}", stderr(&out));
+    // On failure, what each FE said of itself last.
+    let fe_tails = || {
+        ["fe1", "fe2", "fe3"]
+            .iter()
+            .map(|n| {
+                let logs = c.node(n).home.join("log");
+                let tail = |f: &str| {
+                    let t = std::fs::read_to_string(logs.join(f)).unwrap_or_default();
+                    let lines: Vec<&str> = t.lines().collect();
+                    lines[lines.len().saturating_sub(15)..].join("\n")
+                };
+                format!(
+                    "--- {n} fe.out:\n{}\n--- {n} fe.log:\n{}\n",
+                    tail("fe.out"),
+                    tail("fe.log")
+                )
+            })
+            .collect::<String>()
+    };
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{log}{}\n{}",
+        stderr(&out),
+        fe_tails()
+    );
 
     // Nothing started on a host other than its node's: the guard never fired.
     assert!(

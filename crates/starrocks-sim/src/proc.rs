@@ -17,8 +17,23 @@ use nix::sys::signal::{SigSet, SigmaskHow, Signal};
 
 static PID_FILE: OnceLock<PathBuf> = OnceLock::new();
 
+/// Whether `sig` is ignored in this process now (inherited: `nohup` ignores SIGHUP for the
+/// process it starts).
+fn ignored(sig: Signal) -> bool {
+    // SAFETY: a query only (no new action), into a zeroed struct sigaction of our own.
+    unsafe {
+        let mut old: nix::libc::sigaction = std::mem::zeroed();
+        nix::libc::sigaction(sig as nix::libc::c_int, std::ptr::null(), &mut old) == 0
+            && old.sa_sigaction == nix::libc::SIG_IGN
+    }
+}
+
 /// Blocks the termination signals in this thread (and so in every thread spawned after it), so
-/// that one dedicated thread receives them with `sigwait`.
+/// that one dedicated thread receives them with `sigwait`. A signal ignored at start stays
+/// ignored, as in the JVM (`JVM_RegisterSignal` installs no shutdown handler for a HUP, INT or
+/// TERM that is ignored): a node started by `start_fe.sh --daemon` (`nohup`) over an SSH session
+/// outlives that session's SIGHUP. (A blocked signal is queued even when ignored, so it must not
+/// be blocked.)
 pub fn block_signals() -> SigSet {
     let mut set = SigSet::empty();
     for s in [
@@ -27,7 +42,9 @@ pub fn block_signals() -> SigSet {
         Signal::SIGUSR1,
         Signal::SIGHUP,
     ] {
-        set.add(s);
+        if !ignored(s) {
+            set.add(s);
+        }
     }
     let _ = nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&set), None);
     set
