@@ -343,3 +343,105 @@ fn check_names_a_be_shutting_down_and_one_restarting() {
     );
     assert!(!s.contains("be 127.0.0.1:9052: restarting"), "{s}");
 }
+
+/// A busy cluster as the upgrade leaves it: loads advance the journal all the time (so follower
+/// rows are always a heartbeat behind), tablets are mid-publish, clone and balance are off (the
+/// documented step), and a BE that was down comes back with replicas that only clone would
+/// repair. `check` calls that healthy with the tablets as a warning, and the gate for that BE
+/// passes on the BE itself, not on zero unhealthy tablets.
+#[test]
+fn a_busy_cluster_with_clone_off_is_healthy_and_a_restarted_be_passes_its_gate() {
+    let c = SimCluster::build(
+        "3.3.5",
+        &["--busy", "--table", "db1.t1:3", "--table", "db1.t2:3"],
+    );
+    c.start_all();
+    c.wait_healthy();
+    let state = c.dir.join("settings.json");
+    let out = Command::new(tool_bin())
+        .args(["upgrade-settings", "apply"])
+        .args(c.fe_args("fe1"))
+        .args(["--to-version", "3.3.5", "--state"])
+        .arg(&state)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let be2 = be_id(&c, "be2");
+    let started = print(&c, &be2, "start-time");
+    assert!(c.stop("be2").status.success());
+    // Down for the leader (past the heartbeat retries), and loads go on without it.
+    super::util::wait_for("be2 not Alive", std::time::Duration::from_secs(60), || {
+        (print(&c, &be2, "alive") == "false").then_some(())
+    });
+    // A load while it is down (3 journal entries per load, one load per heartbeat round).
+    let journal = || {
+        let n = c.node("fe1");
+        let mut s = sr_rehearse::probe::mysql::Session::connect(
+            &n.host,
+            n.ports["query_port"],
+            "root",
+            None,
+            std::time::Duration::from_secs(5),
+        )
+        .unwrap();
+        s.query("SHOW FRONTENDS")
+            .unwrap()
+            .iter()
+            .filter_map(|r| r["ReplayedJournalId"].parse::<u64>().ok())
+            .max()
+            .unwrap()
+    };
+    let j0 = journal();
+    super::util::wait_for(
+        "loads while be2 is down",
+        std::time::Duration::from_secs(60),
+        || (journal() >= j0 + 6).then_some(()),
+    );
+    assert!(c.start("be2").status.success());
+    let report = c.dir.join("gate.json");
+    let out = c.check(&[
+        "--wait",
+        "60s",
+        "--node",
+        &be2,
+        "--expect-version",
+        "3.3.5",
+        "--started-after",
+        &started,
+        "--stable-for",
+        "3s",
+        "--json",
+        report.to_str().unwrap(),
+    ]);
+    let s = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{s}{}", stderr(&out));
+    let j: serde_json::Value = serde_json::from_str(&super::util::read(&report)).unwrap();
+    assert_eq!(j["verdict"], "healthy", "{j}");
+    let unhealthy = j["tablets"]["unhealthy"].as_u64().unwrap();
+    assert!(unhealthy > 0, "be2's replicas wait for a clone: {j}");
+    assert!(
+        j["warnings"].to_string().contains("unhealthy"),
+        "the tablets are named: {j}"
+    );
+    // The settings back: clone repairs what be2 missed.
+    let out = Command::new(tool_bin())
+        .args(["upgrade-settings", "restore"])
+        .args(c.fe_args("fe1"))
+        .arg("--state")
+        .arg(&state)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+}

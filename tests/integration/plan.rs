@@ -354,18 +354,20 @@ fn playbook_stops_with_the_failed_be_back_on_its_old_build() {
 }
 
 #[test]
-fn playbook_leaves_a_failed_fe_as_it_is_and_prints_the_downgrade() {
+fn playbook_leaves_a_failed_leader_fe_as_it_is_and_prints_the_downgrade() {
     let Some(bin) =
-        ansible_playbook("playbook_leaves_a_failed_fe_as_it_is_and_prints_the_downgrade")
+        ansible_playbook("playbook_leaves_a_failed_leader_fe_as_it_is_and_prints_the_downgrade")
     else {
         return;
     };
-    // fe2's host cannot run the 3.3 FE: it refuses the metadata there.
-    let c = SimCluster::build("3.2.11", &["--host-fault", "fe2:incompatible-meta@3.3"]);
-    let fe2 = c.node("fe2").home.clone();
+    // The leader's host (fe1) cannot run the 3.3 FE: it refuses the metadata there. Its step is
+    // the last, after both followers run 3.3 and one of them leads once fe1 stops: the case the
+    // old binary swap would have got wrong.
+    let c = SimCluster::build("3.2.11", &["--host-fault", "fe1:incompatible-meta@3.3"]);
+    let fe1 = c.node("fe1").home.clone();
     let before = (
-        content_digest(&fe2.join("bin"), &["fe.pid"]),
-        content_digest(&fe2.join("lib"), &[]),
+        content_digest(&fe1.join("bin"), &["fe.pid"]),
+        content_digest(&fe1.join("lib"), &[]),
     );
     let out = run_playbook(&c, bin, "15s");
     let log = stdout(&out);
@@ -374,7 +376,28 @@ fn playbook_leaves_a_failed_fe_as_it_is_and_prints_the_downgrade() {
         let n = c.node(n);
         format!("fe_{}_{}", n.host.replace('.', "_"), n.ports["query_port"])
     };
-    assert!(log.contains(&format!("fatal: [{}]", host("fe2"))), "{log}");
+    // Both followers went first; the leader's step is the one that failed.
+    // `serial: 1` prints the play's header once per host: everything from the first to the
+    // leader's play.
+    let fe_play = log
+        .split_once("PLAY [Upgrade the FE followers")
+        .map_or("", |(_, rest)| rest);
+    let fe_play = fe_play
+        .split_once("Upgrade the leader FE last")
+        .map_or(fe_play, |(followers, _)| followers);
+    for f in ["fe2", "fe3"] {
+        assert!(
+            fe_play.contains(&format!("changed: [{}]", host(f))),
+            "{f}: {log}"
+        );
+    }
+    let leader_play = log
+        .split_once("Upgrade the leader FE last")
+        .map_or("", |(_, rest)| rest);
+    assert!(
+        leader_play.contains(&format!("fatal: [{}]", host("fe1"))),
+        "{log}"
+    );
     // No binary swap back: the downgrade of downgrade.md is printed instead.
     assert!(!log.contains("Start the old FE"), "{log}");
     for want in [
@@ -385,27 +408,17 @@ fn playbook_leaves_a_failed_fe_as_it_is_and_prints_the_downgrade() {
     ] {
         assert!(log.contains(want), "{want}: {log}");
     }
-    // fe2 is the first follower; fe3 and the leader were never reached.
-    let fe_play = log
-        .split("PLAY [Upgrade the FE followers")
-        .nth(1)
-        .unwrap_or("");
-    assert!(
-        !fe_play.contains(&format!("changed: [{}]", host("fe3"))),
-        "{log}"
-    );
-    assert!(!log.contains("Upgrade the leader FE last"), "{log}");
-    // fe2 is as the failure left it (the new bin/ and lib/), its old build kept in the backup
+    // fe1 is as the failure left it (the new bin/ and lib/), its old build kept in the backup
     // named after the version it holds.
-    let backup = fe2.join("sr-rehearse-backup-3.2.11");
+    let backup = fe1.join("sr-rehearse-backup-3.2.11");
     let kept = (
         content_digest(&backup.join("bin"), &["fe.pid"]),
         content_digest(&backup.join("lib"), &[]),
     );
-    assert_eq!(before, kept, "fe2's backup is not its old build");
+    assert_eq!(before, kept, "fe1's backup is not its old build");
     assert_ne!(
         before.1,
-        content_digest(&fe2.join("lib"), &[]),
-        "fe2 was put back on its old build"
+        content_digest(&fe1.join("lib"), &[]),
+        "fe1 was put back on its old build"
     );
 }
