@@ -381,16 +381,7 @@ fn a_busy_cluster_with_clone_off_is_healthy_and_a_restarted_be_passes_its_gate()
     });
     // A load while it is down (3 journal entries per load, one load per heartbeat round).
     let journal = || {
-        let n = c.node("fe1");
-        let mut s = sr_rehearse::probe::mysql::Session::connect(
-            &n.host,
-            n.ports["query_port"],
-            "root",
-            None,
-            std::time::Duration::from_secs(5),
-        )
-        .unwrap();
-        s.query("SHOW FRONTENDS")
+        c.sql("fe1", "SHOW FRONTENDS")
             .unwrap()
             .iter()
             .filter_map(|r| r["ReplayedJournalId"].parse::<u64>().ok())

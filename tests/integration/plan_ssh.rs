@@ -10,8 +10,6 @@
 
 use std::process::Command;
 
-use sr_rehearse::probe::mysql::Session;
-
 use super::plan::{ansible_playbook, stderr};
 use super::util::{read, stdout, SimCluster, SshHosts};
 
@@ -26,17 +24,8 @@ const HOSTS: [&str; 6] = [
 
 /// One ADMIN SHOW FRONTEND CONFIG value of `key` on `fe`.
 fn fe_config(c: &SimCluster, fe: &str, key: &str) -> String {
-    let n = c.node(fe);
-    let mut s = Session::connect(
-        &n.host,
-        n.ports["query_port"],
-        "root",
-        None,
-        std::time::Duration::from_secs(5),
-    )
-    .unwrap();
-    let rows = s
-        .query(&format!("ADMIN SHOW FRONTEND CONFIG LIKE '{key}'"))
+    let rows = c
+        .sql(fe, &format!("ADMIN SHOW FRONTEND CONFIG LIKE '{key}'"))
         .unwrap();
     rows[0]["Value"].clone()
 }
@@ -161,15 +150,7 @@ fn playbook_upgrades_a_fleet_over_ssh_each_step_on_its_own_host() {
         .into_iter()
         .find(|fe| {
             let n = c.node(fe);
-            let mut s = Session::connect(
-                &n.host,
-                n.ports["query_port"],
-                "root",
-                None,
-                std::time::Duration::from_secs(5),
-            )
-            .unwrap();
-            s.query("SHOW FRONTENDS").unwrap().iter().any(|r| {
+            c.sql(fe, "SHOW FRONTENDS").unwrap().iter().any(|r| {
                 r["Role"] == "LEADER"
                     && r["IP"] == n.host
                     && r["QueryPort"] == n.ports["query_port"].to_string()

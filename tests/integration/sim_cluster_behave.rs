@@ -5,16 +5,13 @@
 
 use std::time::Duration;
 
-use sr_rehearse::probe::mysql::{Row, Session};
+use sr_rehearse::probe::mysql::Row;
 
 use super::util::{read, wait_for, SimCluster};
 
 /// One statement as root on `fe`'s query port, with the tool's own MySQL client.
 fn sql(c: &SimCluster, fe: &str, stmt: &str) -> Result<Vec<Row>, String> {
-    let port = c.node(fe).ports["query_port"];
-    let mut s = Session::connect("127.0.0.1", port, "root", None, Duration::from_secs(5))
-        .map_err(|e| e.to_string())?;
-    s.query(stmt).map_err(|e| e.to_string())
+    c.sql(fe, stmt)
 }
 
 fn ok(c: &SimCluster, fe: &str, stmt: &str) -> Vec<Row> {

@@ -224,6 +224,21 @@ impl SimCluster {
         ]
     }
 
+    /// One statement as root on `fe`'s query port, at its own host, with the tool's own MySQL
+    /// client.
+    pub fn sql(&self, fe: &str, stmt: &str) -> Result<Vec<sr_rehearse::probe::mysql::Row>, String> {
+        let n = self.node(fe);
+        let mut s = sr_rehearse::probe::mysql::Session::connect(
+            &n.host,
+            n.ports["query_port"],
+            "root",
+            None,
+            Duration::from_secs(5),
+        )
+        .map_err(|e| e.to_string())?;
+        s.query(stmt).map_err(|e| e.to_string())
+    }
+
     pub fn check(&self, extra: &[&str]) -> Output {
         Command::new(tool_bin())
             .arg("check")
