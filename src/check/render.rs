@@ -7,17 +7,18 @@
 
 use super::values::escape;
 use super::ClusterStatus;
-use crate::report::{Report, Step, StepStatus, Verdict};
+use crate::report::{human, Report, Step, StepStatus, Verdict};
 
 /// The summary on stdout: one line per node, then the leader, tablets, warnings and the verdict
 /// (last, so `-q` can print that line alone).
 pub fn render_human(s: &ClusterStatus) -> String {
     let mut o = format!("sr-rehearse check: cluster of {}\n", s.fe);
     for n in &s.nodes {
+        // Coloured by the rule every command follows (`--color`); plain in a pipe or a file.
         let mark = if n.problems.is_empty() {
-            " ok "
+            format!(" {} ", human::good("ok"))
         } else {
-            "FAIL"
+            human::bad("FAIL")
         };
         let mut line = format!(
             "  [{mark}] {:<28} {:<9} {}",
@@ -55,9 +56,14 @@ pub fn render_human(s: &ClusterStatus) -> String {
         o.push_str(&format!("gate: {} {}\n", escape(&g.node), g.state));
     }
     for w in &s.warnings {
-        o.push_str(&format!("warning: {w}\n"));
+        o.push_str(&format!("{}: {w}\n", human::warn("warning")));
     }
-    o.push_str(&format!("verdict: {} (exit {})", s.verdict, s.exit_code));
+    let verdict = if s.healthy() {
+        human::good(&s.verdict)
+    } else {
+        human::bad(&s.verdict)
+    };
+    o.push_str(&format!("verdict: {verdict} (exit {})", s.exit_code));
     if !s.problems.is_empty() {
         o.push_str(&format!(": {}", s.problems.join("; ")));
     }

@@ -462,6 +462,23 @@ fn color_option_decides_for_every_command() {
     assert!(s.contains("fatal\x1b["), "{s:?}");
     assert!(scan(&[], &[("CLICOLOR_FORCE", "1")]).contains('\x1b'));
     assert!(!scan(&["--color", "never"], &[("CLICOLOR_FORCE", "1")]).contains('\x1b'));
+    // `check` by the same rule: its verdict and marks, coloured only when asked.
+    let lease = free_ports(2);
+    let p = lease.ports();
+    let check = |args: &[&str]| {
+        let o = std::process::Command::new(tool_bin())
+            .args(["check", "--fe", &format!("127.0.0.1:{}", p[0])])
+            .args(["--query-port", &p[1].to_string(), "--wait", "1s"])
+            .args(args)
+            .env_remove("NO_COLOR")
+            .env_remove("CLICOLOR_FORCE")
+            .output()
+            .unwrap();
+        text(&o.stdout)
+    };
+    assert!(!check(&[]).contains('\x1b'));
+    let c = check(&["--color", "always"]);
+    assert!(c.contains("timed out\x1b["), "{c:?}");
     // A global option: accepted before the command too.
     let o = std::process::Command::new(tool_bin())
         .args(["--color", "never", "scan"])
