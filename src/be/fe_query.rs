@@ -20,6 +20,8 @@ pub enum FeQueryError {
     BadPort(String),
     #[error("--password-env {0}: the variable is not set")]
     PasswordUnset(String),
+    #[error("--fe {0} answers HTTP: it is an FE's http_port; be --in-place --fe takes its query_port (9030 by default), as HOST:QUERY_PORT")]
+    HttpPort(String),
     #[error(transparent)]
     Sql(#[from] crate::probe::mysql::SqlError),
 }
@@ -34,14 +36,28 @@ fn fe_query(cfg: &BeConfig, sql: &str, timeout: Duration) -> Result<Vec<Row>, Fe
         Some(v) => Some(std::env::var(v).map_err(|_| FeQueryError::PasswordUnset(v.clone()))?),
         None => None,
     };
-    Ok(crate::probe::mysql::query_host(
-        host,
-        port,
-        &cfg.user,
-        password.as_deref(),
-        sql,
-        timeout,
-    )?)
+    crate::probe::mysql::query_host(host, port, &cfg.user, password.as_deref(), sql, timeout)
+        .map_err(|e| {
+            // An FE's HTTP port never greets a MySQL client, which then times out: name the port.
+            if is_http_port(cfg) {
+                FeQueryError::HttpPort(fe.into())
+            } else {
+                e.into()
+            }
+        })
+}
+
+/// Whether `--fe` names a port that answers HTTP (an FE's http_port) rather than MySQL: asked
+/// only after a query failed or ran out of time, to say which port was given.
+pub fn is_http_port(cfg: &BeConfig) -> bool {
+    let fe = cfg.fe.as_deref().unwrap_or_default();
+    let Some((host, port)) = fe.rsplit_once(':') else {
+        return false;
+    };
+    port.parse().is_ok_and(|port| {
+        crate::probe::sniff::sniff(host, port, Duration::from_secs(2))
+            == crate::probe::sniff::Listener::Http
+    })
 }
 
 /// This node's row of SHOW BACKENDS. The outer error is a failed query (possibly transient), the

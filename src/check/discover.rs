@@ -18,7 +18,10 @@ use super::values::{col, flag_duplicates, node_from_row, shown};
 use super::versions;
 use super::{parse_host_port, CheckConfig, CheckError, ClusterStatus, NodeStatus};
 use crate::probe::mysql::SqlError;
+use crate::probe::sniff::{sniff, Listener};
 
+/// How long the look at a port that failed may wait for each answer.
+const SNIFF: Duration = Duration::from_secs(2);
 /// The shortest time between two SHOW PROC '/statistic' of one run.
 pub(super) const STATISTIC_EVERY: Duration = Duration::from_secs(5);
 
@@ -128,6 +131,13 @@ pub(super) fn look(cfg: &CheckConfig, mem: &mut Memory) -> Result<ClusterStatus,
 
     let entry = probe_bootstrap(&host, http_port, t);
     if !entry.ok {
+        // The query port given as --fe fails as `invalid HTTP version`: say which port it is.
+        if sniff(&host, http_port, t.min(SNIFF)) == Listener::MySql {
+            return Err(CheckError::BadInput(format!(
+                "--fe {} speaks the MySQL protocol: it is an FE's query_port; --fe takes its http_port (8030 by default) and --query-port the query port",
+                super::escape(&cfg.fe)
+            )));
+        }
         return Err(CheckError::Unreachable(format!(
             "failed to reach the FE at {}: /api/bootstrap: {}",
             cfg.fe, entry.detail
@@ -136,6 +146,13 @@ pub(super) fn look(cfg: &CheckConfig, mem: &mut Memory) -> Result<ClusterStatus,
     let frontends = sql
         .query(&host, cfg.query_port, "SHOW FRONTENDS")
         .map_err(|e| {
+            // An HTTP port given as --query-port never greets the MySQL client: say so.
+            if sniff(&host, cfg.query_port, t.min(SNIFF)) == Listener::Http {
+                return CheckError::BadInput(format!(
+                    "--query-port {} answers HTTP: it is an FE's http_port; --query-port takes its query_port (9030 by default)",
+                    cfg.query_port
+                ));
+            }
             let what = format!(
                 "failed to run SHOW FRONTENDS on {host}:{} as {}: {}",
                 cfg.query_port,

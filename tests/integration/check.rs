@@ -377,3 +377,43 @@ fn check_summarises_a_huge_answer_that_is_not_json() {
 fn line_count(n: usize) -> impl predicates::Predicate<str> {
     predicates::function::function(move |s: &str| s.lines().count() == n)
 }
+
+/// A port given for the other (the FE's query port as `--fe`, its HTTP port as `--query-port`)
+/// is named in one plain sentence, exit 2, instead of `invalid HTTP version` or a timeout.
+#[test]
+fn check_names_a_query_port_given_as_fe_and_an_http_port_given_as_query_port() {
+    let fe = HostileFe::start(HostileSpec::default());
+    let out = Command::new(tool_bin())
+        .args(["check", "--fe", &format!("127.0.0.1:{}", fe.query_port)])
+        .args(["--query-port", &fe.query_port.to_string()])
+        .output()
+        .unwrap();
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{e}");
+    assert!(
+        e.contains(&format!(
+            "--fe 127.0.0.1:{} speaks the MySQL protocol: it is an FE's query_port; --fe takes its http_port",
+            fe.query_port
+        )),
+        "{e}"
+    );
+    let out = Command::new(tool_bin())
+        .args(["check", "--fe", &format!("127.0.0.1:{}", fe.http_port)])
+        .args([
+            "--query-port",
+            &fe.http_port.to_string(),
+            "--probe-timeout",
+            "2s",
+        ])
+        .output()
+        .unwrap();
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{e}");
+    assert!(
+        e.contains(&format!(
+            "--query-port {} answers HTTP: it is an FE's http_port",
+            fe.http_port
+        )),
+        "{e}"
+    );
+}

@@ -91,6 +91,11 @@ pub(super) fn preflight(cfg: &BeConfig, r: &mut Runner) -> Result<Checked, Endin
             Cut::Interrupted => Ending::interrupted(
                 "interrupted by a signal during the preflight; nothing was changed",
             ),
+            // An FE's HTTP port never greets the MySQL client, which waits until the deadline.
+            Cut::Deadline(_) if crate::be::fe_query::is_http_port(cfg) => Ending::bad_input(
+                crate::be::fe_query::FeQueryError::HttpPort(cfg.fe.clone().unwrap_or_default())
+                    .to_string(),
+            ),
             Cut::Deadline(_) => Ending::bad_input(format!(
                 "failed to query SHOW BACKENDS: no complete answer from --fe within {}",
                 humantime::format_duration(QUERY_LIMIT)

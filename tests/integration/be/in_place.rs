@@ -270,6 +270,15 @@ fn in_place_row_by_be_host_and_refusals_when_the_row_is_unclear() {
         out.contains("several rows") && out.contains("--be-host"),
         "{out}"
     );
+    // The FE's HTTP port given as --fe: named, nothing touched.
+    let (code, out, _) = n.in_place(&["--fe", &format!("127.0.0.1:{}", fe.http)]);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(
+        out.contains(
+            "answers HTTP: it is an FE's http_port; be --in-place --fe takes its query_port"
+        ),
+        "{out}"
+    );
     // An address SHOW BACKENDS does not list.
     let (code, out, _) = n.in_place(&["--fe", &fe_addr, "--be-host", "192.0.2.7"]);
     assert_eq!(code, Some(2), "{out}");
