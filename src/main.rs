@@ -175,11 +175,31 @@ fn run_check(cfg: &sr_rehearse::check::CheckConfig) -> anyhow::Result<i32> {
         Ok(s) => s,
         Err(e) => {
             err(&format!("sr-rehearse check: {e}\n"));
-            if let (Some(p), check::CheckError::Unreachable(_)) = (&cfg.json, &e) {
-                let v = serde_json::json!({"schema": 1, "command": "check", "verdict": "unreachable",
+            // Every exit writes the reports asked for: CI reads a missing file as a pass or as
+            // its own error, never as the check's answer.
+            let verdict = match e {
+                check::CheckError::Unreachable(_) => "unreachable",
+                check::CheckError::BadInput(_) => "bad input",
+            };
+            if let Some(p) = &cfg.json {
+                let v = serde_json::json!({"schema": 1, "command": "check", "verdict": verdict,
                     "exit_code": e.exit_code(), "fe": cfg.fe, "problems": [e.to_string()]});
                 let text = serde_json::to_string_pretty(&v)?;
                 write_report_file(" check", "JSON", p, &text, e.exit_code(), &guard);
+            }
+            if let Some(p) = &cfg.junit {
+                let mut r = Report::new("check");
+                r.verdict = sr_rehearse::report::Verdict::Error;
+                r.exit_code = e.exit_code();
+                r.summary = e.to_string();
+                write_report_file(
+                    " check",
+                    "JUnit",
+                    p,
+                    &junit::render(&r),
+                    e.exit_code(),
+                    &guard,
+                );
             }
             return Ok(e.exit_code());
         }

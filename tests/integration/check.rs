@@ -193,18 +193,34 @@ fn check_unreachable_and_bad_input() {
     let port = lease.ports()[0];
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("r.json");
+    let junit = dir.path().join("r.xml");
     assert_cmd::Command::new(tool_bin())
         .args(["check", "--fe", &format!("127.0.0.1:{port}"), "--json"])
         .arg(&report)
+        .arg("--junit")
+        .arg(&junit)
         .assert()
         .code(3)
         .stderr(contains("failed to reach the FE"));
     assert_eq!(json(&report)["verdict"], "unreachable");
+    // The JUnit file too, with the reason as an error (the tool could not judge the cluster).
+    let x = std::fs::read_to_string(&junit).unwrap();
+    assert!(
+        x.contains("<error") && x.contains("failed to reach the FE"),
+        "{x}"
+    );
     assert_cmd::Command::new(tool_bin())
-        .args(["check", "--fe", "no-port-here"])
+        .args(["check", "--fe", "no-port-here", "--json"])
+        .arg(&report)
         .assert()
         .code(2)
         .stderr(contains("expected HOST:PORT").and(line_count(1)));
+    let j = json(&report);
+    assert_eq!(
+        (j["verdict"].as_str(), j["exit_code"].as_u64()),
+        (Some("bad input"), Some(2))
+    );
+    crate::report_schema::assert_valid("check bad input", &j);
 }
 
 /// `sr-rehearse check` against a hostile FE, with `extra` arguments.
