@@ -36,19 +36,19 @@ fn fe_query(cfg: &BeConfig, sql: &str, timeout: Duration) -> Result<Vec<Row>, Fe
         Some(v) => Some(std::env::var(v).map_err(|_| FeQueryError::PasswordUnset(v.clone()))?),
         None => None,
     };
-    crate::probe::mysql::query_host(host, port, &cfg.user, password.as_deref(), sql, timeout)
-        .map_err(|e| {
-            // An FE's HTTP port never greets a MySQL client, which then times out: name the port.
-            if is_http_port(cfg) {
-                FeQueryError::HttpPort(fe.into())
-            } else {
-                e.into()
-            }
-        })
+    Ok(crate::probe::mysql::query_host(
+        host,
+        port,
+        &cfg.user,
+        password.as_deref(),
+        sql,
+        timeout,
+    )?)
 }
 
 /// Whether `--fe` names a port that answers HTTP (an FE's http_port) rather than MySQL: asked
-/// only after a query failed or ran out of time, to say which port was given.
+/// by the preflight only, after its query failed or ran out of time, to say which port was given
+/// (never by the soak, whose checks must not open connections of their own).
 pub fn is_http_port(cfg: &BeConfig) -> bool {
     let fe = cfg.fe.as_deref().unwrap_or_default();
     let Some((host, port)) = fe.rsplit_once(':') else {

@@ -103,7 +103,18 @@ pub(super) fn preflight(cfg: &BeConfig, r: &mut Runner) -> Result<Checked, Endin
         };
         let row = backend_row_by(cfg, &node, Instant::now() + QUERY_LIMIT)
             .map_err(cut)?
-            .map_err(|e| Ending::bad_input(format!("failed to query SHOW BACKENDS: {e}")))?
+            .map_err(|e| {
+                if crate::be::fe_query::is_http_port(cfg) {
+                    Ending::bad_input(
+                        crate::be::fe_query::FeQueryError::HttpPort(
+                            cfg.fe.clone().unwrap_or_default(),
+                        )
+                        .to_string(),
+                    )
+                } else {
+                    Ending::bad_input(format!("failed to query SHOW BACKENDS: {e}"))
+                }
+            })?
             .map_err(|e| Ending::bad_input(e.to_string()))?;
         if new_version.is_none() {
             return Err(Ending::env(format!(
