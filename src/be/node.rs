@@ -212,33 +212,8 @@ pub fn accepts(port: u16) -> bool {
 /// (`3.3.5-6d81f75`, or `2.5.13` for 2.x's `2.5.13 RELEASE (build …)`). None when the binary does
 /// not run here; the caller falls back to the log banner.
 pub fn binary_version(pkg: &Path) -> Option<String> {
-    let mut child = Command::new(pkg.join("lib/starrocks_be"))
-        .arg("--version")
-        .env("STARROCKS_HOME", pkg)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .ok()?;
-    let until = Instant::now() + Duration::from_secs(10);
-    loop {
-        match child.try_wait() {
-            Ok(Some(_)) => break,
-            Ok(None) if Instant::now() < until => std::thread::sleep(Duration::from_millis(20)),
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return None;
-            }
-        }
-    }
-    let mut out = String::new();
-    std::io::Read::read_to_string(&mut child.stdout.take()?, &mut out).ok()?;
-    let first = out.split_whitespace().next()?.to_string();
-    first
-        .parse::<crate::version::Version>()
-        .is_ok()
-        .then_some(first)
+    // The one runner of `--version`, shared with the host precheck.
+    crate::precheck::package::be_version_within(pkg, Duration::from_secs(10))
 }
 
 /// The node an in-place canary or rollback works on.

@@ -19,8 +19,8 @@ use crate::version::VersionReq;
 /// How long a version command may take: a JVM starts in about a second.
 const LIMIT: Duration = Duration::from_secs(20);
 
-/// Runs `cmd` with stdin closed and stderr dropped, killed at [`LIMIT`]; its stdout.
-fn output_of(mut cmd: Command) -> Option<String> {
+/// Runs `cmd` with stdin closed and stderr dropped, killed after `limit`; its stdout.
+fn output_of(mut cmd: Command, limit: Duration) -> Option<String> {
     let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -34,7 +34,7 @@ fn output_of(mut cmd: Command) -> Option<String> {
         let _ = stdout.read_to_string(&mut s);
         s
     });
-    let until = Instant::now() + LIMIT;
+    let until = Instant::now() + limit;
     loop {
         match child.try_wait() {
             Ok(Some(_)) => break,
@@ -72,9 +72,14 @@ impl Drop for Scratch {
 
 /// `lib/starrocks_be --version`: its first word when that is a version.
 pub fn be_version(pkg: &Path) -> Option<String> {
+    be_version_within(pkg, LIMIT)
+}
+
+/// [`be_version`], the binary killed after `limit` (the BE canary's own wait is shorter).
+pub fn be_version_within(pkg: &Path, limit: Duration) -> Option<String> {
     let mut cmd = Command::new(pkg.join("lib/starrocks_be"));
     cmd.arg("--version").env("STARROCKS_HOME", pkg);
-    let out = output_of(cmd)?;
+    let out = output_of(cmd, limit)?;
     let first = out.split_whitespace().next()?.to_string();
     first
         .parse::<crate::version::Version>()
@@ -106,7 +111,7 @@ pub fn fe_version(pkg: &Path, java_home: &str) -> Option<String> {
         .env("PID_DIR", &scratch.0)
         .env("LOG_DIR", &scratch.0)
         .current_dir(&scratch.0);
-    let out = output_of(cmd)?;
+    let out = output_of(cmd, LIMIT)?;
     out.lines()
         .find_map(|l| l.strip_prefix("Build version:"))
         .map(|v| v.trim().to_string())
