@@ -160,13 +160,12 @@ pub fn footer(r: &Report) -> String {
 /// `verdict: PASS (exit 0): <summary>`: the last line of the full output and the one line `-q`
 /// prints, so a script greps the same words either way.
 pub fn verdict_line(r: &Report) -> String {
-    let word = match r.verdict {
-        Verdict::Pass => paint("PASS", green()),
-        Verdict::Fail => paint("FAIL", red()),
-        Verdict::Error => paint("ERROR", red()),
-        Verdict::Timeout => paint("TIMEOUT", red()),
-        Verdict::Interrupted => paint("INTERRUPTED", yellow()),
+    let style = match r.verdict {
+        Verdict::Pass => green(),
+        Verdict::Interrupted => yellow(),
+        Verdict::Fail | Verdict::Error | Verdict::Timeout => red(),
     };
+    let word = paint(r.verdict.word(), style);
     format!("verdict: {word} (exit {}): {}", r.exit_code, r.summary)
 }
 

@@ -9,7 +9,7 @@
 use std::io::{self, Write};
 use std::path::Path;
 
-use super::{Report, StepStatus, Verdict};
+use super::{Report, StepStatus};
 use crate::watch::catalog::Severity;
 
 /// Text for a table cell or a line of prose: one line, no table or HTML markup.
@@ -49,22 +49,12 @@ fn fenced(lines: &[String]) -> String {
     format!("{fence}text\n{}\n{fence}\n", body.join("\n"))
 }
 
-fn word(v: Verdict) -> &'static str {
-    match v {
-        Verdict::Pass => "PASS",
-        Verdict::Fail => "FAIL",
-        Verdict::Error => "ERROR",
-        Verdict::Timeout => "TIMEOUT",
-        Verdict::Interrupted => "INTERRUPTED",
-    }
-}
-
 /// The Markdown summary of `r`.
 pub fn render(r: &Report) -> String {
     let mut m = format!(
         "### sr-rehearse {}: {} (exit {})\n\n{}\n\n",
         cell(&r.command),
-        word(r.verdict),
+        r.verdict.word(),
         r.exit_code,
         cell(&r.summary)
     );
@@ -157,7 +147,7 @@ pub fn append_step_summary(p: &Path, text: &str) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::{LogTail, Step, StepStatus};
+    use crate::report::{LogTail, Step, StepStatus, Verdict};
 
     #[test]
     fn run_text_cannot_make_markup() {

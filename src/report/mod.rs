@@ -41,6 +41,19 @@ pub enum Verdict {
     Interrupted,
 }
 
+impl Verdict {
+    /// The verdict's word in the human summary and the Markdown summary (`PASS`, `FAIL`, ...).
+    pub fn word(self) -> &'static str {
+        match self {
+            Verdict::Pass => "PASS",
+            Verdict::Fail => "FAIL",
+            Verdict::Error => "ERROR",
+            Verdict::Timeout => "TIMEOUT",
+            Verdict::Interrupted => "INTERRUPTED",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum StepStatus {
