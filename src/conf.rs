@@ -335,9 +335,17 @@ impl ConfFile {
     /// Appends a line; the line before it ends with LF if it had no line end (`while read` skips
     /// a last line without one) or a bare CR (which an empty line after it would turn into CRLF).
     fn push(&mut self, text: String) {
+        // An empty last line after a bare CR: `\r` + `\n` would read as one CRLF and the empty
+        // line would vanish, so that one ends with CRLF (still its own line to Java and a shell).
+        let n = self.lines.len();
+        let after_cr = n >= 2 && self.lines[n - 2].end == LineEnd::Cr;
         if let Some(last) = self.lines.last_mut() {
             if matches!(last.end, LineEnd::None | LineEnd::Cr) {
-                last.end = LineEnd::Lf;
+                last.end = if last.end == LineEnd::Cr && last.text.is_empty() && after_cr {
+                    LineEnd::CrLf
+                } else {
+                    LineEnd::Lf
+                };
             }
         }
         self.lines.push(Line {
@@ -491,6 +499,17 @@ mod tests {
         let mut again = ConfFile::parse(&out);
         again.set("cluster_id", "1");
         assert_eq!(again.render().matches(ADDED_HEADER).count(), 1);
+    }
+
+    #[test]
+    fn an_empty_line_after_a_bare_cr_stays_a_line_when_a_key_is_added() {
+        let mut c = ConfFile::parse("meta_dir = \r\r");
+        c.set("sys_log_dir", "0");
+        let lines: Vec<String> = props::physical_lines(&c.render())
+            .into_iter()
+            .map(|(l, _)| l.to_string())
+            .collect();
+        assert_eq!(lines[..3], ["meta_dir = ", "", ADDED_HEADER]);
     }
 
     #[test]
